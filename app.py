@@ -1,0 +1,39 @@
+"""The Newsdesk web app: the HTTP API with the Gradio chat mounted on it.
+
+``python app.py`` (or ``newsdesk serve``) serves it with uvicorn on the configured host and port
+(127.0.0.1:7860 unless configured). Everything is built in :func:`create_app`; nothing at import.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ingest.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.service import Assistant
+    from fastapi import FastAPI
+
+
+def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
+    """Build the assistant, the JSON API and the Gradio UI, and mount the UI on the API."""
+    from assistant.api import create_api, mount_ui
+    from assistant.service import create_assistant
+    from assistant.ui import build_ui
+
+    settings = settings or Settings()
+    assistant = assistant or create_assistant(settings)
+    api = create_api(assistant, settings)
+    return mount_ui(api, build_ui(assistant, settings), settings)
+
+
+def main() -> None:
+    """Serve the app with uvicorn on the configured host and port."""
+    import uvicorn
+
+    settings = Settings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, root_path=settings.root_path)
+
+
+if __name__ == "__main__":
+    main()

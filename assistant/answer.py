@@ -1,0 +1,201 @@
+"""The extractive answerer: score candidate sentences, refuse or compose a short cited answer.
+
+Scoring is a small linear model over signals that generalize across news weeks (no per-question
+tuning): dense similarity of the sentence (with its context) to the question, its BM25 score, its
+neighbours' BM25 (the sentence's context), the article title's similarity, the share of the
+question's (IDF-weighted) terms found around it, and whether it holds a *new* expression of the
+type the question asks for (a name for "who", a number for "how many", ...). Boilerplate lines and
+fragments are pushed down. Composition takes the best sentence first, then at most a few more
+that are not near-repeats of what is already said (MMR-style, by word overlap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+
+from assistant.corpus import CorpusView
+from assistant.lexical import content_terms
+from assistant.question import AnswerType, Question, answer_type_score
+from assistant.retrieve import Candidate, Retrieval
+from assistant.types import Citation
+from ingest.errors import ConfigError
+from ingest.settings import Settings
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """Weights of the sentence score; see docs/answering.md for how they were measured."""
+
+    dense: float = 1.0
+    lexical: float = 0.35
+    context: float = 0.15
+    title: float = 0.35
+    coverage: float = 0.6
+    answer_type: float = 0.3
+    rrf: float = 0.0
+    boilerplate: float = -1.0
+    fragment: float = -0.3
+    repeat: float = -0.6
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, float]) -> ScoreWeights:
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown score weights {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**values)
+
+
+def sentence_features(retrieval: Retrieval, cand: Candidate, lexical_max: float) -> dict[str, float]:
+    """The signals of one candidate, each roughly in [0, 1]."""
+    view, question = retrieval.view, retrieval.question
+    neighbours = view.neighbours(cand.row)
+    context_lex = max((float(retrieval.lexical_scores[r]) for r in neighbours), default=0.0)
+    return {
+        "dense": cand.dense,
+        "lexical": cand.lexical / lexical_max if lexical_max > 0 else 0.0,
+        "context": context_lex / lexical_max if lexical_max > 0 else 0.0,
+        "title": cand.title_sim,
+        "coverage": coverage(view, question, cand, neighbours),
+        "answer_type": answer_type_score(cand.text, question),
+        "rrf": cand.fused * 30.0,
+        "boilerplate": float(view.boilerplate[cand.row]),
+        "fragment": 1.0 if len(cand.text) < 40 or len(cand.text.split()) < 6 else 0.0,
+        "repeat": float(cand.repeat),
+    }
+
+
+def coverage(view: CorpusView, question: Question, cand: Candidate, neighbours: Sequence[int]) -> float:
+    """IDF-weighted share of the question's terms found in the sentence, its neighbours or title."""
+    terms = set(question.terms)
+    if not terms:
+        return 0.0
+    title = str(view.meta(cand.row).get("title", ""))
+    around = " ".join([cand.text, title, *(view.text(r) for r in neighbours)])
+    found = set(content_terms(around))
+    weights = {t: view.lexical.idf(t) for t in terms}
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in found) / total if total else 0.0
+
+
+def score_candidates(retrieval: Retrieval, weights: ScoreWeights) -> list[Candidate]:
+    """Fill each candidate's features and score; return them best first."""
+    lexical_max = max((c.lexical for c in retrieval.candidates), default=0.0)
+    for cand in retrieval.candidates:
+        cand.features = sentence_features(retrieval, cand, lexical_max)
+        cand.score = sum(getattr(weights, name) * value for name, value in cand.features.items())
+    return sorted(retrieval.candidates, key=lambda c: -c.score)
+
+
+def word_overlap(a: str, b: str) -> float:
+    """Jaccard overlap of content terms: near 1 for near-repeats (syndicated copies)."""
+    ta, tb = set(content_terms(a)), set(content_terms(b))
+    if not ta or not tb:
+        return 0.0
+    return len(ta & tb) / len(ta | tb)
+
+
+@dataclass(frozen=True)
+class Composition:
+    """The sentences chosen for an answer, in order, or none (a refusal)."""
+
+    chosen: list[Candidate]
+    grounded: bool
+    reason: str = ""
+
+
+class ExtractiveAnswerer:
+    """Refuses when the evidence is weak; otherwise the best sentence plus a few that add to it."""
+
+    def __init__(self, settings: Settings, weights: ScoreWeights | None = None) -> None:
+        if not 0.0 <= settings.duplicate_overlap <= 1.0:
+            raise ConfigError(f"duplicate_overlap must be within [0, 1], got {settings.duplicate_overlap}")
+        self.settings = settings
+        self.weights = weights or ScoreWeights()
+
+    def compose(self, retrieval: Retrieval) -> Composition:
+        ranked = score_candidates(retrieval, self.weights)
+        ranked = [c for c in ranked if c.features.get("boilerplate", 0.0) < 1.0]
+        if not ranked:
+            return Composition([], False, "nothing in the articles matches the question")
+        best = ranked[0]
+        if not self.supported(best, retrieval.question):
+            return Composition([], False, "the closest sentences do not answer the question")
+        return Composition(self._select(ranked), True)
+
+    def supported(self, best: Candidate, question: Question) -> bool:
+        """Evidence test: enough of the question is found around the sentence, and it is close."""
+        feats = best.features
+        if feats.get("coverage", 0.0) < self.settings.refusal_min_coverage:
+            return False
+        return best.score >= self.settings.refusal_min_score
+
+    def _select(self, ranked: list[Candidate]) -> list[Candidate]:
+        best = ranked[0]
+        chosen = [best]
+        floor = best.score - self.settings.answer_score_margin
+        for cand in ranked[1:]:
+            if len(chosen) >= self.settings.answer_max_sentences or cand.score < floor:
+                break
+            if any(_same_or_repeat(cand, c, self.settings.duplicate_overlap) for c in chosen):
+                continue
+            chosen.append(cand)
+        return chosen
+
+
+def _same_or_repeat(a: Candidate, b: Candidate, threshold: float) -> bool:
+    if (a.doc_id, a.index) == (b.doc_id, b.index):
+        return True
+    return word_overlap(a.text, b.text) >= threshold
+
+
+def make_citations(view: CorpusView, chosen: Sequence[Candidate]) -> list[Citation]:
+    """Citations numbered 1..n; ``sentence`` is cut from the canonical text by the offsets."""
+    out = []
+    for n, cand in enumerate(chosen, start=1):
+        article = view.articles[cand.doc_id]
+        meta = article.metadata
+        out.append(
+            Citation(
+                n=n,
+                sentence=article.text[cand.start : cand.end],
+                doc_id=cand.doc_id,
+                title=str(meta.get("title", "")),
+                url=str(meta.get("url", "")),
+                published=str(meta.get("published", "")),
+                source=str(meta.get("source", "")),
+                char_start=cand.start,
+                char_end=cand.end,
+                score=round(cand.score, 4),
+            )
+        )
+    return out
+
+
+def answer_text(citations: Sequence[Citation]) -> str:
+    """Cited sentences, each followed by its ``[n]`` marker."""
+    return " ".join(f"{_one_line(c.sentence)} [{c.n}]" for c in citations)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+REFUSAL_TEXT = "I could not find this in the articles: {reason}."
+
+
+def refusal_text(reason: str) -> str:
+    return REFUSAL_TEXT.format(reason=reason)
+
+
+__all__ = [
+    "AnswerType",
+    "Composition",
+    "ExtractiveAnswerer",
+    "ScoreWeights",
+    "answer_text",
+    "make_citations",
+    "refusal_text",
+    "score_candidates",
+]

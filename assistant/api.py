@@ -1,0 +1,432 @@
+"""The HTTP API of Newsdesk (FastAPI) and the mounting of the Gradio UI on it.
+
+Endpoints (OpenAPI schema at ``/openapi.json``, browsable at ``/docs``):
+
+- ``POST /api/ask``: the :class:`Answer` of the answering chain;
+- ``POST /api/ask/stream``: the same as server-sent events, ``event: delta`` (``{"text": ...}``)
+  chunks of the answer text, then one ``event: answer`` with the full answer (or ``event: error``);
+- ``POST /api/ingest``: JSON ``{"documents": [...], "urls": [...]}`` or a multipart file upload;
+- ``GET`` / ``DELETE /api/documents/{doc_id}``, ``GET /api/health``, ``GET /api/stats``;
+- ``GET /embed/widget.js``: the embeddable chat widget (public, like any static asset).
+
+Security (API keys, rate limits, body size, CORS, frame-ancestors) is in :mod:`assistant.security`.
+Errors are JSON ``{"error": message}``: a :class:`NewsdeskError` gives its message with a 4xx
+status (503 when the store or model is unavailable), anything else a bare 500 "internal error",
+with the traceback logged server-side only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant.security import (
+    ANONYMOUS,
+    BodyTooLargeError,
+    KeyRing,
+    Principal,
+    install_security,
+    send_json,
+    ui_auth,
+)
+from assistant.types import Answer, ChatTurn, Filters
+from assistant.uploads import (
+    IngestDocument,
+    MultipartSaver,
+    UploadArea,
+    UploadError,
+    load_uploads,
+)
+from ingest.errors import (
+    DocumentNotFoundError,
+    ModelError,
+    NewsdeskError,
+    StoreError,
+    StoreLockedError,
+)
+from ingest.pipeline import IngestReport
+from ingest.settings import Settings
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+    from assistant.service import Assistant
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+ERROR_STATUS: tuple[tuple[type[NewsdeskError], int], ...] = (
+    (DocumentNotFoundError, 404),
+    (StoreLockedError, 409),
+    (StoreError, 503),
+    (ModelError, 503),
+)
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+INGEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/IngestRequest"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+            }
+        },
+    },
+}
+
+
+class AskRequest(BaseModel):
+    """A question, with the earlier turns of the conversation, filters and answer mode."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(..., description="the question (at most NEWSDESK_MAX_QUESTION_CHARS)")
+    history: list[ChatTurn] = Field(default_factory=list, description="earlier turns, oldest first")
+    filters: Filters | None = None
+    mode: Literal["extractive", "llm"] | None = Field(None, description="default: NEWSDESK_ANSWER_MODE")
+
+
+class IngestRequest(BaseModel):
+    """Articles to add: documents given inline, and/or http(s) URLs of pages or feeds to fetch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    documents: list[IngestDocument] = Field(default_factory=list)
+    urls: list[str] = Field(default_factory=list, description="http(s) URLs of article pages or feeds")
+
+
+class IngestFailure(BaseModel):
+    source: str
+    error: str
+
+
+class IngestResult(BaseModel):
+    """What an ingest did; ``doc_ids`` are the articles received (for URLs: the ones added)."""
+
+    added: int
+    updated: int
+    unchanged: int
+    sentences: int
+    failed: list[IngestFailure]
+    doc_ids: list[str]
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    text: str = Field(..., description="canonical text: citations are offsets into it")
+    metadata: dict[str, str | int | float | bool]
+
+
+class StatsOut(BaseModel):
+    articles: int
+    sentences: int
+    sources: dict[str, int]
+    first_published: str
+    last_published: str
+
+
+class ErrorOut(BaseModel):
+    error: str
+
+
+class Api:
+    """The route handlers, bound to one assistant and its settings."""
+
+    def __init__(self, assistant: Assistant, settings: Settings) -> None:
+        self.assistant = assistant
+        self.settings = settings
+        self.limiter = anyio.CapacityLimiter(settings.concurrency)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking assistant work in a worker thread, at most ``concurrency`` at once."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+
+    def check_question(self, body: AskRequest) -> None:
+        question = body.question.strip()
+        if not question:
+            raise HTTPException(400, "the question is empty")
+        if len(question) > self.settings.max_question_chars:
+            raise HTTPException(
+                400, f"the question is longer than {self.settings.max_question_chars} characters"
+            )
+        if len(body.history) > self.settings.max_history_turns:
+            raise HTTPException(400, f"more than {self.settings.max_history_turns} history turns")
+        longest = self.settings.max_question_chars * 10
+        if any(len(turn.content) > longest for turn in body.history):
+            raise HTTPException(400, f"a history turn is longer than {longest} characters")
+
+    async def ask(self, body: AskRequest) -> Answer:
+        self.check_question(body)
+        return await self.run(self.assistant.ask, body.question, body.history, body.filters, body.mode)
+
+    async def ask_stream(self, body: AskRequest) -> StreamingResponse:
+        self.check_question(body)
+        pieces = self.assistant.stream(body.question, body.history, body.filters, body.mode)
+        first = await self.run(_next_or_none, pieces)  # errors before the first piece are plain HTTP errors
+        return StreamingResponse(
+            self._events(first, pieces), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+
+    async def _events(self, first: str | Answer | None, pieces: Iterator[str | Answer]) -> AsyncIterator[str]:
+        item = first
+        try:
+            while item is not None:
+                yield _sse_item(item)
+                item = await self.run(_next_or_none, pieces)
+        except NewsdeskError as exc:
+            yield _sse("error", {"error": str(exc)})
+        except Exception:
+            logger.exception("error while streaming an answer")
+            yield _sse("error", {"error": "internal error"})
+
+    async def ingest(self, request: Request) -> IngestResult:
+        require_write(request)
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            return await self._ingest_files(request, content_type)
+        if not content_type.startswith("application/json"):
+            raise HTTPException(415, "send application/json or multipart/form-data")
+        try:
+            body = IngestRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_input=False)) from exc
+        return await self._ingest_json(body)
+
+    async def _ingest_json(self, body: IngestRequest) -> IngestResult:
+        bad = [url for url in body.urls if not url.lower().startswith(("http://", "https://"))]
+        if bad:
+            raise HTTPException(400, f"not an http(s) URL: {bad[0][:200]!r}")
+        if not (body.documents or body.urls):
+            raise HTTPException(400, "nothing to ingest: give documents or urls")
+        result = _result(IngestReport(), [])
+        if body.documents:
+            with UploadArea(self.settings) as area:
+                result = await self.run(self._ingest_saved, [area.write_documents(body.documents)])
+        if body.urls:
+            report = await self.run(self.assistant.ingest_sources, body.urls)
+            result = _merge(result, _result(report, report.added_ids))
+        return result
+
+    async def _ingest_files(self, request: Request, content_type: str) -> IngestResult:
+        s = self.settings
+        with UploadArea(s) as area:
+            saver = MultipartSaver(area.folder, content_type, s.upload_max_files, s.max_file_bytes)
+            saved = await saver.save(request.stream())
+            return await self.run(self._ingest_saved, saved)
+
+    def _ingest_saved(self, saved: list[Any]) -> IngestResult:
+        loaded = load_uploads(saved, self.settings)
+        report = self.assistant.ingest_articles(loaded.articles) if loaded.articles else IngestReport()
+        report.failed.extend(loaded.failures)
+        return _result(report, [article.doc_id for article in loaded.articles])
+
+    async def document(self, doc_id: str) -> DocumentOut:
+        article = await self.run(self.assistant.document, doc_id)
+        return DocumentOut(doc_id=article.doc_id, text=article.text, metadata=dict(article.metadata))
+
+    async def delete(self, doc_id: str, request: Request) -> dict[str, str]:
+        require_write(request)
+        await self.run(self.assistant.document, doc_id)  # 404 when it is not stored
+        await self.run(self.assistant.delete, doc_id)
+        return {"deleted": doc_id}
+
+    async def health(self) -> JSONResponse:
+        """Liveness: ``status`` "ok" (200) or "unavailable" (503) when the store cannot be reached."""
+        health = await anyio.to_thread.run_sync(self.assistant.health)
+        ok = health.get("store", True) is not False
+        body = json.loads(json.dumps({"status": "ok" if ok else "unavailable", **health}, default=str))
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def stats(self) -> StatsOut:
+        stats = await anyio.to_thread.run_sync(self.assistant.stats)
+        return StatsOut(**dataclasses.asdict(stats))
+
+
+def _next_or_none(pieces: Iterator[T]) -> T | None:
+    return next(pieces, None)
+
+
+def _sse(event: str, data: object) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _sse_item(item: str | Answer) -> str:
+    if isinstance(item, Answer):
+        return f"event: answer\ndata: {item.model_dump_json()}\n\n"
+    return _sse("delta", {"text": item})
+
+
+def _result(report: IngestReport, doc_ids: list[str]) -> IngestResult:
+    return IngestResult.model_validate({**report.as_dict(), "doc_ids": doc_ids})
+
+
+def _merge(a: IngestResult, b: IngestResult) -> IngestResult:
+    counts = {k: getattr(a, k) + getattr(b, k) for k in ("added", "updated", "unchanged", "sentences")}
+    return IngestResult(**counts, failed=a.failed + b.failed, doc_ids=a.doc_ids + b.doc_ids)
+
+
+def principal_of(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", ANONYMOUS)
+    return principal if isinstance(principal, Principal) else ANONYMOUS
+
+
+def require_write(request: Request) -> None:
+    """403 for read-only keys."""
+    principal = principal_of(request)
+    if principal.read_only:
+        logger.info("403 %s %s: %s is read-only", request.method, request.url.path, principal.key_id)
+        raise HTTPException(403, "this API key is read-only")
+
+
+def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
+    """The FastAPI app with the JSON API, the widget, error handlers and the security middleware."""
+    keyring = KeyRing.from_settings(settings)
+    api = FastAPI(
+        title="Newsdesk API",
+        version="1",
+        description="Answers about news articles, each sentence cited by exact character offsets.",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        root_path=settings.root_path,
+    )
+    api.state.keyring = keyring
+    api.include_router(_router(Api(assistant, settings)))
+    api.add_api_route("/embed/widget.js", _widget_route(), methods=["GET"], include_in_schema=False)
+    _add_error_handlers(api)
+    install_security(api, settings, keyring)
+    if not keyring.enabled and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning(
+            "serving on %s without NEWSDESK_API_KEYS: anyone who can reach it can ingest", settings.host
+        )
+    return api
+
+
+def _router(handlers: Api) -> APIRouter:
+    errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 401, 413, 429)}
+    router = APIRouter(prefix="/api", dependencies=[Depends(HTTPBearer(auto_error=False))], responses=errors)
+    router.add_api_route("/ask", handlers.ask, methods=["POST"], response_model=Answer)
+    router.add_api_route(
+        "/ask/stream",
+        handlers.ask_stream,
+        methods=["POST"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"}},
+    )
+    router.add_api_route(
+        "/ingest",
+        handlers.ingest,
+        methods=["POST"],
+        response_model=IngestResult,
+        openapi_extra={"requestBody": INGEST_BODY},
+    )
+    router.add_api_route(
+        "/documents/{doc_id:path}", handlers.document, methods=["GET"], response_model=DocumentOut
+    )
+    router.add_api_route("/documents/{doc_id:path}", handlers.delete, methods=["DELETE"])
+    router.add_api_route("/health", handlers.health, methods=["GET"])
+    router.add_api_route("/stats", handlers.stats, methods=["GET"], response_model=StatsOut)
+    return router
+
+
+def _widget_route() -> Callable[[], Response]:
+    script = resources.files("assistant").joinpath("static/widget.js").read_bytes()
+
+    def widget() -> Response:
+        return Response(
+            script, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "max-age=300"}
+        )
+
+    return widget
+
+
+def _add_error_handlers(api: FastAPI) -> None:
+    async def newsdesk_error(_request: Request, exc: Exception) -> JSONResponse:
+        status = next((code for kind, code in ERROR_STATUS if isinstance(exc, kind)), 400)
+        if isinstance(exc, UploadError):
+            status = exc.status
+        return JSONResponse({"error": str(exc)}, status_code=status)
+
+    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return JSONResponse({"error": "invalid request", "detail": detail}, status_code=422)
+
+    api.add_exception_handler(NewsdeskError, newsdesk_error)
+    api.add_exception_handler(HTTPException, http_error)
+    api.add_exception_handler(RequestValidationError, invalid_request)
+    api.add_middleware(InternalErrorGuard)  # innermost: its 500s still get the security headers
+
+
+class InternalErrorGuard:
+    """Any unexpected exception: a bare 500 ``{"error": "internal error"}``, traceback logged only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if scope["type"] != "http" or started or isinstance(exc, BodyTooLargeError):
+                raise
+            logger.error("500 %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            await send_json(send, 500, {"error": "internal error"})
+
+
+def mount_ui(api: FastAPI, blocks: gr.Blocks, settings: Settings) -> FastAPI:
+    """Mount the Gradio UI at ``/`` with the production defaults (queue limits, no API page, no
+    analytics, no stack traces, the data folders blocked) and the UI login when keys are set."""
+    import gradio as gr
+
+    blocks.analytics_enabled = False
+    blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency, api_open=False)
+    data = [
+        settings.store_dir,
+        settings.upload_dir or settings.store_dir.parent / "uploads",
+        settings.feedback_path,
+    ]
+    app: FastAPI = gr.mount_gradio_app(
+        api,
+        blocks,
+        path="/",
+        server_name=settings.host,
+        server_port=settings.port,
+        footer_links=[],
+        run_history=False,
+        root_path=settings.root_path or None,
+        allowed_paths=[],
+        blocked_paths=[str(path.resolve()) for path in data],
+        show_error=False,
+        max_file_size=settings.max_file_bytes,
+        ssr_mode=False,
+        enable_monitoring=False,
+        pwa=False,
+        mcp_server=False,
+        **ui_auth(settings, api.state.keyring),
+    )
+    return app

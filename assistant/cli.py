@@ -1,0 +1,219 @@
+"""The ``newsdesk`` command line: a thin edge over the ingest components and the assistant.
+
+Errors deriving from :class:`NewsdeskError` become one friendly line on stderr (exit 2); only
+unexpected errors show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ingest.errors import NewsdeskError
+from ingest.settings import Settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+COMMANDS: dict[str, Handler] = {}
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsdesk", description="Answers about news, with citations.")
+    parser.add_argument("--settings", type=Path, help="TOML settings file (else NEWSDESK_SETTINGS_FILE)")
+    parser.add_argument("--store", type=Path, help="embedded Chroma folder (NEWSDESK_STORE_DIR)")
+    parser.add_argument("--collection", help="collection name (NEWSDESK_COLLECTION)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_ingest_commands(sub)
+    _add_serve_command(sub)
+    _add_backup_commands(sub)
+    from assistant import cli_answer
+
+    cli_answer.add_commands(sub)
+    return parser
+
+
+def _add_ingest_commands(sub: Any) -> None:
+    p = sub.add_parser("ingest", help="add files, folders, JSONL, feeds or URLs to the store")
+    p.add_argument("sources", nargs="+", help="paths or http(s) URLs")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = sub.add_parser("stats", help="counts of articles, sentences and sources")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("show", help="print an article's canonical text and metadata")
+    p.add_argument("doc_id")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("delete", help="remove articles and all their sentences")
+    p.add_argument("doc_ids", nargs="+")
+
+
+def _add_serve_command(sub: Any) -> None:
+    p = sub.add_parser("serve", help="serve the chat UI and the HTTP API (uvicorn)")
+    p.add_argument("--host", help="address to bind (NEWSDESK_HOST; default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (NEWSDESK_PORT; default 7860)")
+    p.add_argument(
+        "--store", dest="serve_store", type=Path, help="embedded Chroma folder (NEWSDESK_STORE_DIR)"
+    )
+
+
+def _add_backup_commands(sub: Any) -> None:
+    p = sub.add_parser("backup", help="copy the embedded store, consistently, to a new folder")
+    p.add_argument("folder", type=Path, help="new or empty folder for the backup")
+    p = sub.add_parser("restore", help="replace the embedded store with a backup folder")
+    p.add_argument("folder", type=Path, help="a folder written by `newsdesk backup`")
+    p.add_argument("--force", action="store_true", help="replace a store that holds records")
+
+
+@command("backup")
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.backup import backup_store
+
+    started = time.perf_counter()
+    manifest = backup_store(settings, args.folder)
+    size_mb = sum(f.size for f in manifest.files.values()) / 1e6
+    seconds = time.perf_counter() - started
+    print(
+        f"backed up {manifest.total_records} records ({_counts_text(manifest.counts)}), "
+        f"{len(manifest.files)} files, {size_mb:.1f} MB to {args.folder} in {seconds:.1f} s"
+    )
+    return 0
+
+
+@command("restore")
+def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.backup import restore_store
+
+    manifest = restore_store(settings, args.folder, force=args.force)
+    print(
+        f"restored {manifest.total_records} records ({_counts_text(manifest.counts)}) "
+        f"from {args.folder} (made {manifest.created_at}) into {settings.store_dir}"
+    )
+    return 0
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if args.store is not None:
+        overrides["store_dir"] = args.store
+    if args.collection is not None:
+        overrides["collection"] = args.collection
+    return Settings.load(args.settings, **overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args)
+        return COMMANDS[args.command](args, settings)
+    except NewsdeskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: what was stored is complete; run the same command again to finish", file=sys.stderr
+        )
+        return 130
+
+
+@command("ingest")
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.components import IngestComponents
+
+    started = time.perf_counter()
+    components = IngestComponents.build(settings)
+    report = components.pipeline.run(args.sources, show_progress=not (args.quiet or args.json))
+    seconds = time.perf_counter() - started
+    for failure in report.failed:
+        print(f"failed: {failure.source}: {failure.error}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({**report.as_dict(), "seconds": round(seconds, 2)}))
+    else:
+        print(
+            f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+            f"failed {len(report.failed)} ({report.sentences} sentences embedded) in {seconds:.1f} s"
+        )
+    return 0 if report.ok else 1
+
+
+@command("stats")
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.store import NewsStore
+
+    stats = NewsStore(settings).stats()
+    if args.json:
+        print(json.dumps(stats.__dict__))
+        return 0
+    print(f"articles: {stats.articles}\nsentences: {stats.sentences}")
+    print(f"published: {stats.first_published or '-'} .. {stats.last_published or '-'}")
+    for source, n in sorted(stats.sources.items(), key=lambda kv: -kv[1]):
+        print(f"  {n:6d}  {source}")
+    return 0
+
+
+@command("show")
+def _show(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.store import NewsStore
+
+    article = NewsStore(settings).require_article(args.doc_id)
+    if args.json:
+        print(json.dumps({"doc_id": article.doc_id, "metadata": article.metadata, "text": article.text}))
+        return 0
+    for key, value in sorted(article.metadata.items()):
+        print(f"{key}: {value}")
+    print()
+    sys.stdout.write(article.text)
+    if not article.text.endswith("\n"):
+        sys.stdout.write("\n")
+    return 0
+
+
+@command("delete")
+def _delete(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.store import NewsStore
+
+    store = NewsStore(settings)
+    with store.write_lock():
+        for doc_id in args.doc_ids:
+            store.delete_article(doc_id)
+            print(f"deleted {doc_id}")
+    return 0
+
+
+@command("serve")
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app import create_app
+    from assistant.service import create_assistant
+
+    given = {"host": args.host, "port": args.port, "store_dir": args.serve_store}
+    settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
+    assistant = create_assistant(settings)
+    assistant.warm_up()
+    app = create_app(settings, assistant)
+    print(f"Newsdesk on http://{settings.host}:{settings.port}{settings.root_path}/ (API docs at /docs)")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        root_path=settings.root_path,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        server_header=False,
+    )
+    return 0

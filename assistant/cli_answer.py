@@ -1,0 +1,106 @@
+"""Answering subcommands of ``newsdesk``: ask, batch and eval (``serve`` belongs to the API)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from assistant.cli import command
+from assistant.types import Answer, Filters
+from ingest.settings import Settings
+
+
+def add_commands(sub: Any) -> None:
+    """Register the answering subcommands on the ``newsdesk`` parser."""
+    p = sub.add_parser("ask", help="answer a question with cited sentences")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    _add_answer_options(p)
+    p = sub.add_parser("batch", help="answer every question of a JSONL file (one answer a line)")
+    p.add_argument("--questions", type=Path, required=True, help='JSONL lines {"id", "question"}')
+    p.add_argument("--out", type=Path, required=True, help="JSONL answers, id copied")
+    _add_answer_options(p)
+    p = sub.add_parser("eval", help="quality and latency metrics on questions with gold answers")
+    p.add_argument("--questions", type=Path, required=True, help='JSONL lines {"id", "question", "answer"}')
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    _add_answer_options(p)
+
+
+def _add_answer_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", choices=["extractive", "llm"], help="answerer (default: answer_mode setting)")
+    p.add_argument("--from", dest="published_from", type=_iso_day, help="published on or after YYYY-MM-DD")
+    p.add_argument("--to", dest="published_to", type=_iso_day, help="published on or before YYYY-MM-DD")
+    p.add_argument(
+        "--source", dest="sources", action="append", default=[], help="only this outlet (repeatable)"
+    )
+
+
+def _iso_day(value: str) -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from exc
+    return value
+
+
+def _filters(args: argparse.Namespace) -> Filters | None:
+    filters = Filters(
+        published_from=args.published_from, published_to=args.published_to, sources=args.sources
+    )
+    return None if filters.is_empty() else filters
+
+
+def _print_answer(answer: Answer) -> None:
+    print(answer.answer)
+    for note in answer.notices:
+        print(f"note: {note}")
+    if answer.citations:
+        print()
+    for c in answer.citations:
+        print(f"[{c.n}] {c.title or c.doc_id} ({c.source or '-'}, {c.published or 'undated'})")
+        print(f"    {c.doc_id} chars {c.char_start}-{c.char_end}{'  ' + c.url if c.url else ''}")
+
+
+@command("ask")
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.service import create_assistant
+
+    answer = create_assistant(settings).ask(args.question, filters=_filters(args), mode=args.mode)
+    if args.json:
+        print(answer.model_dump_json())
+    else:
+        _print_answer(answer)
+    return 0 if answer.grounded else 1
+
+
+@command("batch")
+def _batch(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.evaluate import read_questions
+    from assistant.service import create_assistant
+
+    items = read_questions(args.questions)
+    assistant = create_assistant(settings)
+    filters = _filters(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", encoding="utf-8") as out:
+        for item in items:
+            answer = assistant.ask(item.question, filters=filters, mode=args.mode)
+            out.write(json.dumps({"id": item.id, **answer.model_dump()}, ensure_ascii=False) + "\n")
+    print(f"answered {len(items)} questions -> {args.out}", file=sys.stderr)
+    return 0
+
+
+@command("eval")
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.evaluate import evaluate, read_questions
+    from assistant.service import create_assistant
+
+    items = read_questions(args.questions, args.limit)
+    assistant = create_assistant(settings)
+    assistant.warm_up()
+    print(json.dumps(evaluate(assistant, items, args.mode)))
+    return 0

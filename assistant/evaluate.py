@@ -1,0 +1,113 @@
+"""Quality and latency of the assistant on a question set with gold answers.
+
+Matching: the gold answer and the text are normalized (lowercase, punctuation dropped, whitespace
+folded) and the gold answer must occur on word boundaries. Metrics:
+
+* ``first_sentence_hit``: gold answer in the first cited sentence;
+* ``first_300_hit``: gold answer in the first 300 characters of the answer text (markers removed);
+* ``any_citation_hit``: gold answer in any cited sentence;
+* ``refusal_rate``: share of questions answered with ``grounded: false``;
+* ``latency_ms``: p50 / p95 / mean of ``ask`` (wall clock, per question).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from assistant.chat import strip_markers
+from assistant.lexical import contains_answer
+from assistant.types import Answer
+from ingest.errors import SourceError
+
+if TYPE_CHECKING:
+    from assistant.service import Assistant, Mode
+
+FIRST_CHARS = 300
+
+
+@dataclass(frozen=True)
+class QuestionItem:
+    id: str
+    question: str
+    answer: str = ""
+
+
+def read_questions(path: Path, limit: int | None = None) -> list[QuestionItem]:
+    """Question lines ``{"id", "question"[, "answer"]}``; SourceError names a bad line."""
+    items: list[QuestionItem] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SourceError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        items.append(_item(path, number, line))
+        if limit is not None and len(items) >= limit:
+            break
+    return items
+
+
+def _item(path: Path, number: int, line: str) -> QuestionItem:
+    where = f"{path}:{number}"
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise SourceError(where, f"invalid JSON: {exc.msg}") from exc
+    if not isinstance(row, dict) or not isinstance(row.get("question"), str):
+        raise SourceError(where, "expected an object with a string `question`")
+    return QuestionItem(str(row.get("id", number)), row["question"], str(row.get("answer", "") or ""))
+
+
+def answer_hits(answer: Answer, gold: str) -> dict[str, bool]:
+    """Whether the gold answer is in the first cited sentence, the first 300 chars, any citation."""
+    first = answer.citations[0].sentence if answer.citations else ""
+    return {
+        "first_sentence_hit": contains_answer(first, gold),
+        "first_300_hit": answer.grounded
+        and contains_answer(strip_markers(answer.answer)[:FIRST_CHARS], gold),
+        "any_citation_hit": any(contains_answer(c.sentence, gold) for c in answer.citations),
+    }
+
+
+def run_questions(
+    assistant: Assistant, items: Iterable[QuestionItem], mode: Mode | None = None
+) -> Iterator[tuple[QuestionItem, Answer, float]]:
+    """Each item with its answer and the wall-clock milliseconds ``ask`` took."""
+    for item in items:
+        started = time.perf_counter()
+        answer = assistant.ask(item.question, mode=mode)
+        yield item, answer, (time.perf_counter() - started) * 1000
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 1) if values else 0.0
+
+
+def evaluate(assistant: Assistant, items: Sequence[QuestionItem], mode: Mode | None = None) -> dict[str, Any]:
+    """Metrics of the assistant on question items with gold answers."""
+    counts = {"first_sentence_hit": 0, "first_300_hit": 0, "any_citation_hit": 0}
+    refused = 0
+    latencies: list[float] = []
+    for item, answer, ms in run_questions(assistant, items, mode):
+        latencies.append(ms)
+        refused += not answer.grounded
+        for key, hit in answer_hits(answer, item.answer).items():
+            counts[key] += hit
+    n = len(latencies)
+    metrics: dict[str, Any] = {"questions": n}
+    metrics.update({k: round(v / n, 4) if n else 0.0 for k, v in counts.items()})
+    metrics["refusal_rate"] = round(refused / n, 4) if n else 0.0
+    metrics["latency_ms"] = {
+        "p50": percentile(latencies, 50),
+        "p95": percentile(latencies, 95),
+        "mean": round(sum(latencies) / n, 1) if n else 0.0,
+    }
+    return metrics

@@ -1,0 +1,258 @@
+"""Hybrid sentence retrieval: dense (Chroma) + lexical (BM25) candidates, fused by reciprocal rank.
+
+:class:`HybridSearch` does the work and returns :class:`Candidate` sentences with every signal the
+answerer scores (dense similarity, BM25, ranks, the article title's similarity). Filters (published
+date range, sources) go into the Chroma ``where`` of the dense query and into a mask on the lexical
+side. :class:`SentenceRetriever` wraps the search as a LangChain ``BaseRetriever`` returning one
+``Document`` per sentence, with the citation offsets in its metadata.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from assistant.corpus import CorpusCache, CorpusView, fetch_embeddings
+from assistant.question import Question, read_question
+from assistant.types import Filters
+from ingest.embedder import Embedder, Vectors
+from ingest.errors import ConfigError, NewsdeskError
+from ingest.settings import Settings
+from ingest.store import NewsStore, sentence_id
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class FilterError(NewsdeskError):
+    """A filter value (date or source) that cannot be used."""
+
+
+@dataclass
+class Candidate:
+    """A retrieved sentence with the signals the answerer scores."""
+
+    row: int
+    doc_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    dense: float = 0.0
+    lexical: float = 0.0
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    fused: float = 0.0
+    title_sim: float = 0.0
+    repeat: bool = False  # already given in the previous answer of the conversation
+    features: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0
+
+
+@dataclass
+class Retrieval:
+    """The candidates for one question, the view they come from and where the time went."""
+
+    question: Question
+    view: CorpusView
+    candidates: list[Candidate]
+    lexical_scores: FloatArray
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def parse_day(value: str, end_of_day: bool) -> int:
+    """Seconds since the epoch (UTC) of an ISO date or date-time; ``end_of_day`` for inclusive ends."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return int((moment + timedelta(days=1 if end_of_day else 0)).timestamp()) - (
+                1 if end_of_day else 0
+            )
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise FilterError(f"invalid date {value!r}: use YYYY-MM-DD") from exc
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """Filters as bounds: a Chroma ``where`` for the dense query and a row mask for the lexical side."""
+
+    ts_from: int | None = None
+    ts_to: int | None = None
+    sources: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_filters(cls, filters: Filters | None) -> FilterSpec:
+        if filters is None or filters.is_empty():
+            return cls()
+        ts_from = parse_day(filters.published_from, False) if filters.published_from else None
+        ts_to = parse_day(filters.published_to, True) if filters.published_to else None
+        if ts_from is not None and ts_to is not None and ts_from > ts_to:
+            raise FilterError(
+                f"published_from {filters.published_from} is after published_to {filters.published_to}"
+            )
+        return cls(ts_from, ts_to, frozenset(s for s in filters.sources if s))
+
+    @property
+    def empty(self) -> bool:
+        return self.ts_from is None and self.ts_to is None and not self.sources
+
+    def where(self) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        if self.ts_from is not None:
+            clauses.append({"published_ts": {"$gte": self.ts_from}})
+        if self.ts_to is not None:
+            clauses.append({"published_ts": {"$lte": self.ts_to}})
+        if self.sources:
+            clauses.append({"source": {"$in": sorted(self.sources)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def mask(self, view: CorpusView) -> npt.NDArray[np.bool_] | None:
+        if self.empty:
+            return None
+        keep = np.ones(view.size, dtype=np.bool_)
+        if self.ts_from is not None:
+            keep &= view.s_ts >= self.ts_from
+        if self.ts_to is not None:
+            keep &= (view.s_ts <= self.ts_to) & (view.s_ts >= 0)
+        if self.sources:
+            keep &= np.array([s in self.sources for s in view.s_source], dtype=np.bool_)
+        return keep
+
+
+class HybridSearch:
+    """Dense + BM25 candidates over the committed sentences, fused with reciprocal rank fusion."""
+
+    def __init__(self, settings: Settings, store: NewsStore, embedder: Embedder, cache: CorpusCache) -> None:
+        for name in ("retrieve_k", "lexical_k", "rrf_k"):
+            if getattr(settings, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(settings, name)}")
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.cache = cache
+
+    def search(self, question: Question, filters: Filters | None = None) -> Retrieval:
+        """Candidates for a question (no candidate when the store is empty or nothing matches)."""
+        spec = FilterSpec.from_filters(filters)
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+        view = self.cache.get()
+        timings["view"] = _ms(clock)
+        clock = time.perf_counter()
+        vector = self.embedder.embed_query(question.text)
+        timings["embed"] = _ms(clock)
+        clock = time.perf_counter()
+        dense = self._dense(view, vector, spec) if view.size else {}
+        timings["dense"] = _ms(clock)
+        clock = time.perf_counter()
+        scores = view.lexical.scores(question.terms)
+        lexical = self._lexical(scores, spec.mask(view))
+        timings["lexical"] = _ms(clock)
+        candidates = self._fuse(view, dense, lexical, scores)
+        self._complete(view, candidates, vector)
+        return Retrieval(question, view, candidates, scores, timings)
+
+    def _dense(self, view: CorpusView, vector: Vectors, spec: FilterSpec) -> dict[int, float]:
+        """Row -> cosine similarity of the nearest committed sentences."""
+        records = self.store.query_sentences(vector, self.settings.retrieve_k, spec.where())
+        out: dict[int, float] = {}
+        for record in records:
+            row = view.row_of(record.doc_id, record.index)
+            article = view.articles.get(record.doc_id)
+            if row is not None and article is not None and article.version == record.version:
+                out.setdefault(row, 1.0 - record.distance)
+        return out
+
+    def _lexical(self, scores: FloatArray, mask: npt.NDArray[np.bool_] | None) -> dict[int, float]:
+        masked = scores if mask is None else np.where(mask, scores, 0.0)
+        k = min(self.settings.lexical_k, int(np.count_nonzero(masked > 0)))
+        if k <= 0:
+            return {}
+        best = np.argpartition(-masked, k - 1)[:k]
+        best = best[np.argsort(-masked[best], kind="stable")]
+        return {int(r): float(masked[r]) for r in best}
+
+    def _fuse(
+        self, view: CorpusView, dense: Mapping[int, float], lexical: Mapping[int, float], scores: FloatArray
+    ) -> list[Candidate]:
+        rrf_k = self.settings.rrf_k
+        dense_rank = {row: i for i, row in enumerate(dense)}
+        lexical_rank = {row: i for i, row in enumerate(lexical)}
+        out = []
+        for row in dict.fromkeys([*dense, *lexical]):
+            s = view.sentence(row)
+            cand = Candidate(row, s.doc_id, s.index, s.start, s.end, view.text(row))
+            cand.dense = dense.get(row, 0.0)
+            cand.lexical = float(scores[row])
+            cand.dense_rank, cand.lexical_rank = dense_rank.get(row), lexical_rank.get(row)
+            cand.fused = sum(
+                1.0 / (rrf_k + 1 + r) for r in (cand.dense_rank, cand.lexical_rank) if r is not None
+            )
+            out.append(cand)
+        out.sort(key=lambda c: -c.fused)
+        return out
+
+    def _complete(self, view: CorpusView, candidates: list[Candidate], vector: Vectors) -> None:
+        """Dense similarity of lexical-only candidates, and every candidate's title similarity."""
+        missing = [c for c in candidates if c.dense_rank is None]
+        if missing:
+            ids = {sentence_id(c.doc_id, view.articles[c.doc_id].version, c.index): c for c in missing}
+            for record_id, emb in fetch_embeddings(self.store, self.store.sentences, list(ids)).items():
+                ids[record_id].dense = float(emb @ vector)
+        if view.title_vectors.size:
+            for cand in candidates:
+                cand.title_sim = float(view.title_vectors[view.doc_pos[cand.doc_id]] @ vector)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+def candidate_document(view: CorpusView, cand: Candidate) -> Document:
+    """A LangChain Document for one sentence; the metadata carries the citation offsets."""
+    meta = view.articles[cand.doc_id].metadata
+    return Document(
+        page_content=cand.text,
+        id=f"{cand.doc_id}:{cand.start}-{cand.end}",
+        metadata={
+            "doc_id": cand.doc_id,
+            "index": cand.index,
+            "char_start": cand.start,
+            "char_end": cand.end,
+            "title": str(meta.get("title", "")),
+            "url": str(meta.get("url", "")),
+            "published": str(meta.get("published", "")),
+            "source": str(meta.get("source", "")),
+            "score": cand.score or cand.fused,
+        },
+    )
+
+
+class SentenceRetriever(BaseRetriever):
+    """LangChain retriever over the hybrid search: one Document per sentence, best first."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    search: HybridSearch
+    filters: Filters | None = None
+    k: int = 10
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        retrieval = self.search.search(read_question(query), self.filters)
+        return [candidate_document(retrieval.view, c) for c in retrieval.candidates[: self.k]]

@@ -1,0 +1,362 @@
+"""Safe defaults for serving Newsdesk: API keys, rate limits, body size, CORS and framing.
+
+Everything here is plain ASGI middleware around the FastAPI app (so it also covers the Gradio UI
+mounted on it), built from :class:`Settings` by :func:`install_security`:
+
+- :class:`KeyRing` parses ``NEWSDESK_API_KEYS`` (``"key1,key2:ro"``) and checks ``Authorization:
+  Bearer`` values in constant time; only key numbers (``key#2``) ever reach logs, never keys.
+- :class:`ApiGuard` requires a key on ``/api/*``, ``/docs`` and ``/openapi.json`` when keys are set
+  (401 JSON otherwise) and applies the per-key (or per-client-address) :class:`RateLimiter` (429
+  with ``Retry-After``).
+- :class:`BodySizeLimit` answers 413 for bodies over the limit, whether declared or streamed.
+- :class:`SecurityHeaders` adds ``Content-Security-Policy: frame-ancestors`` from the allowed
+  origins, and removes every CORS header from responses to origins that are not allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ingest.errors import ConfigError
+from ingest.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MIN_KEY_CHARS = 16
+KEY_SUFFIXES = {"ro": True, "rw": False}
+PROTECTED_EXACT = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
+UPLOAD_PATHS = frozenset({"/api/ingest", "/gradio_api/upload"})
+LOGIN_PATHS = frozenset({"/login", "/login/"})
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A configured key: its number (for logs and rate limits), its SHA-256, and its rights."""
+
+    key_id: str
+    digest: bytes
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who made a request: ``key_id`` is ``"anonymous"`` when no keys are configured."""
+
+    key_id: str
+    read_only: bool = False
+
+
+ANONYMOUS = Principal("anonymous")
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8")).digest()
+
+
+class KeyRing:
+    """The API keys of ``NEWSDESK_API_KEYS``: comma-separated, each optionally ``:ro`` (read-only)."""
+
+    def __init__(self, spec: str) -> None:
+        self.keys: list[ApiKey] = [self._parse(i, part) for i, part in enumerate(_split(spec), start=1)]
+        if len({key.digest for key in self.keys}) != len(self.keys):
+            raise ConfigError("NEWSDESK_API_KEYS lists the same key twice")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyRing:
+        return cls(settings.api_keys.get_secret_value())
+
+    @staticmethod
+    def _parse(number: int, part: str) -> ApiKey:
+        secret, _, suffix = part.rpartition(":") if ":" in part else (part, "", "")
+        if suffix and suffix not in KEY_SUFFIXES:
+            raise ConfigError(f"NEWSDESK_API_KEYS: key #{number} has suffix {suffix!r}; use ':ro' or ':rw'")
+        if len(secret) < MIN_KEY_CHARS or any(c.isspace() for c in secret):
+            raise ConfigError(
+                f"NEWSDESK_API_KEYS: key #{number} must be at least {MIN_KEY_CHARS} characters "
+                "without spaces (make one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return ApiKey(f"key#{number}", _digest(secret), KEY_SUFFIXES.get(suffix, False))
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.keys)
+
+    def lookup(self, presented: str) -> ApiKey | None:
+        """The key matching ``presented``, compared in constant time against every key."""
+        digest = _digest(presented)
+        found = None
+        for key in self.keys:
+            if hmac.compare_digest(key.digest, digest):
+                found = key
+        return found
+
+
+def _split(spec: str) -> list[str]:
+    return [part.strip() for part in spec.split(",") if part.strip()]
+
+
+def bearer_token(headers: Headers) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header, else None."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+class RateLimiter:
+    """A token bucket per identity: ``per_minute`` requests, refilled continuously."""
+
+    MAX_IDENTITIES = 10_000
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if per_minute < 0:
+            raise ConfigError(f"rate_limit_per_minute must be 0 or more, got {per_minute}")
+        self.per_minute = per_minute
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # identity -> (tokens, updated at)
+        self._lock = threading.Lock()
+
+    def acquire(self, identity: str) -> float:
+        """Take one request for ``identity``: 0.0 when allowed, else the seconds to wait."""
+        if self.per_minute == 0:
+            return 0.0
+        rate = self.per_minute / 60.0
+        with self._lock:
+            now = self._clock()
+            tokens, updated = self._buckets.get(identity, (float(self.per_minute), now))
+            tokens = min(float(self.per_minute), tokens + (now - updated) * rate)
+            if tokens < 1.0:
+                self._buckets[identity] = (tokens, now)
+                return (1.0 - tokens) / rate
+            self._buckets[identity] = (tokens - 1.0, now)
+            self._forget_idle(now)
+            return 0.0
+
+    def _forget_idle(self, now: float) -> None:
+        if len(self._buckets) > self.MAX_IDENTITIES:
+            idle_after = 60.0
+            self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < idle_after}
+
+
+async def send_json(
+    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    """Send a complete JSON response from middleware."""
+    payload = json.dumps(body).encode("utf-8")
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def route_path(scope: Scope) -> str:
+    """The request path without the ``root_path`` prefix (as the routes see it)."""
+    path, root = str(scope["path"]), str(scope.get("root_path", ""))
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :] or "/"
+    return path
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def is_protected(path: str) -> bool:
+    """Paths that need an API key when keys are configured (the UI has its own login)."""
+    return path.startswith("/api/") or path in PROTECTED_EXACT
+
+
+class ApiGuard:
+    """API-key authentication and rate limiting; stores the :class:`Principal` in the request state."""
+
+    def __init__(self, app: ASGIApp, keyring: KeyRing, limiter: RateLimiter) -> None:
+        self.app = app
+        self.keyring = keyring
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        path = route_path(scope)
+        principal = ANONYMOUS
+        if is_protected(path) and self.keyring.enabled:
+            found = self._authenticate(scope, path)
+            if found is None:
+                await send_json(
+                    send, 401, {"error": "missing or invalid API key"}, {"WWW-Authenticate": "Bearer"}
+                )
+                return
+            principal = Principal(found.key_id, found.read_only)
+        if path.startswith("/api/") or path in LOGIN_PATHS:
+            identity = principal.key_id if principal is not ANONYMOUS else f"ip:{client_address(scope)}"
+            wait = self.limiter.acquire(identity)
+            if wait > 0:
+                logger.info("rate limit reached for %s on %s", identity, path)
+                retry = str(max(1, math.ceil(wait)))
+                await send_json(
+                    send, 429, {"error": f"too many requests; retry in {retry} s"}, {"Retry-After": retry}
+                )
+                return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+    def _authenticate(self, scope: Scope, path: str) -> ApiKey | None:
+        token = bearer_token(Headers(scope=scope))
+        found = self.keyring.lookup(token) if token else None
+        if found is None:
+            reason = "invalid API key" if token else "missing API key"
+            logger.warning("401 %s %s from %s: %s", scope["method"], path, client_address(scope), reason)
+        return found
+
+
+class BodyTooLargeError(Exception):
+    """Raised from ``receive`` when a streamed request body passes its limit."""
+
+
+class BodySizeLimit:
+    """413 JSON for request bodies over ``max_bytes`` (``upload_bytes`` on the upload routes)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.upload_bytes if route_path(scope) in UPLOAD_PATHS else self.max_bytes
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await self._too_large(send, limit)
+            return
+        await _LimitedExchange(self.app, limit, self._too_large)(scope, receive, send)
+
+    @staticmethod
+    async def _too_large(send: Send, limit: int) -> None:
+        await send_json(send, 413, {"error": f"request body is larger than the {limit} byte limit"})
+
+
+class _LimitedExchange:
+    """One request whose body is counted as it arrives; past the limit the app's response is replaced."""
+
+    def __init__(self, app: ASGIApp, limit: int, too_large: Callable[[Send, int], Any]) -> None:
+        self.app, self.limit, self.too_large = app, limit, too_large
+        self.received = 0
+        self.exceeded = False
+        self.started = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def counted_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                self.received += len(message.get("body", b""))
+                if self.received > self.limit:
+                    self.exceeded = True
+                    raise BodyTooLargeError
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if self.exceeded:
+                return  # the app's answer to a truncated body is replaced by the 413 below
+            self.started = self.started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not self.exceeded:  # whatever the app made of the cut-off body, the answer is 413
+                raise
+        if self.exceeded and not self.started:
+            await self.too_large(send, self.limit)
+
+
+class SecurityHeaders:
+    """``frame-ancestors`` on every response; no CORS headers at all for origins not allowed."""
+
+    def __init__(self, app: ASGIApp, allowed_origins: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(allowed_origins)
+        self.csp = "frame-ancestors " + " ".join(["'self'", *sorted(self.allowed)])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        origin = Headers(scope=scope).get("origin")
+        strip_cors = origin is not None and origin not in self.allowed
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.append("Content-Security-Policy", self.csp)
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "same-origin"
+                if strip_cors:
+                    for name in [k for k in headers if k.lower().startswith("access-control-")]:
+                        del headers[name]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def install_security(app: Any, settings: Settings, keyring: KeyRing) -> None:
+    """Add the middleware to a Starlette/FastAPI app (before it starts); outermost added last."""
+    app.add_middleware(ApiGuard, keyring=keyring, limiter=RateLimiter(settings.rate_limit_per_minute))
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.upload_max_bytes
+    )
+    app.add_middleware(
+        CORSMiddleware,  # Starlette's class: Gradio then leaves CORS to it (no localhost exception)
+        allow_origins=settings.allowed_origins,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["Retry-After"],
+        allow_credentials=False,
+        max_age=600,
+    )
+    app.add_middleware(SecurityHeaders, allowed_origins=settings.allowed_origins)
+
+
+def ui_auth(settings: Settings, keyring: KeyRing) -> dict[str, Any]:
+    """``mount_gradio_app`` keyword arguments protecting the UI when API keys are configured.
+
+    With ``trusted_user_header`` the auth proxy's header names the user; otherwise Gradio's login
+    page asks for a read-write API key as the password (any user name).
+    """
+    if not keyring.enabled:
+        return {}
+    header = settings.trusted_user_header.strip()
+    if header:
+        return {"auth_dependency": _header_user(header)}
+
+    def check(_username: str, password: str) -> bool:
+        key = keyring.lookup(password)
+        if key is None or key.read_only:
+            logger.warning("UI login refused (%s)", "read-only key" if key else "invalid key")
+            return False
+        return True
+
+    return {"auth": check, "auth_message": "Sign in with a Newsdesk API key as the password."}
+
+
+def _header_user(header: str) -> Callable[[Any], str | None]:
+    def user(request: Any) -> str | None:
+        value = str(request.headers.get(header, "")).strip()
+        return value or None
+
+    return user

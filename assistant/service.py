@@ -1,0 +1,304 @@
+"""The Assistant: the one object every front end (CLI, Gradio, HTTP API) answers through.
+
+The answer chain is a LangChain runnable sequence::
+
+    standalone question (chat.py) -> hybrid retrieval (retrieve.py) -> answer (answer.py | llm.py)
+
+Everything is built in :func:`create_assistant`; nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from assistant.answer import ExtractiveAnswerer, answer_text, make_citations, refusal_text
+from assistant.chat import Standalone, condense
+from assistant.corpus import CorpusCache
+from assistant.llm import Evidence, LLMAnswerer, LLMOutcome, build_chat_model, condense_with_llm
+from assistant.question import read_question
+from assistant.retrieve import Candidate, HybridSearch, Retrieval, SentenceRetriever
+from assistant.types import Answer, ChatTurn, Citation, Filters
+from ingest.components import IngestComponents
+from ingest.embedder import Embedder
+from ingest.errors import NewsdeskError
+from ingest.pipeline import IngestReport
+from ingest.settings import Settings
+from ingest.store import StoredArticle, StoreStats
+from ingest.types import Article
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import Runnable
+
+Mode = Literal["extractive", "llm"]
+MAX_QUESTION_CHARS = 2000
+TITLE_TAIL_RE = re.compile(r"\s+(?:[-|–—]\s+[^-|–—]{2,40}|\.\.\.|…)\s*$")
+
+
+class InvalidQuestionError(NewsdeskError):
+    """An empty or over-long question."""
+
+
+@dataclass
+class _Turn:
+    """State of one question as it flows through the chain."""
+
+    question: str
+    history: Sequence[ChatTurn]
+    filters: Filters | None
+    mode: Mode
+    started: float = field(default_factory=time.perf_counter)
+    standalone: Standalone | None = None
+    retrieval: Retrieval | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+
+
+class Assistant:
+    """Answers questions about the stored articles with cited sentences; also ingests and reports."""
+
+    def __init__(
+        self, settings: Settings, components: IngestComponents, chat_model: BaseChatModel | None = None
+    ) -> None:
+        self.settings = settings
+        self.components = components
+        self.chat_model = chat_model
+        self.cache = CorpusCache(components.store)
+        self.search = HybridSearch(settings, components.store, components.embedder, self.cache)
+        self.retriever = SentenceRetriever(search=self.search, k=settings.llm_max_evidence)
+        self.extractive = ExtractiveAnswerer(settings)
+        self.llm = LLMAnswerer(chat_model) if chat_model is not None else None
+        self._chain: Runnable[_Turn, _Turn] | None = None
+
+    # --- answering -------------------------------------------------------------------------
+    @property
+    def llm_available(self) -> bool:
+        return self.llm is not None
+
+    @property
+    def chain(self) -> Runnable[_Turn, _Turn]:
+        """standalone question -> retrieval, as a LangChain runnable (built on first use)."""
+        if self._chain is None:
+            from langchain_core.runnables import RunnableLambda
+
+            self._chain = RunnableLambda(self._standalone, name="standalone_question") | RunnableLambda(
+                self._retrieve, name="hybrid_retrieval"
+            )
+        return self._chain
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[ChatTurn] = (),
+        filters: Filters | None = None,
+        mode: Mode | None = None,
+    ) -> Answer:
+        """The answer to a question, with citations (or a refusal)."""
+        final: Answer | None = None
+        for item in self.stream(question, history, filters, mode):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None  # stream always ends with the Answer
+        return final
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[ChatTurn] = (),
+        filters: Filters | None = None,
+        mode: Mode | None = None,
+    ) -> Iterator[str | Answer]:
+        """Answer text pieces, then the complete Answer (the same as :meth:`ask` returns)."""
+        turn = _Turn(_checked(question), list(history), filters, mode or self.settings.answer_mode)
+        turn = self.chain.invoke(turn)
+        if turn.mode == "llm" and self.llm is None:
+            turn.notices.append(
+                "LLM mode is not configured (set llm_base_url); this is the extractive answer."
+            )
+            turn.mode = "extractive"
+        if turn.mode == "llm":
+            yield from self._llm_answer(turn)
+        else:
+            yield from self._extractive_answer(turn)
+
+    def _standalone(self, turn: _Turn) -> _Turn:
+        clock = time.perf_counter()
+        turn.standalone = condense(turn.question, turn.history, self.settings.chat_history_turns)
+        if turn.standalone.is_follow_up and turn.mode == "llm" and self.chat_model is not None:
+            lines = [f"{t.role}: {t.content}" for t in turn.history[-self.settings.chat_history_turns :]]
+            rewritten = condense_with_llm(self.chat_model, turn.question, lines)
+            if rewritten:
+                turn.standalone = Standalone(rewritten, True, turn.standalone.previous_answer)
+        turn.timings["condense"] = _ms(clock)
+        return turn
+
+    def _retrieve(self, turn: _Turn) -> _Turn:
+        assert turn.standalone is not None
+        turn.retrieval = self.search.search(read_question(turn.standalone.text), turn.filters)
+        turn.timings.update(turn.retrieval.timings_ms)
+        return turn
+
+    def _extractive_answer(self, turn: _Turn) -> Iterator[str | Answer]:
+        retrieval = turn.retrieval
+        assert retrieval is not None and turn.standalone is not None
+        clock = time.perf_counter()
+        _mark_repeats(retrieval.candidates, turn.standalone.previous_answer)
+        composition = self.extractive.compose(retrieval)
+        turn.timings["answer"] = _ms(clock)
+        if not composition.grounded:
+            text = refusal_text(composition.reason)
+            yield text
+            yield self._answer(turn, text, [], grounded=False)
+            return
+        citations = make_citations(retrieval.view, composition.chosen)
+        for i, citation in enumerate(citations):
+            yield ("" if i == 0 else " ") + answer_text([citation])
+        yield self._answer(turn, answer_text(citations), citations, grounded=True)
+
+    def _llm_answer(self, turn: _Turn) -> Iterator[str | Answer]:
+        retrieval = turn.retrieval
+        assert retrieval is not None and self.llm is not None and turn.standalone is not None
+        clock = time.perf_counter()
+        from assistant.answer import score_candidates
+
+        ranked = [
+            c for c in score_candidates(retrieval, self.extractive.weights) if c.features["boilerplate"] < 1
+        ]
+        evidence_rows = ranked[: self.settings.llm_max_evidence]
+        evidence = [_evidence(retrieval, n, c) for n, c in enumerate(evidence_rows, start=1)]
+        outcome = LLMOutcome(failed=True, reason="no evidence")
+        pieces_started = False
+        if evidence:
+            for item in self.llm.stream(turn.standalone.text, evidence):
+                if isinstance(item, LLMOutcome):
+                    outcome = item
+                else:
+                    pieces_started = True
+                    yield item
+        turn.timings["llm"] = _ms(clock)
+        yield from self._finish_llm(turn, outcome, evidence_rows, pieces_started)
+
+    def _finish_llm(
+        self, turn: _Turn, outcome: LLMOutcome, rows: Sequence[Candidate], pieces_started: bool
+    ) -> Iterator[str | Answer]:
+        assert turn.retrieval is not None
+        turn.notices.extend(outcome.notices)
+        if outcome.failed and not pieces_started:
+            turn.notices.append(f"Showing the extractive answer: {outcome.reason}.")
+            turn.mode = "extractive"
+            yield from self._extractive_answer(turn)
+            return
+        if not outcome.grounded or not rows:
+            text = refusal_text(outcome.reason or "the evidence does not answer the question")
+            yield text
+            yield self._answer(turn, text, [], grounded=False)
+            return
+        chosen = [rows[n - 1] for n in outcome.cited]
+        citations = make_citations(turn.retrieval.view, chosen)
+        yield self._answer(turn, outcome.text, citations, grounded=True)
+
+    def _answer(self, turn: _Turn, text: str, citations: list[Citation], grounded: bool) -> Answer:
+        turn.timings["total"] = _ms(turn.started)
+        standalone = turn.standalone.text if turn.standalone and turn.standalone.is_follow_up else ""
+        return Answer(
+            question=turn.question,
+            answer=text,
+            citations=citations,
+            grounded=grounded,
+            mode=turn.mode,
+            standalone_question=standalone,
+            notices=list(turn.notices),
+            timings_ms=dict(turn.timings),
+        )
+
+    # --- corpus ----------------------------------------------------------------------------
+    def ingest_sources(self, sources: Sequence[str]) -> IngestReport:
+        return self.components.pipeline.run(list(sources), show_progress=False)
+
+    def ingest_articles(self, articles: Sequence[Article]) -> IngestReport:
+        return self.components.pipeline.ingest_articles(list(articles))
+
+    def document(self, doc_id: str) -> StoredArticle:
+        return self.components.store.require_article(doc_id)
+
+    def delete(self, doc_id: str) -> None:
+        store = self.components.store
+        with store.write_lock():
+            store.delete_article(doc_id)
+
+    def stats(self) -> StoreStats:
+        return self.components.store.stats()
+
+    def example_questions(self, n: int = 4) -> list[str]:
+        """Questions about the newest stories of the loaded corpus, from their titles."""
+        view = self.cache.get()
+        dated = sorted(
+            view.articles.values(), key=lambda a: str(a.metadata.get("published", "")), reverse=True
+        )
+        titles = [
+            t for t in dict.fromkeys(_clean_title(str(a.metadata.get("title", ""))) for a in dated) if t
+        ]
+        rng = random.Random(view.generation)
+        picked = rng.sample(titles[: max(n * 5, n)], k=min(n, len(titles)))
+        return [f"What do the articles say about “{t}”?" for t in picked]
+
+    def health(self) -> dict[str, object]:
+        try:
+            articles, _ = self.components.store.count()
+            store_ok = True
+        except NewsdeskError:
+            articles, store_ok = 0, False
+        return {"store": store_ok, "model_loaded": self.components.embedder.loaded, "articles": articles}
+
+    def warm_up(self) -> None:
+        """Load the model and the in-memory indexes, and run one query through the chain."""
+        _ = self.components.embedder.model
+        self.cache.get()
+        self.ask("What is the latest news?")
+
+
+def create_assistant(
+    settings: Settings, embedder: Embedder | None = None, chat_model: BaseChatModel | None = None
+) -> Assistant:
+    """Build the store, model (loaded on first use), indexes and optional LLM from settings."""
+    components = IngestComponents.build(settings, embedder=embedder)
+    return Assistant(settings, components, chat_model or build_chat_model(settings))
+
+
+def _checked(question: str) -> str:
+    text = " ".join(question.split())
+    if not text:
+        raise InvalidQuestionError("the question is empty")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InvalidQuestionError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+    return text
+
+
+def _mark_repeats(candidates: Sequence[Candidate], previous_answer: str) -> None:
+    """In a follow-up, sentences already given in the last answer should not be the new answer."""
+    if not previous_answer:
+        return
+    flat = " ".join(previous_answer.split())
+    for cand in candidates:
+        cand.repeat = " ".join(cand.text.split()) in flat
+
+
+def _evidence(retrieval: Retrieval, n: int, cand: Candidate) -> Evidence:
+    meta = retrieval.view.articles[cand.doc_id].metadata
+    return Evidence(n, cand.text, str(meta.get("source", "")), str(meta.get("published", "")))
+
+
+def _clean_title(title: str) -> str:
+    title = " ".join(title.split())
+    while TITLE_TAIL_RE.search(title):
+        title = TITLE_TAIL_RE.sub("", title)
+    return title.strip(" '\"“”")
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)

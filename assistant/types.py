@@ -1,0 +1,82 @@
+"""The answer object: the same in every front end (CLI, Gradio, HTTP API), so they cannot drift.
+
+A citation points into an article's canonical text: ``sentence == text[char_start:char_end]``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Filters(BaseModel):
+    """Restrict the evidence: published date range (ISO dates, inclusive) and sources (outlets)."""
+
+    published_from: str | None = None
+    published_to: str | None = None
+    sources: list[str] = Field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.published_from or self.published_to or self.sources)
+
+
+class ChatTurn(BaseModel):
+    """One earlier turn of the conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class CitationRef(BaseModel):
+    """A short reference to another sentence (used by corroboration and syndication)."""
+
+    doc_id: str
+    title: str = ""
+    source: str = ""
+    url: str = ""
+    published: str = ""
+    char_start: int = 0
+    char_end: int = 0
+    sentence: str = ""
+
+
+class Corroboration(BaseModel):
+    """How many independent stories (different story groups and outlets) say the same thing."""
+
+    count: int = 1
+    supporting: list[CitationRef] = Field(default_factory=list)
+
+
+class Citation(BaseModel):
+    """One cited sentence; ``n`` is the number used by the ``[n]`` marker in the answer text."""
+
+    n: int
+    sentence: str
+    doc_id: str
+    title: str = ""
+    url: str = ""
+    published: str = ""
+    source: str = ""
+    char_start: int
+    char_end: int
+    score: float = 0.0
+    deep_link: str = ""
+    dates: dict[str, str] = Field(default_factory=dict)
+    also_published_by: list[str] = Field(default_factory=list)
+    corroboration: Corroboration | None = None
+
+
+class Answer(BaseModel):
+    """An answer with ``[n]`` markers, its citations, and how it was produced."""
+
+    question: str
+    answer: str
+    citations: list[Citation] = Field(default_factory=list)
+    grounded: bool
+    mode: Literal["extractive", "llm"] = "extractive"
+    standalone_question: str = ""
+    notices: list[str] = Field(default_factory=list)
+    follow_ups: list[str] = Field(default_factory=list)
+    as_of: str = ""
+    timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -1,0 +1,49 @@
+"""User-facing errors.
+
+Every error a user can cause derives from :class:`NewsdeskError`. Code raises the specific
+subclass (re-raised ``from exc`` when it wraps a library error); only the edges (CLI, UI, HTTP
+API) turn it into a friendly message.
+"""
+
+from __future__ import annotations
+
+
+class NewsdeskError(Exception):
+    """Base class of every error that is shown to a user as a message, not a traceback."""
+
+
+class ConfigError(NewsdeskError):
+    """A setting has a value that cannot work; the message names the setting and the value."""
+
+
+class SourceError(NewsdeskError):
+    """An input (file, line, URL, feed) could not be turned into an article."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class FetchError(SourceError):
+    """A URL could not be fetched (refused address, timeout, too large, HTTP error)."""
+
+
+class StoreError(NewsdeskError):
+    """The Chroma store could not be opened, read or written."""
+
+
+class StoreLockedError(StoreError):
+    """Another process is writing to the same embedded store folder."""
+
+
+class DocumentNotFoundError(NewsdeskError):
+    """No article with the given doc_id is stored."""
+
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"no article with doc_id {doc_id!r} is stored")
+        self.doc_id = doc_id
+
+
+class ModelError(NewsdeskError):
+    """The embedding model could not be loaded."""

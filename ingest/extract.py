@@ -1,0 +1,177 @@
+"""Turning raw content (bytes of HTML, PDF, feed HTML fragments) into text and metadata.
+
+These functions are pure: they never fetch anything. They raise :class:`SourceError` naming the
+``origin`` they are given when the content holds no usable text.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import lxml.html
+import trafilatura
+from dateutil import parser as date_parser
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+from trafilatura.settings import Document
+
+from ingest.errors import SourceError
+
+MIN_ARTICLE_WORDS = 5  # extracted text with fewer words is navigation or boilerplate, not an article
+_BLOCK_TAGS = frozenset(
+    (  # noqa: SIM905 - a word list reads better than 32 quoted strings
+        "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 "
+        "header hr li main nav ol p pre section table td th tr ul"
+    ).split()
+)
+_BREAK = "\ue000"  # private-use character marking block boundaries while flattening HTML
+_SPACES = re.compile(r"\s+")
+_DEFAULTS = (datetime(2000, 1, 1, 0, 0, 0), datetime(2001, 2, 2, 1, 1, 1))
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """Text and metadata found in one document; empty strings when a field is unknown."""
+
+    text: str
+    title: str = ""
+    published: str = ""
+    sitename: str = ""
+    authors: tuple[str, ...] = ()
+
+
+def decode_utf8(data: bytes, origin: str) -> str:
+    """Decode strictly as UTF-8, unchanged (a BOM is kept); raise SourceError naming the bad offset."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(origin, f"not UTF-8 text (undecodable bytes at offset {exc.start})") from exc
+
+
+def has_article_text(text: str) -> bool:
+    """True when ``text`` has at least :data:`MIN_ARTICLE_WORDS` words."""
+    return len(text.split(maxsplit=MIN_ARTICLE_WORDS)) >= MIN_ARTICLE_WORDS
+
+
+def iso_date(value: str) -> str:
+    """Normalise a date or date-time string to ISO 8601; raise ValueError if it is not one.
+
+    A value without a time of day becomes a date (``2022/06/12`` -> ``2022-06-12``); with one, a
+    date-time that keeps its UTC offset when it has one.
+    """
+    value = value.strip()
+    try:
+        first, second = (date_parser.parse(value, default=d) for d in _DEFAULTS)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"not a date: {value!r}") from exc
+    if first.date() != second.date():
+        raise ValueError(f"incomplete date: {value!r}")
+    if first.time() != second.time():
+        return first.date().isoformat()
+    return first.isoformat()
+
+
+def iso_from_struct_time(value: time.struct_time | None) -> str:
+    """ISO 8601 date-time (UTC) of a ``time.struct_time`` in UTC, as feedparser gives; "" for None."""
+    if value is None:
+        return ""
+    return datetime(*value[:6], tzinfo=UTC).isoformat()
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment (feed content): one paragraph per block, blank lines between."""
+    if not fragment.strip():
+        return ""
+    root = lxml.html.fragment_fromstring(fragment.replace(_BREAK, " "), create_parent="div")
+    for element in list(root.iter("script", "style")):
+        element.drop_tree()
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag.lower() in _BLOCK_TAGS:
+            element.text = _BREAK + (element.text or "")
+            element.tail = _BREAK + (element.tail or "")
+    blocks = (_SPACES.sub(" ", part).strip() for part in root.text_content().split(_BREAK))
+    return "\n\n".join(block for block in blocks if block)
+
+
+def extract_html(content: bytes | str, origin: str, url: str | None = None) -> Extracted:
+    """Main text and metadata of a web page, with trafilatura; SourceError if it has no article."""
+    try:
+        doc = trafilatura.bare_extraction(content, url=url, with_metadata=True, include_comments=False)
+    except Exception as exc:  # trafilatura raises assorted parser errors on broken markup
+        raise SourceError(origin, f"could not parse HTML: {exc}") from exc
+    text = (doc.text or "").strip() if isinstance(doc, Document) else ""
+    if not isinstance(doc, Document) or not has_article_text(text):
+        raise SourceError(origin, "no article text found")
+    return Extracted(
+        text=text,
+        title=_clean(doc.title),
+        published=_safe_iso(doc.date),
+        sitename=_clean(doc.sitename),
+        authors=split_authors(doc.author),
+    )
+
+
+def extract_pdf(data: bytes, origin: str) -> Extracted:
+    """Text of a PDF (pages joined by blank lines, whitespace inside lines normalised) and metadata."""
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise SourceError(origin, "encrypted PDF (password required)")
+        pages = [_normalise_pdf_page(page.extract_text() or "") for page in reader.pages]
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise SourceError(origin, f"not a readable PDF ({exc})") from exc
+    text = "\n\n".join(page for page in pages if page)
+    if not text:
+        raise SourceError(origin, "no text found in PDF (scanned images need OCR)")
+    title, published, author = _pdf_metadata(reader)
+    return Extracted(text=text, title=title, published=published, authors=split_authors(author))
+
+
+def markdown_title(text: str) -> str:
+    """The first level-1 ATX heading (``# Title``) of a Markdown text, or ""."""
+    match = re.search(r"^ {0,3}#[ \t]+(.+?)[ \t#]*$", text, flags=re.MULTILINE)
+    return match.group(1).strip() if match else ""
+
+
+def split_authors(value: Any) -> tuple[str, ...]:
+    """Authors from a list or a ``;``-separated string, blanks dropped."""
+    items = value if isinstance(value, list | tuple) else str(value or "").split(";")
+    return tuple(name for name in (_clean(item) for item in items) if name)
+
+
+def _normalise_pdf_page(text: str) -> str:
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+def _pdf_metadata(reader: PdfReader) -> tuple[str, str, str]:
+    """(title, ISO creation date, author) of a PDF; fields pypdf cannot parse are left empty."""
+    try:
+        meta = reader.metadata
+    except (PyPdfError, ValueError, KeyError, TypeError):
+        return "", "", ""
+    if meta is None:
+        return "", "", ""
+    try:
+        created = meta.creation_date
+    except (ValueError, TypeError):
+        created = None
+    published = created.isoformat() if created else ""
+    title = _clean(meta.title)
+    return ("" if title.lower() == "untitled" else title), published, _clean(meta.author)
+
+
+def _safe_iso(value: str | None) -> str:
+    try:
+        return iso_date(value) if value else ""
+    except ValueError:
+        return ""
+
+
+def _clean(value: Any) -> str:
+    return _SPACES.sub(" ", str(value)).strip() if value else ""

@@ -1,0 +1,235 @@
+"""Ingestion: sources -> articles -> sentences -> vectors -> Chroma, idempotently.
+
+Articles are processed in groups: unchanged ones (same content hash as stored) are skipped
+before any embedding; the sentences of the rest are embedded together (length-sorted batches)
+and each article is then written with :meth:`NewsStore.write_article`, whose write order makes an
+interrupted run safe to repeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+
+import numpy as np
+from tqdm import tqdm
+
+from ingest.embedder import Embedder
+from ingest.errors import ConfigError
+from ingest.sentences import SentenceSplitter
+from ingest.settings import Settings
+from ingest.sources import iter_articles
+from ingest.store import NewsStore
+from ingest.syndication import StoryIndex
+from ingest.types import Article, LoadFailure, MetaValue, Span
+from ingest.versions import VersionArchive
+
+SCHEME_VERSION = "1"  # bump when what is embedded per sentence changes
+GROUP_SIZE = 32
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run did; ``failed`` names each source that produced no article."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    sentences: int = 0
+    failed: list[LoadFailure] = field(default_factory=list)
+    added_ids: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "sentences": self.sentences,
+            "failed": [{"source": f.source, "error": f.error} for f in self.failed],
+        }
+
+
+@dataclass(frozen=True)
+class PreparedArticle:
+    """An article ready to be written: its spans, the texts to embed, and its metadata."""
+
+    article: Article
+    spans: list[Span]
+    embed_texts: list[str]
+    metadata: dict[str, MetaValue]
+    is_update: bool
+
+
+def content_hash(article: Article, model_name: str) -> str:
+    """Hash of everything that is stored for an article, so any change is seen as an update."""
+    payload = {
+        "text": article.text,
+        "title": article.title,
+        "url": article.url,
+        "published": article.published,
+        "source": article.source,
+        "authors": list(article.authors),
+        "extra": dict(sorted(article.extra.items())),
+        "model": model_name,
+        "scheme": SCHEME_VERSION,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def published_timestamp(published: str) -> int | None:
+    """Seconds since the epoch (UTC) of an ISO 8601 date or date-time, or None."""
+    if not published:
+        return None
+    try:
+        moment = datetime.fromisoformat(published.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def article_metadata(article: Article, digest: str, model: str, n_sentences: int) -> dict[str, MetaValue]:
+    meta: dict[str, MetaValue] = {f"x_{k}": v for k, v in article.extra.items()}
+    meta.update(
+        title=article.title,
+        url=article.url,
+        published=article.published,
+        source=article.source,
+        authors="; ".join(article.authors),
+        origin=article.origin,
+        ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        content_hash=digest,
+        version=digest[:16],
+        model=model,
+        n_sentences=n_sentences,
+    )
+    ts = published_timestamp(article.published)
+    if ts is not None:
+        meta["published_ts"] = ts
+    return meta
+
+
+def embedding_texts(text: str, spans: Sequence[Span], context: int) -> list[str]:
+    """What is embedded for each sentence: the sentence, after up to ``context`` previous ones."""
+    out = []
+    for i, span in enumerate(spans):
+        first = spans[max(0, i - context)]
+        out.append(text[first.start : span.end] if context else text[span.start : span.end])
+    return out
+
+
+def batched(items: Iterable[Article | LoadFailure], size: int) -> Iterator[list[Article | LoadFailure]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class IngestPipeline:
+    """Loads sources and stores their articles; safe to interrupt and run again."""
+
+    def __init__(
+        self, settings: Settings, store: NewsStore, embedder: Embedder, splitter: SentenceSplitter
+    ) -> None:
+        if settings.context_sentences < 0:
+            raise ConfigError(f"context_sentences must be 0 or more, got {settings.context_sentences}")
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.splitter = splitter
+        self.stories = StoryIndex(settings, store)
+        self.versions = VersionArchive(store)
+
+    def run(self, sources: Sequence[str], show_progress: bool = True) -> IngestReport:
+        """Ingest every source; bad sources are reported in the result, never raised."""
+        report = IngestReport()
+        with (
+            self.store.write_lock(),
+            tqdm(desc="ingest", unit="article", disable=not show_progress, dynamic_ncols=True) as bar,
+        ):
+            if not self.settings.uses_server:  # with a server, other writers' records are in flight
+                self.store.purge_orphans()
+            for group in batched(iter_articles(sources, self.settings), GROUP_SIZE):
+                self._ingest_group(group, report)
+                bar.update(len(group))
+                bar.set_postfix(added=report.added, updated=report.updated, failed=len(report.failed))
+        return report
+
+    def ingest_articles(self, articles: Sequence[Article]) -> IngestReport:
+        """Ingest already-loaded articles (used by the API and the UI)."""
+        report = IngestReport()
+        with self.store.write_lock():
+            for group in batched(articles, GROUP_SIZE):
+                self._ingest_group(group, report)
+        return report
+
+    def _ingest_group(self, group: Sequence[Article | LoadFailure], report: IngestReport) -> None:
+        articles = _dedupe([a for a in group if isinstance(a, Article)])
+        report.failed.extend(f for f in group if isinstance(f, LoadFailure))
+        stored = self.store.article_hashes([a.doc_id for a in articles])
+        prepared = []
+        for article in articles:
+            digest = content_hash(article, self.embedder.model_name)
+            if stored.get(article.doc_id) == digest:
+                report.unchanged += 1
+            else:
+                prepared.append(self._prepare(article, digest, article.doc_id in stored))
+        self._assign_stories(prepared)
+        self._write(prepared, report)
+
+    def _assign_stories(self, prepared: Sequence[PreparedArticle]) -> None:
+        """Syndicated copies share a ``story_id`` (see ingest/syndication.py)."""
+        stories = self.stories.assign_many([(p.article.doc_id, p.article.text) for p in prepared])
+        for item in prepared:
+            item.metadata["story_id"] = stories[item.article.doc_id]
+
+    def _prepare(self, article: Article, digest: str, is_update: bool) -> PreparedArticle:
+        spans = self.splitter.split(article.text)
+        texts = embedding_texts(article.text, spans, self.settings.context_sentences)
+        meta = article_metadata(article, digest, self.embedder.model_name, len(spans))
+        return PreparedArticle(article, spans, texts, meta, is_update)
+
+    def _write(self, prepared: Sequence[PreparedArticle], report: IngestReport) -> None:
+        heads = [p.article.title or p.article.text[:300] for p in prepared]
+        texts = heads + [t for p in prepared for t in p.embed_texts]
+        vectors = self.embedder.embed(texts)
+        offset = len(prepared)
+        for i, item in enumerate(prepared):
+            n = len(item.spans)
+            sentence_vectors = (
+                vectors[offset : offset + n] if n else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+            )
+            if item.is_update:  # keep the version being replaced as history (ingest/versions.py)
+                self.versions.archive(item.article.doc_id, item.article.text, str(item.metadata["version"]))
+            self.store.write_article(
+                item.article.doc_id,
+                item.article.text,
+                item.metadata,
+                vectors[i],
+                item.spans,
+                sentence_vectors,
+            )
+            offset += n
+            report.sentences += n
+            _count(report, item)
+
+
+def _count(report: IngestReport, item: PreparedArticle) -> None:
+    if item.is_update:
+        report.updated += 1
+    else:
+        report.added += 1
+        report.added_ids.append(item.article.doc_id)
+
+
+def _dedupe(articles: list[Article]) -> list[Article]:
+    """Keep the last of several articles with the same doc_id in one group."""
+    return list({a.doc_id: a for a in articles}.values())

@@ -1,0 +1,261 @@
+"""The one settings object of Newsdesk, for both the write side and the read side.
+
+Values come, highest priority first, from keyword arguments, ``NEWSDESK_*`` environment
+variables, a ``.env`` file, and an optional TOML settings file named by ``NEWSDESK_SETTINGS_FILE``
+(or passed to :meth:`Settings.load`). Every knob is documented in ``docs/settings.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from ingest.errors import ConfigError
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?")
+
+
+class Settings(BaseSettings):
+    """Typed settings; environment variable names are the field names with a NEWSDESK_ prefix."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSDESK_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    store_dir: Path = Field(Path(".newsdesk/store"), description="Embedded Chroma folder.")
+    collection: str = Field("news", description="Collection name prefix in Chroma.")
+    chroma_host: str | None = Field(None, description="Chroma server host; unset = embedded.")
+    chroma_port: int = Field(8000, description="Chroma server port.")
+    chroma_ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server.")
+    chroma_auth_token: SecretStr | None = Field(None, description="Token sent to Chroma server.")
+    chroma_auth_header: str = Field("Authorization", description="Header carrying the token.")
+    write_batch_size: int = Field(2000, description="Records per Chroma write (capped by Chroma).")
+
+    # --- embedding -----------------------------------------------------------------------
+    model_name: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or path.")
+    embed_batch_size: int = Field(64, description="Sentences per model forward pass.")
+    torch_threads: int = Field(0, description="Torch intra-op threads; 0 = number of cores.")
+
+    # --- ingest --------------------------------------------------------------------------
+    max_file_bytes: int = Field(20 * 1024 * 1024, description="Largest input file accepted.")
+    context_sentences: int = Field(1, description="Neighbour sentences embedded with a sentence.")
+    fetch_timeout_s: float = Field(15.0, description="Timeout of one HTTP fetch, seconds.")
+    fetch_max_bytes: int = Field(10 * 1024 * 1024, description="Largest HTTP body fetched.")
+    fetch_max_redirects: int = Field(5, description="Redirects followed per fetch.")
+    fetch_allow_private: bool = Field(
+        False, description="Allow loopback/private/link-local addresses (tests, intranets)."
+    )
+    fetch_allowed_hosts: list[str] = Field(
+        default_factory=list, description="Hosts/IPs allowed even if private, e.g. 127.0.0.1."
+    )
+    fetch_user_agent: str = Field("Newsdesk/0.1 (+article ingest)", description="User-Agent.")
+
+    # --- answering -----------------------------------------------------------------------
+    answer_mode: Literal["extractive", "llm"] = Field("extractive", description="Answerer.")
+    retrieve_k: int = Field(40, description="Dense candidates fetched per question.")
+    answer_max_sentences: int = Field(3, description="Most sentences in an answer.")
+    lexical_k: int = Field(40, description="BM25 sentence candidates fetched per question.")
+    rrf_k: int = Field(60, description="Reciprocal rank fusion constant (dense + BM25 ranks).")
+    answer_score_margin: float = Field(
+        0.35, description="Extra answer sentences must score within this margin of the best one."
+    )
+    duplicate_overlap: float = Field(
+        0.6, description="Word overlap (Jaccard, 0-1) above which a sentence repeats one already cited."
+    )
+    refusal_min_coverage: float = Field(
+        0.3,
+        description="Refuse when less of the question's (IDF-weighted) terms are found near the best sentence.",
+    )
+    refusal_min_score: float = Field(0.5, description="Refuse when the best sentence scores below this.")
+    chat_history_turns: int = Field(6, description="Earlier chat turns used to resolve a follow-up question.")
+    llm_max_evidence: int = Field(8, description="Evidence sentences given to the LLM.")
+    llm_temperature: float = Field(0.0, description="Sampling temperature of the LLM.")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint URL.")
+    llm_model: str = Field("gpt-4o-mini", description="Model name at the LLM endpoint.")
+    llm_api_key: SecretStr | None = Field(None, description="Key for the LLM endpoint.")
+    llm_timeout_s: float = Field(30.0, description="Timeout of one LLM call, seconds.")
+
+    # --- news: syndication, corroboration, corrections ------------------------------------
+    syndication_threshold: float = Field(
+        0.7, description="Estimated Jaccard similarity (word shingles) above which articles are one story."
+    )
+    syndication_shingle_words: int = Field(5, description="Words per shingle for syndication MinHash.")
+    corroboration_threshold: float = Field(
+        0.75, description="Cosine similarity above which two sentences say the same thing."
+    )
+    corroboration_candidates: int = Field(30, description="Nearest sentences checked per cited sentence.")
+
+    # --- serving -------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address the server binds to.")
+    port: int = Field(7860, description="Port the server listens on.")
+    root_path: str = Field("", description="URL prefix when served behind a reverse proxy.")
+    feedback_path: Path = Field(Path(".newsdesk/feedback.jsonl"), description="Feedback log.")
+    ui_passage_chars: int = Field(
+        700, description="Most characters of article text shown around a cited sentence in the UI."
+    )
+    ui_example_questions: int = Field(4, description="Example questions offered in the empty chat.")
+
+    # --- HTTP API, authentication and embedding (assistant/api.py, assistant/security.py) -------
+    api_keys: SecretStr = Field(
+        SecretStr(""),
+        description='API keys, comma-separated; a ":ro" suffix makes a key read-only ("k1,k2:ro"). '
+        "Keys are at least 16 characters. Empty = no authentication (only safe on 127.0.0.1).",
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port], comma-separated) that may call the API from a "
+        "browser (CORS) and frame the UI (CSP frame-ancestors). Empty = same origin only.",
+    )
+    trusted_user_header: str = Field(
+        "",
+        description="Header naming the signed-in user, set by a trusted auth proxy: with api_keys "
+        "set, the UI accepts it instead of its login. Only if the proxy overwrites it.",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="Proxy addresses whose X-Forwarded-For/-Proto uvicorn trusts."
+    )
+    max_body_bytes: int = Field(1024 * 1024, description="Largest request body (uploads excepted).")
+    max_question_chars: int = Field(2000, description="Longest question accepted (characters).")
+    max_history_turns: int = Field(20, description="Most earlier chat turns sent with a question.")
+    rate_limit_per_minute: int = Field(
+        60, description="API requests per minute per key (per client address without keys); 0 = off."
+    )
+    queue_size: int = Field(64, description="Most events waiting in the Gradio queue.")
+    concurrency: int = Field(2, description="Answers or ingests computed at once (UI and API each).")
+    upload_max_bytes: int = Field(50 * 1024 * 1024, description="Largest upload request (all files).")
+    upload_max_files: int = Field(20, description="Most files in one upload request.")
+    upload_dir: Path | None = Field(
+        None, description="Folder for uploads being ingested; unset = 'uploads' beside the store folder."
+    )
+
+    @field_validator("collection")
+    @classmethod
+    def _collection_name(cls, value: str) -> str:
+        if not (3 <= len(value) <= 50) or not value.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"collection {value!r} must be 3-50 letters, digits, '-' or '_'")
+        return value
+
+    @field_validator(
+        "embed_batch_size",
+        "write_batch_size",
+        "retrieve_k",
+        "answer_max_sentences",
+        "max_body_bytes",
+        "max_question_chars",
+        "queue_size",
+        "concurrency",
+        "upload_max_bytes",
+        "upload_max_files",
+    )
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be at least 1, got {value}")
+        return value
+
+    @field_validator("rate_limit_per_minute", "max_history_turns")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"must be 0 or more, got {value}")
+        return value
+
+    @field_validator("syndication_threshold", "corroboration_threshold")
+    @classmethod
+    def _fraction(cls, value: float) -> float:
+        if not 0.0 < value <= 1.0:
+            raise ValueError(f"must be above 0 and at most 1, got {value}")
+        return value
+
+    @field_validator("syndication_shingle_words", "corroboration_candidates")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be at least 1, got {value}")
+        return value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value or [])
+        origins = [str(item).strip().rstrip("/") for item in items if str(item).strip()]
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"allowed origin {origin!r} must look like https://host[:port]")
+        return origins
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        settings_file = settings_cls.model_config.get("toml_file") or os.environ.get("NEWSDESK_SETTINGS_FILE")
+        if settings_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(str(settings_file))))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, settings_file: Path | None = None, **overrides: Any) -> Settings:
+        """Build settings, optionally from a TOML file; raise ConfigError naming the bad value."""
+        target = cls
+        if settings_file is not None:
+            if not settings_file.is_file():
+                raise ConfigError(f"settings file {settings_file} does not exist")
+            config = SettingsConfigDict(**{**cls.model_config, "toml_file": settings_file})
+            target = type("FileSettings", (cls,), {"model_config": config})
+        try:
+            return target(**overrides)
+        except ValueError as exc:  # pydantic's ValidationError and TOML decoding errors
+            raise ConfigError(f"invalid settings: {exc}") from exc
+
+    @property
+    def uses_server(self) -> bool:
+        """True when a Chroma server is configured instead of the embedded store."""
+        return bool(self.chroma_host)
+
+
+def settings_reference() -> str:
+    """Markdown table of every setting: environment variable, type, default and description."""
+    lines = [
+        "# Settings",
+        "",
+        "Every knob of Newsdesk. Set them as environment variables, in a `.env` file, or in a TOML",
+        "file named by `NEWSDESK_SETTINGS_FILE` (or `newsdesk --settings FILE`), whose keys are the",
+        'field names (`store_dir = "/srv/newsdesk"`). Environment variables win over the file.',
+        "Secrets (API keys, tokens) belong in the environment only.",
+        "",
+        "This file is generated from `ingest/settings.py` (`python -m ingest.settings > docs/settings.md`);",
+        "a test fails when the two drift apart.",
+        "",
+        "| environment variable | type | default | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, info in Settings.model_fields.items():
+        default = info.get_default(call_default_factory=True)
+        shown = "" if default is None else str(default)
+        kind = str(info.annotation).replace("typing.", "").replace("pathlib.", "").replace("<class '", "")
+        kind = kind.replace("'>", "").replace("pydantic.types.", "").replace("|", "or")
+        lines.append(f"| `NEWSDESK_{name.upper()}` | {kind} | `{shown}` | {info.description or ''} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_reference(), end="")

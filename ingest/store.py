@@ -1,0 +1,487 @@
+"""The only code that talks to Chroma.
+
+Two collections per configured name:
+
+* ``{name}_articles``: one record per article. ``document`` is the canonical text, the embedding is
+  the article's title (and lead) vector, the metadata holds title, url, published, source, authors,
+  ingest time, content hash, model name and the ``version`` of its sentence records. Writing this
+  record is the commit point of an article.
+* ``{name}_sentences``: one record per sentence, id ``doc_id|version|index``, embedding of the
+  sentence (with a little context), metadata ``doc_id, version, index, start, end`` plus the
+  filterable fields ``published_ts`` and ``source``. No text: the sentence is always
+  ``canonical_text[start:end]`` of its article.
+
+Writes go sentences first, then the article record, then stale sentences are deleted, so an
+interrupted write leaves at most unreferenced sentence records, which readers ignore (their
+``version`` is not the article's) and the next write of that article replaces or removes.
+Every change sets a new ``generation`` token on the articles collection so other processes know
+when their in-memory views (lexical index, texts) are stale: read the token *before* reading the
+data it stands for, then a write that lands in between is seen as a change next time.
+
+Several writers (server mode only; the embedded folder admits one writer, see :meth:`write_lock`).
+Chroma has no transactions, so two processes writing different content for the same article at
+once could delete each other's sentence records ("version != mine" removes the other's records
+still in flight) and leave a committed article without its sentences. After its commit a server
+writer therefore *settles*: it re-reads the committed version; if a later write won, it leaves the
+cleanup to that writer; if its own version is current, it deletes the stale versions and checks
+that all its sentence records are present, rewriting any that a concurrent delete removed.
+Versions are content hashes, so writers of the same content write the same ids (idempotent),
+and re-running an interrupted ingest rewrites, never duplicates, what it had written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from ingest.embedder import Vectors
+from ingest.errors import DocumentNotFoundError, StoreError, StoreLockedError
+from ingest.settings import Settings
+from ingest.types import MetaValue, Span
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+ID_SEP = "|"
+LOCK_FILE = ".newsdesk-write.lock"
+SETTLE_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as stored: canonical text and its metadata."""
+
+    doc_id: str
+    text: str
+    metadata: Mapping[str, MetaValue]
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", ""))
+
+    @property
+    def content_hash(self) -> str:
+        return str(self.metadata.get("content_hash", ""))
+
+
+@dataclass(frozen=True)
+class SentenceRecord:
+    """A stored sentence: where it is in its article, and (from a query) its distance."""
+
+    doc_id: str
+    index: int
+    start: int
+    end: int
+    version: str
+    distance: float = 0.0
+
+
+@dataclass
+class StoreStats:
+    articles: int
+    sentences: int
+    sources: dict[str, int] = field(default_factory=dict)
+    first_published: str = ""
+    last_published: str = ""
+
+
+def sentence_id(doc_id: str, version: str, index: int) -> str:
+    return f"{doc_id}{ID_SEP}{version}{ID_SEP}{index}"
+
+
+def make_client(settings: Settings) -> ClientAPI:
+    """An embedded PersistentClient, or an HttpClient (version-checked) when a Chroma host is set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_host:
+        return _http_client(settings, chroma_settings)
+    try:
+        settings.store_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.store_dir), settings=chroma_settings)
+    except Exception as exc:  # chromadb raises bare Exception/ValueError/ConnectionError
+        raise StoreError(f"cannot open the Chroma store at {_where(settings)}: {exc}") from exc
+
+
+def _http_client(settings: Settings, chroma_settings: Any) -> ClientAPI:
+    import chromadb
+
+    where = _where(settings)
+    try:
+        client = chromadb.HttpClient(
+            host=str(settings.chroma_host),
+            port=settings.chroma_port,
+            ssl=settings.chroma_ssl,
+            headers=_auth_headers(settings),
+            settings=chroma_settings,
+        )
+        server_version = client.get_version()
+    except Exception as exc:
+        if _is_unreachable(exc):
+            raise StoreError(
+                f"cannot reach the Chroma server at {where}: {exc} (is `chroma run` started?)"
+            ) from exc
+        raise StoreError(f"cannot open the Chroma server at {where}: {exc}") from exc
+    check_server_version(server_version, chromadb.__version__, where)
+    return client
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    """True for connection failures (refused, DNS, timeout), as opposed to errors the server sent."""
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.TransportError) or "could not connect" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def parse_major_minor(version: str) -> tuple[int, int]:
+    parts = version.strip().strip('"').split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError) as exc:
+        raise StoreError(f"unrecognised Chroma version {version!r}") from exc
+
+
+def check_server_version(server: str, client: str, where: str) -> None:
+    """Refuse a server whose API the installed chromadb client cannot speak.
+
+    A chromadb 1.x ``chroma run`` reports the version of its HTTP API (``1.0.0``), not the package
+    release (the 1.5.9 package's own server says 1.0.0), so the check is: same major version, and
+    a server not newer than the client (a newer server may use requests this client cannot make).
+    """
+    server_v, client_v = parse_major_minor(server), parse_major_minor(client)
+    if server_v[0] != client_v[0] or server_v > client_v:
+        raise StoreError(
+            f"the Chroma server at {where} runs version {server}, which chromadb {client} (this client) "
+            f"cannot use: install chromadb {server_v[0]}.{server_v[1]}.x here, or run a "
+            f"{client_v[0]}.x server (`chroma run` from this environment)"
+        )
+
+
+def _auth_headers(settings: Settings) -> dict[str, str]:
+    if settings.chroma_auth_token is None:
+        return {}
+    token = settings.chroma_auth_token.get_secret_value()
+    if settings.chroma_auth_header.lower() == "authorization":
+        return {"Authorization": f"Bearer {token}"}
+    return {settings.chroma_auth_header: token}
+
+
+def _where(settings: Settings) -> str:
+    if settings.chroma_host:
+        scheme = "https" if settings.chroma_ssl else "http"
+        return f"{scheme}://{settings.chroma_host}:{settings.chroma_port}"
+    return str(settings.store_dir)
+
+
+@contextmanager
+def folder_write_lock(store_dir: Path, timeout_s: float = 0.5) -> Iterator[None]:
+    """The writer lock of an embedded store folder; StoreLockedError if another process holds it."""
+    store_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(store_dir / LOCK_FILE))
+    try:
+        lock.acquire(timeout=timeout_s)
+    except Timeout as exc:
+        raise StoreLockedError(
+            f"another process is writing to the store at {store_dir}; "
+            "wait for it to finish or use a Chroma server for several writers"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class NewsStore:
+    """Articles and their sentence vectors in Chroma, embedded or on a server."""
+
+    def __init__(self, settings: Settings, client: ClientAPI | None = None) -> None:
+        self.settings = settings
+        self.where = _where(settings)
+        self._client = client or make_client(settings)
+        self.articles = self._collection(f"{settings.collection}_articles")
+        self.sentences = self._collection(f"{settings.collection}_sentences")
+        max_batch: int = self._call("connect", self._client.get_max_batch_size)
+        self.batch_size = min(settings.write_batch_size, max_batch)
+
+    def _collection(self, name: str) -> Collection:
+        try:
+            return self._client.get_or_create_collection(
+                name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot open collection {name!r} at {self.where}: {exc}") from exc
+
+    def close(self) -> None:
+        """Release this store's Chroma client (embedded: the folder's files once no client uses them)."""
+        close = getattr(self._client, "close", None)
+        if callable(close):
+            close()
+
+    def collection_counts(self) -> dict[str, int]:
+        """Records per collection of the whole Chroma database (every prefix, side collections too)."""
+        collections = self._call("read", self._client.list_collections)
+        return {c.name: self._call("count", c.count) for c in collections}
+
+    def side_collection(self, suffix: str) -> Collection:
+        """Another collection of this store, ``{collection}_{suffix}`` (stories, versions...)."""
+        return self._collection(f"{self.settings.collection}_{suffix}")
+
+    # --- locking ---------------------------------------------------------------------------
+    @contextmanager
+    def write_lock(self, timeout_s: float = 0.5) -> Iterator[None]:
+        """Hold the folder's writer lock (embedded mode); a second writer gets StoreLockedError."""
+        if self.settings.uses_server:
+            yield
+            return
+        with folder_write_lock(Path(self.settings.store_dir), timeout_s):
+            yield
+
+    # --- generation ------------------------------------------------------------------------
+    def generation(self) -> str:
+        """A token that changes whenever any article is written or deleted (by any process).
+
+        One small read of the collection record (a sqlite read embedded, one GET of well under a
+        millisecond on a loopback server). Read it before the data it stands for.
+        """
+        fresh: Collection = self._call(
+            "read", lambda: self._client.get_collection(self.articles.name, embedding_function=None)
+        )
+        return str((fresh.metadata or {}).get("generation", "0"))
+
+    def _bump_generation(self) -> None:
+        # A random token, not a counter: concurrent bumps need no read-modify-write, and whichever
+        # lands last still differs from every token a reader can have seen before the writes.
+        self._call("write", lambda: self.articles.modify(metadata={"generation": uuid.uuid4().hex}))
+
+    # --- reads -----------------------------------------------------------------------------
+    def get_article(self, doc_id: str) -> StoredArticle | None:
+        got = self._call("read", lambda: self.articles.get(ids=[doc_id], include=["documents", "metadatas"]))
+        if not got["ids"]:
+            return None
+        return StoredArticle(
+            doc_id, (got["documents"] or [""])[0] or "", dict((got["metadatas"] or [{}])[0] or {})
+        )
+
+    def require_article(self, doc_id: str) -> StoredArticle:
+        article = self.get_article(doc_id)
+        if article is None:
+            raise DocumentNotFoundError(doc_id)
+        return article
+
+    def article_hashes(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """content_hash of each stored doc_id among ``doc_ids``."""
+        out: dict[str, str] = {}
+        for begin in range(0, len(doc_ids), self.batch_size):
+            ids = list(doc_ids[begin : begin + self.batch_size])
+            got = self._call("read", lambda ids=ids: self.articles.get(ids=ids, include=["metadatas"]))
+            for doc_id, meta in zip(got["ids"], got["metadatas"] or []):
+                out[doc_id] = str((meta or {}).get("content_hash", ""))
+        return out
+
+    def iter_articles(self, page: int = 500) -> Iterator[StoredArticle]:
+        """Every stored article, in pages."""
+        offset = 0
+        while True:
+            got = self._call(
+                "read",
+                lambda offset=offset: self.articles.get(  # type: ignore[misc]
+                    include=["documents", "metadatas"], limit=page, offset=offset
+                ),
+            )
+            for doc_id, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or []):
+                yield StoredArticle(doc_id, text or "", dict(meta or {}))
+            if len(got["ids"]) < page:
+                return
+            offset += page
+
+    def iter_sentences(self, page: int = 5000) -> Iterator[SentenceRecord]:
+        """Every stored sentence record (including any not yet committed: check versions)."""
+        offset = 0
+        while True:
+            got = self._call(
+                "read",
+                lambda offset=offset: self.sentences.get(include=["metadatas"], limit=page, offset=offset),
+            )
+            for meta in got["metadatas"] or []:
+                yield _sentence_record(meta or {}, 0.0)
+            if len(got["ids"]) < page:
+                return
+            offset += page
+
+    def query_sentences(
+        self, vector: Vectors, k: int, where: Mapping[str, Any] | None = None
+    ) -> list[SentenceRecord]:
+        """The k nearest sentence records to a query vector, optionally filtered in the store."""
+        if k < 1:
+            return []
+        got = self._call(
+            "query",
+            lambda: self.sentences.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+                n_results=k,
+                where=dict(where) if where else None,
+                include=["metadatas", "distances"],
+            ),
+        )
+        metas = (got["metadatas"] or [[]])[0]
+        dists = (got["distances"] or [[]])[0]
+        return [_sentence_record(m or {}, float(d)) for m, d in zip(metas, dists)]
+
+    def count(self) -> tuple[int, int]:
+        counts: tuple[int, int] = self._call("count", lambda: (self.articles.count(), self.sentences.count()))
+        return counts
+
+    def stats(self) -> StoreStats:
+        articles, sentences = self.count()
+        stats = StoreStats(articles=articles, sentences=sentences)
+        dates: list[str] = []
+        for art in self.iter_articles():
+            source = str(art.metadata.get("source", "")) or "(unknown)"
+            stats.sources[source] = stats.sources.get(source, 0) + 1
+            if art.metadata.get("published"):
+                dates.append(str(art.metadata["published"]))
+        if dates:
+            stats.first_published, stats.last_published = min(dates), max(dates)
+        return stats
+
+    # --- writes ----------------------------------------------------------------------------
+    def write_article(
+        self,
+        doc_id: str,
+        text: str,
+        metadata: Mapping[str, MetaValue],
+        title_vector: Vectors,
+        spans: Sequence[Span],
+        vectors: Vectors,
+    ) -> None:
+        """Store an article and its sentences atomically for readers (see the module doc)."""
+        version = str(metadata["version"])
+        shared = {k: metadata[k] for k in ("published_ts", "source", "story_id") if k in metadata}
+        ids = [sentence_id(doc_id, version, i) for i in range(len(spans))]
+        metas: list[Mapping[str, MetaValue]] = [
+            {"doc_id": doc_id, "version": version, "index": i, "start": s.start, "end": s.end, **shared}
+            for i, s in enumerate(spans)
+        ]
+        self._upsert_sentences(ids, vectors, metas)
+        self._upsert(self.articles, [doc_id], title_vector.reshape(1, -1), [metadata], [text])
+        if self.settings.uses_server:
+            self._settle(doc_id, version, ids, vectors, metas)
+        else:  # the write lock makes this process the only writer
+            self._delete_stale(doc_id, keep_version=version)
+        self._bump_generation()
+
+    def _upsert_sentences(
+        self, ids: list[str], vectors: Vectors, metas: Sequence[Mapping[str, MetaValue]]
+    ) -> None:
+        for begin in range(0, len(ids), self.batch_size):
+            end = begin + self.batch_size
+            self._upsert(self.sentences, ids[begin:end], vectors[begin:end], metas[begin:end], None)
+
+    def _settle(
+        self,
+        doc_id: str,
+        version: str,
+        ids: list[str],
+        vectors: Vectors,
+        metas: Sequence[Mapping[str, MetaValue]],
+    ) -> None:
+        """After a commit with other writers about: clean up, and restore what a race deleted."""
+        for _ in range(SETTLE_ROUNDS):
+            current = self.get_article(doc_id)
+            if current is None or current.version != version:
+                return  # deleted, or a later write won: that writer cleans up after itself
+            self._delete_stale(doc_id, keep_version=version)
+            missing = self._missing_sentences(ids)
+            if not missing:
+                return
+            self._upsert_sentences([ids[i] for i in missing], vectors[missing], [metas[i] for i in missing])
+        raise StoreError(
+            f"article {doc_id!r}: concurrent writers kept deleting its sentences; ingest it again"
+        )
+
+    def _missing_sentences(self, ids: list[str]) -> list[int]:
+        """Positions in ``ids`` of sentence records that are not stored."""
+        present: set[str] = set()
+        for begin in range(0, len(ids), self.batch_size):
+            chunk = ids[begin : begin + self.batch_size]
+            got = self._call("read", lambda chunk=chunk: self.sentences.get(ids=chunk, include=[]))
+            present.update(got["ids"])
+        return [i for i, sid in enumerate(ids) if sid not in present]
+
+    def delete_article(self, doc_id: str) -> None:
+        """Remove an article and every sentence record of it; DocumentNotFoundError if absent."""
+        self.require_article(doc_id)
+        self._call("delete", lambda: self.articles.delete(ids=[doc_id]))
+        self._delete_stale(doc_id, keep_version=None)
+        self._bump_generation()
+
+    def purge_orphans(self) -> int:
+        """Delete sentence records whose article is missing or has another version."""
+        versions = {a.doc_id: a.version for a in self.iter_articles()}
+        orphan_docs = {rec.doc_id for rec in self.iter_sentences() if versions.get(rec.doc_id) != rec.version}
+        for doc_id in orphan_docs:
+            self._delete_stale(doc_id, keep_version=versions.get(doc_id))
+        return len(orphan_docs)
+
+    def _delete_stale(self, doc_id: str, keep_version: str | None) -> None:
+        where: dict[str, Any] = {"doc_id": doc_id}
+        if keep_version is not None:
+            where = {"$and": [{"doc_id": doc_id}, {"version": {"$ne": keep_version}}]}
+        self._call("delete", lambda: self.sentences.delete(where=where))
+
+    def _upsert(
+        self,
+        collection: Collection,
+        ids: list[str],
+        vectors: Vectors,
+        metas: Sequence[Mapping[str, MetaValue]],
+        documents: list[str] | None,
+    ) -> None:
+        self._call(
+            "write",
+            lambda: collection.upsert(
+                ids=ids,
+                embeddings=np.asarray(vectors, dtype=np.float32),
+                metadatas=[dict(m) for m in metas],  # type: ignore[misc]
+                documents=documents,
+            ),
+        )
+
+    def _call(self, what: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except StoreError:
+            raise
+        except Exception as exc:  # chromadb surfaces transport and server errors untyped
+            hint = (
+                " (is the Chroma server running?)"
+                if self.settings.uses_server and _is_unreachable(exc)
+                else ""
+            )
+            detail = str(exc) or type(exc).__name__
+            raise StoreError(f"Chroma {what} failed at {self.where}: {detail}{hint}") from exc
+
+
+def _sentence_record(meta: Mapping[str, Any], distance: float) -> SentenceRecord:
+    return SentenceRecord(
+        doc_id=str(meta.get("doc_id", "")),
+        index=int(meta.get("index", 0)),
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+        version=str(meta.get("version", "")),
+        distance=distance,
+    )

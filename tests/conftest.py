@@ -1,0 +1,56 @@
+"""Shared fixtures: every data folder in tmp_path; the real model loaded once per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.components import IngestComponents
+from ingest.embedder import Embedder
+from ingest.settings import DEFAULT_MODEL, Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DEV_DIR = SHARED / "data" / "realtimeqa-dev"
+SAMPLE = REPO / "samples" / "damascus-talks.txt"
+
+
+@pytest.fixture(autouse=True)
+def _data_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes outside its tmp_path, whatever the environment says."""
+    for name in list(os.environ):
+        if name.startswith("NEWSDESK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NEWSDESK_STORE_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("NEWSDESK_FEEDBACK_PATH", str(tmp_path / "feedback.jsonl"))
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real all-MiniLM-L6-v2 model from the bundled package, loaded once."""
+    model = Embedder(DEFAULT_MODEL, batch_size=64)
+    _ = model.model
+    return model
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(store_dir=tmp_path / "store", feedback_path=tmp_path / "feedback.jsonl")
+
+
+@pytest.fixture
+def components(settings: Settings, embedder: Embedder) -> Iterator[IngestComponents]:
+    yield IngestComponents.build(settings, embedder=embedder)
+
+
+def dev_articles_path() -> Path:
+    path = DEV_DIR / "articles.jsonl"
+    if not path.is_file():
+        pytest.skip(f"shared dev set not found at {path}")
+    return path

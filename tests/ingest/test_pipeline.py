@@ -1,0 +1,162 @@
+"""The ingest pipeline with the real model and a real embedded Chroma in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import main
+from ingest.components import IngestComponents
+from ingest.errors import DocumentNotFoundError, StoreLockedError
+from ingest.settings import Settings
+from ingest.store import NewsStore
+from tests.conftest import REPO, SAMPLE, dev_articles_path
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def dev_rows(n: int) -> list[dict[str, object]]:
+    with dev_articles_path().open(encoding="utf-8") as fh:
+        return [json.loads(line) for _, line in zip(range(n), fh)]
+
+
+def stored_ids(store: NewsStore) -> tuple[set[str], set[tuple[str, int, int, int]]]:
+    articles = {a.doc_id: a.version for a in store.iter_articles()}
+    sentences = {
+        (s.doc_id, s.index, s.start, s.end)
+        for s in store.iter_sentences()
+        if articles.get(s.doc_id) == s.version
+    }
+    return set(articles), sentences
+
+
+def test_ingest_of_sample_stores_every_sentence_with_exact_offsets(components: IngestComponents) -> None:
+    report = components.pipeline.run([str(SAMPLE)], show_progress=False)
+    assert (report.added, report.updated, report.unchanged, report.failed) == (1, 0, 0, [])
+    article = next(components.store.iter_articles())
+    assert article.text == SAMPLE.read_text(encoding="utf-8")
+    records = sorted(components.store.iter_sentences(), key=lambda s: s.index)
+    lines = [line for line in article.text.splitlines() if line.strip()]
+    assert [article.text[s.start : s.end] for s in records] == lines
+    assert components.store.count() == (1, len(lines))
+
+
+def test_reingest_of_same_article_adds_nothing(components: IngestComponents) -> None:
+    components.pipeline.run([str(SAMPLE)], show_progress=False)
+    before = stored_ids(components.store)
+    report = components.pipeline.run([str(SAMPLE)], show_progress=False)
+    assert (report.added, report.updated, report.unchanged) == (0, 0, 1)
+    assert report.sentences == 0
+    assert stored_ids(components.store) == before
+
+
+def test_changed_article_leaves_no_stale_sentences(components: IngestComponents, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [{"id": "a1", "text": "First claim here.\nSecond claim here."}])
+    components.pipeline.run([str(path)], show_progress=False)
+    write_jsonl(path, [{"id": "a1", "text": "Only the corrected claim remains."}])
+    report = components.pipeline.run([str(path)], show_progress=False)
+    assert (report.added, report.updated) == (0, 1)
+    records = list(components.store.iter_sentences())
+    assert [(r.start, r.end) for r in records] == [(0, 33)]
+    assert components.store.require_article("a1").text == "Only the corrected claim remains."
+
+
+def test_delete_removes_the_article_and_all_its_sentences(
+    components: IngestComponents, tmp_path: Path
+) -> None:
+    path = write_jsonl(
+        tmp_path / "a.jsonl", [{"id": "keep", "text": "Kept."}, {"id": "gone", "text": "A. B."}]
+    )
+    components.pipeline.run([str(path)], show_progress=False)
+    components.store.delete_article("gone")
+    assert {a.doc_id for a in components.store.iter_articles()} == {"keep"}
+    assert {s.doc_id for s in components.store.iter_sentences()} == {"keep"}
+    with pytest.raises(DocumentNotFoundError):
+        components.store.delete_article("gone")
+
+
+def test_stored_dev_sentences_have_exact_offsets_and_metadata(
+    components: IngestComponents, tmp_path: Path
+) -> None:
+    rows = dev_rows(25)
+    components.pipeline.run([str(write_jsonl(tmp_path / "dev.jsonl", rows))], show_progress=False)
+    texts = {str(r["id"]): str(r["text"]) for r in rows}
+    stored = {a.doc_id: a for a in components.store.iter_articles()}
+    assert {k: v.text for k, v in stored.items()} == texts
+    for record in components.store.iter_sentences():
+        sentence = texts[record.doc_id][record.start : record.end]
+        assert sentence and sentence == sentence.strip()
+    first = stored[str(rows[0]["id"])].metadata
+    assert first["title"] == rows[0]["title"] and first["url"] == rows[0]["url"]
+    assert first["model"] and first["content_hash"] and first["ingested_at"]
+
+
+def test_bad_lines_are_reported_and_good_ones_beside_them_are_stored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = write_jsonl(tmp_path / "good.jsonl", [{"id": "g1", "text": "A good article sentence."}])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "b1", "text": "Fine line."}\n{not json\n', encoding="utf-8")
+    status = main(["--store", str(tmp_path / "s"), "ingest", "--json", str(good), str(bad)])
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 1
+    assert (summary["added"], summary["updated"], summary["unchanged"]) == (2, 0, 0)
+    assert [f["source"] for f in summary["failed"]] == [f"{bad}:2"]
+
+
+def test_second_writer_on_the_same_folder_gets_a_clear_error(components: IngestComponents) -> None:
+    with components.store.write_lock(), pytest.raises(StoreLockedError, match="another process"):
+        components.pipeline.run([str(SAMPLE)], show_progress=False)
+
+
+def run_cli(store: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "NEWSDESK_STORE_DIR": str(store), "NEWSDESK_EMBED_BATCH_SIZE": "16"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "assistant", "ingest", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_first_commit(store: Path, proc: subprocess.Popen[str], timeout_s: float = 300) -> None:
+    """Block until the child has committed at least one group of articles."""
+    deadline = time.monotonic() + timeout_s
+    assert proc.stderr is not None
+    seen = ""
+    while time.monotonic() < deadline and proc.poll() is None:
+        seen += os.read(proc.stderr.fileno(), 4096).decode(errors="replace")
+        if re.search(r"added=[1-9]", seen):
+            return
+    raise AssertionError(f"the ingest never committed a group: {seen[-500:]}")
+
+
+@pytest.mark.slow
+def test_ingest_killed_midway_and_rerun_ends_like_a_clean_run(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "dev.jsonl", dev_rows(100))
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    proc = run_cli(killed, str(data))
+    wait_for_first_commit(killed, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for store in (killed, clean):
+        done = run_cli(store, "--quiet", str(data))
+        assert done.wait() == 0, done.stderr.read() if done.stderr else ""
+    results = [stored_ids(NewsStore(Settings(store_dir=s))) for s in (killed, clean)]
+    assert results[0] == results[1]
+    assert len(results[0][0]) == 100
+    killed_store = NewsStore(Settings(store_dir=killed))
+    assert killed_store.count()[1] == len(results[0][1])
