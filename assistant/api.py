@@ -301,7 +301,6 @@ def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
-        root_path=settings.root_path,
     )
     api.state.keyring = keyring
     api.include_router(_router(Api(assistant, settings)))

@@ -24,7 +24,8 @@ def wordset(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-STOPWORDS = wordset("""a about above after again against all also am an and any are as at be because been before being
+STOPWORDS = wordset(
+    """a about above after again against all also am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had has
     have having he her here hers herself him himself his how i if in into is it its itself just me more
     most my myself no nor not now of off on once only or other our ours ourselves out over own same she
@@ -32,7 +33,8 @@ STOPWORDS = wordset("""a about above after again against all also am an and any 
     through to too under until up very was we were what when where which while who whom whose why will
     with would you your yours yourself yourselves according said says say told week weeks recently
     recent new newly year years this that these those being one ones s t ll ve re d m isn aren wasn
-    weren don doesn didn won""")
+    weren don doesn didn won"""
+)
 TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 
 

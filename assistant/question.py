@@ -8,6 +8,7 @@ capitalized names, quoted titles) plus a small gazetteer of countries, continent
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -82,7 +83,8 @@ NOT_NAMES = wordset(
     + " ".join(MONTHS.split("|") + WEEKDAYS.split("|"))
 )
 
-GAZETTEER_PLACES = wordset("""afghanistan albania algeria andorra angola argentina armenia australia austria azerbaijan bahamas
+GAZETTEER_PLACES = wordset(
+    """afghanistan albania algeria andorra angola argentina armenia australia austria azerbaijan bahamas
     bahrain bangladesh barbados belarus belgium belize benin bhutan bolivia bosnia botswana brazil brunei
     bulgaria burkina burundi cambodia cameroon canada chad chile china colombia congo croatia cuba cyprus
     czech denmark djibouti dominica ecuador egypt eritrea estonia eswatini ethiopia fiji finland france
@@ -100,7 +102,8 @@ GAZETTEER_PLACES = wordset("""afghanistan albania algeria andorra angola argenti
     illinois indiana iowa kansas kentucky louisiana maine maryland massachusetts michigan minnesota
     mississippi missouri montana nebraska nevada ohio oklahoma oregon pennsylvania tennessee texas utah
     vermont virginia washington wisconsin wyoming london paris moscow beijing tokyo berlin rome madrid
-    vienna kyiv kiev""")
+    vienna kyiv kiev"""
+)
 GAZETTEER_MULTI = (
     "saudi arabia|south africa|south korea|north korea|new zealand|sri lanka|costa rica|el salvador|"
     "united states|united kingdom|united arab emirates|czech republic|dominican republic|ivory coast|"
@@ -196,7 +199,7 @@ def _word_keys(text: str) -> set[str]:
 @lru_cache(maxsize=50_000)
 def typed_spans(sentence: str, answer_type: AnswerType) -> tuple[str, ...]:
     """Expressions in ``sentence`` that could answer a question of ``answer_type``."""
-    finders = {
+    finders: dict[AnswerType, Callable[[str], list[str]]] = {
         AnswerType.MONEY: lambda s: MONEY_RE.findall(s),
         AnswerType.PERCENT: lambda s: PERCENT_RE.findall(s),
         AnswerType.DURATION: lambda s: DURATION_RE.findall(s) + NUMBER_RE.findall(s),

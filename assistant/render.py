@@ -18,6 +18,7 @@ from assistant.types import Answer, Citation, CitationRef, Filters
 
 CITE_MARKER = re.compile(r"\[(\d+)\]")
 BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
+NEWLINE = re.compile(r"\n")
 REPHRASE_HINT = (
     "Try rephrasing with names, places or events as the articles would write them, "
     "widen the date range, or clear the source filter."
@@ -83,43 +84,38 @@ def display_date(published: str) -> str:
 
 
 # --- the passage around a cited sentence ----------------------------------------------------
-def paragraph_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    """The blank-line-delimited paragraph of ``text`` that contains ``text[start:end]``."""
-    para_start = 0
-    for match in BLANK_LINE.finditer(text, 0, start):
-        para_start = match.end()
-    after = BLANK_LINE.search(text, end)
-    return para_start, after.start() if after else len(text)
+Unit = tuple[int, int]
 
 
-def line_bounds(text: str, start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
-    """The newline-delimited lines of ``text[lo:hi]`` that contain ``text[start:end]``."""
-    line_start = text.rfind("\n", lo, start) + 1 or lo
-    line_end = text.find("\n", end, hi)
-    return max(line_start, lo), hi if line_end < 0 else line_end
+def units_of(text: str, lo: int, hi: int, separator: re.Pattern[str]) -> list[Unit]:
+    """The spans of ``text[lo:hi]`` between separators (paragraphs between blank lines, or lines)."""
+    spans: list[Unit] = []
+    start = lo
+    for match in separator.finditer(text, lo, hi):
+        spans.append((start, match.start()))
+        start = match.end()
+    spans.append((start, hi))
+    return spans
 
 
-def grow_by_lines(
-    text: str, span: tuple[int, int], limit: tuple[int, int], max_chars: int
-) -> tuple[int, int]:
-    """Add whole neighbouring lines (previous first) within ``limit`` while under ``max_chars``."""
-    lo, hi = span
+def unit_index(units: Sequence[Unit], offset: int) -> int:
+    """The index of the unit holding ``offset`` (or the last one starting before it)."""
+    return max((i for i, (start, _) in enumerate(units) if start <= offset), default=0)
+
+
+def grow(units: Sequence[Unit], first: int, last: int, max_chars: int) -> Unit:
+    """Add whole neighbouring units (previous first) to ``units[first..last]`` while under ``max_chars``."""
     while True:
         grown = False
-        if lo > limit[0]:
-            prev = text.rfind("\n", limit[0], lo - 1) + 1 or limit[0]
-            if hi - max(prev, limit[0]) <= max_chars:
-                lo, grown = max(prev, limit[0]), True
-        if hi < limit[1]:
-            nxt = text.find("\n", hi + 1, limit[1])
-            nxt = limit[1] if nxt < 0 else nxt
-            if nxt - lo <= max_chars:
-                hi, grown = nxt, True
+        if first > 0 and units[last][1] - units[first - 1][0] <= max_chars:
+            first, grown = first - 1, True
+        if last < len(units) - 1 and units[last + 1][1] - units[first][0] <= max_chars:
+            last, grown = last + 1, True
         if not grown:
-            return lo, hi
+            return units[first][0], units[last][1]
 
 
-def clip_to_words(text: str, start: int, end: int, limit: tuple[int, int], max_chars: int) -> tuple[int, int]:
+def clip_to_words(text: str, start: int, end: int, limit: Unit, max_chars: int) -> Unit:
     """A window of about ``max_chars`` around the sentence, cut at whitespace."""
     budget = max(0, max_chars - (end - start))
     lo = max(limit[0], start - budget // 2)
@@ -133,18 +129,34 @@ def clip_to_words(text: str, start: int, end: int, limit: tuple[int, int], max_c
     return lo, hi
 
 
+def covering(units: Sequence[Unit], start: int, end: int) -> tuple[int, int, Unit]:
+    """The first and last units holding ``[start, end)``, and the span they cover."""
+    first, last = unit_index(units, start), unit_index(units, end - 1)
+    return first, last, (units[first][0], units[last][1])
+
+
+def context_bounds(text: str, start: int, end: int, max_chars: int) -> Unit:
+    """Whole paragraphs around the sentence; else whole lines of its paragraph; else a word window."""
+    paragraphs = units_of(text, 0, len(text), BLANK_LINE)
+    first, last, para = covering(paragraphs, start, end)
+    if para[1] - para[0] <= max_chars:
+        return grow(paragraphs, first, last, max_chars)
+    lines = units_of(text, para[0], para[1], NEWLINE)
+    first, last, block = covering(lines, start, end)
+    if block[1] - block[0] <= max_chars:
+        return grow(lines, first, last, max_chars)
+    return clip_to_words(text, start, end, block, max_chars)
+
+
 def passage_around(text: str, start: int, end: int, max_chars: int = 700) -> Passage:
-    """The sentence ``text[start:end]`` with its paragraph (or as much of it as fits)."""
+    """The sentence ``text[start:end]`` with as much of its paragraph (and neighbours) as fits."""
     if not 0 <= start < end <= len(text):
         raise ValueError(f"offsets {start}:{end} are outside a text of {len(text)} characters")
-    para = paragraph_bounds(text, start, end)
-    lo, hi = para
-    if hi - lo > max_chars:
-        lo, hi = grow_by_lines(text, line_bounds(text, start, end, *para), para, max_chars)
-    if hi - lo > max_chars:
-        lo, hi = clip_to_words(text, start, end, (lo, hi), max_chars)
+    lo, hi = context_bounds(text, start, end, max_chars)
     before, after = text[lo:start], text[end:hi]
-    return Passage(before.lstrip(), text[start:end], after.rstrip(), lo > para[0], hi < para[1])
+    return Passage(
+        before.lstrip(), text[start:end], after.rstrip(), bool(text[:lo].strip()), bool(text[hi:].strip())
+    )
 
 
 def citation_passage(citation: Citation, text: str | None, max_chars: int) -> Passage:
@@ -316,10 +328,14 @@ def error_html(message: str) -> str:
 
 # --- corpus and ingest ----------------------------------------------------------------------
 def date_span(facts: CorpusFacts) -> str:
+    """The published date range as HTML; each date kept on one line."""
     first, last = display_date(facts.first_published), display_date(facts.last_published)
     if not (first or last):
         return "no dates"
-    return first if first == last else f"{first or '?'} – {last or '?'}"
+    if first == last:
+        return f'<span class="nd-nowrap">{esc(first)}</span>'
+    start, end = esc(first or "?"), esc(last or "?")
+    return f'<span class="nd-nowrap">{start} –</span> <span class="nd-nowrap">{end}</span>'
 
 
 def corpus_line(facts: CorpusFacts) -> str:
@@ -331,7 +347,7 @@ def corpus_line(facts: CorpusFacts) -> str:
         plural(facts.sentences, "sentence"),
         plural(len(facts.sources), "source"),
     ]
-    return f'<div class="nd-corpus">{" · ".join(counts)} · {esc(date_span(facts))}</div>'
+    return f'<div class="nd-corpus">{" · ".join(counts)} · {date_span(facts)}</div>'
 
 
 def plural(n: int, noun: str) -> str:
@@ -341,15 +357,15 @@ def plural(n: int, noun: str) -> str:
 def stats_html(facts: CorpusFacts, top: int = 12) -> str:
     """Corpus statistics: counts, date span and the largest sources."""
     cells = [
-        (f"{facts.articles}", "articles"),
-        (f"{facts.sentences}", "sentences"),
-        (f"{len(facts.sources)}", "sources"),
-        (date_span(facts), "published"),
+        (f"{facts.articles}", "articles", ""),
+        (f"{facts.sentences}", "sentences", ""),
+        (f"{len(facts.sources)}", "sources", ""),
+        (date_span(facts), "published", " nd-tile-wide"),
     ]
     tiles = "".join(
-        f'<div class="nd-tile"><div class="nd-tile-value">{esc(v)}</div>'
+        f'<div class="nd-tile{wide}"><div class="nd-tile-value">{v}</div>'
         f'<div class="nd-tile-label">{esc(label)}</div></div>'
-        for v, label in cells
+        for v, label, wide in cells
     )
     ranked = sorted(facts.sources.items(), key=lambda kv: (-kv[1], kv[0]))
     rows = "".join(f"<tr><td>{esc(name)}</td><td>{n}</td></tr>" for name, n in ranked[:top])

@@ -195,24 +195,31 @@ class ApiGuard:
         principal = ANONYMOUS
         if is_protected(path) and self.keyring.enabled:
             found = self._authenticate(scope, path)
-            if found is None:
-                await send_json(
-                    send, 401, {"error": "missing or invalid API key"}, {"WWW-Authenticate": "Bearer"}
-                )
+            if found is None:  # failed attempts count against the client address: no key guessing
+                if await self._within_limit(f"ip:{client_address(scope)}", path, send):
+                    await send_json(
+                        send, 401, {"error": "missing or invalid API key"}, {"WWW-Authenticate": "Bearer"}
+                    )
                 return
             principal = Principal(found.key_id, found.read_only)
         if path.startswith("/api/") or path in LOGIN_PATHS:
             identity = principal.key_id if principal is not ANONYMOUS else f"ip:{client_address(scope)}"
-            wait = self.limiter.acquire(identity)
-            if wait > 0:
-                logger.info("rate limit reached for %s on %s", identity, path)
-                retry = str(max(1, math.ceil(wait)))
-                await send_json(
-                    send, 429, {"error": f"too many requests; retry in {retry} s"}, {"Retry-After": retry}
-                )
+            if not await self._within_limit(identity, path, send):
                 return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+    async def _within_limit(self, identity: str, path: str, send: Send) -> bool:
+        """Take one request from ``identity``'s budget; else answer 429 with ``Retry-After``."""
+        wait = self.limiter.acquire(identity)
+        if wait <= 0:
+            return True
+        logger.info("rate limit reached for %s on %s", identity, path)
+        retry = str(max(1, math.ceil(wait)))
+        await send_json(
+            send, 429, {"error": f"too many requests; retry in {retry} s"}, {"Retry-After": retry}
+        )
+        return False
 
     def _authenticate(self, scope: Scope, path: str) -> ApiKey | None:
         token = bearer_token(Headers(scope=scope))

@@ -12,7 +12,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import gradio as gr
 
@@ -28,6 +28,7 @@ from assistant.render import (
     stats_html,
     streaming_html,
 )
+from assistant.retrieve import FilterError
 from assistant.types import Answer, ChatTurn, Filters
 from assistant.ui_assets import head_html
 from assistant.uploads import SavedUpload, load_uploads, sanitize_filename
@@ -43,10 +44,6 @@ UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf", ".json", ".jsonl", ".xml
 Message = dict[str, Any]
 AnswerLog = list[dict[str, Any]]  # [{"index": chat message index, "answer": Answer.model_dump()}]
 Failure = tuple[str, str]
-
-
-class FilterError(NewsdeskError):
-    """A filter value typed in the UI that cannot be used (e.g. a malformed date)."""
 
 
 def parse_day(value: str | None, name: str) -> str | None:
@@ -131,8 +128,11 @@ class ChatHandlers:
         if not question:
             yield chat, log, ""
             return
-        chat = [*chat, {"role": "user", "content": esc(question)}, {"role": "assistant", "content": ""}]
-        chat[-1]["content"] = streaming_html("")
+        chat = [
+            *chat,
+            {"role": "user", "content": esc(question)},
+            {"role": "assistant", "content": streaming_html("")},
+        ]
         yield chat, log, ""
         try:
             filters = make_filters(date_from, date_to, sources)
@@ -171,9 +171,11 @@ class ChatHandlers:
             raise NewsdeskError("the assistant returned no answer")
         return answer
 
-    def _mode(self, mode: str | None) -> Any:
+    def _mode(self, mode: str | None) -> Literal["extractive", "llm"] | None:
         """The chosen answer mode, or None (the configured default) when no LLM is available."""
-        return mode if mode in ("extractive", "llm") and self.assistant.llm_available else None
+        if not self.assistant.llm_available:
+            return None
+        return "llm" if mode == "llm" else "extractive" if mode == "extractive" else None
 
     def texts_of(self, answer: Answer) -> dict[str, str]:
         """The canonical texts of the cited articles (missing ones are left out)."""

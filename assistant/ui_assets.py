@@ -57,16 +57,22 @@ mark.nd-hl { background: #fde68a; color: #1f2937; padding: 0 .1em; border-radius
 .nd-error .nd-answer-text { color: #b91c1c; }
 .nd-followups { margin-top: .5rem; font-size: .85rem; color: var(--body-text-color-subdued); }
 .nd-followups ul { margin: .15rem 0 0 1.1rem; padding: 0; }
-.nd-tiles { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: .6rem;
+.nd-tiles { display: grid; grid-template-columns: repeat(5, minmax(0, 1fr)); gap: .6rem;
   margin-bottom: .8rem; }
 .nd-tile { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6rem;
   text-align: center; background: var(--background-fill-secondary); }
+.nd-tile-wide { grid-column: span 2; }
+.nd-tile-wide .nd-tile-value { font-size: 1.05rem; line-height: 1.9rem; }
+.nd-nowrap { white-space: nowrap; }
 .nd-tile-value { font-size: 1.25rem; font-weight: 700; }
 .nd-tile-label { font-size: .75rem; text-transform: uppercase; letter-spacing: .05em;
   color: var(--body-text-color-subdued); }
-table.nd-table { width: 100%; border-collapse: collapse; font-size: .88rem; border: none; margin: 0; }
-table.nd-table th, table.nd-table td { text-align: left; padding: .3rem .5rem; border: none;
-  border-bottom: 1px solid var(--border-color-primary); overflow-wrap: anywhere; background: transparent; }
+table.nd-table { width: 100%; border-collapse: collapse; font-size: .88rem; border: none !important;
+  margin: 0; }
+table.nd-table th, table.nd-table td { text-align: left; padding: .3rem .5rem; border: none !important;
+  border-bottom: 1px solid var(--border-color-primary) !important; overflow-wrap: anywhere;
+  background: transparent; }
+table.nd-table tr { border: none !important; }
 table.nd-table th { font-weight: 600; color: var(--body-text-color-subdued); font-size: .78rem;
   text-transform: uppercase; letter-spacing: .04em; }
 .nd-report { padding: .6rem .75rem; border-radius: 8px; border: 1px solid var(--border-color-primary); }

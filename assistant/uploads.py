@@ -80,18 +80,17 @@ class LoadedUploads:
 
 def sanitize_filename(raw: str) -> str:
     """A safe base name for an uploaded file: no folders, only ``[A-Za-z0-9._-]``, a known extension."""
-    name = unicodedata.normalize("NFKC", raw).replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name).lstrip("._-")
-    suffix = Path(name).suffix.lower()
+    base = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
+    suffix = Path(base).suffix.lower()
+    shown = raw[:MAX_NAME_CHARS]
     if suffix not in FILE_KINDS:
         supported = ", ".join(FILE_KINDS)
-        raise UploadTypeError(
-            f"file {raw[:MAX_NAME_CHARS]!r}: type {suffix or '(none)'!r} not accepted ({supported})"
-        )
-    stem = name[: len(name) - len(suffix)][: MAX_NAME_CHARS - len(suffix)]
-    if not stem.strip("_"):
-        raise UploadError(f"file {raw[:MAX_NAME_CHARS]!r}: the name has no usable characters")
-    return stem + suffix
+        raise UploadTypeError(f"file {shown!r}: type {suffix or '(none)'!r} not accepted ({supported})")
+    stem = _UNSAFE.sub("_", base[: len(base) - len(suffix)]).strip("._-")
+    if not stem:
+        raise UploadError(f"file {shown!r}: the name has no usable characters")
+    return stem[: MAX_NAME_CHARS - len(suffix)] + suffix
 
 
 class UploadArea:

@@ -28,7 +28,7 @@ class IngestComponents:
     def build(cls, settings: Settings, embedder: Embedder | None = None) -> IngestComponents:
         store = NewsStore(settings)
         embedder = embedder or Embedder(
-            settings.model_name, settings.embed_batch_size, settings.torch_threads
+            settings.model_name, settings.embed_batch_size, settings.torch_threads, settings.embed_precision
         )
         splitter = SentenceSplitter()
         pipeline = IngestPipeline(settings, store, embedder, splitter)

@@ -31,6 +31,7 @@ _BLOCK_TAGS = frozenset(
 )
 _BREAK = "\ue000"  # private-use character marking block boundaries while flattening HTML
 _SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DEFAULTS = (datetime(2000, 1, 1, 0, 0, 0), datetime(2001, 2, 2, 1, 1, 1))
 
 
@@ -87,7 +88,8 @@ def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment (feed content): one paragraph per block, blank lines between."""
     if not fragment.strip():
         return ""
-    root = lxml.html.fragment_fromstring(fragment.replace(_BREAK, " "), create_parent="div")
+    cleaned = _CONTROL.sub("", fragment).replace(_BREAK, " ")  # lxml refuses control characters
+    root = lxml.html.fragment_fromstring(cleaned, create_parent="div")
     for element in list(root.iter("script", "style")):
         element.drop_tree()
     for element in root.iter():

@@ -29,7 +29,6 @@ from ingest.types import Article, LoadFailure, MetaValue, Span
 from ingest.versions import VersionArchive
 
 SCHEME_VERSION = "1"  # bump when what is embedded per sentence changes
-GROUP_SIZE = 32
 
 
 @dataclass
@@ -157,7 +156,7 @@ class IngestPipeline:
         ):
             if not self.settings.uses_server:  # with a server, other writers' records are in flight
                 self.store.purge_orphans()
-            for group in batched(iter_articles(sources, self.settings), GROUP_SIZE):
+            for group in batched(iter_articles(sources, self.settings), self.settings.ingest_group_size):
                 self._ingest_group(group, report)
                 bar.update(len(group))
                 bar.set_postfix(added=report.added, updated=report.updated, failed=len(report.failed))
@@ -167,7 +166,7 @@ class IngestPipeline:
         """Ingest already-loaded articles (used by the API and the UI)."""
         report = IngestReport()
         with self.store.write_lock():
-            for group in batched(articles, GROUP_SIZE):
+            for group in batched(articles, self.settings.ingest_group_size):
                 self._ingest_group(group, report)
         return report
 

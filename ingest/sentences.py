@@ -44,6 +44,7 @@ _LIST_MARKER = re.compile(r"\d{1,3}\.$")  # "1." of a numbered list item
 # A piece that starts with one of these continues the previous one ("LOUISVILLE, Ky. — A ...").
 _CONTINUATION_CHARS = ",;:)]—–"
 _CLOSERS = "\"'”’)]"
+_WINDOW = 64  # characters of the previous piece that the rules look at
 
 
 class SentenceEngine(Protocol):
@@ -132,7 +133,8 @@ def refine_starts(line: str, starts: Iterable[int]) -> list[int]:
     kept = [0]
     for index, start in enumerate(candidates):
         next_start = candidates[index + 1] if index + 1 < len(candidates) else len(line)
-        if not _joins(line[kept[-1] : start], line[start:next_start]):
+        # The rules look at the end of the piece before: a bounded window keeps long lines linear.
+        if not _joins(line[max(kept[-1], start - _WINDOW) : start], line[start:next_start]):
             kept.append(start)
     return kept
 

@@ -48,9 +48,15 @@ class Settings(BaseSettings):
     model_name: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or path.")
     embed_batch_size: int = Field(64, description="Sentences per model forward pass.")
     torch_threads: int = Field(0, description="Torch intra-op threads; 0 = number of cores.")
+    embed_precision: Literal["fp32", "bf16", "auto"] = Field(
+        "auto",
+        description="Embedding maths: bf16 autocast (about 2x faster on CPUs with native bf16, cosine "
+        "0.9999 to fp32), fp32, or auto = bf16 where the CPU has native bf16, else fp32.",
+    )
 
     # --- ingest --------------------------------------------------------------------------
     max_file_bytes: int = Field(20 * 1024 * 1024, description="Largest input file accepted.")
+    ingest_group_size: int = Field(32, description="Articles embedded and committed together.")
     context_sentences: int = Field(1, description="Neighbour sentences embedded with a sentence.")
     fetch_timeout_s: float = Field(15.0, description="Timeout of one HTTP fetch, seconds.")
     fetch_max_bytes: int = Field(10 * 1024 * 1024, description="Largest HTTP body fetched.")
@@ -151,6 +157,7 @@ class Settings(BaseSettings):
     @field_validator(
         "embed_batch_size",
         "write_batch_size",
+        "ingest_group_size",
         "retrieve_k",
         "answer_max_sentences",
         "max_body_bytes",

@@ -318,6 +318,8 @@ class SourceLoader:
             extracted, text_from = self._entry_text(entry, where, link)
         except SourceError as exc:
             return LoadFailure(where, exc.reason)
+        except Exception as exc:  # one odd entry must not lose the rest of the feed
+            return _unexpected(where, exc)
         ident = str(entry.get("id") or "")
         doc_id = (
             url_doc_id(link) if link else stable_id(f"feed-entry:{ident}" if ident else f"{feed}#{index}")
@@ -364,8 +366,12 @@ def _guarded(origin: str, items: Iterator[Item]) -> Iterator[Item]:
     except SourceError as exc:
         yield LoadFailure(exc.source, exc.reason)
     except Exception as exc:  # a library choking on bad input must not stop the other sources
-        logger.exception("unexpected error while loading %s", origin)
-        yield LoadFailure(origin, f"unexpected error ({type(exc).__name__}: {exc})")
+        yield _unexpected(origin, exc)
+
+
+def _unexpected(origin: str, exc: Exception) -> LoadFailure:
+    logger.error("unexpected error while loading %s", origin, exc_info=exc)
+    return LoadFailure(origin, f"unexpected error ({type(exc).__name__}: {exc})")
 
 
 def _bounded_lines(handle: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | int]]:

@@ -125,6 +125,10 @@ class VersionArchive:
             doc_id, version, (got["documents"] or [""])[0] or "", _scalars((got["metadatas"] or [{}])[0])
         )
 
+    def has_retracted(self) -> bool:
+        """True when any article has dropped a sentence in a newer version."""
+        return self.retracted.call("count", self.retracted.collection.count) > 0
+
     def nearest_retracted(
         self, vector: Vectors, k: int, model: str, doc_ids: Sequence[str] | None = None
     ) -> list[RetractedSentence]:

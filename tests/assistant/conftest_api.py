@@ -94,7 +94,9 @@ def serve_app(assistant: Assistant, settings: Settings) -> Iterator[Served]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        wait_until(lambda: server.started, "uvicorn to start")
+        wait_until(lambda: server.started or not thread.is_alive(), "uvicorn to start")
+        if not server.started:
+            raise RuntimeError(f"uvicorn could not start on 127.0.0.1:{settings.port} (port taken?)")
         yield Served(f"http://127.0.0.1:{settings.port}", settings.port, settings)
     finally:
         server.should_exit = True

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -509,3 +513,76 @@ def test_path_traversal_with_a_signed_in_ui_session_never_serves_files(secured: 
         response = raw_request(secured.port, "GET", "/gradio_api/file=" + attack, {"Cookie": cookie})
         assert response.status in (400, 403, 404), (attack, response.status)
         assert b"root:" not in response.body
+
+
+# --- the production entry point ------------------------------------------------------------------
+
+
+def test_newsdesk_serve_warms_up_and_serves_on_localhost_behind_a_root_path(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")},
+        "HF_HUB_OFFLINE": "1",
+        "NEWSDESK_API_KEYS": RW_KEY,
+        "NEWSDESK_ROOT_PATH": "/newsdesk",
+        "NEWSDESK_FEEDBACK_PATH": str(tmp_path / "feedback.jsonl"),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "assistant",
+        "serve",
+        "--port",
+        str(port),
+        "--store",
+        str(tmp_path / "store"),
+    ]
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as server:
+        try:
+            health = wait_for_health(server, f"http://127.0.0.1:{port}/api/health")
+            assert health["model_loaded"] is True  # warmed up before serving
+            assert httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 401
+            schema = httpx.get(f"http://127.0.0.1:{port}/openapi.json", headers=bearer(RW_KEY)).json()
+            assert schema["servers"] == [{"url": "/newsdesk"}]
+        finally:
+            server.terminate()
+            output, _ = server.communicate(timeout=60)
+    assert f"Newsdesk on http://127.0.0.1:{port}/newsdesk/" in output
+    assert RW_KEY not in output
+
+
+def wait_for_health(server: subprocess.Popen[str], url: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"newsdesk serve exited: {server.communicate()[0][-2000:]}")
+        try:
+            response = httpx.get(url, headers=bearer(RW_KEY), timeout=5)
+            if response.status_code == 200:
+                health: dict[str, Any] = response.json()
+                return health
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    pytest.fail("newsdesk serve did not answer /api/health in time")
+
+
+def test_python_client_example_of_the_docs_works(
+    secured: Served, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    example = page.split("### Python client", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("NEWSDESK_URL", secured.base)
+    monkeypatch.setenv("NEWSDESK_API_KEY", RO_KEY)
+    exec(compile(example, "docs/api.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "Evkurov" in printed and "[1] damascus-talks" in printed
+    assert "citations, grounded=True" in printed
+
+
+def test_guessing_keys_is_rate_limited_per_client_address(limited: Served) -> None:
+    url = f"{limited.base}/api/stats"
+    guesses = [httpx.get(url, headers=bearer(f"guess-{i}-0123456789abcdef")).status_code for i in range(4)]
+    assert guesses == [401, 401, 401, 429]

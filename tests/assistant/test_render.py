@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "damascus-talks.txt"
 EVIL = '<img src=x onerror=alert(1)> <script>alert(2)</script> "quoted" & ${alert(3)}'
 
 
-def cite(text: str, sentence: str, n: int = 1, **fields: object) -> Citation:
+def cite(text: str, sentence: str, n: int = 1, **fields: Any) -> Citation:
     start = text.index(sentence)
     return Citation(
         n=n, sentence=sentence, doc_id="doc-1", char_start=start, char_end=start + len(sentence), **fields
@@ -84,15 +85,25 @@ def test_external_links_open_in_a_new_tab_without_opener_and_escape_the_url() ->
     assert 'target="_blank"' in link and 'rel="noopener noreferrer"' in link
 
 
-def test_sentence_is_highlighted_inside_its_blank_line_paragraph() -> None:
-    text = "Other story.\n\nFirst of para. The cited one. Last of para.\n\nNext story."
-    passage = passage_around(text, text.index("The cited one."), text.index("The cited one.") + 14)
+def test_sentence_is_highlighted_inside_its_whole_paragraph() -> None:
+    text = "Far story here.\n\nOther story.\n\nFirst of para. The cited one. Last of para.\n\nNext story."
+    start = text.index("The cited one.")
+    passage = passage_around(text, start, start + 14, max_chars=48)
     assert (passage.before, passage.sentence, passage.after) == (
         "First of para. ",
         "The cited one.",
         " Last of para.",
     )
-    assert not passage.clipped_start and not passage.clipped_end
+    assert passage.clipped_start and passage.clipped_end
+
+
+def test_short_paragraphs_grow_by_whole_neighbouring_paragraphs() -> None:
+    text = "Far story here.\n\nOther story.\n\nFirst of para. The cited one. Last of para.\n\nNext story."
+    start = text.index("The cited one.")
+    passage = passage_around(text, start, start + 14, max_chars=80)
+    assert passage.before == "Other story.\n\nFirst of para. "
+    assert passage.after == " Last of para.\n\nNext story."
+    assert passage.clipped_start and not passage.clipped_end
 
 
 def test_long_paragraph_is_cut_to_whole_neighbouring_lines() -> None:
@@ -195,7 +206,7 @@ def test_stats_show_counts_sources_and_date_span() -> None:
     facts = CorpusFacts(3, 57, {"Reuters": 2, "<b>AP</b>": 1}, "2024-11-16", "2024-11-18T10:00:00")
     html = stats_html(facts)
     assert ">3<" in html and ">57<" in html and ">2<" in html
-    assert "2024-11-16 – 2024-11-18" in html
+    assert "2024-11-16 – 2024-11-18" in re.sub(r"<[^>]+>", "", html)
     assert "&lt;b&gt;AP&lt;/b&gt;" in html
 
 

@@ -22,7 +22,7 @@ from ingest.embedder import Embedder
 from ingest.settings import Settings
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Dialog, Page
 
     from assistant.service import Assistant
 
@@ -125,7 +125,12 @@ def page(browser: Browser, served: tuple[str, Assistant, Settings]) -> Iterator[
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     opened = context.new_page()
     dialogs: list[str] = []
-    opened.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    opened.on("dialog", record)
     opened.goto(served[0])
     opened.wait_for_selector("#nd-chat")
     opened.wait_for_function("document.querySelector('#nd-corpus-line').innerText.trim().length > 0")
@@ -154,6 +159,17 @@ def ask(page: Page, question: str) -> Any:
         timeout=ANSWER_TIMEOUT_MS,
     )
     return answers.nth(before)
+
+
+def scroll_chat_to_top(page: Page) -> None:
+    """Scroll the chat's message list to its first message (for the screenshots)."""
+    page.locator("#nd-chat .nd-answer").first.evaluate(
+        """element => {
+            let box = element.parentElement;
+            while (box && box.scrollHeight <= box.clientHeight) { box = box.parentElement; }
+            if (box) { box.scrollTop = 0; }
+        }"""
+    )
 
 
 def upload(page: Page, tmp_path: Path, name: str, text: str) -> str:
@@ -187,6 +203,15 @@ def test_an_empty_library_offers_the_sample_corpus_and_loads_it(
     assistant.ingest_sources(news_articles(tmp_path))  # the other tests expect the news articles too
 
 
+def test_an_example_question_from_the_corpus_is_asked_when_clicked(page: Page) -> None:
+    example = page.locator("#nd-chat button.example").first
+    question = (example.get_attribute("aria-label") or "").split(": ", 1)[-1]
+    assert question.endswith("?")
+    example.click()
+    page.wait_for_selector("#nd-chat .nd-answer:not(.nd-streaming)", timeout=ANSWER_TIMEOUT_MS)
+    assert question in page.locator("#nd-chat").inner_text()
+
+
 def test_answer_names_evkurov_and_its_citation_opens_on_the_highlighted_sentence(page: Page) -> None:
     answer = ask(page, "Who led the Russian delegation to Damascus?")
     assert "Evkurov" in answer.locator(".nd-answer-text").inner_text()
@@ -199,7 +224,7 @@ def test_answer_names_evkurov_and_its_citation_opens_on_the_highlighted_sentence
     highlight.wait_for(state="visible")
     assert "Evkurov" in highlight.inner_text()
     assert source.locator("blockquote.nd-passage").inner_text().count("\n") >= 1  # neighbouring lines too
-    answer.evaluate("element => element.scrollIntoView({block: 'start'})")
+    scroll_chat_to_top(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "chat.png"))
     follow_up = ask(page, "Who did he meet there?")
@@ -219,7 +244,7 @@ def test_sources_show_title_outlet_date_and_a_safe_link_to_the_original(page: Pa
     assert (link.get_attribute("target"), link.get_attribute("rel")) == ("_blank", "noopener noreferrer")
     answer.locator("a.nd-cite").first.click()
     source.locator("mark.nd-hl").wait_for(state="visible")
-    answer.evaluate("element => element.scrollIntoView({block: 'start'})")
+    scroll_chat_to_top(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "sources.png"))
 
@@ -237,6 +262,9 @@ def test_a_refused_question_says_what_was_searched_and_shows_no_sources(page: Pa
     assert "Searched all articles for" in answer.inner_text()
     assert answer.locator("details.nd-source").count() == 0
     assert answer.locator("a.nd-cite").count() == 0
+    page.click("#nd-clear")
+    page.locator("#nd-chat .nd-answer").first.wait_for(state="detached")
+    assert page.locator("#nd-chat button.example").count() > 0
 
 
 def test_thumbs_up_stores_the_question_answer_and_citations(

@@ -46,14 +46,19 @@ def backup_dir(source: Settings, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return target
 
 
-def top_answers(settings: Settings, embedder: Embedder, questions: list[str]) -> list[object]:
+Cited = list[tuple[str, int, int]]
+
+
+def top_answers(settings: Settings, embedder: Embedder, questions: list[str]) -> list[tuple[str, Cited]]:
     assistant = create_assistant(settings, embedder=embedder)
     answers = [assistant.ask(q) for q in questions]
     assistant.components.store.close()
     return [(a.answer, [(c.doc_id, c.char_start, c.char_end) for c in a.citations]) for a in answers]
 
 
-def top_sentences(settings: Settings, embedder: Embedder, questions: list[str]) -> list[object]:
+def top_sentences(
+    settings: Settings, embedder: Embedder, questions: list[str]
+) -> list[list[tuple[str, int, str]]]:
     store = NewsStore(settings)
     hits = [store.query_sentences(embedder.embed([q])[0], k=10) for q in questions]
     store.close()
@@ -81,7 +86,7 @@ def test_restore_drill_gives_the_same_counts_and_the_same_top_answers(
     assert top_sentences(restored, embedder, questions) == top_sentences(source, embedder, questions)
     before = top_answers(source, embedder, questions)
     assert top_answers(restored, embedder, questions) == before
-    assert any(citations for _, citations in before)  # type: ignore[misc]
+    assert any(citations for _, citations in before)
 
 
 def test_restore_refuses_a_store_that_holds_records_unless_forced(

@@ -121,7 +121,7 @@ def test_second_writer_on_the_same_folder_gets_a_clear_error(components: IngestC
 
 
 def run_cli(store: Path, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "NEWSDESK_STORE_DIR": str(store), "NEWSDESK_EMBED_BATCH_SIZE": "16"}
+    env = {**os.environ, "NEWSDESK_STORE_DIR": str(store), "NEWSDESK_EMBED_BATCH_SIZE": "16", "NEWSDESK_INGEST_GROUP_SIZE": "4"}
     return subprocess.Popen(
         [sys.executable, "-m", "assistant", "ingest", *args],
         cwd=REPO,
@@ -132,7 +132,7 @@ def run_cli(store: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_for_first_commit(store: Path, proc: subprocess.Popen[str], timeout_s: float = 300) -> None:
+def wait_for_first_commit(store: Path, proc: subprocess.Popen[str], timeout_s: float = 600) -> None:
     """Block until the child has committed at least one group of articles."""
     deadline = time.monotonic() + timeout_s
     assert proc.stderr is not None
@@ -146,7 +146,7 @@ def wait_for_first_commit(store: Path, proc: subprocess.Popen[str], timeout_s: f
 
 @pytest.mark.slow
 def test_ingest_killed_midway_and_rerun_ends_like_a_clean_run(tmp_path: Path) -> None:
-    data = write_jsonl(tmp_path / "dev.jsonl", dev_rows(100))
+    data = write_jsonl(tmp_path / "dev.jsonl", dev_rows(40))
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     proc = run_cli(killed, str(data))
     wait_for_first_commit(killed, proc)
@@ -157,6 +157,6 @@ def test_ingest_killed_midway_and_rerun_ends_like_a_clean_run(tmp_path: Path) ->
         assert done.wait() == 0, done.stderr.read() if done.stderr else ""
     results = [stored_ids(NewsStore(Settings(store_dir=s))) for s in (killed, clean)]
     assert results[0] == results[1]
-    assert len(results[0][0]) == 100
+    assert len(results[0][0]) == 40
     killed_store = NewsStore(Settings(store_dir=killed))
     assert killed_store.count()[1] == len(results[0][1])

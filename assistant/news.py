@@ -1,0 +1,190 @@
+"""News-native answers: syndication, corroboration, anchored dates, deep links and corrections.
+
+:class:`NewsEnricher` is called once on a composed :class:`Answer` and fills, for each citation,
+``also_published_by`` (the other outlets of its story group), ``corroboration`` (independent outlets
+saying the same thing), ``dates`` (relative dates resolved against the publication date) and
+``deep_link`` (a URL text fragment opening at the sentence); on the answer, ``as_of`` for
+questions about the latest state, and a notice when an older version of an article said something
+relevant that the newest no longer says.
+
+Helpers for the retrieval side: :func:`collapse_syndicated` keeps one copy of each story among
+ranked candidates, :func:`prefer_newest` puts the newest of the near-best candidates first for
+"latest" questions, and :func:`question_filters` turns a date phrase of the question into filters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from assistant.corpus import CorpusCache, CorpusView
+from assistant.corrections import CorrectionChecker, CorrectionFlag
+from assistant.corroboration import Corroborator, outlet_of, story_of
+from assistant.dates import anchor_dates, asks_for_latest, newest, parse_question_dates
+from assistant.deeplink import deep_link
+from assistant.types import Answer, Citation, Filters
+from ingest.embedder import Embedder
+from ingest.settings import Settings
+from ingest.sidecar import chroma_call
+from ingest.store import NewsStore, StoredArticle
+from ingest.versions import VersionArchive
+
+
+class HasDocId(Protocol):
+    @property
+    def doc_id(self) -> str: ...
+
+
+T = TypeVar("T", bound=HasDocId)
+
+
+def collapse_syndicated(candidates: Sequence[T], story_of_doc: Callable[[str], str]) -> list[T]:
+    """Ranked candidates with syndicated copies removed: for each story group, only the candidates
+    of its best-ranked article are kept (several sentences of that one article may stay)."""
+    chosen: dict[str, str] = {}
+    out = []
+    for cand in candidates:
+        story = story_of_doc(cand.doc_id)
+        if chosen.setdefault(story, cand.doc_id) == cand.doc_id:
+            out.append(cand)
+    return out
+
+
+class Scored(HasDocId, Protocol):
+    @property
+    def score(self) -> float: ...
+
+
+S = TypeVar("S", bound=Scored)
+
+
+def prefer_newest(ranked: Sequence[S], published_ts: Callable[[str], int], margin: float) -> list[S]:
+    """For questions about the latest state: among the candidates scoring within ``margin`` of the
+    best, the newest article's come first (best score first within an article's date)."""
+    if not ranked:
+        return []
+    floor = ranked[0].score - margin
+    near = [c for c in ranked if c.score >= floor]
+    rest = [c for c in ranked if c.score < floor]
+    near.sort(key=lambda c: (-published_ts(c.doc_id), -c.score))
+    return near + rest
+
+
+def question_filters(question: str, filters: Filters | None, today: date) -> Filters | None:
+    """The filters with a date range read from the question ("in January 2023", "since June 2022",
+    "last week") when the caller gave none; explicit dates always win."""
+    if filters is not None and (filters.published_from or filters.published_to):
+        return filters
+    lo, hi = parse_question_dates(question, today)
+    if lo is None and hi is None:
+        return filters
+    sources = list(filters.sources) if filters else []
+    return Filters(published_from=lo, published_to=hi, sources=sources)
+
+
+def story_groups(articles: Mapping[str, StoredArticle]) -> dict[str, list[str]]:
+    """story_id -> doc_ids of its articles, oldest first."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for article in sorted(articles.values(), key=lambda a: (str(a.metadata.get("published", "")), a.doc_id)):
+        groups[story_of(article)].append(article.doc_id)
+    return dict(groups)
+
+
+def also_published_by(
+    doc_id: str, groups: Mapping[str, Sequence[str]], articles: Mapping[str, StoredArticle]
+) -> list[str]:
+    """The outlets of the other copies of the article's story, without repeats, oldest first."""
+    article = articles.get(doc_id)
+    if article is None:
+        return []
+    others = [d for d in groups.get(story_of(article), []) if d != doc_id and d in articles]
+    return list(dict.fromkeys(outlet_of(articles[d].metadata) for d in others))
+
+
+class NewsEnricher:
+    """Adds the news fields to an answer's citations (see the module doc)."""
+
+    def __init__(self, settings: Settings, store: NewsStore, embedder: Embedder, cache: CorpusCache) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.cache = cache
+        self.corroborator = Corroborator(settings, store, embedder)
+        self.archive = VersionArchive(store)
+        self.corrections = CorrectionChecker(self.archive, embedder.model_name)
+        self._groups: tuple[str, dict[str, list[str]]] = ("", {})
+
+    def enrich(self, answer: Answer) -> Answer:
+        """The answer with every news field filled (a new object; the input is not changed)."""
+        clock = time.perf_counter()
+        view = self.cache.get()
+        groups = self._story_groups(view)
+        citations = [self._citation(c, view.articles, groups) for c in answer.citations]
+        for citation, corroboration in zip(
+            citations, self.corroborator.corroborate(citations, view.articles)
+        ):
+            citation.corroboration = corroboration
+        update: dict[str, Any] = {"citations": citations, "notices": list(answer.notices)}
+        question = answer.standalone_question or answer.question
+        if answer.grounded and citations and asks_for_latest(question):
+            update.update(self._as_of(answer, citations))
+        update["notices"] += [flag.notice() for flag in self._corrections(question, citations, view)]
+        update["timings_ms"] = {**answer.timings_ms, "news": round((time.perf_counter() - clock) * 1000, 2)}
+        return answer.model_copy(update=update)
+
+    def _story_groups(self, view: CorpusView) -> dict[str, list[str]]:
+        if self._groups[0] != view.generation:
+            self._groups = (view.generation, story_groups(view.articles))
+        return self._groups[1]
+
+    def _citation(
+        self, citation: Citation, articles: Mapping[str, StoredArticle], groups: Mapping[str, Sequence[str]]
+    ) -> Citation:
+        article = articles.get(citation.doc_id)
+        if article is None:
+            return citation.model_copy()
+        return citation.model_copy(
+            update={
+                "deep_link": deep_link(citation.url, article.text, citation.char_start, citation.char_end),
+                "dates": anchor_dates(citation.sentence, citation.published),
+                "also_published_by": also_published_by(citation.doc_id, groups, articles),
+            }
+        )
+
+    def _as_of(self, answer: Answer, citations: Sequence[Citation]) -> dict[str, Any]:
+        day = newest([c.published for c in citations])
+        if day is None:
+            return {}
+        return {"as_of": day.isoformat(), "answer": f"{answer.answer}\n\nAs of {day.isoformat()}."}
+
+    def _corrections(
+        self, question: str, citations: Sequence[Citation], view: CorpusView
+    ) -> list[CorrectionFlag]:
+        if not self.archive.has_retracted():
+            return []
+        vector = self.embedder.embed_query(question)
+        cited = self._cited_vectors(citations, view.articles)
+        similarities = [float(np.dot(v, vector)) for v in cited]
+        return self.corrections.check(question, vector, similarities, view.articles)
+
+    def _cited_vectors(
+        self, citations: Sequence[Citation], articles: Mapping[str, StoredArticle]
+    ) -> list[np.ndarray[Any, Any]]:
+        """The stored vectors of the cited sentences (the ones retrieval scored)."""
+        out = []
+        for c in citations:
+            version = articles[c.doc_id].version if c.doc_id in articles else ""
+            where = {"$and": [{"doc_id": c.doc_id}, {"version": version}, {"start": c.char_start}]}
+            got = chroma_call(
+                self.store.where,
+                "read",
+                lambda where=where: self.store.sentences.get(where=where, limit=1, include=["embeddings"]),  # type: ignore[misc]
+            )
+            if got["embeddings"] is not None and len(got["embeddings"]):
+                out.append(np.asarray(got["embeddings"][0], dtype=np.float32))
+        return out

@@ -1,0 +1,1 @@
+"""Benchmarks of Newsdesk (run as ``python -m benchmarks.NAME``); see benchmarks/README.md."""

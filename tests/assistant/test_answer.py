@@ -1,0 +1,80 @@
+"""The extractive answerer on the sample corpus and a slice of the dev set (real model and Chroma)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answer import word_overlap
+from assistant.question import AnswerType, answer_type_score, read_question
+from assistant.service import Assistant
+from tests.assistant.conftest import dev_questions
+
+SAMPLE_QUESTION = "Who led the Russian delegation to Damascus?"
+
+
+def test_sample_corpus_answers_who_led_the_delegation_with_a_sentence_naming_evkurov(
+    sample_assistant: Assistant,
+) -> None:
+    answer = sample_assistant.ask(SAMPLE_QUESTION)
+    assert answer.grounded
+    assert "Yunus-Bege Evkurov" in answer.citations[0].sentence
+    assert answer.answer.startswith(" ".join(answer.citations[0].sentence.split()))
+    assert "[1]" in answer.answer
+
+
+def test_question_about_an_absent_topic_is_refused_without_citations(sample_assistant: Assistant) -> None:
+    answer = sample_assistant.ask("What did the Pope say about the price of bananas in Ecuador?")
+    assert not answer.grounded
+    assert answer.citations == []
+    assert "could not find" in answer.answer
+
+
+def test_answer_sentences_do_not_repeat_each_other(sample_assistant: Assistant) -> None:
+    answer = sample_assistant.ask("What did the Russian delegation discuss in Damascus?")
+    sentences = [c.sentence for c in answer.citations]
+    assert len(sentences) == len(set(sentences))
+    assert all(word_overlap(a, b) < 0.6 for i, a in enumerate(sentences) for b in sentences[i + 1 :])
+
+
+def test_every_citation_on_dev_questions_has_exact_offsets(dev_assistant: Assistant) -> None:
+    cited = 0
+    for q in dev_questions():
+        answer = dev_assistant.ask(q["question"])
+        for citation in answer.citations:
+            text = dev_assistant.document(citation.doc_id).text
+            assert citation.sentence == text[citation.char_start : citation.char_end]
+            assert f"[{citation.n}]" in answer.answer
+            cited += 1
+    assert cited >= len(dev_questions())
+
+
+def test_dev_slice_first_sentences_often_hold_the_gold_answer(dev_assistant: Assistant) -> None:
+    from assistant.evaluate import QuestionItem, evaluate
+
+    items = [QuestionItem(q["id"], q["question"], q["answer"]) for q in dev_questions()]
+    metrics = evaluate(dev_assistant, items)
+    assert metrics["first_sentence_hit"] >= 0.5, metrics
+    assert metrics["refusal_rate"] <= 0.1, metrics
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Who won the NHL’s Hart Trophy?", AnswerType.PERSON),
+        ("Which country elected its first-ever leftist leader this week?", AnswerType.PLACE),
+        ("How many hot dogs did Joey Chestnut eat?", AnswerType.NUMBER),
+        ("How much did the bidder pay for lunch with Warren Buffett?", AnswerType.MONEY),
+        ("What percentage of adults disapprove of the decision?", AnswerType.PERCENT),
+        ("Microsoft retired Internet Explorer. What year did it debut?", AnswerType.DATE),
+        ("Why did some cities cancel their fireworks displays?", AnswerType.NONE),
+        ("Which automaker recalled 2.9 million vehicles this week?", AnswerType.ENTITY),
+    ],
+)
+def test_question_type_is_read_from_its_asking_part(question: str, expected: AnswerType) -> None:
+    assert read_question(question).answer_type is expected
+
+
+def test_sentence_with_a_new_name_matches_a_who_question_but_one_repeating_the_question_does_not() -> None:
+    question = read_question("Who led the Russian delegation to Damascus?")
+    assert answer_type_score("General Yunus-Bege Evkurov led the delegation to Damascus.", question) == 1.0
+    assert answer_type_score("The Russian delegation arrived in Damascus on Monday.", question) == 0.0
