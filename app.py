@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 from ingest.settings import Settings
 
 if TYPE_CHECKING:
-    from assistant.service import Assistant
     from fastapi import FastAPI
+
+    from assistant.service import Assistant
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
@@ -27,12 +28,30 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     return mount_ui(api, build_ui(assistant, settings), settings)
 
 
-def main() -> None:
-    """Serve the app with uvicorn on the configured host and port."""
+def serve(settings: Settings) -> None:
+    """Build the app, warm the model and indexes up, then serve it with uvicorn until stopped."""
     import uvicorn
 
-    settings = Settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, root_path=settings.root_path)
+    from assistant.service import create_assistant
+
+    assistant = create_assistant(settings)
+    assistant.warm_up()
+    app = create_app(settings, assistant)
+    print(f"Newsdesk on http://{settings.host}:{settings.port}{settings.root_path}/ (API docs at /docs)")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        root_path=settings.root_path,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        server_header=False,
+    )
+
+
+def main() -> None:
+    """``python app.py``: the same as ``newsdesk serve`` with settings from the environment."""
+    serve(Settings())
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ that are not near-repeats of what is already said (MMR-style, by word overlap).
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
@@ -22,21 +24,29 @@ from assistant.types import Citation
 from ingest.errors import ConfigError
 from ingest.settings import Settings
 
+TERMINAL_RE = re.compile(r"[.!?][\"'”’)\]]*\s*$")
+ECHO_OVERLAP = 0.7  # Jaccard of sentence and question terms above which the sentence is an echo
+RECENCY_SCALE_S = 30 * 86400  # a month older than the newest candidate: weight 1/e
+
 
 @dataclass(frozen=True)
 class ScoreWeights:
     """Weights of the sentence score; see docs/answering.md for how they were measured."""
 
     dense: float = 1.0
-    lexical: float = 0.35
-    context: float = 0.15
-    title: float = 0.35
-    coverage: float = 0.6
-    answer_type: float = 0.3
+    lexical: float = 0.5
+    context: float = 0.0
+    title: float = 0.0
+    coverage: float = 0.3
+    answer_type: float = 0.7
     rrf: float = 0.0
     boilerplate: float = -1.0
     fragment: float = -0.3
     repeat: float = -0.6
+    headline: float = -0.4
+    recency: float = 0.2
+    novelty: float = 0.0
+    echo: float = -1.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, float]) -> ScoreWeights:
@@ -47,7 +57,9 @@ class ScoreWeights:
         return cls(**values)
 
 
-def sentence_features(retrieval: Retrieval, cand: Candidate, lexical_max: float) -> dict[str, float]:
+def sentence_features(
+    retrieval: Retrieval, cand: Candidate, lexical_max: float, newest: int = -1
+) -> dict[str, float]:
     """The signals of one candidate, each roughly in [0, 1]."""
     view, question = retrieval.view, retrieval.question
     neighbours = view.neighbours(cand.row)
@@ -63,7 +75,33 @@ def sentence_features(retrieval: Retrieval, cand: Candidate, lexical_max: float)
         "boilerplate": float(view.boilerplate[cand.row]),
         "fragment": 1.0 if len(cand.text) < 40 or len(cand.text.split()) < 6 else 0.0,
         "repeat": float(cand.repeat),
+        "headline": 0.0 if TERMINAL_RE.search(cand.text) else 1.0,
+        "recency": recency(view, cand, newest),
+        "novelty": novelty(view, question, cand),
+        "echo": 1.0 if _echoes(view, question, cand) else 0.0,
     }
+
+
+def recency(view: CorpusView, cand: Candidate, newest: int) -> float:
+    """1 for the newest candidate article, decaying with its age relative to it (undated: 0)."""
+    published = int(view.s_ts[cand.row])
+    if published < 0 or newest < 0:
+        return 0.0
+    return math.exp(-max(0, newest - published) / RECENCY_SCALE_S)
+
+
+def novelty(view: CorpusView, question: Question, cand: Candidate) -> float:
+    """Share of the sentence's terms that are not in the question (restatements score low)."""
+    terms = view.terms(cand.row)
+    if not terms:
+        return 0.0
+    return len(terms - set(question.terms)) / len(terms)
+
+
+def _echoes(view: CorpusView, question: Question, cand: Candidate) -> bool:
+    """The sentence restates the question (e.g. a news quiz quoting it) rather than answering it."""
+    terms, asked = view.terms(cand.row), set(question.terms)
+    return bool(terms) and len(terms & asked) / len(terms | asked) >= ECHO_OVERLAP
 
 
 def coverage(view: CorpusView, question: Question, cand: Candidate, neighbours: Sequence[int]) -> float:
@@ -71,9 +109,9 @@ def coverage(view: CorpusView, question: Question, cand: Candidate, neighbours: 
     terms = set(question.terms)
     if not terms:
         return 0.0
-    title = str(view.meta(cand.row).get("title", ""))
-    around = " ".join([cand.text, title, *(view.text(r) for r in neighbours)])
-    found = set(content_terms(around))
+    found = view.terms(cand.row) | view.title_terms[int(view.s_doc[cand.row])]
+    for row in neighbours:
+        found = found | view.terms(row)
     weights = {t: view.lexical.idf(t) for t in terms}
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in found) / total if total else 0.0
@@ -82,10 +120,16 @@ def coverage(view: CorpusView, question: Question, cand: Candidate, neighbours: 
 def score_candidates(retrieval: Retrieval, weights: ScoreWeights) -> list[Candidate]:
     """Fill each candidate's features and score; return them best first."""
     lexical_max = max((c.lexical for c in retrieval.candidates), default=0.0)
+    newest = max((int(retrieval.view.s_ts[c.row]) for c in retrieval.candidates), default=-1)
     for cand in retrieval.candidates:
-        cand.features = sentence_features(retrieval, cand, lexical_max)
+        cand.features = sentence_features(retrieval, cand, lexical_max, newest)
         cand.score = sum(getattr(weights, name) * value for name, value in cand.features.items())
     return sorted(retrieval.candidates, key=lambda c: -c.score)
+
+
+def support(cand: Candidate) -> float:
+    """How well a sentence is backed: mean of its dense similarity and the question-term coverage."""
+    return (cand.features.get("dense", 0.0) + cand.features.get("coverage", 0.0)) / 2
 
 
 def word_overlap(a: str, b: str) -> float:
@@ -125,11 +169,8 @@ class ExtractiveAnswerer:
         return Composition(self._select(ranked), True)
 
     def supported(self, best: Candidate, question: Question) -> bool:
-        """Evidence test: enough of the question is found around the sentence, and it is close."""
-        feats = best.features
-        if feats.get("coverage", 0.0) < self.settings.refusal_min_coverage:
-            return False
-        return best.score >= self.settings.refusal_min_score
+        """Evidence test: the sentence is close to the question and enough of the question is found."""
+        return support(best) >= self.settings.refusal_min_support
 
     def _select(self, ranked: list[Candidate]) -> list[Candidate]:
         best = ranked[0]

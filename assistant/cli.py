@@ -53,6 +53,7 @@ def _add_ingest_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("show", help="print an article's canonical text and metadata")
     p.add_argument("doc_id")
+    p.add_argument("--versions", action="store_true", help="print the earlier versions kept as history")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("delete", help="remove articles and all their sentences")
     p.add_argument("doc_ids", nargs="+")
@@ -63,7 +64,11 @@ def _add_serve_command(sub: Any) -> None:
     p.add_argument("--host", help="address to bind (NEWSDESK_HOST; default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (NEWSDESK_PORT; default 7860)")
     p.add_argument(
-        "--store", dest="serve_store", type=Path, help="embedded Chroma folder (NEWSDESK_STORE_DIR)"
+        "--store",
+        dest="serve_store",
+        type=Path,
+        metavar="DIR",
+        help="embedded Chroma folder (NEWSDESK_STORE_DIR)",
     )
 
 
@@ -169,7 +174,14 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.store import NewsStore
 
-    article = NewsStore(settings).require_article(args.doc_id)
+    store = NewsStore(settings)
+    article = store.require_article(args.doc_id)
+    if args.versions:
+        from ingest.versions import VersionArchive, format_history, history_report
+
+        report = history_report(article, VersionArchive(store).history(args.doc_id))
+        print(json.dumps(report) if args.json else format_history(report))
+        return 0
     if args.json:
         print(json.dumps({"doc_id": article.doc_id, "metadata": article.metadata, "text": article.text}))
         return 0
@@ -196,24 +208,8 @@ def _delete(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("serve")
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from app import create_app
-    from assistant.service import create_assistant
+    from app import serve
 
     given = {"host": args.host, "port": args.port, "store_dir": args.serve_store}
-    settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
-    assistant = create_assistant(settings)
-    assistant.warm_up()
-    app = create_app(settings, assistant)
-    print(f"Newsdesk on http://{settings.host}:{settings.port}{settings.root_path}/ (API docs at /docs)")
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        root_path=settings.root_path,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        server_header=False,
-    )
+    serve(settings.model_copy(update={k: v for k, v in given.items() if v is not None}))
     return 0

@@ -27,11 +27,13 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("eval", help="quality and latency metrics on questions with gold answers")
     p.add_argument("--questions", type=Path, required=True, help='JSONL lines {"id", "question", "answer"}')
     p.add_argument("--limit", type=int, help="only the first N questions")
-    _add_answer_options(p)
+    _add_answer_options(p, filters=False)
 
 
-def _add_answer_options(p: argparse.ArgumentParser) -> None:
+def _add_answer_options(p: argparse.ArgumentParser, filters: bool = True) -> None:
     p.add_argument("--mode", choices=["extractive", "llm"], help="answerer (default: answer_mode setting)")
+    if not filters:
+        return
     p.add_argument("--from", dest="published_from", type=_iso_day, help="published on or after YYYY-MM-DD")
     p.add_argument("--to", dest="published_to", type=_iso_day, help="published on or before YYYY-MM-DD")
     p.add_argument(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from assistant.lexical import LexicalIndex, normalize_for_match
+from assistant.lexical import LexicalIndex, content_terms, normalize_for_match
 from ingest.errors import StoreError
 from ingest.store import NewsStore, StoredArticle
 from ingest.types import MetaValue
@@ -60,6 +60,7 @@ class CorpusView:
     boilerplate: BoolArray
     lexical: LexicalIndex
     title_vectors: FloatArray
+    title_terms: list[frozenset[str]] = field(default_factory=list)
     rows_by_key: dict[tuple[str, int], int] = field(default_factory=dict)
     doc_pos: dict[str, int] = field(default_factory=dict)
     built_ms: float = 0.0
@@ -71,6 +72,10 @@ class CorpusView:
     def text(self, row: int) -> str:
         article = self.articles[self.doc_ids[int(self.s_doc[row])]]
         return article.text[int(self.s_start[row]) : int(self.s_end[row])]
+
+    def terms(self, row: int) -> frozenset[str]:
+        """Stemmed content terms of a sentence."""
+        return self.lexical.term_sets[row]
 
     def doc_id(self, row: int) -> str:
         return self.doc_ids[int(self.s_doc[row])]
@@ -126,6 +131,7 @@ def build_view(store: NewsStore, generation: str) -> CorpusView:
         title_vectors=_title_vectors(store, doc_ids),
         rows_by_key={(s.doc_id, s.index): i for i, s in enumerate(records)},
         doc_pos=doc_pos,
+        title_terms=[frozenset(content_terms(str(articles[d].metadata.get("title", "")))) for d in doc_ids],
     )
     view.built_ms = (time.perf_counter() - started) * 1000
     return view

@@ -4,9 +4,10 @@ newest version no longer says.
 Retrieval reads only the newest version of each article. The sentences that a re-ingested
 article dropped are kept with their vectors (ingest/versions.py); for a question, the nearest of
 them are scored like dense retrieval scores sentences (cosine of the question to the stored
-sentence vector). One that scores at least as well as the weakest cited sentence (or, when nothing
-was cited, at least ``REFUSED_FLOOR``) and shares a content word with the question would have
-been cited: the answer gets a notice quoting it.
+sentence vector). One that scores within ``MARGIN`` of the best cited sentence (the way the
+extractive answerer admits further sentences after the best one), or, when nothing was cited, at
+least ``REFUSED_FLOOR``, and that shares a content word with the question would have been cited:
+the answer gets a notice quoting it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ingest.store import StoredArticle
 from ingest.versions import RetractedSentence, VersionArchive, normalize_space
 
 NEAREST = 5
+MARGIN = 0.1
 FLOOR = 0.35  # a dropped sentence less similar to the question than this is never flagged
 REFUSED_FLOOR = 0.5  # the bar when the answer cites nothing
 
@@ -58,7 +60,7 @@ class CorrectionChecker:
         articles: Mapping[str, StoredArticle],
     ) -> list[CorrectionFlag]:
         """Flags for the dropped sentences that compete with what was cited (best first)."""
-        bar = max(FLOOR, min(cited_similarities)) if cited_similarities else REFUSED_FLOOR
+        bar = max(FLOOR, max(cited_similarities) - MARGIN) if cited_similarities else REFUSED_FLOOR
         terms = set(content_terms(question))
         flags = []
         for hit in self.archive.nearest_retracted(question_vector, NEAREST, self.model):

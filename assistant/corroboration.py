@@ -1,7 +1,7 @@
 """Corroboration: how many independent stories say what a cited sentence says.
 
-For a cited sentence, the nearest stored sentences (a vector query with the sentence's own
-embedding) are candidates. A candidate supports the citation when it comes from another story
+For a cited sentence, the nearest stored sentences (a vector query with its stored vector, one
+query for all citations) are candidates. A candidate supports the citation when it comes from another story
 group (not a syndicated copy, see ingest/syndication.py) and another outlet, shares enough of the
 sentence's content words (lexical check), and its embedding, taken of the sentence alone, is within
 ``settings.corroboration_threshold`` cosine of the cited sentence's. The count is the number of
@@ -10,8 +10,11 @@ distinct outlets that say it, the cited one included: 1 means single-sourced.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,10 +23,13 @@ from assistant.types import Citation, CitationRef, Corroboration
 from ingest.embedder import Embedder, Vectors
 from ingest.errors import ConfigError
 from ingest.settings import Settings
+from ingest.sidecar import chroma_call
 from ingest.store import NewsStore, SentenceRecord, StoredArticle
 
 MIN_SHARED_TERMS = 2
-MIN_TERM_SHARE = 0.3  # of the cited sentence's content terms found in the supporting sentence
+PER_OUTLET = 3  # candidates of one outlet that are embedded and compared
+PLAIN_CACHE_SIZE = 20_000  # sentence vectors kept in memory (about 30 MB)
+MIN_TERM_SHARE = 0.4  # of the cited sentence's content terms found in the supporting sentence
 
 
 def outlet_of(meta: Mapping[str, object]) -> str:
@@ -36,11 +42,19 @@ def story_of(article: StoredArticle) -> str:
     return str(article.metadata.get("story_id", "")) or article.doc_id
 
 
-def lexically_close(cited: str, other: str) -> bool:
-    """Enough of the cited sentence's content words are in the other sentence."""
+def term_share(cited: str, other: str) -> float:
+    """Share of the cited sentence's content words found in the other sentence (0 when it has too
+    few in common: fewer than two, or than all of a one-word sentence)."""
     mine, theirs = set(content_terms(cited)), set(content_terms(other))
     shared = len(mine & theirs)
-    return shared >= min(MIN_SHARED_TERMS, len(mine)) and shared >= MIN_TERM_SHARE * len(mine)
+    if not mine or shared < min(MIN_SHARED_TERMS, len(mine)):
+        return 0.0
+    return shared / len(mine)
+
+
+def lexically_close(cited: str, other: str) -> bool:
+    """Enough of the cited sentence's content words are in the other sentence."""
+    return term_share(cited, other) >= MIN_TERM_SHARE
 
 
 @dataclass(frozen=True)
@@ -73,9 +87,8 @@ class Corroborator:
 
     def __init__(self, settings: Settings, store: NewsStore, embedder: Embedder) -> None:
         if not 0.0 < settings.corroboration_threshold <= 1.0:
-            raise ConfigError(
-                f"corroboration_threshold must be above 0 and at most 1, got {settings.corroboration_threshold}"
-            )
+            value = settings.corroboration_threshold
+            raise ConfigError(f"corroboration_threshold must be above 0 and at most 1, got {value}")
         if settings.corroboration_candidates < 1:
             raise ConfigError(
                 f"corroboration_candidates must be at least 1, got {settings.corroboration_candidates}"
@@ -84,54 +97,94 @@ class Corroborator:
         self.k = settings.corroboration_candidates
         self.store = store
         self.embedder = embedder
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
 
     def corroborate(
-        self, citations: Sequence[Citation], articles: Mapping[str, StoredArticle]
+        self,
+        citations: Sequence[Citation],
+        stored_vectors: Sequence[Vectors | None],
+        articles: Mapping[str, StoredArticle],
     ) -> list[Corroboration]:
-        """One Corroboration per citation, in order."""
-        if not citations:
-            return []
-        vectors = self.embedder.embed([c.sentence for c in citations])
-        candidates = [self._candidates(c, v, articles) for c, v in zip(citations, vectors)]
-        texts = sorted({s.text for found in candidates for s in found})
-        text_vectors = dict(zip(texts, self.embedder.embed(texts))) if texts else {}
-        return [
-            self._count(c, v, found, text_vectors, articles)
-            for c, v, found in zip(citations, vectors, candidates)
-        ]
+        """One Corroboration per citation, in order. ``stored_vectors`` are the cited sentences'
+        vectors in the store (None when unknown: that citation then counts as single-sourced)."""
+        queries = [(i, v) for i, v in enumerate(stored_vectors) if v is not None]
+        records = self._nearest([v for _, v in queries])
+        candidates: list[list[Support]] = [[] for _ in citations]
+        for (i, _), found in zip(queries, records):
+            candidates[i] = self._supports(citations[i], found, articles)
+        texts = [c.sentence for c in citations] + [s.text for f in candidates for s in f]
+        plain = self._plain_vectors(texts) if any(candidates) else {}
+        return [self._count(c, found, plain, articles) for c, found in zip(citations, candidates)]
 
-    def _candidates(
-        self, citation: Citation, vector: Vectors, articles: Mapping[str, StoredArticle]
+    def _plain_vectors(self, texts: Sequence[str]) -> dict[str, Vectors]:
+        """Embeddings of sentences alone; recently used ones are kept (a text's vector never changes)."""
+        with self._lock:
+            out = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in out]
+        if missing:
+            out.update(zip(missing, self.embedder.embed(missing)))
+        with self._lock:
+            for text, vector in out.items():
+                self._cache[text] = vector
+                self._cache.move_to_end(text)
+            while len(self._cache) > PLAIN_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return out
+
+    def _nearest(self, vectors: Sequence[Vectors]) -> list[list[SentenceRecord]]:
+        """The nearest stored sentences to each vector (one store query for all)."""
+        if not vectors:
+            return []
+        got = chroma_call(
+            self.store.where,
+            "query",
+            lambda: self.store.sentences.query(
+                query_embeddings=np.asarray(vectors, dtype=np.float32),
+                n_results=self.k,
+                include=["metadatas", "distances"],
+            ),
+        )
+        metas, dists = got["metadatas"] or [], got["distances"] or []
+        return [[_record(m or {}, float(d)) for m, d in zip(ms, ds)] for ms, ds in zip(metas, dists)]
+
+    def _supports(
+        self, citation: Citation, records: Sequence[SentenceRecord], articles: Mapping[str, StoredArticle]
     ) -> list[Support]:
-        """Committed sentences near the cited one, from other stories and outlets, lexically close."""
+        """Committed sentences near the cited one, from other stories and outlets, lexically close:
+        at most ``PER_OUTLET`` an outlet, the most overlapping first (only they are embedded)."""
         cited = articles.get(citation.doc_id)
         if cited is None:
             return []
-        found = []
-        for record in self.store.query_sentences(vector, self.k):
+        by_outlet: dict[str, list[tuple[float, Support]]] = {}
+        for record in records:
             article = articles.get(record.doc_id)
             if article is None or article.version != record.version or not _independent(cited, article):
                 continue
             support = Support(article, record)
-            if lexically_close(citation.sentence, support.text):
-                found.append(support)
-        return found
+            share = term_share(citation.sentence, support.text)
+            if share >= MIN_TERM_SHARE:
+                by_outlet.setdefault(outlet_of(article.metadata), []).append((share, support))
+        best = [sorted(found, key=lambda f: -f[0])[:PER_OUTLET] for found in by_outlet.values()]
+        return [support for found in best for _, support in found]
 
     def _count(
         self,
         citation: Citation,
-        vector: Vectors,
         found: Sequence[Support],
-        text_vectors: Mapping[str, Vectors],
+        plain: Mapping[str, Vectors],
         articles: Mapping[str, StoredArticle],
     ) -> Corroboration:
+        if not found:
+            return Corroboration(count=1)
+        vector = plain[citation.sentence]
         cited = articles.get(citation.doc_id)
         seen_outlets = {outlet_of(cited.metadata)} if cited else set()
         seen_stories = {story_of(cited)} if cited else set()
-        scored = sorted(found, key=lambda s: -float(np.dot(text_vectors[s.text], vector)))
+        scored = sorted(found, key=lambda s: -float(np.dot(plain[s.text], vector)))
         supporting = []
         for support in scored:
-            if float(np.dot(text_vectors[support.text], vector)) < self.threshold:
+            if float(np.dot(plain[support.text], vector)) < self.threshold:
                 break
             outlet, story = outlet_of(support.article.metadata), story_of(support.article)
             if outlet in seen_outlets or story in seen_stories:
@@ -147,4 +200,15 @@ def _independent(cited: StoredArticle, other: StoredArticle) -> bool:
         other.doc_id != cited.doc_id
         and story_of(other) != story_of(cited)
         and outlet_of(other.metadata) != outlet_of(cited.metadata)
+    )
+
+
+def _record(meta: Mapping[str, Any], distance: float) -> SentenceRecord:
+    return SentenceRecord(
+        doc_id=str(meta.get("doc_id", "")),
+        index=int(meta.get("index", 0)),
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+        version=str(meta.get("version", "")),
+        distance=distance,
     )

@@ -7,7 +7,9 @@ folded) and the gold answer must occur on word boundaries. Metrics:
 * ``first_300_hit``: gold answer in the first 300 characters of the answer text (markers removed);
 * ``any_citation_hit``: gold answer in any cited sentence;
 * ``refusal_rate``: share of questions answered with ``grounded: false``;
-* ``latency_ms``: p50 / p95 / mean of ``ask`` (wall clock, per question).
+* ``latency_ms``: p50 / p95 / mean of ``ask`` (wall clock, per question);
+* ``answer_ms``: p50 / p95 of the answer's own ``timings_ms["total"]`` (question to composed answer,
+  before the news enrichment of citations).
 """
 
 from __future__ import annotations
@@ -96,8 +98,10 @@ def evaluate(assistant: Assistant, items: Sequence[QuestionItem], mode: Mode | N
     counts = {"first_sentence_hit": 0, "first_300_hit": 0, "any_citation_hit": 0}
     refused = 0
     latencies: list[float] = []
+    chain: list[float] = []
     for item, answer, ms in run_questions(assistant, items, mode):
         latencies.append(ms)
+        chain.append(answer.timings_ms.get("total", ms))
         refused += not answer.grounded
         for key, hit in answer_hits(answer, item.answer).items():
             counts[key] += hit
@@ -110,4 +114,5 @@ def evaluate(assistant: Assistant, items: Sequence[QuestionItem], mode: Mode | N
         "p95": percentile(latencies, 95),
         "mean": round(sum(latencies) / n, 1) if n else 0.0,
     }
+    metrics["answer_ms"] = {"p50": percentile(chain, 50), "p95": percentile(chain, 95)}
     return metrics

@@ -87,11 +87,13 @@ class LexicalIndex:
         self._bm25: bm25s.BM25 | None = None
         self._vocab: dict[str, int] = {}
         self._df: Counter[str] = Counter()
+        self.term_sets: list[frozenset[str]] = []
         if not texts:
             return
         corpus = [content_terms(t) or ["_empty_"] for t in texts]
-        for terms in corpus:
-            self._df.update(set(terms))
+        self.term_sets = [frozenset(terms) for terms in corpus]
+        for terms in self.term_sets:
+            self._df.update(terms)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         self._bm25.index(corpus, show_progress=False)
         self._vocab = dict(self._bm25.vocab_dict)

@@ -28,7 +28,7 @@ from assistant.corroboration import Corroborator, outlet_of, story_of
 from assistant.dates import anchor_dates, asks_for_latest, newest, parse_question_dates
 from assistant.deeplink import deep_link
 from assistant.types import Answer, Citation, Filters
-from ingest.embedder import Embedder
+from ingest.embedder import Embedder, Vectors
 from ingest.settings import Settings
 from ingest.sidecar import chroma_call
 from ingest.store import NewsStore, StoredArticle
@@ -125,16 +125,18 @@ class NewsEnricher:
         view = self.cache.get()
         groups = self._story_groups(view)
         citations = [self._citation(c, view.articles, groups) for c in answer.citations]
-        for citation, corroboration in zip(
-            citations, self.corroborator.corroborate(citations, view.articles)
+        stored = self._stored_vectors(citations, view.articles)
+        for citation, found in zip(
+            citations, self.corroborator.corroborate(citations, stored, view.articles)
         ):
-            citation.corroboration = corroboration
+            citation.corroboration = found
         update: dict[str, Any] = {"citations": citations, "notices": list(answer.notices)}
         question = answer.standalone_question or answer.question
         if answer.grounded and citations and asks_for_latest(question):
             update.update(self._as_of(answer, citations))
-        update["notices"] += [flag.notice() for flag in self._corrections(question, citations, view)]
-        update["timings_ms"] = {**answer.timings_ms, "news": round((time.perf_counter() - clock) * 1000, 2)}
+        flags = self._corrections(question, [v for v in stored if v is not None], view)
+        update["notices"] += [flag.notice() for flag in flags]
+        update["timings_ms"] = _with_news_time(answer.timings_ms, (time.perf_counter() - clock) * 1000)
         return answer.model_copy(update=update)
 
     def _story_groups(self, view: CorpusView) -> dict[str, list[str]]:
@@ -162,29 +164,42 @@ class NewsEnricher:
             return {}
         return {"as_of": day.isoformat(), "answer": f"{answer.answer}\n\nAs of {day.isoformat()}."}
 
-    def _corrections(
-        self, question: str, citations: Sequence[Citation], view: CorpusView
-    ) -> list[CorrectionFlag]:
+    def _corrections(self, question: str, cited: Sequence[Vectors], view: CorpusView) -> list[CorrectionFlag]:
         if not self.archive.has_retracted():
             return []
         vector = self.embedder.embed_query(question)
-        cited = self._cited_vectors(citations, view.articles)
         similarities = [float(np.dot(v, vector)) for v in cited]
         return self.corrections.check(question, vector, similarities, view.articles)
 
-    def _cited_vectors(
+    def _stored_vectors(
         self, citations: Sequence[Citation], articles: Mapping[str, StoredArticle]
-    ) -> list[np.ndarray[Any, Any]]:
-        """The stored vectors of the cited sentences (the ones retrieval scored)."""
-        out = []
-        for c in citations:
-            version = articles[c.doc_id].version if c.doc_id in articles else ""
-            where = {"$and": [{"doc_id": c.doc_id}, {"version": version}, {"start": c.char_start}]}
-            got = chroma_call(
-                self.store.where,
-                "read",
-                lambda where=where: self.store.sentences.get(where=where, limit=1, include=["embeddings"]),  # type: ignore[misc]
-            )
-            if got["embeddings"] is not None and len(got["embeddings"]):
-                out.append(np.asarray(got["embeddings"][0], dtype=np.float32))
-        return out
+    ) -> list[Vectors | None]:
+        """The stored vectors of the cited sentences (what retrieval compared), None if not found."""
+        keys = [
+            (c.doc_id, articles[c.doc_id].version, c.char_start) for c in citations if c.doc_id in articles
+        ]
+        if not keys:
+            return [None] * len(citations)
+        clauses = [{"$and": [{"doc_id": d}, {"version": v}, {"start": s}]} for d, v, s in keys]
+        where = clauses[0] if len(clauses) == 1 else {"$or": clauses}
+        got = chroma_call(
+            self.store.where,
+            "read",
+            lambda: self.store.sentences.get(where=where, include=["metadatas", "embeddings"]),  # type: ignore[arg-type]
+        )
+        found: dict[tuple[str, int], Vectors] = {}
+        for meta, vector in zip(got["metadatas"] or [], _rows(got["embeddings"])):
+            found[(str(meta["doc_id"]), int(meta["start"]))] = np.asarray(vector, dtype=np.float32)  # type: ignore[arg-type]
+        return [found.get((c.doc_id, c.char_start)) for c in citations]
+
+
+def _with_news_time(timings: Mapping[str, float], ms: float) -> dict[str, float]:
+    """The timings with this step's time, also counted in the total when there is one."""
+    out = {**timings, "news": round(ms, 2)}
+    if "total" in out:
+        out["total"] = round(out["total"] + ms, 2)
+    return out
+
+
+def _rows(embeddings: Any) -> list[Any]:
+    return [] if embeddings is None else list(embeddings)

@@ -23,6 +23,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from assistant.corpus import CorpusCache, CorpusView, fetch_embeddings
+from assistant.corroboration import story_of
+from assistant.news import collapse_syndicated
 from assistant.question import Question, read_question
 from assistant.types import Filters
 from ingest.embedder import Embedder, Vectors
@@ -162,8 +164,12 @@ class HybridSearch:
         scores = view.lexical.scores(question.terms)
         lexical = self._lexical(scores, spec.mask(view))
         timings["lexical"] = _ms(clock)
-        candidates = self._fuse(view, dense, lexical, scores)
+        candidates = collapse_syndicated(
+            self._fuse(view, dense, lexical, scores), lambda d: story_of(view.articles[d])
+        )
+        clock = time.perf_counter()
         self._complete(view, candidates, vector)
+        timings["complete"] = _ms(clock)
         return Retrieval(question, view, candidates, scores, timings)
 
     def _dense(self, view: CorpusView, vector: Vectors, spec: FilterSpec) -> dict[int, float]:

@@ -20,6 +20,7 @@ from assistant.answer import ExtractiveAnswerer, answer_text, make_citations, re
 from assistant.chat import Standalone, condense
 from assistant.corpus import CorpusCache
 from assistant.llm import Evidence, LLMAnswerer, LLMOutcome, build_chat_model, condense_with_llm
+from assistant.news import NewsEnricher
 from assistant.question import read_question
 from assistant.retrieve import Candidate, HybridSearch, Retrieval, SentenceRetriever
 from assistant.types import Answer, ChatTurn, Citation, Filters
@@ -69,6 +70,7 @@ class Assistant:
         self.components = components
         self.chat_model = chat_model
         self.cache = CorpusCache(components.store)
+        self.news = NewsEnricher(settings, components.store, components.embedder, self.cache)
         self.search = HybridSearch(settings, components.store, components.embedder, self.cache)
         self.retriever = SentenceRetriever(search=self.search, k=settings.llm_max_evidence)
         self.extractive = ExtractiveAnswerer(settings)
@@ -205,7 +207,7 @@ class Assistant:
     def _answer(self, turn: _Turn, text: str, citations: list[Citation], grounded: bool) -> Answer:
         turn.timings["total"] = _ms(turn.started)
         standalone = turn.standalone.text if turn.standalone and turn.standalone.is_follow_up else ""
-        return Answer(
+        answer = Answer(
             question=turn.question,
             answer=text,
             citations=citations,
@@ -215,6 +217,7 @@ class Assistant:
             notices=list(turn.notices),
             timings_ms=dict(turn.timings),
         )
+        return self.news.enrich(answer)  # syndication, corroboration, dates, deep links, corrections
 
     # --- corpus ----------------------------------------------------------------------------
     def ingest_sources(self, sources: Sequence[str]) -> IngestReport:

@@ -8,6 +8,7 @@ prints exactly one JSON object on its last stdout line; the parent collects and 
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import statistics
@@ -126,7 +127,7 @@ def percentile(values: Sequence[float], pct: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered))))
     return round(ordered[rank - 1], 4)
 
 

@@ -9,8 +9,10 @@ so load from other jobs on the machine hits all of them alike:
 * ``ours``: ``IngestPipeline.run`` into a fresh embedded store (read, split, hash, embed, write).
 * ``recipe``: ``RecursiveCharacterTextSplitter(1000, 200)`` + ``Chroma.from_documents`` (langchain-chroma)
   + ``HuggingFaceEmbeddings`` (langchain-huggingface) with the same bundled model folder, defaults.
-* ``raw``: ``SentenceTransformer.encode`` alone on exactly the texts our pipeline embeds (titles and
-  sentences with their context), same batch size and precision as ours: the practical limit.
+* ``raw``: the model's ``encode`` alone (the same model object ours uses) on exactly the texts our
+  pipeline embeds (titles and sentences with their context), sorted by length, same batch size and
+  precision as ours: the practical limit. ``raw_st`` (optional, ``--contenders``) does the same
+  through ``SentenceTransformer.encode``, to compare our light encoder with the library.
 
 The model is loaded and warmed before the clock starts in every contender. Prints one JSON object:
 per contender the medians over rounds (articles/s, sentences or chunks/s, embedding tokens/s, wall
@@ -41,6 +43,7 @@ from benchmarks.common import (
 )
 
 CONTENDERS = ("ours", "recipe", "raw")
+OPTIONAL = ("raw_st",)  # the model alone through sentence-transformers instead of our light encoder
 TARGETS = {"ours_vs_recipe_articles_per_s": 1.5, "ours_vs_raw_throughput": 0.8}
 RECIPE_CHUNK, RECIPE_OVERLAP = 1000, 200
 
@@ -73,14 +76,17 @@ def pipeline_texts(articles_file: Path, settings: Any) -> list[str]:
     return heads + sentences
 
 
-def count_tokens(tokenizer: Any, texts: Sequence[str], max_length: int) -> int:
+def count_tokens(texts: Sequence[str]) -> int:
     """Tokens the model sees for ``texts`` (special tokens included, truncated like the model)."""
-    total = 0
-    for begin in range(0, len(texts), 1024):
-        batch = list(texts[begin : begin + 1024])
-        ids = tokenizer(batch, truncation=True, max_length=max_length)["input_ids"]
-        total += sum(len(row) for row in ids)
-    return total
+    from ingest.embedder import resolve_model_path
+    from ingest.encoder import load_tokenizer, read_layout
+    from ingest.settings import DEFAULT_MODEL
+
+    folder = Path(resolve_model_path(DEFAULT_MODEL))
+    layout = read_layout(folder)
+    tokenizer = load_tokenizer(folder, layout.max_seq_length if layout else 256)
+    tokenizer.no_padding()
+    return sum(len(e.ids) for e in tokenizer.encode_batch(list(texts)))
 
 
 def work_ours(args: argparse.Namespace) -> dict[str, Any]:
@@ -92,13 +98,12 @@ def work_ours(args: argparse.Namespace) -> dict[str, Any]:
     with Stopwatch() as clock:
         report = components.pipeline.run([args.articles], show_progress=False)
     texts = pipeline_texts(Path(args.articles), settings)
-    model = components.embedder.model
     return {
         "articles": report.added + report.updated,
         "sentences": report.sentences,
         "texts": len(texts),
         "unique_texts": len(set(texts)),
-        "tokens": count_tokens(model.tokenizer, texts, model.max_seq_length),
+        "tokens": count_tokens(texts),
         "failed": len(report.failed),
         **_clock_fields(clock),
         **_model_fields(components.embedder),
@@ -124,12 +129,11 @@ def work_recipe(args: argparse.Namespace) -> dict[str, Any]:
         splitter = RecursiveCharacterTextSplitter(chunk_size=RECIPE_CHUNK, chunk_overlap=RECIPE_OVERLAP)
         chunks = splitter.split_documents(docs)
         Chroma.from_documents(chunks, embeddings, persist_directory=args.store, collection_name="recipe")
-    model = embeddings._client
     texts = [c.page_content.replace("\n", " ") for c in chunks]  # what HuggingFaceEmbeddings embeds
     return {
         "articles": len(docs),
         "chunks": len(chunks),
-        "tokens": count_tokens(model.tokenizer, texts, model.max_seq_length),
+        "tokens": count_tokens(texts),
         **_clock_fields(clock),
         "threads": _torch_threads(),
     }
@@ -141,18 +145,25 @@ def _recipe_meta(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def work_raw(args: argparse.Namespace) -> dict[str, Any]:
-    from ingest.components import IngestComponents
+    from ingest.embedder import Backend, Embedder
 
     settings = our_settings(Path(args.store), args.precision, args.batch_size)
-    embedder = IngestComponents.build(settings).embedder
-    texts = pipeline_texts(Path(args.articles), settings)
+    backend: Backend = "sentence-transformers" if args.worker == "raw_st" else settings.embed_backend
+    embedder = Embedder(
+        settings.model_name,
+        settings.embed_batch_size,
+        settings.torch_threads,
+        settings.embed_precision,
+        backend,
+    )
+    texts = sorted(pipeline_texts(Path(args.articles), settings), key=len)
     model = embedder.model
     embedder.embed(["Warm-up sentence for the model."])
     with Stopwatch() as clock, embedder.precision_context():
         model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True, convert_to_numpy=True)
     return {
         "texts": len(texts),
-        "tokens": count_tokens(model.tokenizer, texts, model.max_seq_length),
+        "tokens": count_tokens(texts),
         **_clock_fields(clock),
         **_model_fields(embedder),
     }
@@ -163,7 +174,12 @@ def _clock_fields(clock: Stopwatch) -> dict[str, float]:
 
 
 def _model_fields(embedder: Any) -> dict[str, Any]:
-    return {"precision": embedder.precision, "batch_size": embedder.batch_size, "threads": _torch_threads()}
+    return {
+        "precision": embedder.precision,
+        "backend": embedder.backend,
+        "batch_size": embedder.batch_size,
+        "threads": _torch_threads(),
+    }
 
 
 def _torch_threads() -> int:
@@ -176,6 +192,7 @@ WORKERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "ours": work_ours,
     "recipe": work_recipe,
     "raw": work_raw,
+    "raw_st": work_raw,
 }
 
 
@@ -264,10 +281,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, help="only the first N articles")
     p.add_argument("--repeat", type=int, default=1, help="rounds (contenders interleaved); medians reported")
     p.add_argument("--out", type=Path, help="also write the JSON (indented) to this file")
-    p.add_argument("--contenders", type=lambda s: s.split(","), default=list(CONTENDERS))
+    p.add_argument(
+        "--contenders",
+        type=lambda s: s.split(","),
+        default=list(CONTENDERS),
+        help=f"comma-separated, of {', '.join(CONTENDERS + OPTIONAL)} (default: {','.join(CONTENDERS)})",
+    )
     p.add_argument("--precision", default="", help="embed_precision for ours and raw (default: setting)")
     p.add_argument("--batch-size", type=int, default=0, help="embed_batch_size (default: setting)")
-    p.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=CONTENDERS + OPTIONAL, help=argparse.SUPPRESS)
     p.add_argument("--store", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.repeat < 1 or (args.limit is not None and args.limit < 1):

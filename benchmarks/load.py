@@ -100,13 +100,30 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         for question in questions[: args.warmup]:  # not measured: first-request costs
             await client.post("/api/ask", json={"question": question})
         ingest = asyncio.create_task(run_ingest(args.ingest)) if args.ingest else None
+        if ingest:
+            await asyncio.sleep(args.ingest_delay)  # let the job load its model and start writing
+        articles_before = await article_count(client)
         results = Results()
         started = time.perf_counter()
         deadline = started + args.duration
         await asyncio.gather(*(user(i, client, questions, deadline, results) for i in range(args.users)))
         elapsed = time.perf_counter() - started
+        articles_after = await article_count(client)
+        still_running = ingest is not None and not ingest.done()
         ingest_report = await ingest if ingest else None
-    return report(args, results, elapsed, ingest_report)
+    if ingest_report is not None:
+        ingest_report["running_when_load_ended"] = still_running
+    out = report(args, results, elapsed, ingest_report)
+    out["articles"] = {"at_start": articles_before, "at_end": articles_after}
+    return out
+
+
+async def article_count(client: httpx.AsyncClient) -> int | None:
+    try:
+        response = await client.get("/api/stats")
+        return int(response.json()["articles"]) if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
 
 
 def report(
@@ -142,6 +159,9 @@ def parse_args() -> argparse.Namespace:
         "--questions", type=Path, default=DEFAULT_QUESTIONS, help="JSONL with a question field"
     )
     parser.add_argument("--ingest", default="", help="command run during the load (e.g. newsdesk ingest ...)")
+    parser.add_argument(
+        "--ingest-delay", type=float, default=0.0, help="seconds between ingest start and load"
+    )
     parser.add_argument("--api-key", default="", help="Bearer key, when the server requires one")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a request is an error")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured requests before the load")

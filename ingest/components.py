@@ -28,8 +28,12 @@ class IngestComponents:
     def build(cls, settings: Settings, embedder: Embedder | None = None) -> IngestComponents:
         store = NewsStore(settings)
         embedder = embedder or Embedder(
-            settings.model_name, settings.embed_batch_size, settings.torch_threads, settings.embed_precision
+            settings.model_name,
+            settings.embed_batch_size,
+            settings.torch_threads,
+            settings.embed_precision,
+            settings.embed_backend,
         )
-        splitter = SentenceSplitter()
+        splitter = SentenceSplitter(settings.sentence_engine, settings.sentence_max_chars)
         pipeline = IngestPipeline(settings, store, embedder, splitter)
         return cls(settings, store, embedder, splitter, pipeline)

@@ -201,24 +201,27 @@ class IngestPipeline:
         texts = heads + [t for p in prepared for t in p.embed_texts]
         vectors = self.embedder.embed(texts)
         offset = len(prepared)
-        for i, item in enumerate(prepared):
-            n = len(item.spans)
-            sentence_vectors = (
-                vectors[offset : offset + n] if n else np.zeros((0, vectors.shape[1]), dtype=np.float32)
-            )
-            if item.is_update:  # keep the version being replaced as history (ingest/versions.py)
-                self.versions.archive(item.article.doc_id, item.article.text, str(item.metadata["version"]))
-            self.store.write_article(
-                item.article.doc_id,
-                item.article.text,
-                item.metadata,
-                vectors[i],
-                item.spans,
-                sentence_vectors,
-            )
-            offset += n
-            report.sentences += n
-            _count(report, item)
+        with self.store.generation_batch():  # readers rebuild once per group, not per article
+            for i, item in enumerate(prepared):
+                n = len(item.spans)
+                sentence_vectors = (
+                    vectors[offset : offset + n] if n else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+                )
+                if item.is_update:  # keep the version being replaced as history (ingest/versions.py)
+                    self.versions.archive(
+                        item.article.doc_id, item.article.text, str(item.metadata["version"])
+                    )
+                self.store.write_article(
+                    item.article.doc_id,
+                    item.article.text,
+                    item.metadata,
+                    vectors[i],
+                    item.spans,
+                    sentence_vectors,
+                )
+                offset += n
+                report.sentences += n
+                _count(report, item)
 
 
 def _count(report: IngestReport, item: PreparedArticle) -> None:

@@ -53,9 +53,18 @@ class Settings(BaseSettings):
         description="Embedding maths: bf16 autocast (about 2x faster on CPUs with native bf16, cosine "
         "0.9999 to fp32), fp32, or auto = bf16 where the CPU has native bf16, else fp32.",
     )
+    embed_backend: Literal["light", "sentence-transformers"] = Field(
+        "light",
+        description="light = built-in BERT encoder for BERT mean-pooling models (same vectors, 5 s faster "
+        "start; other models fall back), or always sentence-transformers.",
+    )
 
     # --- ingest --------------------------------------------------------------------------
     max_file_bytes: int = Field(20 * 1024 * 1024, description="Largest input file accepted.")
+    sentence_engine: Literal["blingfire", "pysbd", "syntok"] = Field(
+        "blingfire", description="Sentence splitter engine (pysbd/syntok need their package)."
+    )
+    sentence_max_chars: int = Field(1000, description="Longer sentences are cut at whitespace.")
     ingest_group_size: int = Field(32, description="Articles embedded and committed together.")
     context_sentences: int = Field(1, description="Neighbour sentences embedded with a sentence.")
     fetch_timeout_s: float = Field(15.0, description="Timeout of one HTTP fetch, seconds.")
@@ -76,16 +85,16 @@ class Settings(BaseSettings):
     lexical_k: int = Field(40, description="BM25 sentence candidates fetched per question.")
     rrf_k: int = Field(60, description="Reciprocal rank fusion constant (dense + BM25 ranks).")
     answer_score_margin: float = Field(
-        0.35, description="Extra answer sentences must score within this margin of the best one."
+        0.6, description="Extra answer sentences must score within this margin of the best one."
     )
     duplicate_overlap: float = Field(
         0.6, description="Word overlap (Jaccard, 0-1) above which a sentence repeats one already cited."
     )
-    refusal_min_coverage: float = Field(
-        0.3,
-        description="Refuse when less of the question's (IDF-weighted) terms are found near the best sentence.",
+    refusal_min_support: float = Field(
+        0.5,
+        description="Refuse when the best sentence's support (mean of its dense similarity to the question "
+        "and the IDF-weighted share of question terms found around it) is below this.",
     )
-    refusal_min_score: float = Field(0.5, description="Refuse when the best sentence scores below this.")
     chat_history_turns: int = Field(6, description="Earlier chat turns used to resolve a follow-up question.")
     llm_max_evidence: int = Field(8, description="Evidence sentences given to the LLM.")
     llm_temperature: float = Field(0.0, description="Sampling temperature of the LLM.")
@@ -100,7 +109,7 @@ class Settings(BaseSettings):
     )
     syndication_shingle_words: int = Field(5, description="Words per shingle for syndication MinHash.")
     corroboration_threshold: float = Field(
-        0.75, description="Cosine similarity above which two sentences say the same thing."
+        0.8, description="Cosine similarity (sentences alone) above which two sentences say the same thing."
     )
     corroboration_candidates: int = Field(30, description="Nearest sentences checked per cited sentence.")
 
@@ -158,6 +167,7 @@ class Settings(BaseSettings):
         "embed_batch_size",
         "write_batch_size",
         "ingest_group_size",
+        "sentence_max_chars",
         "retrieve_k",
         "answer_max_sentences",
         "max_body_bytes",

@@ -16,7 +16,9 @@ interrupted write leaves at most unreferenced sentence records, which readers ig
 ``version`` is not the article's) and the next write of that article replaces or removes.
 Every change sets a new ``generation`` token on the articles collection so other processes know
 when their in-memory views (lexical index, texts) are stale: read the token *before* reading the
-data it stands for, then a write that lands in between is seen as a change next time.
+data it stands for, then a write that lands in between is seen as a change next time. Readers
+rebuild on every change, so an ingest announces each group of articles once
+(:meth:`NewsStore.generation_batch`).
 
 Several writers (server mode only; the embedded folder admits one writer, see :meth:`write_lock`).
 Chroma has no transactions, so two processes writing different content for the same article at
@@ -31,9 +33,10 @@ and re-running an interrupted ingest rewrites, never duplicates, what it had wri
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -216,6 +219,9 @@ class NewsStore:
         self.sentences = self._collection(f"{settings.collection}_sentences")
         max_batch: int = self._call("connect", self._client.get_max_batch_size)
         self.batch_size = min(settings.write_batch_size, max_batch)
+        self._batch_lock = threading.Lock()
+        self._batch_depth = 0
+        self._bump_pending = False
 
     def _collection(self, name: str) -> Collection:
         try:
@@ -261,6 +267,40 @@ class NewsStore:
             "read", lambda: self._client.get_collection(self.articles.name, embedding_function=None)
         )
         return str((fresh.metadata or {}).get("generation", "0"))
+
+    @contextmanager
+    def generation_batch(self) -> Iterator[None]:
+        """Announce all writes made inside with one generation change, at the end.
+
+        Every reader rebuilds its in-memory view on a change, so an ingest announces each group
+        of articles once instead of each article. Readers see the group's articles at the latest
+        when the block ends (also when it ends with an error).
+        """
+        with self._batch_lock:
+            self._batch_depth += 1
+        try:
+            yield
+        except BaseException:
+            with suppress(StoreError):  # the error in flight is the news
+                self._end_batch()
+            raise
+        self._end_batch()
+
+    def _end_batch(self) -> None:
+        with self._batch_lock:
+            self._batch_depth -= 1
+            flush = self._batch_depth == 0 and self._bump_pending
+            if flush:
+                self._bump_pending = False
+        if flush:
+            self._bump_generation()
+
+    def _generation_changed(self) -> None:
+        with self._batch_lock:
+            if self._batch_depth:
+                self._bump_pending = True
+                return
+        self._bump_generation()
 
     def _bump_generation(self) -> None:
         # A random token, not a counter: concurrent bumps need no read-modify-write, and whichever
@@ -382,7 +422,7 @@ class NewsStore:
             self._settle(doc_id, version, ids, vectors, metas)
         else:  # the write lock makes this process the only writer
             self._delete_stale(doc_id, keep_version=version)
-        self._bump_generation()
+        self._generation_changed()
 
     def _upsert_sentences(
         self, ids: list[str], vectors: Vectors, metas: Sequence[Mapping[str, MetaValue]]
@@ -401,8 +441,7 @@ class NewsStore:
     ) -> None:
         """After a commit with other writers about: clean up, and restore what a race deleted."""
         for _ in range(SETTLE_ROUNDS):
-            current = self.get_article(doc_id)
-            if current is None or current.version != version:
+            if self._committed_version(doc_id) != version:
                 return  # deleted, or a later write won: that writer cleans up after itself
             self._delete_stale(doc_id, keep_version=version)
             missing = self._missing_sentences(ids)
@@ -412,6 +451,12 @@ class NewsStore:
         raise StoreError(
             f"article {doc_id!r}: concurrent writers kept deleting its sentences; ingest it again"
         )
+
+    def _committed_version(self, doc_id: str) -> str | None:
+        got = self._call("read", lambda: self.articles.get(ids=[doc_id], include=["metadatas"]))
+        if not got["ids"]:
+            return None
+        return str(((got["metadatas"] or [{}])[0] or {}).get("version", ""))
 
     def _missing_sentences(self, ids: list[str]) -> list[int]:
         """Positions in ``ids`` of sentence records that are not stored."""
@@ -427,7 +472,7 @@ class NewsStore:
         self.require_article(doc_id)
         self._call("delete", lambda: self.articles.delete(ids=[doc_id]))
         self._delete_stale(doc_id, keep_version=None)
-        self._bump_generation()
+        self._generation_changed()
 
     def purge_orphans(self) -> int:
         """Delete sentence records whose article is missing or has another version."""

@@ -16,6 +16,7 @@ Retrieval never reads these collections: it uses the newest version only.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -183,6 +184,60 @@ class VersionArchive:
                 metadatas=[{**(got["metadatas"] or [])[i], "model": model} for i in keep],  # type: ignore[misc]
             ),
         )
+
+
+def sentence_diff(old: str, new: str) -> list[str]:
+    """Sentences ``old`` has and ``new`` lacks ("- ...") and the reverse ("+ ..."), in text order."""
+    from ingest.sentences import split_sentences
+
+    before = [normalize_space(old[s.start : s.end]) for s in split_sentences(old)]
+    after = [normalize_space(new[s.start : s.end]) for s in split_sentences(new)]
+    lines = difflib.unified_diff(before, after, lineterm="", n=0)
+    return [
+        f"{line[0]} {line[1:]}" for line in lines if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+def history_report(current: StoredArticle, versions: Sequence[ArticleVersion]) -> dict[str, Any]:
+    """The history of an article as JSON-ready data: each earlier version, oldest first, with its
+    metadata, text and what the version after it changed (sentences removed "- " and added "+ ")."""
+    texts = [v.text for v in versions] + [current.text]
+    return {
+        "doc_id": current.doc_id,
+        "current": {"version": current.version, "metadata": dict(current.metadata)},
+        "versions": [
+            {
+                "seq": v.seq,
+                "version": v.version,
+                "superseded_at": v.superseded_at,
+                "metadata": dict(v.metadata),
+                "text": v.text,
+                "changes": sentence_diff(v.text, texts[i + 1]),
+            }
+            for i, v in enumerate(versions)
+        ],
+    }
+
+
+def format_history(report: Mapping[str, Any]) -> str:
+    """The history report as readable text (what ``newsdesk show DOC_ID --versions`` prints)."""
+    current = report["current"]
+    lines = [
+        f"doc_id: {report['doc_id']}",
+        f"current version: {current['version']} (ingested {current['metadata'].get('ingested_at', '?')}) "
+        f"{current['metadata'].get('title', '')}".rstrip(),
+        f"earlier versions: {len(report['versions'])}",
+    ]
+    for v in report["versions"]:
+        meta = v["metadata"]
+        lines += [
+            "",
+            f"version {v['seq']}: {v['version']} (ingested {meta.get('ingested_at', '?')}, "
+            f"replaced {v['superseded_at']} by {meta.get('superseded_by', '?')})",
+            f"title: {meta.get('title', '')}",
+            *(f"  {change}" for change in v["changes"] or ["(same text; metadata changed)"]),
+        ]
+    return "\n".join(lines)
 
 
 def version_id(doc_id: str, version: str) -> str:

@@ -50,7 +50,11 @@ def dev_slice(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for q in questions:
         wanted = set(content_terms(q["question"]))
         hits = sorted(
-            ((len(wanted & terms[i]), i) for i, a in enumerate(articles) if contains_answer(a["text"], q["answer"])),
+            (
+                (len(wanted & terms[i]), i)
+                for i, a in enumerate(articles)
+                if contains_answer(a["text"], q["answer"])
+            ),
             reverse=True,
         )
         chosen += [i for _, i in hits[:ARTICLES_PER_QUESTION] if i not in chosen]

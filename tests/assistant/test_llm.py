@@ -48,7 +48,9 @@ def test_uncited_sentence_is_removed_with_fake_chat_model(sample_assistant: Assi
 def test_links_and_markup_not_in_the_evidence_are_removed_with_fake_chat_model(
     sample_assistant: Assistant,
 ) -> None:
-    model = scripted("**Evkurov** led it, see [details](https://evil.example/x) and <b>www.evil.example</b> [1].")
+    model = scripted(
+        "**Evkurov** led it, see [details](https://evil.example/x) and <b>www.evil.example</b> [1]."
+    )
     answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
     assert "evil" not in answer.answer and "**" not in answer.answer and "<b>" not in answer.answer
     assert answer.answer.startswith("Evkurov led it, see details")
@@ -76,7 +78,9 @@ def test_failing_endpoint_falls_back_to_the_extractive_answer_with_fake_chat_mod
 def test_reply_citing_nothing_falls_back_to_the_extractive_answer_with_fake_chat_model(
     sample_assistant: Assistant,
 ) -> None:
-    answer = with_model(sample_assistant, scripted("I think it was somebody important.")).ask(QUESTION, mode="llm")
+    answer = with_model(sample_assistant, scripted("I think it was somebody important.")).ask(
+        QUESTION, mode="llm"
+    )
     assert answer.mode == "extractive" and answer.grounded
     assert any("no sentence citing the evidence" in n for n in answer.notices)
 

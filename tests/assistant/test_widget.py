@@ -31,7 +31,7 @@ from tests.assistant.conftest_api import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, BrowserContext, Dialog, Page
 
 pytestmark = pytest.mark.browser
 
@@ -157,7 +157,12 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     """A fresh browser context; no JavaScript dialog may fire in it."""
     opened = browser.new_context()
     dialogs: list[str] = []
-    opened.on("page", lambda page: page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss())))
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    opened.on("page", lambda page: page.on("dialog", record))
     yield opened
     opened.close()
     assert dialogs == [], f"a JavaScript dialog fired: {dialogs}"

@@ -121,7 +121,12 @@ def test_second_writer_on_the_same_folder_gets_a_clear_error(components: IngestC
 
 
 def run_cli(store: Path, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "NEWSDESK_STORE_DIR": str(store), "NEWSDESK_EMBED_BATCH_SIZE": "16", "NEWSDESK_INGEST_GROUP_SIZE": "4"}
+    env = {
+        **os.environ,
+        "NEWSDESK_STORE_DIR": str(store),
+        "NEWSDESK_EMBED_BATCH_SIZE": "16",
+        "NEWSDESK_INGEST_GROUP_SIZE": "4",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "assistant", "ingest", *args],
         cwd=REPO,
@@ -154,7 +159,8 @@ def test_ingest_killed_midway_and_rerun_ends_like_a_clean_run(tmp_path: Path) ->
     proc.wait()
     for store in (killed, clean):
         done = run_cli(store, "--quiet", str(data))
-        assert done.wait() == 0, done.stderr.read() if done.stderr else ""
+        _, err = done.communicate(timeout=600)
+        assert done.returncode == 0, err
     results = [stored_ids(NewsStore(Settings(store_dir=s))) for s in (killed, clean)]
     assert results[0] == results[1]
     assert len(results[0][0]) == 40

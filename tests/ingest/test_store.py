@@ -90,6 +90,26 @@ def test_an_unchanged_reingest_leaves_the_generation_alone(components: IngestCom
     assert components.store.generation() == before
 
 
+def test_writes_in_a_generation_batch_are_announced_once_at_its_end_even_on_error(
+    components: IngestComponents, tmp_path: Path
+) -> None:
+    store = components.store
+    path = write_jsonl(
+        tmp_path / "a.jsonl", [{"id": "a1", "text": "One claim."}, {"id": "a2", "text": "Two."}]
+    )
+    before = store.generation()
+    with store.generation_batch():
+        components.pipeline.run([str(path)], show_progress=False)
+        assert store.count()[0] == 2
+        assert store.generation() == before
+    after = store.generation()
+    assert after != before
+    with pytest.raises(RuntimeError), store.generation_batch():
+        store.delete_article("a1")
+        raise RuntimeError("the ingest broke after a write")
+    assert store.generation() != after
+
+
 def test_the_server_version_check_accepts_the_bundled_server_and_refuses_other_majors() -> None:
     check_server_version("1.0.0", "1.5.9", "http://127.0.0.1:8000")  # what chroma run 1.5.9 reports
     check_server_version("1.5.9", "1.5.9", "http://127.0.0.1:8000")

@@ -1,0 +1,72 @@
+"""``newsdesk ask``, ``batch`` and ``eval`` on the session's sample and dev stores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import main
+from assistant.service import Assistant
+from tests.assistant.conftest import dev_questions
+
+
+def store_args(assistant: Assistant) -> list[str]:
+    return ["--store", str(assistant.settings.store_dir)]
+
+
+def test_ask_json_prints_the_answer_object(
+    sample_assistant: Assistant, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [*store_args(sample_assistant), "ask", "Who led the Russian delegation to Damascus?", "--json"]
+    )
+    answer = json.loads(capsys.readouterr().out)
+    assert code == 0 and answer["grounded"]
+    assert {"question", "answer", "citations", "grounded", "timings_ms"} <= set(answer)
+    assert "Yunus-Bege Evkurov" in answer["citations"][0]["sentence"]
+
+
+def test_ask_of_an_absent_topic_exits_1(
+    sample_assistant: Assistant, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([*store_args(sample_assistant), "ask", "What did the Pope say about bananas in Ecuador?"])
+    assert code == 1 and "could not find" in capsys.readouterr().out
+
+
+def test_batch_writes_one_answer_a_line_with_the_id_copied(
+    dev_assistant: Assistant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    rows = [{"id": q["id"], "question": q["question"]} for q in dev_questions()[:3]]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "a.jsonl"
+    assert main([*store_args(dev_assistant), "batch", "--questions", str(questions), "--out", str(out)]) == 0
+    answers = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [a["id"] for a in answers] == [r["id"] for r in rows]
+    assert all(a["question"] == r["question"] for a, r in zip(answers, rows))
+
+
+def test_eval_prints_json_metrics(
+    dev_assistant: Assistant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("".join(json.dumps(q) + "\n" for q in dev_questions()), encoding="utf-8")
+    assert main([*store_args(dev_assistant), "eval", "--questions", str(questions), "--limit", "4"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["questions"] == 4
+    for key in ("first_sentence_hit", "first_300_hit", "refusal_rate"):
+        assert 0.0 <= metrics[key] <= 1.0
+    assert metrics["latency_ms"]["p50"] > 0
+
+
+def test_batch_with_a_malformed_line_is_an_error_naming_the_line(
+    sample_assistant: Assistant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "1", "question": "ok?"}\nnot json\n', encoding="utf-8")
+    code = main(
+        [*store_args(sample_assistant), "batch", "--questions", str(questions), "--out", str(tmp_path / "a")]
+    )
+    assert code == 2 and "q.jsonl:2" in capsys.readouterr().err

@@ -1,0 +1,237 @@
+"""News-native answers on real dev articles: syndication, corroboration, dates, links, corrections.
+
+One small store of real articles is built once for the module: the Tom Brady retirement as
+reported by CNN and by USA TODAY (independently written, quoting the same statement), and the
+Medal of Freedom ceremony as reported by USA TODAY and by CNN, whose story the dev set holds twice
+(the same text at two URLs: a syndicated copy).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from assistant.corpus import CorpusCache
+from assistant.news import NewsEnricher, collapse_syndicated, prefer_newest, question_filters
+from assistant.service import Assistant, create_assistant
+from assistant.types import Answer, Citation, Filters
+from ingest.embedder import Embedder
+from ingest.settings import Settings
+from ingest.store import StoredArticle
+from ingest.versions import VersionArchive
+from tests.conftest import dev_articles_path
+
+BRADY_CNN, BRADY_USAT = "651d337663a37063", "187a20435053bdbf"
+MEDAL_CNN, MEDAL_CNN_COPY, MEDAL_USAT = "f05e0b8abec75b8e", "c450885802e6cc01", "0c97e8fc54414ec5"
+SLICE = (BRADY_CNN, BRADY_USAT, MEDAL_CNN, MEDAL_CNN_COPY, MEDAL_USAT)
+
+
+def dev_rows(doc_ids: tuple[str, ...]) -> list[dict[str, object]]:
+    found: dict[str, dict[str, object]] = {}
+    with dev_articles_path().open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row["id"] in doc_ids:
+                found[row["id"]] = row
+    if set(found) != set(doc_ids):
+        pytest.skip("dev articles of the news slice not found")
+    return [found[d] for d in doc_ids]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def news_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Assistant]:
+    folder = tmp_path_factory.mktemp("news-store")
+    settings = Settings(store_dir=folder / "store", feedback_path=folder / "feedback.jsonl")
+    assistant = create_assistant(settings, embedder=embedder)
+    report = assistant.ingest_sources([str(write_jsonl(folder / "slice.jsonl", dev_rows(SLICE)))])
+    assert report.ok and report.added == len(SLICE)
+    yield assistant
+
+
+@pytest.fixture(scope="module")
+def enricher(news_assistant: Assistant) -> NewsEnricher:
+    c = news_assistant.components
+    return NewsEnricher(c.settings, c.store, c.embedder, CorpusCache(c.store))
+
+
+def cite(assistant: Assistant, doc_id: str, sentence: str, n: int = 1) -> Citation:
+    """A citation of a sentence of a stored article, as the answerer makes it."""
+    article = assistant.document(doc_id)
+    start = article.text.index(sentence)
+    meta = article.metadata
+    return Citation(
+        n=n,
+        sentence=article.text[start : start + len(sentence)],
+        doc_id=doc_id,
+        title=str(meta["title"]),
+        url=str(meta["url"]),
+        published=str(meta["published"]),
+        source=str(meta["source"]),
+        char_start=start,
+        char_end=start + len(sentence),
+    )
+
+
+def enrich_one(enricher: NewsEnricher, citation: Citation, question: str = "q") -> Answer:
+    return enricher.enrich(
+        Answer(question=question, answer=citation.sentence, citations=[citation], grounded=True)
+    )
+
+
+def test_syndicated_copy_is_listed_as_also_published_by(
+    news_assistant: Assistant, enricher: NewsEnricher
+) -> None:
+    medal = cite(news_assistant, MEDAL_CNN_COPY, "The 17 individuals are the first people Biden has awarded")
+    assert enrich_one(enricher, medal).citations[0].also_published_by == ["cnn.com"]
+    brady = cite(
+        news_assistant, BRADY_USAT, "Brady made the announcement via social media on Tuesday morning."
+    )
+    assert enrich_one(enricher, brady).citations[0].also_published_by == []
+
+
+def test_widely_reported_fact_is_corroborated_by_another_outlet(
+    news_assistant: Assistant, enricher: NewsEnricher
+) -> None:
+    sentence = (
+        "The President awarded the medal posthumously to Apple co-founder Steve Jobs, former Republican "
+        "Sen. John McCain of Arizona and former AFL-CIO President Richard Trumka."
+    )
+    found = enrich_one(enricher, cite(news_assistant, MEDAL_CNN, sentence)).citations[0].corroboration
+    assert found is not None
+    assert found.count == 2  # CNN and USA TODAY; CNN's own copy of the story does not count
+    (support,) = found.supporting
+    assert (support.doc_id, support.source) == (MEDAL_USAT, "usatoday.com")
+    article = news_assistant.document(MEDAL_USAT)
+    assert article.text[support.char_start : support.char_end] == support.sentence
+    assert "posthumously" in support.sentence and "Steve Jobs" in support.sentence
+
+
+def test_quoted_statement_is_corroborated_across_outlets(
+    news_assistant: Assistant, enricher: NewsEnricher
+) -> None:
+    quote = cite(news_assistant, BRADY_USAT, "And I have tried my very best these past 22 years.")
+    found = enrich_one(enricher, quote).citations[0].corroboration
+    assert found is not None and found.count == 2
+    assert [s.doc_id for s in found.supporting] == [BRADY_CNN]
+
+
+def test_single_sourced_fact_counts_one(news_assistant: Assistant, enricher: NewsEnricher) -> None:
+    sentence = "Vice President Kamala Harris and second gentleman Doug Emhoff attended the ceremony"
+    found = enrich_one(enricher, cite(news_assistant, MEDAL_CNN, sentence)).citations[0].corroboration
+    assert found is not None
+    assert (found.count, found.supporting) == (1, [])
+
+
+def test_citation_gets_anchored_dates_and_a_deep_link(
+    news_assistant: Assistant, enricher: NewsEnricher
+) -> None:
+    citation = cite(
+        news_assistant, BRADY_USAT, "Brady made the announcement via social media on Tuesday morning."
+    )
+    enriched = enrich_one(enricher, citation).citations[0]
+    assert enriched.dates == {"on Tuesday": "2022-02-01"}  # published Tuesday 2022-02-01
+    assert enriched.deep_link == (
+        f"{citation.url}#:~:text=Brady%20made%20the%20announcement%20via%20social%20media%20on%20Tuesday"
+        "%20morning."
+    )
+
+
+def test_question_about_the_latest_state_is_answered_as_of_the_newest_evidence(
+    news_assistant: Assistant, enricher: NewsEnricher
+) -> None:
+    first = cite(
+        news_assistant, BRADY_USAT, "Brady made the announcement via social media on Tuesday morning."
+    )
+    second = cite(news_assistant, MEDAL_CNN, "The 17 individuals are the first people Biden has awarded", n=2)
+    answer = Answer(
+        question="What is the latest news?", answer="x [1] y [2]", citations=[first, second], grounded=True
+    )
+    enriched = enricher.enrich(answer)
+    assert enriched.as_of == "2022-07-07"
+    assert enriched.answer == "x [1] y [2]\n\nAs of 2022-07-07."
+    plain = enricher.enrich(answer.model_copy(update={"question": "Who got the medal?"}))
+    assert (plain.as_of, plain.answer) == ("", "x [1] y [2]")
+
+
+def test_answer_cites_one_copy_of_a_syndicated_story_and_lists_the_others(news_assistant: Assistant) -> None:
+    answer = news_assistant.ask("How many Americans did Biden award the presidential Medal of Freedom to?")
+    assert answer.grounded
+    cited = {c.doc_id for c in answer.citations}
+    assert not {MEDAL_CNN, MEDAL_CNN_COPY} <= cited
+    copy = next(c for c in answer.citations if c.doc_id in (MEDAL_CNN, MEDAL_CNN_COPY))
+    assert copy.also_published_by == ["cnn.com"]
+    assert all(c.corroboration is not None and c.deep_link for c in answer.citations)
+    assert "news" in answer.timings_ms
+
+
+# --- corrections -----------------------------------------------------------------------------
+def test_corrected_article_is_no_longer_cited_for_its_old_sentence_and_the_answer_says_so(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = Settings(store_dir=tmp_path / "store", feedback_path=tmp_path / "feedback.jsonl")
+    assistant = create_assistant(settings, embedder=embedder)
+    (right,) = dev_rows((MEDAL_CNN,))
+    wrong = {**right, "text": str(right["text"]).replace("Steve Jobs", "Steve Wozniak")}
+    path = tmp_path / "medal.jsonl"
+    question = "Which Apple co-founder was awarded the Medal of Freedom posthumously?"
+    assistant.ingest_sources([str(write_jsonl(path, [wrong]))])
+    before = assistant.ask(question)
+    assert "Steve Wozniak" in before.citations[0].sentence
+    assert not any("Corrected" in n for n in before.notices)
+    assistant.ingest_sources([str(write_jsonl(path, [right]))])
+    after = assistant.ask(question)
+    assert not any("Wozniak" in c.sentence for c in after.citations)
+    assert "Steve Jobs" in after.citations[0].sentence
+    (notice,) = [n for n in after.notices if n.startswith("Corrected since")]
+    assert "Steve Wozniak" in notice
+    history = VersionArchive(assistant.components.store).history(MEDAL_CNN)
+    assert [v.text for v in history] == [wrong["text"]]
+
+
+# --- helpers for the retrieval side ----------------------------------------------------------
+@dataclass
+class Ranked:
+    doc_id: str
+    score: float = 0.0
+
+
+def test_collapse_keeps_only_the_best_ranked_copy_of_each_story() -> None:
+    stories = {"a": "s1", "a-copy": "s1", "b": "s2"}
+    ranked = [Ranked("a-copy"), Ranked("b"), Ranked("a"), Ranked("a-copy"), Ranked("b")]
+    kept = collapse_syndicated(ranked, stories.__getitem__)
+    assert [r.doc_id for r in kept] == ["a-copy", "b", "a-copy", "b"]
+
+
+def test_prefer_newest_reorders_only_the_near_best() -> None:
+    published = {"old": 1, "new": 3, "mid": 2}
+    ranked = [Ranked("old", 1.0), Ranked("new", 0.95), Ranked("mid", 0.5)]
+    assert [r.doc_id for r in prefer_newest(ranked, published.__getitem__, margin=0.1)] == [
+        "new",
+        "old",
+        "mid",
+    ]
+
+
+def test_date_phrase_of_the_question_becomes_a_filter_unless_dates_are_given() -> None:
+    today = date(2023, 3, 15)
+    got = question_filters("What happened in June 2022?", Filters(sources=["cnn.com"]), today)
+    assert got == Filters(published_from="2022-06-01", published_to="2022-06-30", sources=["cnn.com"])
+    explicit = Filters(published_from="2021-01-01")
+    assert question_filters("What happened in June 2022?", explicit, today) is explicit
+    assert question_filters("Who won?", None, today) is None
+
+
+def test_story_of_an_article_stored_before_grouping_is_itself() -> None:
+    from assistant.corroboration import story_of
+
+    assert story_of(StoredArticle("old", "text", {"source": "cnn.com"})) == "old"

@@ -1,0 +1,78 @@
+"""The Assistant service contract used by the UI and the HTTP API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.service import Assistant, InvalidQuestionError, create_assistant
+from assistant.types import Answer
+from ingest.embedder import Embedder
+from ingest.errors import DocumentNotFoundError
+from ingest.settings import Settings
+from ingest.types import Article
+
+QUESTION = "Who led the Russian delegation to Damascus?"
+
+
+def test_stream_yields_text_pieces_then_the_same_answer_as_ask(sample_assistant: Assistant) -> None:
+    items = list(sample_assistant.stream(QUESTION))
+    final = items[-1]
+    assert isinstance(final, Answer)
+    assert all(isinstance(p, str) for p in items[:-1]) and len(items) >= 2
+    assert "".join(p for p in items[:-1] if isinstance(p, str)) == final.answer
+    asked = sample_assistant.ask(QUESTION)
+    assert (asked.answer, asked.citations) == (final.answer, final.citations)
+
+
+def test_answer_reports_timings_and_mode(sample_assistant: Assistant) -> None:
+    answer = sample_assistant.ask(QUESTION)
+    assert answer.mode == "extractive"
+    assert {"total", "embed", "dense", "lexical", "answer"} <= set(answer.timings_ms)
+    assert answer.timings_ms["total"] > 0
+
+
+def test_llm_mode_without_an_endpoint_answers_extractively_with_a_notice(sample_assistant: Assistant) -> None:
+    assert not sample_assistant.llm_available
+    answer = sample_assistant.ask(QUESTION, mode="llm")
+    assert answer.mode == "extractive" and answer.grounded
+    assert any("not configured" in n for n in answer.notices)
+
+
+def test_empty_question_is_an_invalid_question_error(sample_assistant: Assistant) -> None:
+    with pytest.raises(InvalidQuestionError):
+        sample_assistant.ask("   ")
+
+
+def test_example_questions_come_from_the_corpus_titles(dev_assistant: Assistant) -> None:
+    titles = {str(a.metadata.get("title", "")) for a in dev_assistant.components.store.iter_articles()}
+    examples = dev_assistant.example_questions(3)
+    assert len(examples) == 3 and len(set(examples)) == 3
+    for example in examples:
+        quoted = example.split("“", 1)[1].rsplit("”", 1)[0]
+        assert any(quoted in title for title in titles)
+
+
+def test_health_and_stats_describe_the_store(sample_assistant: Assistant) -> None:
+    sample_assistant.warm_up()
+    assert sample_assistant.health() == {"store": True, "model_loaded": True, "articles": 1}
+    assert sample_assistant.stats().articles == 1
+
+
+def test_ingest_document_and_delete_round_trip(tmp_path: Path, embedder: Embedder) -> None:
+    assistant = create_assistant(Settings(store_dir=tmp_path / "store"), embedder=embedder)
+    article = Article(doc_id="zoo-1", text="The city zoo welcomed a baby giraffe named Tumbo on Friday.")
+    assert assistant.ingest_articles([article]).added == 1
+    assert assistant.document("zoo-1").text == article.text
+    assert assistant.ask("What was the baby giraffe named?").citations[0].doc_id == "zoo-1"
+    assistant.delete("zoo-1")
+    with pytest.raises(DocumentNotFoundError):
+        assistant.document("zoo-1")
+    assert not assistant.ask("What was the baby giraffe named?").grounded
+
+
+def test_example_questions_of_an_empty_store_are_empty(tmp_path: Path, embedder: Embedder) -> None:
+    assistant = create_assistant(Settings(store_dir=tmp_path / "store"), embedder=embedder)
+    assert assistant.example_questions() == []
+    assert not assistant.ask(QUESTION).grounded
