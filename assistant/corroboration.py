@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from ingest.sidecar import chroma_call
 from ingest.store import NewsStore, SentenceRecord, StoredArticle
 
 MIN_SHARED_TERMS = 2
+VERBATIM_JACCARD = 0.7  # content-word overlap at which two sentences are the same statement
 PER_OUTLET = 3  # candidates of one outlet that are embedded and compared
 PLAIN_CACHE_SIZE = 20_000  # sentence vectors kept in memory (about 30 MB)
 MIN_TERM_SHARE = 0.4  # of the cited sentence's content terms found in the supporting sentence
@@ -42,19 +43,19 @@ def story_of(article: StoredArticle) -> str:
     return str(article.metadata.get("story_id", "")) or article.doc_id
 
 
-def term_share(cited: str, other: str) -> float:
-    """Share of the cited sentence's content words found in the other sentence (0 when it has too
-    few in common: fewer than two, or than all of a one-word sentence)."""
+def term_overlap(cited: str, other: str) -> tuple[float, float]:
+    """(share of the cited sentence's content words found in the other, Jaccard of the two sets);
+    both 0 when they have too few in common: fewer than two, or than all of a one-word sentence."""
     mine, theirs = set(content_terms(cited)), set(content_terms(other))
     shared = len(mine & theirs)
     if not mine or shared < min(MIN_SHARED_TERMS, len(mine)):
-        return 0.0
-    return shared / len(mine)
+        return 0.0, 0.0
+    return shared / len(mine), shared / len(mine | theirs)
 
 
 def lexically_close(cited: str, other: str) -> bool:
     """Enough of the cited sentence's content words are in the other sentence."""
-    return term_share(cited, other) >= MIN_TERM_SHARE
+    return term_overlap(cited, other)[0] >= MIN_TERM_SHARE
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Support:
 
     article: StoredArticle
     record: SentenceRecord
+    similarity: float | None = None  # cosine of the two sentences alone; None until computed
 
     @property
     def text(self) -> str:
@@ -113,9 +115,24 @@ class Corroborator:
         candidates: list[list[Support]] = [[] for _ in citations]
         for (i, _), found in zip(queries, records):
             candidates[i] = self._supports(citations[i], found, articles)
-        texts = [c.sentence for c in citations] + [s.text for f in candidates for s in f]
-        plain = self._plain_vectors(texts) if any(candidates) else {}
-        return [self._count(c, found, plain, articles) for c, found in zip(citations, candidates)]
+        scored = self._similarities(citations, candidates)
+        return [self._count(c, found, articles) for c, found in zip(citations, scored)]
+
+    def _similarities(
+        self, citations: Sequence[Citation], candidates: Sequence[Sequence[Support]]
+    ) -> list[list[Support]]:
+        """The candidates with the cosine of their sentence alone to the cited sentence alone."""
+        pending = [(c, s) for c, found in zip(citations, candidates) for s in found if s.similarity is None]
+        plain = self._plain_vectors([t for c, s in pending for t in (c.sentence, s.text)]) if pending else {}
+        return [
+            [
+                s
+                if s.similarity is not None
+                else replace(s, similarity=float(plain[c.sentence] @ plain[s.text]))
+                for s in found
+            ]
+            for c, found in zip(citations, candidates)
+        ]
 
     def _plain_vectors(self, texts: Sequence[str]) -> dict[str, Vectors]:
         """Embeddings of sentences alone; recently used ones are kept (a text's vector never changes)."""
@@ -152,7 +169,8 @@ class Corroborator:
         self, citation: Citation, records: Sequence[SentenceRecord], articles: Mapping[str, StoredArticle]
     ) -> list[Support]:
         """Committed sentences near the cited one, from other stories and outlets, lexically close:
-        at most ``PER_OUTLET`` an outlet, the most overlapping first (only they are embedded)."""
+        at most ``PER_OUTLET`` an outlet, the most overlapping first. Near-verbatim ones (Jaccard of
+        content words at least ``VERBATIM_JACCARD``) say the same thing without asking the model."""
         cited = articles.get(citation.doc_id)
         if cited is None:
             return []
@@ -161,30 +179,23 @@ class Corroborator:
             article = articles.get(record.doc_id)
             if article is None or article.version != record.version or not _independent(cited, article):
                 continue
-            support = Support(article, record)
-            share = term_share(citation.sentence, support.text)
+            text = article.text[record.start : record.end]
+            share, jaccard = term_overlap(citation.sentence, text)
             if share >= MIN_TERM_SHARE:
+                support = Support(article, record, 1.0 if jaccard >= VERBATIM_JACCARD else None)
                 by_outlet.setdefault(outlet_of(article.metadata), []).append((share, support))
         best = [sorted(found, key=lambda f: -f[0])[:PER_OUTLET] for found in by_outlet.values()]
         return [support for found in best for _, support in found]
 
     def _count(
-        self,
-        citation: Citation,
-        found: Sequence[Support],
-        plain: Mapping[str, Vectors],
-        articles: Mapping[str, StoredArticle],
+        self, citation: Citation, found: Sequence[Support], articles: Mapping[str, StoredArticle]
     ) -> Corroboration:
-        if not found:
-            return Corroboration(count=1)
-        vector = plain[citation.sentence]
         cited = articles.get(citation.doc_id)
         seen_outlets = {outlet_of(cited.metadata)} if cited else set()
         seen_stories = {story_of(cited)} if cited else set()
-        scored = sorted(found, key=lambda s: -float(np.dot(plain[s.text], vector)))
         supporting = []
-        for support in scored:
-            if float(np.dot(plain[support.text], vector)) < self.threshold:
+        for support in sorted(found, key=lambda s: -(s.similarity or 0.0)):
+            if (support.similarity or 0.0) < self.threshold:
                 break
             outlet, story = outlet_of(support.article.metadata), story_of(support.article)
             if outlet in seen_outlets or story in seen_stories:

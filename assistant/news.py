@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from assistant.corpus import CorpusCache, CorpusView
+from assistant.corpus import CorpusCache, CorpusView, fetch_embeddings
 from assistant.corrections import CorrectionChecker, CorrectionFlag
 from assistant.corroboration import Corroborator, outlet_of, story_of
 from assistant.dates import anchor_dates, asks_for_latest, newest, parse_question_dates
@@ -30,8 +30,7 @@ from assistant.deeplink import deep_link
 from assistant.types import Answer, Citation, Filters
 from ingest.embedder import Embedder, Vectors
 from ingest.settings import Settings
-from ingest.sidecar import chroma_call
-from ingest.store import NewsStore, StoredArticle
+from ingest.store import NewsStore, StoredArticle, sentence_id
 from ingest.versions import VersionArchive
 
 
@@ -125,7 +124,7 @@ class NewsEnricher:
         view = self.cache.get()
         groups = self._story_groups(view)
         citations = [self._citation(c, view.articles, groups) for c in answer.citations]
-        stored = self._stored_vectors(citations, view.articles)
+        stored = self._stored_vectors(citations, view)
         for citation, found in zip(
             citations, self.corroborator.corroborate(citations, stored, view.articles)
         ):
@@ -171,26 +170,22 @@ class NewsEnricher:
         similarities = [float(np.dot(v, vector)) for v in cited]
         return self.corrections.check(question, vector, similarities, view.articles)
 
-    def _stored_vectors(
-        self, citations: Sequence[Citation], articles: Mapping[str, StoredArticle]
-    ) -> list[Vectors | None]:
+    def _stored_vectors(self, citations: Sequence[Citation], view: CorpusView) -> list[Vectors | None]:
         """The stored vectors of the cited sentences (what retrieval compared), None if not found."""
-        keys = [
-            (c.doc_id, articles[c.doc_id].version, c.char_start) for c in citations if c.doc_id in articles
-        ]
-        if not keys:
-            return [None] * len(citations)
-        clauses = [{"$and": [{"doc_id": d}, {"version": v}, {"start": s}]} for d, v, s in keys]
-        where = clauses[0] if len(clauses) == 1 else {"$or": clauses}
-        got = chroma_call(
-            self.store.where,
-            "read",
-            lambda: self.store.sentences.get(where=where, include=["metadatas", "embeddings"]),  # type: ignore[arg-type]
-        )
-        found: dict[tuple[str, int], Vectors] = {}
-        for meta, vector in zip(got["metadatas"] or [], _rows(got["embeddings"])):
-            found[(str(meta["doc_id"]), int(meta["start"]))] = np.asarray(vector, dtype=np.float32)  # type: ignore[arg-type]
-        return [found.get((c.doc_id, c.char_start)) for c in citations]
+        ids = [_sentence_id(view, c) for c in citations]
+        found = fetch_embeddings(self.store, self.store.sentences, [i for i in ids if i])
+        return [found.get(i) if i else None for i in ids]
+
+
+def _sentence_id(view: CorpusView, citation: Citation) -> str:
+    """The store id of a cited sentence of the view, "" when the view does not hold it."""
+    pos = view.doc_pos.get(citation.doc_id)
+    if pos is None:
+        return ""
+    rows = np.flatnonzero((view.s_doc == pos) & (view.s_start == citation.char_start))
+    if not len(rows):
+        return ""
+    return sentence_id(citation.doc_id, view.articles[citation.doc_id].version, int(view.s_index[rows[0]]))
 
 
 def _with_news_time(timings: Mapping[str, float], ms: float) -> dict[str, float]:
@@ -199,7 +194,3 @@ def _with_news_time(timings: Mapping[str, float], ms: float) -> dict[str, float]
     if "total" in out:
         out["total"] = round(out["total"] + ms, 2)
     return out
-
-
-def _rows(embeddings: Any) -> list[Any]:
-    return [] if embeddings is None else list(embeddings)

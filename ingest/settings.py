@@ -91,7 +91,7 @@ class Settings(BaseSettings):
         0.6, description="Word overlap (Jaccard, 0-1) above which a sentence repeats one already cited."
     )
     refusal_min_support: float = Field(
-        0.5,
+        0.35,
         description="Refuse when the best sentence's support (mean of its dense similarity to the question "
         "and the IDF-weighted share of question terms found around it) is below this.",
     )

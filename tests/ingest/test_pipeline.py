@@ -89,7 +89,7 @@ def test_delete_removes_the_article_and_all_its_sentences(
 def test_stored_dev_sentences_have_exact_offsets_and_metadata(
     components: IngestComponents, tmp_path: Path
 ) -> None:
-    rows = dev_rows(25)
+    rows = dev_rows(10)
     components.pipeline.run([str(write_jsonl(tmp_path / "dev.jsonl", rows))], show_progress=False)
     texts = {str(r["id"]): str(r["text"]) for r in rows}
     stored = {a.doc_id: a for a in components.store.iter_articles()}
@@ -151,7 +151,7 @@ def wait_for_first_commit(store: Path, proc: subprocess.Popen[str], timeout_s: f
 
 @pytest.mark.slow
 def test_ingest_killed_midway_and_rerun_ends_like_a_clean_run(tmp_path: Path) -> None:
-    data = write_jsonl(tmp_path / "dev.jsonl", dev_rows(40))
+    data = write_jsonl(tmp_path / "dev.jsonl", dev_rows(24))
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     proc = run_cli(killed, str(data))
     wait_for_first_commit(killed, proc)
@@ -163,6 +163,6 @@ def test_ingest_killed_midway_and_rerun_ends_like_a_clean_run(tmp_path: Path) ->
         assert done.returncode == 0, err
     results = [stored_ids(NewsStore(Settings(store_dir=s))) for s in (killed, clean)]
     assert results[0] == results[1]
-    assert len(results[0][0]) == 40
+    assert len(results[0][0]) == 24
     killed_store = NewsStore(Settings(store_dir=killed))
     assert killed_store.count()[1] == len(results[0][1])
