@@ -117,6 +117,7 @@ class NewsEnricher:
         self.archive = VersionArchive(store)
         self.corrections = CorrectionChecker(self.archive, embedder.model_name)
         self._groups: tuple[str, dict[str, list[str]]] = ("", {})
+        self._retracted: tuple[str, bool] = ("", False)
 
     def enrich(self, answer: Answer) -> Answer:
         """The answer with every news field filled (a new object; the input is not changed)."""
@@ -164,7 +165,9 @@ class NewsEnricher:
         return {"as_of": day.isoformat(), "answer": f"{answer.answer}\n\nAs of {day.isoformat()}."}
 
     def _corrections(self, question: str, cited: Sequence[Vectors], view: CorpusView) -> list[CorrectionFlag]:
-        if not self.archive.has_retracted():
+        if self._retracted[0] != view.generation:  # only a write (new generation) can change it
+            self._retracted = (view.generation, self.archive.has_retracted())
+        if not self._retracted[1]:
             return []
         vector = self.embedder.embed_query(question)
         similarities = [float(np.dot(v, vector)) for v in cited]
