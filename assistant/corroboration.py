@@ -1,11 +1,13 @@
 """Corroboration: how many independent stories say what a cited sentence says.
 
 For a cited sentence, the nearest stored sentences (a vector query with its stored vector, one
-query for all citations) are candidates. A candidate supports the citation when it comes from another story
-group (not a syndicated copy, see ingest/syndication.py) and another outlet, shares enough of the
-sentence's content words (lexical check), and its embedding, taken of the sentence alone, is within
-``settings.corroboration_threshold`` cosine of the cited sentence's. The count is the number of
-distinct outlets that say it, the cited one included: 1 means single-sourced.
+query for all citations) are candidates. A candidate supports the citation when it comes from
+another story group (not a syndicated copy, see ingest/syndication.py) and another outlet, shares
+enough of the sentence's content words (lexical check), and its embedding, taken of the sentence
+alone, is within ``settings.corroboration_threshold`` cosine of the cited sentence's. The count is
+the number of distinct outlets that say it, the cited one included: 1 means single-sourced. Only
+the three most overlapping candidates of an outlet are compared, and near-verbatim ones need no
+model call.
 """
 
 from __future__ import annotations
