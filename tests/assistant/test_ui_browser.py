@@ -8,7 +8,6 @@ sample corpus ingested. The screenshots linked from the README are saved to ``do
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 import time
@@ -32,14 +31,6 @@ REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "docs" / "screenshots"
 DEV_ARTICLES = REPO / ".." / "shared" / "data" / "realtimeqa-dev" / "articles.jsonl"
 NEWS_IDS = {"4c816438d0d16d01", "20a19b128877da32", "0c7f025971735462"}  # short CNN and The Week stories
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ANSWER_TIMEOUT_MS = 60_000
 BAKERY_ARTICLE = (
     "Testville approves bakeries\n\n"
@@ -53,15 +44,6 @@ EVIL_ARTICLE = (
     "schedule <script>alert(2)</script> for the winter season.\n"
     "The ferries will run every ninety minutes.\n"
 )
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    pytest.importorskip("playwright.sync_api")
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    return path
 
 
 def news_articles(folder: Path) -> list[str]:
@@ -107,16 +89,6 @@ def served(
     yield f"http://127.0.0.1:{port}/", assistant, settings
     server.should_exit = True
     thread.join(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

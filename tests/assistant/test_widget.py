@@ -8,7 +8,6 @@ an origin that is not allowed, must get no answer: the browser's CORS check refu
 from __future__ import annotations
 
 import http.server
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,14 +34,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ANSWER_TIMEOUT_MS = 60_000
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 HARBOR = (
@@ -51,15 +42,6 @@ HARBOR = (
     "The ferries will run every ninety minutes <script>window.__xss=2</script> until March."
 )
 HARBOR_TITLE = '<img src=x onerror="window.__xss=3">Harbor minutes'
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    pytest.importorskip("playwright.sync_api")
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    return path
 
 
 class PortalPages:
@@ -140,16 +122,6 @@ def allowed_portal(api: Served, portal_ports: tuple[int, int]) -> Iterator[Porta
 def other_portal(api: Served, portal_ports: tuple[int, int]) -> Iterator[PortalPages]:
     with PortalPages(portal_ports[1], api.base) as pages:
         yield pages
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
