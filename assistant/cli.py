@@ -196,13 +196,12 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("delete")
 def _delete(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.store import NewsStore
+    from ingest.components import IngestComponents
 
-    store = NewsStore(settings)
-    with store.write_lock():
-        for doc_id in args.doc_ids:
-            store.delete_article(doc_id)
-            print(f"deleted {doc_id}")
+    pipeline = IngestComponents.build(settings).pipeline
+    for doc_id in args.doc_ids:
+        pipeline.delete(doc_id)
+        print(f"deleted {doc_id}")
     return 0
 
 

@@ -230,9 +230,7 @@ class Assistant:
         return self.components.store.require_article(doc_id)
 
     def delete(self, doc_id: str) -> None:
-        store = self.components.store
-        with store.write_lock():
-            store.delete_article(doc_id)
+        self.components.pipeline.delete(doc_id)
 
     def stats(self) -> StoreStats:
         return self.components.store.stats()

@@ -170,6 +170,12 @@ class IngestPipeline:
                 self._ingest_group(group, report)
         return report
 
+    def delete(self, doc_id: str) -> None:
+        """Remove an article, all its sentences and its version history (DocumentNotFoundError if absent)."""
+        with self.store.write_lock():
+            self.store.delete_article(doc_id)
+            self.versions.forget(doc_id)
+
     def _ingest_group(self, group: Sequence[Article | LoadFailure], report: IngestReport) -> None:
         articles = _dedupe([a for a in group if isinstance(a, Article)])
         report.failed.extend(f for f in group if isinstance(f, LoadFailure))

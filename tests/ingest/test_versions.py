@@ -115,3 +115,18 @@ def test_sentence_diff_names_removed_and_added_sentences() -> None:
     old = "The vote passed on Monday. The bill had 52 votes. Markets rose."
     new = "The vote passed on Monday. The bill had 51 votes. Markets rose."
     assert sentence_diff(old, new) == ["- The bill had 52 votes.", "+ The bill had 51 votes."]
+
+
+def test_deleting_an_article_also_removes_its_version_history(
+    components: IngestComponents, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"id": "c1", "text": "The first claim stands."}\n', encoding="utf-8")
+    components.pipeline.run([str(path)], show_progress=False)
+    path.write_text('{"id": "c1", "text": "The corrected claim stands."}\n', encoding="utf-8")
+    components.pipeline.run([str(path)], show_progress=False)
+    archive = VersionArchive(components.store)
+    assert archive.history("c1")
+    components.pipeline.delete("c1")
+    assert archive.history("c1") == []
+    assert components.store.get_article("c1") is None
