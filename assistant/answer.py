@@ -5,8 +5,9 @@ tuning): dense similarity of the sentence (with its context) to the question, it
 neighbours' BM25 (the sentence's context), the article title's similarity, the share of the
 question's (IDF-weighted) terms found around it, and whether it holds a *new* expression of the
 type the question asks for (a name for "who", a number for "how many", ...). Boilerplate lines and
-fragments are pushed down. Composition takes the best sentence first, then at most a few more
-that are not near-repeats of what is already said (MMR-style, by word overlap).
+fragments are pushed down. Composition takes the best sentence first (preceded by the sentence
+naming its subject when it opens with "he", "they", ...), then at most a few more that are not
+near-repeats of what is already said (by word overlap).
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from ingest.errors import ConfigError
 from ingest.settings import Settings
 
 TERMINAL_RE = re.compile(r"[.!?][\"'”’)\]]*\s*$")
+# A related-story link glued to its label ("Learn more:Cassidy Hutchinson to testify ..."): a headline.
+LINK_LABEL_RE = re.compile(r"^[^:.!?]{2,40}:(?=[A-Z“\"‘'])")
 ECHO_OVERLAP = 0.7  # Jaccard of sentence and question terms above which the sentence is an echo
+# A sentence opening with a personal pronoun ("Tuesday night, he picked up ...") names its subject in
+# the sentence before it.
+PRONOUN_OPENING_RE = re.compile(r"^(?:[^,]{0,25},\s*)?(?:he|she|they|his|her|their)\b", re.IGNORECASE)
 RECENCY_SCALE_S = 30 * 86400  # a month older than the newest candidate: weight 1/e
 
 
@@ -75,11 +81,16 @@ def sentence_features(
         "boilerplate": float(view.boilerplate[cand.row]),
         "fragment": 1.0 if len(cand.text) < 40 or len(cand.text.split()) < 6 else 0.0,
         "repeat": float(cand.repeat),
-        "headline": 0.0 if TERMINAL_RE.search(cand.text) else 1.0,
+        "headline": 1.0 if is_headline(cand.text) else 0.0,
         "recency": recency(view, cand, newest),
         "novelty": novelty(view, question, cand),
         "echo": 1.0 if _echoes(view, question, cand) else 0.0,
     }
+
+
+def is_headline(text: str) -> bool:
+    """A heading or related-story link rather than a sentence of the article's body."""
+    return not TERMINAL_RE.search(text) or bool(LINK_LABEL_RE.search(text))
 
 
 def recency(view: CorpusView, cand: Candidate, newest: int) -> float:
@@ -166,7 +177,8 @@ class ExtractiveAnswerer:
         best = ranked[0]
         if not self.supported(best, retrieval.question):
             return Composition([], False, "the closest sentences do not answer the question")
-        return Composition(self._select(ranked), True)
+        chosen = with_antecedent(retrieval.view, self._select(ranked), self.settings.answer_max_sentences)
+        return Composition(chosen, True)
 
     def supported(self, best: Candidate, question: Question) -> bool:
         """Evidence test: the sentence is close to the question and enough of the question is found."""
@@ -183,6 +195,20 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(cand)
         return chosen
+
+
+def with_antecedent(view: CorpusView, chosen: list[Candidate], limit: int) -> list[Candidate]:
+    """When the best sentence opens with a personal pronoun, the sentence before it in its article
+    (which names who "he" or "they" is) goes first; the answer keeps at most ``limit`` sentences."""
+    best = chosen[0]
+    row = best.row - 1
+    if not PRONOUN_OPENING_RE.search(best.text.strip()) or row < 0 or view.s_doc[row] != view.s_doc[best.row]:
+        return chosen
+    if view.boilerplate[row]:
+        return chosen
+    s = view.sentence(row)
+    before = Candidate(row, s.doc_id, s.index, s.start, s.end, view.text(row), score=best.score)
+    return [before, best, *(c for c in chosen[1:] if c.row != row)][:limit]
 
 
 def _same_or_repeat(a: Candidate, b: Candidate, threshold: float) -> bool:

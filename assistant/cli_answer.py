@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.cli import command
-from assistant.types import Answer, Filters
+from assistant.types import Answer, Citation, Filters
 from ingest.settings import Settings
 
 
@@ -19,6 +19,9 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("ask", help="answer a question with cited sentences")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    p.add_argument(
+        "--today", type=_iso_day, help='YYYY-MM-DD that "last week" in the question is relative to'
+    )
     _add_answer_options(p)
     p = sub.add_parser("batch", help="answer every question of a JSONL file (one answer a line)")
     p.add_argument("--questions", type=Path, required=True, help='JSONL lines {"id", "question"}')
@@ -65,13 +68,32 @@ def _print_answer(answer: Answer) -> None:
     for c in answer.citations:
         print(f"[{c.n}] {c.title or c.doc_id} ({c.source or '-'}, {c.published or 'undated'})")
         print(f"    {c.doc_id} chars {c.char_start}-{c.char_end}{'  ' + c.url if c.url else ''}")
+        news = news_line(c)
+        if news:
+            print(f"    {news}")
+
+
+def news_line(citation: Citation) -> str:
+    """Corroboration, syndicated copies and resolved dates of a citation, on one line."""
+    parts = []
+    if citation.corroboration is not None:
+        count = citation.corroboration.count
+        parts.append(f"reported by {count} independent outlets" if count > 1 else "single source so far")
+    if citation.also_published_by:
+        parts.append("also published by: " + ", ".join(citation.also_published_by))
+    if citation.dates:
+        parts.append("dates: " + ", ".join(f'"{k}" = {v}' for k, v in citation.dates.items()))
+    return "; ".join(parts)
 
 
 @command("ask")
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.service import create_assistant
 
-    answer = create_assistant(settings).ask(args.question, filters=_filters(args), mode=args.mode)
+    assistant = create_assistant(settings)
+    assistant.prepare()  # model load and index build side by side
+    today = date.fromisoformat(args.today) if args.today else None
+    answer = assistant.ask(args.question, filters=_filters(args), mode=args.mode, today=today)
     if args.json:
         print(answer.model_dump_json())
     else:
@@ -86,6 +108,7 @@ def _batch(args: argparse.Namespace, settings: Settings) -> int:
 
     items = read_questions(args.questions)
     assistant = create_assistant(settings)
+    assistant.prepare()
     filters = _filters(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:

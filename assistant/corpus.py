@@ -4,7 +4,8 @@ The view is what the read side needs besides the vector index: the canonical tex
 article (to cut ``text[start:end]``), the committed sentences (those whose ``version`` equals
 their article's ``version``) in article order with their neighbours, and a BM25 index over their
 texts. :class:`CorpusCache` rebuilds it only when :meth:`NewsStore.generation` changes, which
-happens on every write by any process, so it is never stale and never rebuilt when nothing changed.
+happens on every write by any process, so it is never rebuilt when nothing changed; while one
+request rebuilds it, concurrent ones are answered from the previous view.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from assistant.lexical import LexicalIndex, content_terms, normalize_for_match
+from assistant.lexical import LexicalIndex, content_terms
 from ingest.errors import StoreError
-from ingest.store import NewsStore, StoredArticle
+from ingest.store import NewsStore, SentenceRecord, StoredArticle
 from ingest.types import MetaValue
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ def build_view(store: NewsStore, generation: str) -> CorpusView:
     """Read every article and committed sentence from the store and index them."""
     started = time.perf_counter()
     articles = {a.doc_id: a for a in store.iter_articles()}
-    records = [s for s in store.iter_sentences() if _committed(articles, s.doc_id, s.version)]
+    records = committed_sentences(store, articles)
     records.sort(key=lambda s: (s.doc_id, s.index))
     doc_ids = sorted({s.doc_id for s in records})
     doc_pos = {d: i for i, d in enumerate(doc_ids)}
@@ -135,6 +136,22 @@ def build_view(store: NewsStore, generation: str) -> CorpusView:
     )
     view.built_ms = (time.perf_counter() - started) * 1000
     return view
+
+
+def committed_sentences(store: NewsStore, articles: Mapping[str, StoredArticle]) -> list[SentenceRecord]:
+    """The sentences of the articles' current versions: from the offsets kept in the article records,
+    and, for articles written before records kept them, from the sentence records."""
+    out = [
+        SentenceRecord(a.doc_id, i, start, end, a.version)
+        for a in articles.values()
+        if a.spans is not None
+        for i, (start, end) in enumerate(a.spans)
+    ]
+    if any(a.spans is None for a in articles.values()):
+        legacy = {d for d, a in articles.items() if a.spans is None}
+        stored = store.iter_sentences()
+        out += [s for s in stored if s.doc_id in legacy and _committed(articles, s.doc_id, s.version)]
+    return out
 
 
 def _title_vectors(store: NewsStore, doc_ids: list[str]) -> FloatArray:
@@ -177,14 +194,19 @@ def _ts(meta: Mapping[str, MetaValue]) -> int:
 
 def _boilerplate(texts: list[str], sources: list[str], docs: list[str]) -> BoolArray:
     """Sentences repeated verbatim in several articles of the same outlet (ads, sign-up lines)."""
-    keys = [(src, normalize_for_match(t)) for src, t in zip(sources, texts)]
+    keys = [(src, " ".join(t.lower().split())) for src, t in zip(sources, texts)]
     copies = Counter(k for k in set(zip(keys, docs)))
     per_key = Counter(k for k, _ in copies)
     return np.array([per_key[k] >= BOILERPLATE_MIN_COPIES for k in keys], dtype=np.bool_)
 
 
 class CorpusCache:
-    """Holds the current :class:`CorpusView`; rebuilds it when the store's generation changes."""
+    """Holds the current :class:`CorpusView`; rebuilds it when the store's generation changes.
+
+    One request at a time rebuilds (and waits for it); requests that arrive meanwhile are answered
+    from the previous view instead of queueing behind the rebuild, so a running ingest does not
+    stall every reader. A single caller always sees its own writes.
+    """
 
     def __init__(self, store: NewsStore) -> None:
         self.store = store
@@ -198,11 +220,17 @@ class CorpusCache:
         view = self._view
         if view is not None and view.generation == generation:
             return view
-        with self._lock:
+        if view is not None and not self._lock.acquire(blocking=False):
+            return view  # another request is rebuilding: answer from the previous view meanwhile
+        if view is None:
+            self._lock.acquire()
+        try:
             if self._view is None or self._view.generation != generation:
                 self._view = build_view(self.store, generation)
                 self.rebuilds += 1
             return self._view
+        finally:
+            self._lock.release()
 
     def invalidate(self) -> None:
         self._view = None

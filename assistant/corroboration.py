@@ -142,7 +142,7 @@ class Corroborator:
             out = {t: self._cache[t] for t in texts if t in self._cache}
         missing = [t for t in dict.fromkeys(texts) if t not in out]
         if missing:
-            out.update(zip(missing, self.embedder.embed(missing)))
+            out.update(zip(missing, self.embedder.embed(missing, threads=self.embedder.query_threads)))
         with self._lock:
             for text, vector in out.items():
                 self._cache[text] = vector

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant.chat import strip_markers
+from assistant.dates import parse_day
 from assistant.lexical import contains_answer
 from assistant.types import Answer
 from ingest.errors import SourceError
@@ -39,10 +40,11 @@ class QuestionItem:
     id: str
     question: str
     answer: str = ""
+    date: str = ""  # the day the question was asked: "this week" in it is relative to it
 
 
 def read_questions(path: Path, limit: int | None = None) -> list[QuestionItem]:
-    """Question lines ``{"id", "question"[, "answer"]}``; SourceError names a bad line."""
+    """Question lines ``{"id", "question"[, "answer", "date"]}``; SourceError names a bad line."""
     items: list[QuestionItem] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -65,7 +67,8 @@ def _item(path: Path, number: int, line: str) -> QuestionItem:
         raise SourceError(where, f"invalid JSON: {exc.msg}") from exc
     if not isinstance(row, dict) or not isinstance(row.get("question"), str):
         raise SourceError(where, "expected an object with a string `question`")
-    return QuestionItem(str(row.get("id", number)), row["question"], str(row.get("answer", "") or ""))
+    answer, day = str(row.get("answer", "") or ""), str(row.get("date", "") or "")
+    return QuestionItem(str(row.get("id", number)), row["question"], answer, day)
 
 
 def answer_hits(answer: Answer, gold: str) -> dict[str, bool]:
@@ -85,7 +88,7 @@ def run_questions(
     """Each item with its answer and the wall-clock milliseconds ``ask`` took."""
     for item in items:
         started = time.perf_counter()
-        answer = assistant.ask(item.question, mode=mode)
+        answer = assistant.ask(item.question, mode=mode, today=parse_day(item.date))
         yield item, answer, (time.perf_counter() - started) * 1000
 
 

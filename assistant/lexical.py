@@ -53,11 +53,8 @@ def stem(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lowercased word tokens, possessive 's dropped."""
-    out = []
-    for match in TOKEN_RE.finditer(text.lower()):
-        word = match.group(0).replace("’", "'")
-        out.append(word[:-2] if word.endswith("'s") else word)
-    return out
+    tokens: list[str] = TOKEN_RE.findall(text.lower().replace("’", "'"))
+    return [w[:-2] if w.endswith("'s") else w for w in tokens]
 
 
 def content_terms(text: str) -> list[str]:

@@ -7,9 +7,11 @@ saying the same thing), ``dates`` (relative dates resolved against the publicati
 questions about the latest state, and a notice when an older version of an article said something
 relevant that the newest no longer says.
 
-Helpers for the retrieval side: :func:`collapse_syndicated` keeps one copy of each story among
-ranked candidates, :func:`prefer_newest` puts the newest of the near-best candidates first for
-"latest" questions, and :func:`question_filters` turns a date phrase of the question into filters.
+Helpers for the answering side (docs/news.md): :func:`collapse_syndicated` keeps one copy of each
+story among ranked candidates; :func:`prefer_newest` leads a composed "latest" answer with the
+newest sentence that answers about as well as the best (:func:`answers_as_well`), never changing
+whether the question is answered; :func:`question_filters` turns a date phrase of the question into
+filters, and :func:`prefer_dated` decides whether the search restricted to them is kept.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -32,6 +35,9 @@ from ingest.embedder import Embedder, Vectors
 from ingest.settings import Settings
 from ingest.store import NewsStore, StoredArticle, sentence_id
 from ingest.versions import VersionArchive
+
+if TYPE_CHECKING:
+    from assistant.retrieve import Candidate
 
 
 class HasDocId(Protocol):
@@ -60,18 +66,60 @@ class Scored(HasDocId, Protocol):
 
 
 S = TypeVar("S", bound=Scored)
+DENSE_SLACK = 0.05  # how much less similar to the question a newer lead sentence may be
+COVERAGE_SLACK = 0.1  # how much less of the question may be found around it
+QUOTE_MARKS = ('"', "“", "‘", "'", "«")
 
 
-def prefer_newest(ranked: Sequence[S], published_ts: Callable[[str], int], margin: float) -> list[S]:
-    """For questions about the latest state: among the candidates scoring within ``margin`` of the
-    best, the newest article's come first (best score first within an article's date)."""
-    if not ranked:
+@dataclass(frozen=True)
+class NewestFirst(Generic[S]):
+    """How a "latest" answer picks its lead sentence: candidates are compared by ``published_ts``
+    (seconds, negative = undated), must score within ``margin`` of the best and be
+    ``eligible(candidate, best)``; ``repeats(a, b)`` tells near-repeats; answers keep at most
+    ``limit`` sentences."""
+
+    published_ts: Callable[[S], int]
+    eligible: Callable[[S, S], bool]
+    repeats: Callable[[S, S], bool]
+    margin: float
+    limit: int
+
+
+def prefer_newest(chosen: Sequence[S], ranked: Sequence[S], policy: NewestFirst[S]) -> list[S]:
+    """For questions about the latest state: the chosen answer sentences led by the newest ranked
+    candidate that is newer than the best chosen one and answers about as well (see
+    :class:`NewestFirst`); chosen sentences it repeats are dropped, the others follow in their
+    order. Without such a candidate the chosen sentences come back unchanged, so this never turns
+    an answer into a refusal or the reverse."""
+    if not chosen:
         return []
-    floor = ranked[0].score - margin
-    near = [c for c in ranked if c.score >= floor]
-    rest = [c for c in ranked if c.score < floor]
-    near.sort(key=lambda c: (-published_ts(c.doc_id), -c.score))
-    return near + rest
+    best, ts = chosen[0], policy.published_ts
+    newer = [
+        c
+        for c in ranked
+        if c.score >= best.score - policy.margin and ts(c) > ts(best) >= 0 and policy.eligible(c, best)
+    ]
+    if not newer:
+        return list(chosen)
+    lead = max(newer, key=lambda c: (ts(c), c.score))
+    return [lead, *(c for c in chosen if not policy.repeats(lead, c))][: policy.limit]
+
+
+def answers_as_well(cand: Candidate, best: Candidate) -> bool:
+    """A candidate makes the point of the best sentence about as well: it holds the kind of
+    expression the question asks for whenever the best does, is about as close to the question
+    (dense similarity) and about as much of the question is found around it (coverage); and it is
+    no boilerplate, fragment, headline, echo of the question, repeat of the last answer or quotation."""
+    f, b = cand.features, best.features
+    if any(f.get(name, 0.0) > 0 for name in ("boilerplate", "fragment", "headline", "echo", "repeat")):
+        return False
+    if cand.text.lstrip().startswith(QUOTE_MARKS):  # a quoted opinion does not state the news
+        return False
+    return (
+        f.get("answer_type", 0.0) >= b.get("answer_type", 0.0)
+        and cand.dense >= best.dense - DENSE_SLACK
+        and f.get("coverage", 0.0) >= b.get("coverage", 0.0) - COVERAGE_SLACK
+    )
 
 
 def question_filters(question: str, filters: Filters | None, today: date) -> Filters | None:
@@ -80,10 +128,38 @@ def question_filters(question: str, filters: Filters | None, today: date) -> Fil
     if filters is not None and (filters.published_from or filters.published_to):
         return filters
     lo, hi = parse_question_dates(question, today)
-    if lo is None and hi is None:
+    if (lo is None and hi is None) or (lo and hi and lo > hi):  # none, or "between May and March"
         return filters
     sources = list(filters.sources) if filters else []
     return Filters(published_from=lo, published_to=hi, sources=sources)
+
+
+def prefer_dated(plain_best: float | None, dated_best: float | None, margin: float) -> bool:
+    """Whether to keep the search restricted to the question's dates: its best sentence is good
+    enough to answer (not None) and scores within ``margin`` of the best of all articles. The date
+    phrase is so a soft preference: "What happened on January 6, 2021?" asked of articles published
+    in 2022 falls back to them when the articles of that day answer clearly worse."""
+    if dated_best is None:
+        return False
+    return plain_best is None or dated_best >= plain_best - margin
+
+
+def range_phrase(filters: Filters) -> str:
+    """'published 2022-06-13 to 2022-06-19', 'published since 2022-06-01', 'published until ...'."""
+    lo, hi = filters.published_from, filters.published_to
+    if lo and hi:
+        return f"published {lo} to {hi}" if lo != hi else f"published on {lo}"
+    return f"published since {lo}" if lo else f"published until {hi}"
+
+
+def date_phrase_notice(filters: Filters, kept: bool) -> str:
+    """The notice telling which articles the question's date phrase restricted the search to."""
+    if kept:
+        return f"Searched articles {range_phrase(filters)}, the dates named in the question."
+    return (
+        f"The question names dates ({range_phrase(filters)}) but the articles of those dates do not "
+        "answer it as well; searched all dates."
+    )
 
 
 def story_groups(articles: Mapping[str, StoredArticle]) -> dict[str, list[str]]:

@@ -83,6 +83,18 @@ NOT_NAMES = wordset(
     + " ".join(MONTHS.split("|") + WEEKDAYS.split("|"))
 )
 
+ROLE_WORDS = wordset(
+    PERSON_NOUNS.replace("|", " ")
+    + " associate secretary spokesperson spokesman spokeswoman general gen lt col sgt dr prof"
+    + " sir dame lord lady"
+)
+# A wire dateline or outlet credit opening a sentence: "Berlin (CNN)", "(Reuters) -", "LONDON —".
+DATELINE_RE = re.compile(
+    r"^\s*(?:[A-Z][\w.'’-]*(?:,? [A-Z][\w.'’-]*){0,2} )?"
+    r"\((?:[A-Z]{2,6}(?: [A-Z][a-z]+)?|Reuters|Bloomberg)\)\s*(?:[-–—:]+\s*)?"
+    r"|^\s*[A-Z][A-Z.'’]+(?:,? [A-Z][\w.'’-]*){0,2}\s*[-–—]+\s*"
+)
+
 GAZETTEER_PLACES = wordset(
     """afghanistan albania algeria andorra angola argentina armenia australia austria azerbaijan bahamas
     bahrain bangladesh barbados belarus belgium belize benin bhutan bolivia bosnia botswana brazil brunei
@@ -202,7 +214,7 @@ def typed_spans(sentence: str, answer_type: AnswerType) -> tuple[str, ...]:
     finders: dict[AnswerType, Callable[[str], list[str]]] = {
         AnswerType.MONEY: lambda s: MONEY_RE.findall(s),
         AnswerType.PERCENT: lambda s: PERCENT_RE.findall(s),
-        AnswerType.DURATION: lambda s: DURATION_RE.findall(s) + NUMBER_RE.findall(s),
+        AnswerType.DURATION: lambda s: DURATION_RE.findall(s),
         AnswerType.NUMBER: lambda s: NUMBER_RE.findall(s),
         AnswerType.DATE: lambda s: DATE_RE.findall(s),
         AnswerType.PERSON: _person_spans,
@@ -210,7 +222,12 @@ def typed_spans(sentence: str, answer_type: AnswerType) -> tuple[str, ...]:
         AnswerType.ENTITY: lambda s: QUOTED_RE.findall(s) + _name_spans(s),
     }
     finder = finders.get(answer_type)
-    return tuple(m.strip() for m in finder(sentence)) if finder else ()
+    return tuple(m.strip() for m in finder(strip_dateline(sentence))) if finder else ()
+
+
+def strip_dateline(sentence: str) -> str:
+    """The sentence without an opening wire dateline or outlet credit (not part of what it says)."""
+    return DATELINE_RE.sub("", sentence, count=1)
 
 
 def novel_spans(sentence: str, question: Question) -> list[str]:
@@ -231,7 +248,7 @@ def answer_type_score(sentence: str, question: Question) -> float:
 
 
 def _is_novel(span: str, question: Question) -> bool:
-    keys = [w for w in words(span) if w not in NOT_NAMES]
+    keys = [w for w in words(span) if w not in NOT_NAMES and w not in ROLE_WORDS]
     if not keys:
         return False
     return any(w not in question.word_set and stem(w) not in question.word_set for w in keys)

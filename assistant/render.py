@@ -254,13 +254,22 @@ def source_html(citation: Citation, text: str | None, turn: str, max_chars: int)
     return f'<details class="nd-source" id="{anchor}">{summary}{body}</details>'
 
 
-def sources_html(citations: Sequence[Citation], texts: Mapping[str, str], turn: str, max_chars: int) -> str:
-    """The sources panel of one answer."""
+def sources_html(
+    citations: Sequence[Citation],
+    texts: Mapping[str, str],
+    turn: str,
+    max_chars: int,
+    searched: Filters | None = None,
+) -> str:
+    """The sources panel of one answer; ``searched``: the filters the evidence search used, shown
+    when they restrict dates (e.g. a date range read from the question)."""
     if not citations:
         return ""
     items = "".join(source_html(c, texts.get(c.doc_id), turn, max_chars) for c in citations)
     hint = '<span class="nd-hint">click a source or a [n] marker to see it in its article</span>'
-    return f'<div class="nd-sources"><div class="nd-sources-head">Sources {hint}</div>{items}</div>'
+    dated = searched is not None and bool(searched.published_from or searched.published_to)
+    scope = f'<div class="nd-searched">Searched {esc(filters_phrase(searched))}</div>' if dated else ""
+    return f'<div class="nd-sources"><div class="nd-sources-head">Sources {hint}</div>{scope}{items}</div>'
 
 
 def filters_phrase(filters: Filters | None) -> str:
@@ -277,7 +286,8 @@ def filters_phrase(filters: Filters | None) -> str:
 
 def notes_html(answer: Answer) -> str:
     """As-of date, notices and the answer mode, as one muted line each."""
-    notes = [f"As of {answer.as_of}"] if answer.as_of else []
+    as_of = f"As of {answer.as_of}"
+    notes = [as_of] if answer.as_of and as_of not in answer.answer else []  # not twice
     notes += list(answer.notices)
     mode = "LLM answer" if answer.mode == "llm" else "extractive answer (sentences quoted from the articles)"
     items = "".join(f'<div class="nd-note">{esc(note)}</div>' for note in notes)
@@ -294,9 +304,10 @@ def follow_ups_html(answer: Answer) -> str:
 def refusal_html(answer: Answer, filters: Filters | None) -> str:
     """A refused answer: what was searched, a hint to rephrase, and no sources."""
     searched = answer.standalone_question or answer.question
+    used = answer.filters_applied if answer.filters_applied is not None else filters
     return (
         f'<div class="nd-answer nd-refused"><div class="nd-answer-text">{esc(answer.answer)}</div>'
-        f'<div class="nd-searched">Searched {esc(filters_phrase(filters))} for: '
+        f'<div class="nd-searched">Searched {esc(filters_phrase(used))} for: '
         f"<q>{esc(searched)}</q></div>"
         f'<div class="nd-hint-box">{esc(REPHRASE_HINT)}</div>{notes_html(answer)}</div>'
     )
@@ -309,10 +320,11 @@ def answer_html(
     if not answer.grounded or not answer.citations:
         return refusal_html(answer, filters)
     numbers = {c.n for c in answer.citations}
+    sources = sources_html(answer.citations, texts, turn, max_chars, answer.filters_applied)
     return (
         f'<div class="nd-answer" data-turn="{esc(turn)}">'
         f'<div class="nd-answer-text">{link_markers(answer.answer, numbers, turn)}</div>'
-        f"{notes_html(answer)}{sources_html(answer.citations, texts, turn, max_chars)}"
+        f"{notes_html(answer)}{sources}"
         f"{follow_ups_html(answer)}</div>"
     )
 

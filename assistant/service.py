@@ -9,19 +9,41 @@ Everything is built in :func:`create_assistant`; nothing happens at import time.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Literal
 
-from assistant.answer import ExtractiveAnswerer, answer_text, make_citations, refusal_text
+import numpy as np
+
+from assistant.answer import (
+    Composition,
+    ExtractiveAnswerer,
+    answer_text,
+    make_citations,
+    refusal_text,
+    score_candidates,
+    word_overlap,
+)
 from assistant.chat import Standalone, condense
 from assistant.corpus import CorpusCache
+from assistant.dates import asks_for_latest
 from assistant.llm import Evidence, LLMAnswerer, LLMOutcome, build_chat_model, condense_with_llm
-from assistant.news import NewsEnricher
-from assistant.question import read_question
+from assistant.news import (
+    NewestFirst,
+    NewsEnricher,
+    answers_as_well,
+    date_phrase_notice,
+    prefer_dated,
+    prefer_newest,
+    question_filters,
+)
+from assistant.question import Question, read_question
 from assistant.retrieve import Candidate, HybridSearch, Retrieval, SentenceRetriever
 from assistant.types import Answer, ChatTurn, Citation, Filters
 from ingest.components import IngestComponents
@@ -53,7 +75,9 @@ class _Turn:
     history: Sequence[ChatTurn]
     filters: Filters | None
     mode: Mode
+    today: date | None = None  # what "last week" in the question is relative to (None: today)
     started: float = field(default_factory=time.perf_counter)
+    filters_applied: Filters | None = None
     standalone: Standalone | None = None
     retrieval: Retrieval | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -99,10 +123,12 @@ class Assistant:
         history: Sequence[ChatTurn] = (),
         filters: Filters | None = None,
         mode: Mode | None = None,
+        today: date | None = None,
     ) -> Answer:
-        """The answer to a question, with citations (or a refusal)."""
+        """The answer to a question, with citations (or a refusal); ``today`` (default: the
+        current date) anchors relative dates of the question such as "last week"."""
         final: Answer | None = None
-        for item in self.stream(question, history, filters, mode):
+        for item in self.stream(question, history, filters, mode, today):
             if isinstance(item, Answer):
                 final = item
         assert final is not None  # stream always ends with the Answer
@@ -114,9 +140,10 @@ class Assistant:
         history: Sequence[ChatTurn] = (),
         filters: Filters | None = None,
         mode: Mode | None = None,
+        today: date | None = None,
     ) -> Iterator[str | Answer]:
         """Answer text pieces, then the complete Answer (the same as :meth:`ask` returns)."""
-        turn = _Turn(_checked(question), list(history), filters, mode or self.settings.answer_mode)
+        turn = _Turn(_checked(question), list(history), filters, mode or self.settings.answer_mode, today)
         turn = self.chain.invoke(turn)
         if turn.mode == "llm" and self.llm is None:
             turn.notices.append(
@@ -141,9 +168,39 @@ class Assistant:
 
     def _retrieve(self, turn: _Turn) -> _Turn:
         assert turn.standalone is not None
-        turn.retrieval = self.search.search(read_question(turn.standalone.text), turn.filters)
+        question = read_question(turn.standalone.text)
+        turn.retrieval = self.search.search(question, turn.filters)
         turn.timings.update(turn.retrieval.timings_ms)
+        turn.filters_applied = turn.filters
+        if self.settings.question_date_filters:
+            self._date_phrase(turn, question)
         return turn
+
+    def _date_phrase(self, turn: _Turn, question: Question) -> None:
+        """Search again within the date range the question names ("in January 2023", "last week")
+        and keep that search when it answers about as well as the search of all dates."""
+        assert turn.standalone is not None and turn.retrieval is not None
+        dated = question_filters(turn.standalone.text, turn.filters, turn.today or date.today())
+        if dated is None or dated is turn.filters:
+            return
+        clock = time.perf_counter()
+        narrow = self.search.search(question, dated)
+        kept = prefer_dated(
+            self._strength(turn.retrieval), self._strength(narrow), self.settings.date_phrase_margin
+        )
+        if kept:
+            turn.retrieval, turn.filters_applied = narrow, dated
+        turn.notices.append(date_phrase_notice(dated, kept))
+        turn.timings["date_phrase"] = _ms(clock)
+
+    def _strength(self, retrieval: Retrieval) -> float | None:
+        """The score of the sentence an extractive answer would lead with; None for a refusal."""
+        ranked = [
+            c for c in score_candidates(retrieval, self.extractive.weights) if c.features["boilerplate"] < 1
+        ]
+        if not ranked or not self.extractive.supported(ranked[0], retrieval.question):
+            return None
+        return ranked[0].score
 
     def _extractive_answer(self, turn: _Turn) -> Iterator[str | Answer]:
         retrieval = turn.retrieval
@@ -151,6 +208,14 @@ class Assistant:
         clock = time.perf_counter()
         _mark_repeats(retrieval.candidates, turn.standalone.previous_answer)
         composition = self.extractive.compose(retrieval)
+        if (
+            composition.grounded
+            and self.settings.latest_prefers_newest
+            and asks_for_latest(turn.standalone.text)
+        ):
+            composition = Composition(
+                prefer_newest(composition.chosen, retrieval.candidates, self._newest(retrieval)), True
+            )
         turn.timings["answer"] = _ms(clock)
         if not composition.grounded:
             text = refusal_text(composition.reason)
@@ -162,12 +227,22 @@ class Assistant:
             yield ("" if i == 0 else " ") + answer_text([citation])
         yield self._answer(turn, answer_text(citations), citations, grounded=True)
 
+    def _newest(self, retrieval: Retrieval) -> NewestFirst[Candidate]:
+        """How a "latest" answer may put a newer sentence first: it must score within
+        ``latest_score_margin`` of the best, pass the refusal test and answer as well."""
+        settings, question = self.settings, retrieval.question
+        return NewestFirst(
+            published_ts=lambda c: int(retrieval.view.s_ts[c.row]),
+            eligible=lambda c, best: self.extractive.supported(c, question) and answers_as_well(c, best),
+            repeats=lambda a, b: a.row == b.row or word_overlap(a.text, b.text) >= settings.duplicate_overlap,
+            margin=settings.latest_score_margin,
+            limit=settings.answer_max_sentences,
+        )
+
     def _llm_answer(self, turn: _Turn) -> Iterator[str | Answer]:
         retrieval = turn.retrieval
         assert retrieval is not None and self.llm is not None and turn.standalone is not None
         clock = time.perf_counter()
-        from assistant.answer import score_candidates
-
         ranked = [
             c for c in score_candidates(retrieval, self.extractive.weights) if c.features["boilerplate"] < 1
         ]
@@ -215,6 +290,7 @@ class Assistant:
             mode=turn.mode,
             standalone_question=standalone,
             notices=list(turn.notices),
+            filters_applied=turn.filters_applied,
             timings_ms=dict(turn.timings),
         )
         return self.news.enrich(answer)  # syndication, corroboration, dates, deep links, corrections
@@ -256,10 +332,28 @@ class Assistant:
             articles, store_ok = 0, False
         return {"store": store_ok, "model_loaded": self.components.embedder.loaded, "articles": articles}
 
+    def prepare(self) -> None:
+        """Load the model (in a thread: it mostly waits on torch) while the corpus view is built."""
+        loader = threading.Thread(target=self._load_model_quietly, name="newsdesk-model-load")
+        loader.start()
+        try:
+            self.cache.get()
+        finally:
+            loader.join()
+        _ = self.components.embedder.model  # re-raises a load error in this thread, as a ModelError
+
+    def _load_model_quietly(self) -> None:
+        """Load and run the model, then touch the vector index (Chroma loads it on the first query)."""
+        with contextlib.suppress(NewsdeskError):  # prepare() raises it again in the caller's thread
+            embedder = self.components.embedder
+            embedder.load()
+            embedder.embed(["warm up the kernels"], threads=embedder.query_threads)  # first pass is slow
+            probe = np.full(embedder.dimension, embedder.dimension**-0.5, dtype=np.float32)
+            self.components.store.query_sentences(probe, 1)
+
     def warm_up(self) -> None:
         """Load the model and the in-memory indexes, and run one query through the chain."""
-        _ = self.components.embedder.model
-        self.cache.get()
+        self.prepare()
         self.ask("What is the latest news?")
 
 

@@ -79,4 +79,9 @@ class Answer(BaseModel):
     notices: list[str] = Field(default_factory=list)
     follow_ups: list[str] = Field(default_factory=list)
     as_of: str = ""
+    filters_applied: Filters | None = Field(
+        None,
+        description="The filters the evidence search used (the caller's, or a date range read from "
+        "the question); null = all articles.",
+    )
     timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -49,12 +49,16 @@ RECIPE_CHUNK, RECIPE_OVERLAP = 1000, 200
 
 
 # --- workers (each runs in its own process) ------------------------------------------------------
-def our_settings(store: Path, precision: str, batch_size: int | None) -> Any:
+def our_settings(
+    store: Path, precision: str, batch_size: int | None, context_words: int | None = None
+) -> Any:
     from ingest.settings import Settings
 
     extra: dict[str, Any] = {"embed_precision": precision} if precision else {}
     if batch_size:
         extra["embed_batch_size"] = batch_size
+    if context_words is not None:
+        extra["context_words"] = context_words
     return Settings(store_dir=store, collection="bench", **extra)
 
 
@@ -72,7 +76,9 @@ def pipeline_texts(articles_file: Path, settings: Any) -> list[str]:
         if isinstance(article, Article):
             heads.append(article.title or article.text[:300])
             spans = splitter.split(article.text)
-            sentences.extend(embedding_texts(article.text, spans, settings.context_sentences))
+            sentences.extend(
+                embedding_texts(article.text, spans, settings.context_sentences, settings.context_words)
+            )
     return heads + sentences
 
 
@@ -92,7 +98,7 @@ def count_tokens(texts: Sequence[str]) -> int:
 def work_ours(args: argparse.Namespace) -> dict[str, Any]:
     from ingest.components import IngestComponents
 
-    settings = our_settings(Path(args.store), args.precision, args.batch_size)
+    settings = our_settings(Path(args.store), args.precision, args.batch_size, args.context_words)
     components = IngestComponents.build(settings)
     components.embedder.embed(["Warm-up sentence for the model."])
     with Stopwatch() as clock:
@@ -105,6 +111,7 @@ def work_ours(args: argparse.Namespace) -> dict[str, Any]:
         "unique_texts": len(set(texts)),
         "tokens": count_tokens(texts),
         "failed": len(report.failed),
+        "embedding": components.pipeline.embedding_variant,
         **_clock_fields(clock),
         **_model_fields(components.embedder),
     }
@@ -147,7 +154,7 @@ def _recipe_meta(row: dict[str, Any]) -> dict[str, Any]:
 def work_raw(args: argparse.Namespace) -> dict[str, Any]:
     from ingest.embedder import Backend, Embedder
 
-    settings = our_settings(Path(args.store), args.precision, args.batch_size)
+    settings = our_settings(Path(args.store), args.precision, args.batch_size, args.context_words)
     backend: Backend = "sentence-transformers" if args.worker == "raw_st" else settings.embed_backend
     embedder = Embedder(
         settings.model_name,
@@ -214,6 +221,8 @@ def run_round(args: argparse.Namespace, slice_path: Path, workdir: Path, n: int)
         store = workdir / f"store-{name}-{n}"
         argv = ["--worker", name, "--articles", str(slice_path), "--store", str(store)]
         argv += ["--precision", args.precision, "--batch-size", str(args.batch_size or 0)]
+        if args.context_words is not None:
+            argv += ["--context-words", str(args.context_words)]
         results[name] = rates(run_worker("benchmarks.ingest", argv))
     return results
 
@@ -289,6 +298,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--precision", default="", help="embed_precision for ours and raw (default: setting)")
     p.add_argument("--batch-size", type=int, default=0, help="embed_batch_size (default: setting)")
+    p.add_argument("--context-words", type=int, help="context_words for ours and raw (default: setting)")
     p.add_argument("--worker", choices=CONTENDERS + OPTIONAL, help=argparse.SUPPRESS)
     p.add_argument("--store", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

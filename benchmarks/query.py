@@ -1,73 +1,77 @@
-"""Latency of ``Assistant.ask`` on a store: warm p50/p95/p99 and cold (fresh process), as one JSON object.
+"""Answer latency: ``Assistant.ask`` warm and cold, and the plain recipe's similarity search beside it.
 
-    .venv/bin/python benchmarks/query.py --store /tmp/newsdesk-dev-store \\
-        --questions ../shared/data/realtimeqa-dev/questions.jsonl [--limit 94] [--cold-runs 3]
+    .venv/bin/python -m benchmarks.query [--store DIR] [--articles JSONL] [--limit N]
+        [--questions JSONL] [--max-questions N] [--cold-runs R] [--recipe-store DIR] [--out FILE]
 
-* warm: after ``warm_up()``, every question once (distinct questions, so no query-vector cache hit);
-  per-stage medians come from the answers' ``timings_ms``.
-* cold: in a fresh process each time, ``create_assistant`` + the first ``ask`` (model load, index build),
-  reported as ``first_ask`` and ``start_to_answer`` (including importing the assistant).
+* ``ours`` (warm): one process builds the assistant, calls ``warm_up()``, then asks every question once
+  (distinct questions: no query-vector cache hit). Percentiles p50/p95/p99 of ``ask`` and the
+  median of each stage from the answers' ``timings_ms``; RSS after answering.
+* ``ours`` (cold): ``--cold-runs`` fresh processes each build the assistant and answer the first
+  question: ``first_ask_ms`` (the first question after start, model and indexes loading included)
+  and ``start_to_answer_ms`` (from process start, imports included).
+* ``recipe``: the plain LangChain recipe on the same articles (``RecursiveCharacterTextSplitter``
+  1000/200 + ``Chroma.from_documents`` + ``HuggingFaceEmbeddings``, same model) answering with
+  ``similarity_search(question, k=4)``: its warm latency, in its own process.
+
+Without ``--store`` the first ``--limit`` articles are ingested into a temporary store first (not
+timed); with it, ``--articles``/``--limit`` must name the articles it holds (for the recipe). The
+recipe store is built once into ``--recipe-store`` and reused when it exists. Prints one JSON
+object with the ratios ours/recipe and the targets (p50 60 ms, p95 150 ms warm).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+from benchmarks.common import (
+    DEV_ARTICLES,
+    current_rss_mb,
+    emit,
+    load_average,
+    percentile,
+    quiet_logs,
+    ratio,
+    read_jsonl,
+    run_worker,
+    write_slice,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+DEV_QUESTIONS = DEV_ARTICLES.parent / "questions.jsonl"
+TARGETS = {"warm_p50_ms": 60.0, "warm_p95_ms": 150.0}
+RECIPE_K = 4
 
 
-def stats(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    arr = np.asarray(values)
+def latency_stats(values: Sequence[float]) -> dict[str, float]:
     return {
-        "p50": round(float(np.percentile(arr, 50)), 1),
-        "p95": round(float(np.percentile(arr, 95)), 1),
-        "p99": round(float(np.percentile(arr, 99)), 1),
-        "mean": round(float(arr.mean()), 1),
+        "p50": round(percentile(values, 50), 1),
+        "p95": round(percentile(values, 95), 1),
+        "p99": round(percentile(values, 99), 1),
+        "mean": round(sum(values) / len(values), 1) if values else 0.0,
         "n": len(values),
     }
 
 
-def questions(path: Path, limit: int) -> list[str]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [str(r["question"]) for r in rows][:limit]
+def read_questions(path: Path, limit: int) -> list[str]:
+    return [str(row["question"]) for row in read_jsonl(path)][:limit]
 
 
-def cold_once(store: Path, question: str) -> dict[str, float]:
-    started = time.perf_counter()
+# --- workers (each runs in its own process) ------------------------------------------------------
+def work_warm(args: argparse.Namespace) -> dict[str, Any]:
     from assistant.service import create_assistant
     from ingest.settings import Settings
 
-    imported = time.perf_counter()
-    assistant = create_assistant(Settings(store_dir=store))
-    clock = time.perf_counter()
-    assistant.ask(question)
-    done = time.perf_counter()
-    return {
-        "imports": (imported - started) * 1000,
-        "first_ask": (done - clock) * 1000,
-        "start_to_answer": (done - started) * 1000,
-    }
-
-
-def warm(store: Path, items: list[str]) -> dict[str, object]:
-    from assistant.service import create_assistant
-    from ingest.settings import Settings
-
-    assistant = create_assistant(Settings(store_dir=store))
+    assistant = create_assistant(Settings(store_dir=Path(args.store)))
     assistant.warm_up()
     totals: list[float] = []
     stages: dict[str, list[float]] = {}
-    for question in items:
+    for question in read_questions(Path(args.questions), args.max_questions):
         clock = time.perf_counter()
         answer = assistant.ask(question)
         totals.append((time.perf_counter() - clock) * 1000)
@@ -77,38 +81,137 @@ def warm(store: Path, items: list[str]) -> dict[str, object]:
     return {
         "articles": articles,
         "sentences": sentences,
-        "warm_ms": stats(totals),
-        "stage_p50_ms": {k: round(float(np.percentile(v, 50)), 2) for k, v in stages.items()},
+        "warm_ms": latency_stats(totals),
+        "stage_p50_ms": {k: round(percentile(v, 50), 2) for k, v in sorted(stages.items())},
+        "rss_mb": current_rss_mb(),
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--questions", type=Path, required=True)
-    parser.add_argument("--limit", type=int, default=94)
-    parser.add_argument("--cold-runs", type=int, default=3)
-    parser.add_argument("--cold-once", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    items = questions(args.questions, args.limit)
-    if args.cold_once:
-        print(json.dumps(cold_once(args.store, items[0])))
-        return
-    result: dict[str, object] = {"store": str(args.store)}
-    result.update(warm(args.store, items))
-    colds = [_cold_subprocess(args, i) for i in range(args.cold_runs)]
-    for key in ("first_ask", "start_to_answer"):
-        result[f"cold_{key}_ms"] = stats([c[key] for c in colds])
-    print(json.dumps(result))
+def work_cold(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.perf_counter()
+    from assistant.service import create_assistant
+    from ingest.settings import Settings
+
+    imported = time.perf_counter()
+    assistant = create_assistant(Settings(store_dir=Path(args.store)))
+    assistant.prepare()
+    assistant.ask(read_questions(Path(args.questions), 1)[0])
+    done = time.perf_counter()
+    return {
+        "imports_ms": round((imported - started) * 1000, 1),
+        "first_ask_ms": round((done - imported) * 1000, 1),
+        "start_to_answer_ms": round((done - started) * 1000, 1),
+        "rss_mb": current_rss_mb(),
+    }
 
 
-def _cold_subprocess(args: argparse.Namespace, run: int) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--store", str(args.store), "--questions", str(args.questions)]
-    cmd += ["--limit", str(args.limit), "--cold-once"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    row: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    return row
+def work_recipe(args: argparse.Namespace) -> dict[str, Any]:
+    store = recipe_store(Path(args.recipe_store), Path(args.articles))
+    store.similarity_search("Warm-up question for the model?", k=RECIPE_K)
+    totals: list[float] = []
+    for question in read_questions(Path(args.questions), args.max_questions):
+        clock = time.perf_counter()
+        store.similarity_search(question, k=RECIPE_K)
+        totals.append((time.perf_counter() - clock) * 1000)
+    return {"chunks": store._collection.count(), "warm_ms": latency_stats(totals), "rss_mb": current_rss_mb()}
+
+
+def recipe_store(folder: Path, articles: Path) -> Any:
+    """The recipe's Chroma store of ``articles`` in ``folder`` (built there when it is not yet)."""
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from ingest.embedder import resolve_model_path
+    from ingest.settings import DEFAULT_MODEL
+
+    embeddings = HuggingFaceEmbeddings(model_name=resolve_model_path(DEFAULT_MODEL))
+    if (folder / "chroma.sqlite3").exists():
+        return Chroma(collection_name="recipe", embedding_function=embeddings, persist_directory=str(folder))
+    docs = [Document(page_content=str(r["text"])) for r in read_jsonl(articles)]
+    chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(docs)
+    return Chroma.from_documents(chunks, embeddings, persist_directory=str(folder), collection_name="recipe")
+
+
+WORKERS = {"warm": work_warm, "cold": work_cold, "recipe": work_recipe}
+
+
+# --- the driver ----------------------------------------------------------------------------------
+def prepare_store(articles: Path, store: Path) -> None:
+    """Ingest ``articles`` into ``store`` with the CLI (not timed)."""
+    from benchmarks.startup import run_cli
+
+    run_cli(["--store", str(store), "ingest", str(articles), "--quiet", "--json"])
+
+
+def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    articles = workdir / "articles.jsonl"
+    count = write_slice(Path(args.articles), args.limit, articles)
+    store = Path(args.store) if args.store else workdir / "store"
+    if not args.store:
+        prepare_store(articles, store)
+    recipe_dir = Path(args.recipe_store) if args.recipe_store else workdir / "recipe"
+    common = ["--store", str(store), "--questions", str(args.questions)]
+    common += ["--max-questions", str(args.max_questions), "--articles", str(articles)]
+    warm = run_worker("benchmarks.query", ["--worker", "warm", *common])
+    recipe = run_worker(
+        "benchmarks.query", ["--worker", "recipe", "--recipe-store", str(recipe_dir), *common]
+    )
+    colds = [run_worker("benchmarks.query", ["--worker", "cold", *common]) for _ in range(args.cold_runs)]
+    return summarize(warm, recipe, colds, count)
+
+
+def summarize(
+    warm: dict[str, Any], recipe: dict[str, Any], colds: list[dict[str, Any]], articles: int
+) -> dict[str, Any]:
+    cold = {key: latency_stats([c[key] for c in colds]) for key in ("first_ask_ms", "start_to_answer_ms")}
+    ours_p50, ours_p95 = warm["warm_ms"]["p50"], warm["warm_ms"]["p95"]
+    return {
+        "benchmark": "query",
+        "articles": articles,
+        "ours": {**warm, "cold": cold, "cold_rss_mb": max((c["rss_mb"] for c in colds), default=0.0)},
+        "recipe": recipe,
+        "ratios": {
+            "ours_vs_recipe_p50": ratio(ours_p50, recipe["warm_ms"]["p50"]),
+            "ours_vs_recipe_p95": ratio(ours_p95, recipe["warm_ms"]["p95"]),
+        },
+        "targets": TARGETS,
+        "meets_targets": {
+            "warm_p50_ms": ours_p50 < TARGETS["warm_p50_ms"],
+            "warm_p95_ms": ours_p95 < TARGETS["warm_p95_ms"],
+        },
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        with quiet_logs():
+            result = WORKERS[args.worker](args)
+        print(json.dumps(result), flush=True)
+        return 0
+    started_load = load_average()
+    with tempfile.TemporaryDirectory(prefix="bench-query-") as tmp:
+        result = measure(args, Path(tmp))
+    result.update({"load_average_start": started_load, "load_average_end": load_average()})
+    emit(result, args.out)
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--store", help="an existing store holding --articles (default: build one)")
+    parser.add_argument("--articles", type=Path, default=DEV_ARTICLES, help="JSONL articles")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N articles")
+    parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS, help="JSONL with a question field")
+    parser.add_argument("--max-questions", type=int, default=1000, help="ask at most N questions")
+    parser.add_argument("--cold-runs", type=int, default=3, help="fresh processes for the cold figures")
+    parser.add_argument("--recipe-store", help="where the recipe's store is kept between runs")
+    parser.add_argument("--out", type=Path, help="also write the JSON (indented) to this file")
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

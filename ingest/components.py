@@ -33,6 +33,7 @@ class IngestComponents:
             settings.torch_threads,
             settings.embed_precision,
             settings.embed_backend,
+            settings.query_threads,
         )
         splitter = SentenceSplitter(settings.sentence_engine, settings.sentence_max_chars)
         pipeline = IngestPipeline(settings, store, embedder, splitter)

@@ -10,6 +10,11 @@ AMX, Arm BF16) the model runs under bf16 autocast, about twice as fast as fp32 w
 BERT models with mean pooling (the default model) run on the light encoder of ``ingest/encoder.py``
 (same vectors, without importing transformers and sentence-transformers: 5 CPU-seconds less at
 start); other models on sentence-transformers. Nothing heavy is imported before first use.
+
+Not used, measured (issue 7): dynamic int8 quantization of the Linear layers (torch
+``quantize_dynamic``, VNNI) is 1.8x fp32 but its vectors are too far from fp32 (mean cosine 0.936
+per-tensor, 0.974 per-channel; the FFN layers cannot be quantized without falling below 0.99), so it
+would change retrieval; bf16 autocast is as fast per CPU-second with a cosine of 0.99998.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import os
 import platform
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
@@ -44,6 +49,10 @@ PRECISIONS: tuple[str, ...] = get_args(Precision)
 Backend = Literal["light", "sentence-transformers"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 QUERY_CACHE_SIZE = 1024
+# A batch holds at most batch_size texts and about batch_size * TOKENS_PER_TEXT tokens (fewer long
+# texts: their activations, not their number, set the memory peak); news text is ~4 chars a token.
+TOKENS_PER_TEXT = 64
+CHARS_PER_TOKEN = 4
 # CPU flags (x86 /proc/cpuinfo "flags", Arm "Features") that mean bf16 matrix maths in hardware.
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
 
@@ -128,7 +137,10 @@ class Embedder:
         threads: int = 0,
         precision: Precision = "auto",
         backend: Backend = "light",
+        query_threads: int = 1,
     ) -> None:
+        if query_threads < 1:
+            raise ConfigError(f"query_threads must be at least 1, got {query_threads}")
         if batch_size < 1:
             raise ConfigError(f"embed_batch_size must be at least 1, got {batch_size}")
         if threads < 0:
@@ -138,6 +150,7 @@ class Embedder:
         self.model_name = model_name
         self.batch_size = batch_size
         self.threads = threads
+        self.query_threads = query_threads
         self.precision = resolve_precision(precision)
         self.backend: str = backend  # after loading: the backend actually used
         self.queries = QueryCache()
@@ -205,28 +218,42 @@ class Embedder:
         _ = self.model
         return self._dimension
 
-    def embed(self, texts: Sequence[str], progress: ProgressHook | None = None) -> Vectors:
-        """Embed texts; each distinct text once, sorted by length so batches carry little padding."""
+    def embed(self, texts: Sequence[str], progress: ProgressHook | None = None, threads: int = 0) -> Vectors:
+        """Embed texts; each distinct text once, sorted by length so batches carry little padding.
+
+        ``threads`` > 0 runs this call with that many torch threads (requests pass ``query_threads``)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         position: dict[str, int] = {}
         rows = np.fromiter((position.setdefault(t, len(position)) for t in texts), np.intp, len(texts))
         unique = list(position)
-        order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
         out = np.empty((len(unique), self.dimension), dtype=np.float32)
-        with self.precision_context():  # once for all batches: autocast keeps its casts meanwhile
-            for begin in range(0, len(order), self.batch_size):
-                idx = order[begin : begin + self.batch_size]
+        # once for all batches: autocast keeps its casts meanwhile
+        with self.precision_context(), self._threads(threads):
+            for idx in self.batches(unique):
                 out[idx] = self._encode([unique[i] for i in idx])
                 if progress is not None:
                     progress(len(idx))
         return out if len(unique) == len(texts) else out[rows]
 
+    def batches(self, texts: Sequence[str]) -> Iterator[list[int]]:
+        """Positions of ``texts`` in batches of similar length, shortest first, within the token budget."""
+        budget = self.batch_size * TOKENS_PER_TEXT
+        batch: list[int] = []
+        for i in sorted(range(len(texts)), key=lambda i: len(texts[i])):
+            tokens = len(texts[i]) // CHARS_PER_TOKEN + 2  # the longest so far: the batch's padded length
+            if batch and (len(batch) == self.batch_size or (len(batch) + 1) * tokens > budget):
+                yield batch
+                batch = []
+            batch.append(i)
+        if batch:
+            yield batch
+
     def embed_query(self, text: str) -> Vectors:
         """Embed one query; returns a read-only 1-d unit vector (cached: do not modify it)."""
         vector = self.queries.get(text)
         if vector is None:
-            with self.precision_context():
+            with self.precision_context(), self._threads(self.query_threads):
                 vector = self._encode([text])[0]
             self.queries.put(text, vector)
         return vector
@@ -236,6 +263,22 @@ class Embedder:
             texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    @contextlib.contextmanager
+    def _threads(self, count: int) -> Iterator[None]:
+        """Run torch ops with ``count`` intra-op threads: one short question gains nothing from more,
+        and loses a lot when other work (an ingest, other requests) busies the cores."""
+        import torch
+
+        before = torch.get_num_threads()
+        if count in (0, before):
+            yield
+            return
+        torch.set_num_threads(count)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     def precision_context(self) -> contextlib.AbstractContextManager[object]:
         """The context the model runs in: bf16 autocast, or nothing for fp32."""

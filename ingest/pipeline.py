@@ -3,22 +3,26 @@
 Articles are processed in groups: unchanged ones (same content hash as stored) are skipped
 before any embedding; the sentences of the rest are embedded together (length-sorted batches)
 and each article is then written with :meth:`NewsStore.write_article`, whose write order makes an
-interrupted run safe to repeat.
+interrupted run safe to repeat. The writes of a group run in a writer thread while the next group
+is read, split and embedded (:class:`GroupWriter`: one group in flight, groups stored in order).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from types import TracebackType
 
 import numpy as np
 from tqdm import tqdm
 
-from ingest.embedder import Embedder
+from ingest.embedder import Embedder, Vectors
 from ingest.errors import ConfigError
 from ingest.sentences import SentenceSplitter
 from ingest.settings import Settings
@@ -28,6 +32,7 @@ from ingest.syndication import StoryIndex
 from ingest.types import Article, LoadFailure, MetaValue, Span
 from ingest.versions import VersionArchive
 
+WORD = re.compile(r"\S+")
 SCHEME_VERSION = "1"  # bump when what is embedded per sentence changes
 
 
@@ -117,19 +122,73 @@ def article_metadata(article: Article, digest: str, model: str, n_sentences: int
     return meta
 
 
-def embedding_texts(text: str, spans: Sequence[Span], context: int) -> list[str]:
-    """What is embedded for each sentence: the sentence, after up to ``context`` previous ones."""
+def embedding_texts(text: str, spans: Sequence[Span], context: int, words: int = 0) -> list[str]:
+    """What is embedded for each sentence: the sentence, after up to ``context`` previous ones (of
+    which only the last ``words`` words when ``words`` > 0). Always one stretch of ``text``."""
     out = []
     for i, span in enumerate(spans):
-        first = spans[max(0, i - context)]
-        out.append(text[first.start : span.end] if context else text[span.start : span.end])
+        begin = spans[max(0, i - context)].start
+        if words and begin < span.start:
+            begin = last_words_start(text, begin, span.start, words)
+        out.append(text[begin : span.end])
     return out
+
+
+def last_words_start(text: str, begin: int, end: int, words: int) -> int:
+    """Offset of the ``words``-th last word of ``text[begin:end]`` (``begin`` if it has fewer)."""
+    starts = [m.start() for m in WORD.finditer(text, begin, end)]
+    return starts[-words] if len(starts) >= words else begin
 
 
 def batched(items: Iterable[Article | LoadFailure], size: int) -> Iterator[list[Article | LoadFailure]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+class GroupWriter:
+    """Runs the writes of one group in a thread while the caller prepares and embeds the next one.
+
+    At most one group is in flight and groups are stored in submission order (one thread, and each
+    submit first waits for the previous group), so the write order of ingest/store.py holds across
+    groups. An error of a write is raised to the caller at its next ``submit``, ``wait`` or at exit;
+    leaving the block waits for the group in flight.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsdesk-writer")
+        self._pending: Future[None] | None = None
+        self._doc_ids: frozenset[str] = frozenset()
+
+    def submit(self, write: Callable[[], None], doc_ids: Iterable[str]) -> None:
+        """Start ``write`` (which stores ``doc_ids``) once the previous group is stored."""
+        self.wait()
+        self._pending, self._doc_ids = self._pool.submit(write), frozenset(doc_ids)
+
+    def wait(self) -> None:
+        """Block until the group in flight is stored (raising its error, if any)."""
+        pending, self._pending, self._doc_ids = self._pending, None, frozenset()
+        if pending is not None:
+            pending.result()
+
+    def wait_for(self, doc_ids: Iterable[str]) -> None:
+        """Block until none of ``doc_ids`` is being written (so reads of their records are current)."""
+        if not self._doc_ids.isdisjoint(doc_ids):
+            self.wait()
+
+    def __enter__(self) -> GroupWriter:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if kind is None:
+                self.wait()
+            elif self._pending is not None:  # the error in flight is the news; still finish the group
+                self._pending.exception()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 class IngestPipeline:
@@ -140,12 +199,22 @@ class IngestPipeline:
     ) -> None:
         if settings.context_sentences < 0:
             raise ConfigError(f"context_sentences must be 0 or more, got {settings.context_sentences}")
+        if settings.context_words < 0:
+            raise ConfigError(f"context_words must be 0 (all) or more, got {settings.context_words}")
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.splitter = splitter
         self.stories = StoryIndex(settings, store)
         self.versions = VersionArchive(store)
+
+    @property
+    def embedding_variant(self) -> str:
+        """How the sentence vectors are made, stored with each article: precision and context, e.g.
+        ``bf16/ctx1`` (one previous sentence) or ``bf16/ctx1/w16`` (its last 16 words)."""
+        variant = f"{self.embedder.precision}/ctx{self.settings.context_sentences}"
+        words = self.settings.context_words
+        return f"{variant}/w{words}" if words and self.settings.context_sentences else variant
 
     def run(self, sources: Sequence[str], show_progress: bool = True) -> IngestReport:
         """Ingest every source; bad sources are reported in the result, never raised."""
@@ -156,18 +225,19 @@ class IngestPipeline:
         ):
             if not self.settings.uses_server:  # with a server, other writers' records are in flight
                 self.store.purge_orphans()
-            for group in batched(iter_articles(sources, self.settings), self.settings.ingest_group_size):
-                self._ingest_group(group, report)
-                bar.update(len(group))
-                bar.set_postfix(added=report.added, updated=report.updated, failed=len(report.failed))
+            with GroupWriter() as writer:
+                for group in batched(iter_articles(sources, self.settings), self.settings.ingest_group_size):
+                    self._ingest_group(group, report, writer)
+                    bar.update(len(group))
+                    bar.set_postfix(added=report.added, updated=report.updated, failed=len(report.failed))
         return report
 
     def ingest_articles(self, articles: Sequence[Article]) -> IngestReport:
         """Ingest already-loaded articles (used by the API and the UI)."""
         report = IngestReport()
-        with self.store.write_lock():
+        with self.store.write_lock(), GroupWriter() as writer:
             for group in batched(articles, self.settings.ingest_group_size):
-                self._ingest_group(group, report)
+                self._ingest_group(group, report, writer)
         return report
 
     def delete(self, doc_id: str) -> None:
@@ -176,9 +246,12 @@ class IngestPipeline:
             self.store.delete_article(doc_id)
             self.versions.forget(doc_id)
 
-    def _ingest_group(self, group: Sequence[Article | LoadFailure], report: IngestReport) -> None:
+    def _ingest_group(
+        self, group: Sequence[Article | LoadFailure], report: IngestReport, writer: GroupWriter
+    ) -> None:
         articles = _dedupe([a for a in group if isinstance(a, Article)])
         report.failed.extend(f for f in group if isinstance(f, LoadFailure))
+        writer.wait_for(a.doc_id for a in articles)  # an article of the group in flight: read it stored
         stored = self.store.article_hashes([a.doc_id for a in articles])
         prepared = []
         for article in articles:
@@ -188,7 +261,11 @@ class IngestPipeline:
             else:
                 prepared.append(self._prepare(article, digest, article.doc_id in stored))
         self._assign_stories(prepared)
-        self._write(prepared, report)
+        if prepared:
+            vectors = self._embed(prepared)
+            writer.submit(
+                lambda: self._write(prepared, vectors, report), (p.article.doc_id for p in prepared)
+            )
 
     def _assign_stories(self, prepared: Sequence[PreparedArticle]) -> None:
         """Syndicated copies share a ``story_id`` (see ingest/syndication.py)."""
@@ -198,14 +275,19 @@ class IngestPipeline:
 
     def _prepare(self, article: Article, digest: str, is_update: bool) -> PreparedArticle:
         spans = self.splitter.split(article.text)
-        texts = embedding_texts(article.text, spans, self.settings.context_sentences)
+        texts = embedding_texts(
+            article.text, spans, self.settings.context_sentences, self.settings.context_words
+        )
         meta = article_metadata(article, digest, self.embedder.model_name, len(spans))
+        meta["embedding"] = self.embedding_variant
         return PreparedArticle(article, spans, texts, meta, is_update)
 
-    def _write(self, prepared: Sequence[PreparedArticle], report: IngestReport) -> None:
+    def _embed(self, prepared: Sequence[PreparedArticle]) -> Vectors:
+        """The vectors of the group: one per article (title, else lead), then its sentences in order."""
         heads = [p.article.title or p.article.text[:300] for p in prepared]
-        texts = heads + [t for p in prepared for t in p.embed_texts]
-        vectors = self.embedder.embed(texts)
+        return self.embedder.embed(heads + [t for p in prepared for t in p.embed_texts])
+
+    def _write(self, prepared: Sequence[PreparedArticle], vectors: Vectors, report: IngestReport) -> None:
         offset = len(prepared)
         with self.store.generation_batch():  # readers rebuild once per group, not per article
             for i, item in enumerate(prepared):

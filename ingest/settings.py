@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     model_name: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or path.")
     embed_batch_size: int = Field(64, description="Sentences per model forward pass.")
     torch_threads: int = Field(0, description="Torch intra-op threads; 0 = number of cores.")
+    query_threads: int = Field(
+        1,
+        description="Torch intra-op threads for embedding a question: one is as fast for a short text, "
+        "and much faster than several when an ingest or other requests busy the cores.",
+    )
     embed_precision: Literal["fp32", "bf16", "auto"] = Field(
         "auto",
         description="Embedding maths: bf16 autocast (about 2x faster on CPUs with native bf16, cosine "
@@ -67,6 +72,11 @@ class Settings(BaseSettings):
     sentence_max_chars: int = Field(1000, description="Longer sentences are cut at whitespace.")
     ingest_group_size: int = Field(32, description="Articles embedded and committed together.")
     context_sentences: int = Field(1, description="Neighbour sentences embedded with a sentence.")
+    context_words: int = Field(
+        0,
+        description="Most words of context embedded before a sentence (the last words of the "
+        "context_sentences before it); 0 = all of them. Fewer tokens, faster ingest.",
+    )
     fetch_timeout_s: float = Field(15.0, description="Timeout of one HTTP fetch, seconds.")
     fetch_max_bytes: int = Field(10 * 1024 * 1024, description="Largest HTTP body fetched.")
     fetch_max_redirects: int = Field(5, description="Redirects followed per fetch.")
@@ -112,6 +122,25 @@ class Settings(BaseSettings):
         0.8, description="Cosine similarity (sentences alone) above which two sentences say the same thing."
     )
     corroboration_candidates: int = Field(30, description="Nearest sentences checked per cited sentence.")
+    latest_prefers_newest: bool = Field(
+        True,
+        description="For questions about the latest or current state, cite first the newest sentence that "
+        "answers about as well as the best one (see latest_score_margin); the refusal decision is unchanged.",
+    )
+    latest_score_margin: float = Field(
+        0.2,
+        description="A newer sentence may lead a 'latest' answer if it scores within this of the best one.",
+    )
+    question_date_filters: bool = Field(
+        True,
+        description='Read a date phrase of the question ("in January 2023", "last week") as a published-date '
+        "filter, kept only when the articles of that range answer about as well as all articles do.",
+    )
+    date_phrase_margin: float = Field(
+        0.3,
+        description="The date range read from a question is used when its best sentence scores within "
+        "this of the best sentence of all articles.",
+    )
 
     # --- serving -------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address the server binds to.")
@@ -195,6 +224,13 @@ class Settings(BaseSettings):
     def _fraction(cls, value: float) -> float:
         if not 0.0 < value <= 1.0:
             raise ValueError(f"must be above 0 and at most 1, got {value}")
+        return value
+
+    @field_validator("latest_score_margin", "date_phrase_margin")
+    @classmethod
+    def _margin(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError(f"must be 0 or more, got {value}")
         return value
 
     @field_validator("syndication_shingle_words", "corroboration_candidates")

@@ -54,6 +54,9 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
 ID_SEP = "|"
+# The article record carries its sentences' offsets too (readers build their view from articles alone,
+# without reading every sentence record); it is internal and not part of StoredArticle.metadata.
+SPANS_KEY = "sentence_spans"
 LOCK_FILE = ".newsdesk-write.lock"
 SETTLE_ROUNDS = 3
 
@@ -65,6 +68,7 @@ class StoredArticle:
     doc_id: str
     text: str
     metadata: Mapping[str, MetaValue]
+    spans: tuple[tuple[int, int], ...] | None = None  # committed sentence offsets (None: older store)
 
     @property
     def version(self) -> str:
@@ -73,6 +77,28 @@ class StoredArticle:
     @property
     def content_hash(self) -> str:
         return str(self.metadata.get("content_hash", ""))
+
+
+def encode_spans(spans: Sequence[Span]) -> str:
+    """Sentence offsets as compact text for the article record: ``start:end`` separated by spaces."""
+    return " ".join(f"{s.start}:{s.end}" for s in spans)
+
+
+def decode_spans(value: MetaValue | None) -> tuple[tuple[int, int], ...] | None:
+    """The offsets written by :func:`encode_spans` (None when absent or unreadable)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return tuple((int(a), int(b)) for a, _, b in (item.partition(":") for item in value.split()))
+    except ValueError:
+        return None
+
+
+def stored_article(doc_id: str, text: str | None, meta: Mapping[str, Any] | None) -> StoredArticle:
+    """An article record as read from Chroma, its internal offsets split off the metadata."""
+    metadata = dict(meta or {})
+    spans = decode_spans(metadata.pop(SPANS_KEY, None))
+    return StoredArticle(doc_id, text or "", metadata, spans)
 
 
 @dataclass(frozen=True)
@@ -312,9 +338,7 @@ class NewsStore:
         got = self._call("read", lambda: self.articles.get(ids=[doc_id], include=["documents", "metadatas"]))
         if not got["ids"]:
             return None
-        return StoredArticle(
-            doc_id, (got["documents"] or [""])[0] or "", dict((got["metadatas"] or [{}])[0] or {})
-        )
+        return stored_article(doc_id, (got["documents"] or [""])[0], (got["metadatas"] or [{}])[0])
 
     def require_article(self, doc_id: str) -> StoredArticle:
         article = self.get_article(doc_id)
@@ -343,7 +367,7 @@ class NewsStore:
                 ),
             )
             for doc_id, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or []):
-                yield StoredArticle(doc_id, text or "", dict(meta or {}))
+                yield stored_article(doc_id, text, meta)
             if len(got["ids"]) < page:
                 return
             offset += page
@@ -417,7 +441,8 @@ class NewsStore:
             for i, s in enumerate(spans)
         ]
         self._upsert_sentences(ids, vectors, metas)
-        self._upsert(self.articles, [doc_id], title_vector.reshape(1, -1), [metadata], [text])
+        record = {**metadata, SPANS_KEY: encode_spans(spans)}
+        self._upsert(self.articles, [doc_id], title_vector.reshape(1, -1), [record], [text])
         if self.settings.uses_server:
             self._settle(doc_id, version, ids, vectors, metas)
         else:  # the write lock makes this process the only writer

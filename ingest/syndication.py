@@ -20,15 +20,18 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from ingest.errors import ConfigError
 from ingest.settings import Settings
 from ingest.sidecar import SideCollection, placeholder_vectors
 from ingest.store import NewsStore
+
+if TYPE_CHECKING:  # datasketch imports scipy: loaded on first use, not when answering starts
+    from datasketch import MinHash
 
 NUM_PERM = 128
 SEED = 1
@@ -52,6 +55,8 @@ def signature(text: str, words: int) -> MinHash | None:
     grams = shingles(text, words)
     if not grams:
         return None
+    from datasketch import MinHash
+
     sig = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
     sig.update_batch(list(grams))
     return sig
@@ -63,6 +68,8 @@ def encode_signature(sig: MinHash) -> str:
 
 def decode_signature(data: str) -> MinHash:
     values = np.frombuffer(base64.b64decode(data), dtype=np.uint32)
+    from datasketch import MinHash
+
     return MinHash(num_perm=len(values), seed=SEED, hashvalues=values, scheme=SCHEME)
 
 
@@ -75,8 +82,11 @@ def band_keys(sig: MinHash, bands: int, rows: int) -> dict[str, str]:
     }
 
 
+@lru_cache(maxsize=8)
 def lsh_parameters(threshold: float) -> tuple[int, int]:
     """(bands, rows per band) that datasketch finds optimal for the threshold."""
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
     return int(lsh.b), int(lsh.r)
 
@@ -104,7 +114,6 @@ class StoryIndex:
             )
         self.threshold = settings.syndication_threshold
         self.words = settings.syndication_shingle_words
-        self.bands, self.rows = lsh_parameters(self.threshold)
         self.side = SideCollection(store, "stories")
 
     def assign(self, doc_id: str, text: str) -> str:
@@ -159,8 +168,11 @@ class StoryIndex:
         if doc_ids:
             self.side.call("delete", lambda: self.side.collection.delete(ids=list(doc_ids)))
 
+    def _bands(self, sig: MinHash) -> dict[str, str]:
+        return band_keys(sig, *lsh_parameters(self.threshold))
+
     def _candidates(self, sig: MinHash) -> Iterable[tuple[str, MinHash, str]]:
-        clauses: list[Mapping[str, Any]] = [{k: v} for k, v in band_keys(sig, self.bands, self.rows).items()]
+        clauses: list[Mapping[str, Any]] = [{k: v} for k, v in self._bands(sig).items()]
         where = {"$or": clauses} if len(clauses) > 1 else clauses[0]
         got = self.side.call(
             "read",
@@ -177,9 +189,7 @@ class StoryIndex:
     def _record(self, items: Sequence[tuple[str, MinHash, str]]) -> None:
         if not items:
             return
-        metas = [
-            {"story_id": story_id, **band_keys(sig, self.bands, self.rows)} for _, sig, story_id in items
-        ]
+        metas = [{"story_id": story_id, **self._bands(sig)} for _, sig, story_id in items]
         self.side.call(
             "write",
             lambda: self.side.collection.upsert(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer import word_overlap
-from assistant.question import AnswerType, answer_type_score, read_question
+from assistant.answer import is_headline, with_antecedent, word_overlap
+from assistant.corpus import CorpusView
+from assistant.question import AnswerType, answer_type_score, read_question, strip_dateline
+from assistant.retrieve import Candidate
 from assistant.service import Assistant
 from tests.assistant.conftest import dev_questions
 
@@ -78,3 +80,49 @@ def test_sentence_with_a_new_name_matches_a_who_question_but_one_repeating_the_q
     question = read_question("Who led the Russian delegation to Damascus?")
     assert answer_type_score("General Yunus-Bege Evkurov led the delegation to Damascus.", question) == 1.0
     assert answer_type_score("The Russian delegation arrived in Damascus on Monday.", question) == 0.0
+
+
+def test_a_wire_dateline_is_not_taken_for_a_name_that_answers_the_question() -> None:
+    question = read_question("Who withdrew from Wimbledon with an injury?")
+    assert strip_dateline("Berlin (CNN) A 101-year-old man") == "A 101-year-old man"
+    assert strip_dateline("LONDON — Protesters glued") == "Protesters glued"
+    assert (
+        strip_dateline("The UK Health Security Agency (UKHSA) said")
+        == "The UK Health Security Agency (UKHSA) said"
+    )
+    assert answer_type_score("(CNN) The champion withdrew from Wimbledon with an injury.", question) == 0.0
+    assert answer_type_score("(CNN) Rafael Nadal withdrew from Wimbledon with an injury.", question) == 1.0
+
+
+def test_a_role_word_before_a_name_from_the_question_is_not_a_new_name() -> None:
+    question = read_question("Whose seat is Ketanji Brown Jackson filling on the Supreme Court?")
+    assert (
+        answer_type_score("Judge Ketanji Brown Jackson was sworn in to the Supreme Court.", question) == 0.0
+    )
+    assert answer_type_score("Jackson takes the seat of Associate Justice Stephen Breyer.", question) == 1.0
+
+
+def test_related_story_links_and_unpunctuated_lines_count_as_headlines() -> None:
+    assert is_headline("Learn more:Cassidy Hutchinson to testify at Jan. 6 hearing.")
+    assert is_headline("Sheetz lowers gas prices to $3.99 a gallon")
+    assert not is_headline("Topeka: Electric charging stations have been introduced on the turnpike.")
+    assert not is_headline("Hutchinson testified on Tuesday.")
+
+
+def test_a_best_sentence_opening_with_a_pronoun_is_preceded_by_the_sentence_naming_its_subject(
+    sample_assistant: Assistant,
+) -> None:
+    view = sample_assistant.cache.get()
+    rows = [r for r in range(view.size) if view.text(r).startswith("Their dialogue")]
+    assert len(rows) == 1
+    best, other = (_candidate(view, r) for r in (rows[0], 0))
+    chosen = with_antecedent(view, [best, other], limit=3)
+    assert [c.row for c in chosen] == [rows[0] - 1, rows[0], 0]
+    article = view.articles[chosen[0].doc_id]
+    assert article.text[chosen[0].start : chosen[0].end].startswith("The two leaders")
+    assert with_antecedent(view, [other, best], limit=3) == [other, best]
+
+
+def _candidate(view: CorpusView, row: int) -> Candidate:
+    s = view.sentence(row)
+    return Candidate(row, s.doc_id, s.index, s.start, s.end, view.text(row))

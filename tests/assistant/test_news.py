@@ -16,10 +16,21 @@ from pathlib import Path
 
 import pytest
 
+from assistant.cli_answer import news_line
 from assistant.corpus import CorpusCache
-from assistant.news import NewsEnricher, collapse_syndicated, prefer_newest, question_filters
+from assistant.evaluate import read_questions
+from assistant.news import (
+    NewestFirst,
+    NewsEnricher,
+    collapse_syndicated,
+    date_phrase_notice,
+    prefer_dated,
+    prefer_newest,
+    question_filters,
+)
+from assistant.render import answer_html
 from assistant.service import Assistant, create_assistant
-from assistant.types import Answer, Citation, Filters
+from assistant.types import Answer, Citation, Corroboration, Filters
 from ingest.embedder import Embedder
 from ingest.settings import Settings
 from ingest.store import StoredArticle
@@ -29,6 +40,11 @@ from tests.conftest import dev_articles_path
 BRADY_CNN, BRADY_USAT = "651d337663a37063", "187a20435053bdbf"
 MEDAL_CNN, MEDAL_CNN_COPY, MEDAL_USAT = "f05e0b8abec75b8e", "c450885802e6cc01", "0c97e8fc54414ec5"
 SLICE = (BRADY_CNN, BRADY_USAT, MEDAL_CNN, MEDAL_CNN_COPY, MEDAL_USAT)
+# Two versions of one story (UK inflation, CNN Business, January and April 2022) and the Fed's
+# rate hikes of March, May and June 2022 (CNN, USA TODAY, USA TODAY).
+UK_JAN, UK_APR = "04bb93b019c05faa", "40a4c3a3d832984c"
+FED_MAR, FED_MAY, FED_JUN = "d3f4d8a50b80e693", "2c00e915b7928e18", "00217bb7dbd3a60f"
+DATED = (UK_JAN, UK_APR, FED_MAR, FED_MAY, FED_JUN)
 
 
 def dev_rows(doc_ids: tuple[str, ...]) -> list[dict[str, object]]:
@@ -55,6 +71,16 @@ def news_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
     assistant = create_assistant(settings, embedder=embedder)
     report = assistant.ingest_sources([str(write_jsonl(folder / "slice.jsonl", dev_rows(SLICE)))])
     assert report.ok and report.added == len(SLICE)
+    yield assistant
+
+
+@pytest.fixture(scope="module")
+def dated_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Assistant]:
+    folder = tmp_path_factory.mktemp("dated-store")
+    settings = Settings(store_dir=folder / "store", feedback_path=folder / "feedback.jsonl")
+    assistant = create_assistant(settings, embedder=embedder)
+    report = assistant.ingest_sources([str(write_jsonl(folder / "dated.jsonl", dev_rows(DATED)))])
+    assert report.ok and report.added == len(DATED)
     yield assistant
 
 
@@ -212,14 +238,44 @@ def test_collapse_keeps_only_the_best_ranked_copy_of_each_story() -> None:
     assert [r.doc_id for r in kept] == ["a-copy", "b", "a-copy", "b"]
 
 
-def test_prefer_newest_reorders_only_the_near_best() -> None:
-    published = {"old": 1, "new": 3, "mid": 2}
-    ranked = [Ranked("old", 1.0), Ranked("new", 0.95), Ranked("mid", 0.5)]
-    assert [r.doc_id for r in prefer_newest(ranked, published.__getitem__, margin=0.1)] == [
-        "new",
-        "old",
-        "mid",
-    ]
+def test_prefer_newest_leads_with_the_newest_near_best_candidate_that_answers_as_well() -> None:
+    published = {"old": 1, "new": 3, "mid": 2, "newest-but-weak": 4, "newest-but-off-topic": 5}
+    policy: NewestFirst[Ranked] = NewestFirst(
+        published_ts=lambda r: published[r.doc_id],
+        eligible=lambda c, best: c.doc_id != "newest-but-off-topic",
+        repeats=lambda a, b: a.doc_id == b.doc_id,
+        margin=0.1,
+        limit=2,
+    )
+    chosen = [Ranked("old", 1.0), Ranked("mid", 0.92)]
+    ranked = [*chosen, Ranked("new", 0.95), Ranked("newest-but-weak", 0.5), Ranked("newest-but-off-topic", 1)]
+    assert [r.doc_id for r in prefer_newest(chosen, ranked, policy)] == ["new", "old"]
+
+
+def test_prefer_newest_keeps_the_answer_when_nothing_newer_answers_as_well() -> None:
+    published = {"old": 1, "new": 3}
+    policy: NewestFirst[Ranked] = NewestFirst(
+        published_ts=lambda r: published[r.doc_id],
+        eligible=lambda c, best: False,
+        repeats=lambda a, b: False,
+        margin=1.0,
+        limit=3,
+    )
+    chosen = [Ranked("old", 1.0)]
+    assert prefer_newest(chosen, [*chosen, Ranked("new", 0.99)], policy) == chosen
+    assert prefer_newest([], [Ranked("new", 0.99)], policy) == []
+
+
+def test_date_restricted_search_is_kept_only_when_it_answers_about_as_well() -> None:
+    assert prefer_dated(plain_best=2.0, dated_best=1.8, margin=0.3)
+    assert not prefer_dated(plain_best=2.0, dated_best=1.6, margin=0.3)
+    assert not prefer_dated(plain_best=2.0, dated_best=None, margin=0.3)  # dated search would refuse
+    assert prefer_dated(plain_best=None, dated_best=1.0, margin=0.3)
+    month = Filters(published_from="2022-05-01", published_to="2022-05-31")
+    assert date_phrase_notice(month, kept=True) == (
+        "Searched articles published 2022-05-01 to 2022-05-31, the dates named in the question."
+    )
+    assert "searched all dates" in date_phrase_notice(month, kept=False)
 
 
 def test_date_phrase_of_the_question_becomes_a_filter_unless_dates_are_given() -> None:
@@ -229,9 +285,116 @@ def test_date_phrase_of_the_question_becomes_a_filter_unless_dates_are_given() -
     explicit = Filters(published_from="2021-01-01")
     assert question_filters("What happened in June 2022?", explicit, today) is explicit
     assert question_filters("Who won?", None, today) is None
+    assert question_filters("What happened between May 2022 and March 2022?", None, today) is None
 
 
 def test_story_of_an_article_stored_before_grouping_is_itself() -> None:
     from assistant.corroboration import story_of
 
     assert story_of(StoredArticle("old", "text", {"source": "cnn.com"})) == "old"
+
+
+# --- latest questions and date phrases, end to end on real articles ----------------------------
+def test_latest_question_over_two_versions_of_a_story_cites_the_newer_and_says_as_of_its_date(
+    dated_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = "What is the latest UK inflation rate?"
+    answer = dated_assistant.ask(question)
+    assert answer.grounded and answer.citations[0].doc_id == UK_APR
+    assert "7.0%" in answer.citations[0].sentence
+    assert answer.as_of == "2022-04-13" and answer.answer.endswith("As of 2022-04-13.")
+    assert UK_JAN in {c.doc_id for c in answer.citations}  # the older version still follows
+    monkeypatch.setattr(dated_assistant.settings, "latest_prefers_newest", False)
+    older_first = dated_assistant.ask(question)
+    assert older_first.citations[0].doc_id == UK_JAN  # what the switch changes
+    assert older_first.grounded == answer.grounded
+
+
+def test_month_named_in_the_question_restricts_citations_to_that_month(dated_assistant: Assistant) -> None:
+    answer = dated_assistant.ask("By how much did the Fed raise its key interest rate in May 2022?")
+    assert answer.grounded and answer.citations
+    assert {c.doc_id for c in answer.citations} == {FED_MAY}
+    assert "half percentage point" in answer.citations[0].sentence
+    assert answer.filters_applied == Filters(published_from="2022-05-01", published_to="2022-05-31")
+    assert "Searched articles published 2022-05-01 to 2022-05-31" in answer.notices[0]
+    unrestricted = dated_assistant.ask("By how much did the Fed raise its key interest rate?")
+    assert unrestricted.citations[0].doc_id == FED_JUN and unrestricted.filters_applied is None
+
+
+def test_last_week_in_the_question_is_relative_to_the_given_today(dated_assistant: Assistant) -> None:
+    answer = dated_assistant.ask(
+        "By how much did the Fed raise interest rates last week?", today=date(2022, 6, 20)
+    )
+    assert answer.filters_applied == Filters(published_from="2022-06-13", published_to="2022-06-19")
+    assert {c.doc_id for c in answer.citations} == {FED_JUN}
+
+
+def test_date_that_only_names_the_event_falls_back_to_all_dates(dated_assistant: Assistant) -> None:
+    # The December 2021 figure was published in January 2022: nothing published in December answers.
+    answer = dated_assistant.ask("How high was UK inflation in December 2021?")
+    assert answer.grounded and answer.filters_applied is None
+    assert answer.citations[0].doc_id == UK_JAN and "5.4%" in answer.citations[0].sentence
+    assert "searched all dates" in answer.notices[0]
+
+
+def test_switching_date_phrases_off_searches_all_dates(
+    dated_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dated_assistant.settings, "question_date_filters", False)
+    answer = dated_assistant.ask("By how much did the Fed raise its key interest rate in May 2022?")
+    assert answer.filters_applied is None and not answer.notices
+
+
+def test_date_range_read_from_the_question_is_shown_in_the_sources_panel() -> None:
+    citation = Citation(n=1, sentence="It rose.", doc_id="d", char_start=0, char_end=8)
+    month = Filters(published_from="2022-05-01", published_to="2022-05-31")
+    answer = Answer(
+        question="q", answer="It rose. [1]", citations=[citation], grounded=True, filters_applied=month
+    )
+    assert "Searched articles published 2022-05-01 to 2022-05-31" in answer_html(answer, {}, "m1")
+    plain = answer.model_copy(update={"filters_applied": None})
+    assert "Searched" not in answer_html(plain, {}, "m1")
+
+
+def test_cli_text_shows_corroboration_copies_and_dates_of_a_citation() -> None:
+    citation = Citation(
+        n=1,
+        sentence="Brady made the announcement on Tuesday.",
+        doc_id="d",
+        char_start=0,
+        char_end=39,
+        dates={"on Tuesday": "2022-02-01"},
+        also_published_by=["cnn.com"],
+        corroboration=Corroboration(count=2),
+    )
+    assert news_line(citation) == (
+        'reported by 2 independent outlets; also published by: cnn.com; dates: "on Tuesday" = 2022-02-01'
+    )
+    single = citation.model_copy(
+        update={"corroboration": Corroboration(), "also_published_by": [], "dates": {}}
+    )
+    assert news_line(single) == "single source so far"
+
+
+def test_eval_questions_keep_the_day_they_were_asked(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text(
+        '{"id": "1", "question": "Who won this week?", "answer": "x", "date": "2022/06/16"}\n'
+        '{"id": "2", "question": "Who won?"}\n',
+        encoding="utf-8",
+    )
+    assert [q.date for q in read_questions(path)] == ["2022/06/16", ""]
+
+
+def test_as_of_date_is_shown_once_in_the_ui_answer() -> None:
+    citation = Citation(n=1, sentence="It rose to 7%.", doc_id="d", char_start=0, char_end=14)
+    answer = Answer(
+        question="What is the latest rate?",
+        answer="It rose to 7%. [1]\n\nAs of 2022-04-13.",
+        citations=[citation],
+        grounded=True,
+        as_of="2022-04-13",
+    )
+    assert answer_html(answer, {}, "m1").count("As of 2022-04-13") == 1
+    bare = answer.model_copy(update={"answer": "It rose to 7%. [1]"})  # e.g. an LLM answer rewritten
+    assert answer_html(bare, {}, "m1").count("As of 2022-04-13") == 1

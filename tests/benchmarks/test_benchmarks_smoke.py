@@ -50,12 +50,21 @@ def is_positive(value: object) -> bool:
 
 def test_ingest_benchmark_reports_ours_the_recipe_and_the_raw_model_with_ratios(tmp_path: Path) -> None:
     out = tmp_path / "ingest.json"
-    result = run_benchmark("benchmarks.ingest", "--articles", str(articles_file(tmp_path)), "--out", str(out))
+    result = run_benchmark(
+        "benchmarks.ingest",
+        "--articles",
+        str(articles_file(tmp_path)),
+        "--out",
+        str(out),
+        "--context-words",
+        "4",
+    )
     assert json.loads(out.read_text(encoding="utf-8")) == result
     assert (result["benchmark"], result["articles"], result["repeat"]) == ("ingest", 3, 1)
     ours, recipe, raw = result["ours"], result["recipe"], result["raw"]
     assert ours["articles"] == recipe["articles"] == 3
     assert ours["texts"] == raw["texts"] == ours["sentences"] + 3  # a title vector per article
+    assert ours["embedding"].endswith("/ctx1/w4")  # the variant asked for reached the workers
     for key in ("articles_per_s", "sentences_per_s", "tokens_per_s", "peak_rss_mb", "seconds", "cpu_seconds"):
         assert is_positive(ours[key]), key
     for key in ("articles_per_s", "chunks_per_s", "tokens_per_s", "peak_rss_mb"):

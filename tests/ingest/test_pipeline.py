@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -15,7 +16,10 @@ import pytest
 
 from assistant.cli import main
 from ingest.components import IngestComponents
-from ingest.errors import DocumentNotFoundError, StoreLockedError
+from ingest.embedder import Embedder
+from ingest.errors import ConfigError, DocumentNotFoundError, StoreError, StoreLockedError
+from ingest.pipeline import GroupWriter, embedding_texts
+from ingest.sentences import SentenceSplitter
 from ingest.settings import Settings
 from ingest.store import NewsStore
 from tests.conftest import REPO, SAMPLE, dev_articles_path
@@ -100,6 +104,7 @@ def test_stored_dev_sentences_have_exact_offsets_and_metadata(
     first = stored[str(rows[0]["id"])].metadata
     assert first["title"] == rows[0]["title"] and first["url"] == rows[0]["url"]
     assert first["model"] and first["content_hash"] and first["ingested_at"]
+    assert first["embedding"] == f"{components.embedder.precision}/ctx1"
 
 
 def test_bad_lines_are_reported_and_good_ones_beside_them_are_stored(
@@ -166,3 +171,56 @@ def test_ingest_killed_midway_and_rerun_ends_like_a_clean_run(tmp_path: Path) ->
     assert len(results[0][0]) == 24
     killed_store = NewsStore(Settings(store_dir=killed))
     assert killed_store.count()[1] == len(results[0][1])
+
+
+def test_context_words_keep_only_the_last_words_of_the_previous_sentence() -> None:
+    text = "One two three four five. Six seven eight nine. Ten."
+    spans = SentenceSplitter().split(text)
+    assert embedding_texts(text, spans, 1, 3) == [
+        "One two three four five.",
+        "three four five. Six seven eight nine.",
+        "seven eight nine. Ten.",
+    ]
+    assert embedding_texts(text, spans, 1, 30) == embedding_texts(text, spans, 1)
+    assert embedding_texts(text, spans, 0, 3) == ["One two three four five.", "Six seven eight nine.", "Ten."]
+
+
+def test_negative_context_words_is_a_config_error(settings: Settings, embedder: Embedder) -> None:
+    bad = settings.model_copy(update={"context_words": -1})
+    with pytest.raises(ConfigError, match="context_words"):
+        IngestComponents.build(bad, embedder=embedder)
+
+
+def test_group_writer_stores_groups_in_order_and_raises_a_failed_write_to_the_caller() -> None:
+    done: list[int] = []
+
+    def write(n: int) -> None:
+        time.sleep(0.02 * (3 - n))  # earlier groups are slower: order must still hold
+        done.append(n)
+
+    with GroupWriter() as writer:
+        for n in range(3):
+            writer.submit(functools.partial(write, n), [str(n)])
+        writer.wait_for(["2"])
+        assert done == [0, 1, 2]
+
+    def fail() -> None:
+        raise StoreError("disk full")
+
+    with pytest.raises(StoreError, match="disk full"), GroupWriter() as writer:
+        writer.submit(fail, ["x"])
+        writer.submit(lambda: None, ["y"])
+
+
+def test_article_repeated_in_the_next_group_is_stored_once_as_an_update(
+    settings: Settings, embedder: Embedder, tmp_path: Path
+) -> None:
+    one_per_group = IngestComponents.build(settings.model_copy(update={"ingest_group_size": 1}), embedder)
+    rows: list[dict[str, object]] = [
+        {"id": "a1", "text": "The first version of the story."},
+        {"id": "a1", "text": "The corrected version of the story."},
+    ]
+    report = one_per_group.pipeline.run([str(write_jsonl(tmp_path / "a.jsonl", rows))], show_progress=False)
+    assert (report.added, report.updated) == (1, 1)
+    assert one_per_group.store.require_article("a1").text == "The corrected version of the story."
+    assert [(s.start, s.end) for s in one_per_group.store.iter_sentences()] == [(0, 35)]

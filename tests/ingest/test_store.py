@@ -13,7 +13,8 @@ from assistant.cli import main
 from ingest.components import IngestComponents
 from ingest.errors import StoreError, StoreLockedError
 from ingest.settings import Settings
-from ingest.store import NewsStore, check_server_version
+from ingest.store import SPANS_KEY, NewsStore, check_server_version, decode_spans, encode_spans
+from ingest.types import Span
 from tests.chroma_server import free_port
 from tests.conftest import REPO, SAMPLE
 from tests.ingest.test_pipeline import write_jsonl
@@ -137,3 +138,23 @@ def test_an_unreachable_server_gives_one_clear_line_and_exit_status_2(
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot reach the Chroma server at http://127.0.0.1:{port}")
     assert "is `chroma run` started?" in err and "Traceback" not in err
+
+
+def test_the_article_record_keeps_its_sentence_offsets_out_of_the_metadata(
+    components: IngestComponents,
+) -> None:
+    components.pipeline.run([str(SAMPLE)], show_progress=False)
+    [article] = list(components.store.iter_articles())
+    records = sorted(components.store.iter_sentences(), key=lambda s: s.index)
+    assert article.spans == tuple((s.start, s.end) for s in records)
+    assert len(records) > 10
+    assert SPANS_KEY not in article.metadata
+    assert components.store.require_article(article.doc_id).spans == article.spans
+
+
+def test_sentence_offsets_round_trip_and_unreadable_ones_are_ignored() -> None:
+    spans = [Span(0, 12), Span(13, 40)]
+    assert decode_spans(encode_spans(spans)) == ((0, 12), (13, 40))
+    assert decode_spans(encode_spans([])) == ()
+    assert decode_spans("0:12 x:4") is None
+    assert decode_spans(None) is None
