@@ -68,6 +68,13 @@ def normalize_for_match(text: str) -> str:
     return " ".join("".join(kept).split())
 
 
+def contains_normalized(text: str, answer: str) -> bool:
+    """True when the normalized answer occurs in the normalized text (the issue's definition of a hit:
+    "Putin" is in "Putin’s", "101" in "101-year-old", but also "25" in "2025-26")."""
+    needle = normalize_for_match(answer)
+    return bool(needle) and needle in normalize_for_match(text)
+
+
 def contains_answer(text: str, answer: str) -> bool:
     """True when the normalized answer occurs in the normalized text on word boundaries."""
     needle = normalize_for_match(answer)

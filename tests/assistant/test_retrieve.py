@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from assistant import retrieve
 from assistant.question import read_question
 from assistant.retrieve import FilterError, FilterSpec, SentenceRetriever
 from assistant.service import Assistant, create_assistant
@@ -42,6 +43,46 @@ def test_date_filter_keeps_only_sentences_published_in_range(dev_assistant: Assi
         assert "2022-06-01" <= published[:10] <= "2022-06-30"
         assert spec.ts_from is not None and spec.ts_to is not None
         assert spec.ts_from <= retrieval.view.s_ts[cand.row] <= spec.ts_to
+
+
+def _chroma_filtered_rows(assistant: Assistant, question: str, spec: FilterSpec) -> set[int]:
+    """Rows of the k nearest sentences found by a Chroma query carrying the filter as its ``where``."""
+    view = assistant.search.cache.get()
+    vector = assistant.search.embedder.embed_query(question)
+    records = assistant.search.store.query_sentences(vector, assistant.settings.retrieve_k, spec.where())
+    rows = {view.row_of(r.doc_id, r.index) for r in records}
+    return {row for row in rows if row is not None}
+
+
+@pytest.mark.parametrize(("one_day", "overfetch"), [(False, (16,)), (True, (16, 64)), (True, (1,))])
+def test_filtered_dense_search_finds_what_a_chroma_filtered_query_finds(
+    dev_assistant: Assistant, one_day: bool, overfetch: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", overfetch)  # 1: few pass, the Chroma fallback
+    question = "Which automaker recalled vehicles?"
+    search = dev_assistant.search
+    view = search.cache.get()
+    day = str(view.articles[view.doc_ids[0]].metadata.get("published", ""))[:10] if one_day else ""
+    filters = (
+        Filters(published_from=day, published_to=day) if one_day else Filters(published_from="2000-01-01")
+    )
+    spec = FilterSpec.from_filters(filters)
+    got = search._dense(view, search.embedder.embed_query(question), spec)
+    expected = _chroma_filtered_rows(dev_assistant, question, spec)
+    assert all(spec.accepts(view, row) for row in got)
+    assert len(got) >= min(len(expected), dev_assistant.settings.retrieve_k / 2)
+    assert len(set(got) - expected) <= 0.1 * len(got)  # the best of the filtered sentences
+
+
+def test_row_filter_agrees_with_the_lexical_mask(dev_assistant: Assistant) -> None:
+    view = dev_assistant.search.cache.get()
+    source = sorted(set(view.s_source))[0]
+    spec = FilterSpec.from_filters(
+        Filters(published_from="2022-06-10", published_to="2022-06-30", sources=[source])
+    )
+    mask = spec.mask(view)
+    assert mask is not None and 0 < int(mask.sum()) < view.size
+    assert [spec.accepts(view, row) for row in range(view.size)] == mask.tolist()
 
 
 def test_source_filter_keeps_only_that_outlet(dev_assistant: Assistant) -> None:

@@ -155,3 +155,33 @@ def test_batches_cover_every_text_once_shortest_first_and_long_texts_in_smaller_
     assert [len(b) for b in batches[:3]] == [8, 8, 4]  # short texts: batch_size per batch
     assert max(len(b) for b in batches[3:]) == 3  # long texts: at most 8 * 64 tokens per batch
     assert not embedder.loaded
+
+
+def test_query_threads_below_one_are_refused_naming_the_value() -> None:
+    with pytest.raises(ConfigError, match="query_threads must be at least 1, got 0"):
+        Embedder(DEFAULT_MODEL, query_threads=0)
+
+
+def test_questions_are_embedded_with_query_threads_and_the_thread_count_is_restored(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    seen: list[int] = []
+    encode = embedder._encode
+
+    def spy(texts: list[str]) -> np.ndarray:
+        seen.append(torch.get_num_threads())
+        return encode(texts)
+
+    monkeypatch.setattr(embedder, "_encode", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        embedder.embed_query("a question nobody asked before in this session")
+        embedder.embed(["one sentence.", "another sentence."], threads=1)
+        embedder.embed(["a third sentence."])
+        assert seen == [1, 1, 2]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
