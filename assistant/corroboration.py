@@ -16,7 +16,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from ingest.embedder import Embedder, Vectors
 from ingest.errors import ConfigError
 from ingest.settings import Settings
 from ingest.sidecar import chroma_call
-from ingest.store import NewsStore, SentenceRecord, StoredArticle
+from ingest.store import NewsStore, SentenceRecord, StoredArticle, sentence_record
 
 MIN_SHARED_TERMS = 2
 VERBATIM_JACCARD = 0.7  # content-word overlap at which two sentences are the same statement
@@ -165,7 +164,7 @@ class Corroborator:
             ),
         )
         metas, dists = got["metadatas"] or [], got["distances"] or []
-        return [[_record(m or {}, float(d)) for m, d in zip(ms, ds)] for ms, ds in zip(metas, dists)]
+        return [[sentence_record(m or {}, float(d)) for m, d in zip(ms, ds)] for ms, ds in zip(metas, dists)]
 
     def _supports(
         self, citation: Citation, records: Sequence[SentenceRecord], articles: Mapping[str, StoredArticle]
@@ -213,15 +212,4 @@ def _independent(cited: StoredArticle, other: StoredArticle) -> bool:
         other.doc_id != cited.doc_id
         and story_of(other) != story_of(cited)
         and outlet_of(other.metadata) != outlet_of(cited.metadata)
-    )
-
-
-def _record(meta: Mapping[str, Any], distance: float) -> SentenceRecord:
-    return SentenceRecord(
-        doc_id=str(meta.get("doc_id", "")),
-        index=int(meta.get("index", 0)),
-        start=int(meta.get("start", 0)),
-        end=int(meta.get("end", 0)),
-        version=str(meta.get("version", "")),
-        distance=distance,
     )

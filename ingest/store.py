@@ -381,7 +381,7 @@ class NewsStore:
                 lambda offset=offset: self.sentences.get(include=["metadatas"], limit=page, offset=offset),
             )
             for meta in got["metadatas"] or []:
-                yield _sentence_record(meta or {}, 0.0)
+                yield sentence_record(meta or {}, 0.0)
             if len(got["ids"]) < page:
                 return
             offset += page
@@ -403,7 +403,7 @@ class NewsStore:
         )
         metas = (got["metadatas"] or [[]])[0]
         dists = (got["distances"] or [[]])[0]
-        return [_sentence_record(m or {}, float(d)) for m, d in zip(metas, dists)]
+        return [sentence_record(m or {}, float(d)) for m, d in zip(metas, dists)]
 
     def count(self) -> tuple[int, int]:
         counts: tuple[int, int] = self._call("count", lambda: (self.articles.count(), self.sentences.count()))
@@ -546,7 +546,8 @@ class NewsStore:
             raise StoreError(f"Chroma {what} failed at {self.where}: {detail}{hint}") from exc
 
 
-def _sentence_record(meta: Mapping[str, Any], distance: float) -> SentenceRecord:
+def sentence_record(meta: Mapping[str, Any], distance: float) -> SentenceRecord:
+    """A sentence record from the metadata Chroma returns for it."""
     return SentenceRecord(
         doc_id=str(meta.get("doc_id", "")),
         index=int(meta.get("index", 0)),
