@@ -2,13 +2,17 @@
 
 The whole app (``app.create_app``: HTTP API with the Gradio UI mounted) is served once for the
 module by uvicorn in a thread on a free 127.0.0.1 port, on a store in a temporary folder with the
-sample corpus ingested. The screenshots linked from the README are saved to ``docs/screenshots``.
+sample corpus ingested. The screenshots linked from the README are refreshed with
+``NEWSDESK_SCREENSHOTS_DIR=docs/screenshots``; otherwise they go to a temporary folder, so a test
+run leaves the working tree alone.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +32,9 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+SCREENSHOTS = Path(
+    os.environ.get("NEWSDESK_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "newsdesk-shots"
+)
 DEV_ARTICLES = REPO / ".." / "shared" / "data" / "realtimeqa-dev" / "articles.jsonl"
 NEWS_IDS = {"4c816438d0d16d01", "20a19b128877da32", "0c7f025971735462"}  # short CNN and The Week stories
 ANSWER_TIMEOUT_MS = 60_000
