@@ -42,6 +42,7 @@ from benchmarks.common import (
     run_worker,
     write_slice,
 )
+from benchmarks.startup import prepare_store
 
 DEV_QUESTIONS = DEV_ARTICLES.parent / "questions.jsonl"
 TARGETS = {"warm_p50_ms": 60.0, "warm_p95_ms": 150.0}
@@ -138,19 +139,12 @@ WORKERS = {"warm": work_warm, "cold": work_cold, "recipe": work_recipe}
 
 
 # --- the driver ----------------------------------------------------------------------------------
-def prepare_store(articles: Path, store: Path) -> None:
-    """Ingest ``articles`` into ``store`` with the CLI (not timed)."""
-    from benchmarks.startup import run_cli
-
-    run_cli(["--store", str(store), "ingest", str(articles), "--quiet", "--json"])
-
-
 def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     articles = workdir / "articles.jsonl"
     count = write_slice(Path(args.articles), args.limit, articles)
     store = Path(args.store) if args.store else workdir / "store"
     if not args.store:
-        prepare_store(articles, store)
+        prepare_store(articles, None, store)
     recipe_dir = Path(args.recipe_store) if args.recipe_store else workdir / "recipe"
     common = ["--store", str(store), "--questions", str(args.questions)]
     common += ["--max-questions", str(args.max_questions), "--articles", str(articles)]

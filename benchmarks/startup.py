@@ -44,7 +44,7 @@ HEAVY_MODULES = ("torch", "sentence_transformers", "chromadb", "gradio", "transf
 DEFAULT_QUESTION = "Which wildly popular show was recently green lit for a new season?"
 
 
-def prepare_store(articles: Path, limit: int, store: Path) -> dict[str, Any]:
+def prepare_store(articles: Path, limit: int | None, store: Path) -> dict[str, Any]:
     """Ingest the first ``limit`` articles into ``store`` with the CLI (not timed)."""
     slice_path = store.parent / "startup-articles.jsonl"
     write_slice(articles, limit, slice_path)

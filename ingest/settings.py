@@ -205,6 +205,8 @@ class Settings(BaseSettings):
         "concurrency",
         "upload_max_bytes",
         "upload_max_files",
+        "syndication_shingle_words",
+        "corroboration_candidates",
     )
     @classmethod
     def _positive(cls, value: int) -> int:
@@ -212,9 +214,11 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least 1, got {value}")
         return value
 
-    @field_validator("rate_limit_per_minute", "max_history_turns")
+    @field_validator(
+        "rate_limit_per_minute", "max_history_turns", "latest_score_margin", "date_phrase_margin"
+    )
     @classmethod
-    def _not_negative(cls, value: int) -> int:
+    def _not_negative(cls, value: float) -> float:
         if value < 0:
             raise ValueError(f"must be 0 or more, got {value}")
         return value
@@ -224,20 +228,6 @@ class Settings(BaseSettings):
     def _fraction(cls, value: float) -> float:
         if not 0.0 < value <= 1.0:
             raise ValueError(f"must be above 0 and at most 1, got {value}")
-        return value
-
-    @field_validator("latest_score_margin", "date_phrase_margin")
-    @classmethod
-    def _margin(cls, value: float) -> float:
-        if value < 0:
-            raise ValueError(f"must be 0 or more, got {value}")
-        return value
-
-    @field_validator("syndication_shingle_words", "corroboration_candidates")
-    @classmethod
-    def _at_least_one(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError(f"must be at least 1, got {value}")
         return value
 
     @field_validator("allowed_origins", mode="before")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -59,6 +60,25 @@ def dev_articles_path() -> Path:
     if not path.is_file():
         pytest.skip(f"shared dev set not found at {path}")
     return path
+
+
+def dev_rows(doc_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The shared dev articles with these ids, in the given order (skips the test if any is missing)."""
+    found: dict[str, dict[str, Any]] = {}
+    with dev_articles_path().open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row["id"] in doc_ids:
+                found[row["id"]] = row
+    missing = [d for d in doc_ids if d not in found]
+    if missing:
+        pytest.skip(f"dev articles {missing} not found")
+    return [found[d] for d in doc_ids]
+
+
+def dev_row(doc_id: str) -> dict[str, Any]:
+    """One shared dev article by id (skips the test if it is missing)."""
+    return dev_rows([doc_id])[0]
 
 
 # --- the browser: Debian's chromium driven by Playwright (never Playwright's own build) ---

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import re
 import shutil
 import threading
@@ -16,16 +15,7 @@ from urllib.parse import unquote
 import pytest
 
 from assistant.deeplink import deep_link, encode_term, first_match, normalize, text_fragment
-from tests.conftest import dev_articles_path
-
-
-def dev_article(doc_id: str) -> dict[str, str]:
-    with dev_articles_path().open(encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if row["id"] == doc_id:
-                return dict(row)
-    pytest.skip(f"dev article {doc_id} not found")
+from tests.conftest import dev_row
 
 
 def terms(link: str) -> list[str]:
@@ -97,7 +87,7 @@ def test_existing_fragment_is_kept_and_empty_inputs_give_no_directive() -> None:
 
 
 def test_fragment_of_every_sentence_of_a_real_article_matches_first_at_the_sentence() -> None:
-    article = dev_article("187a20435053bdbf")
+    article = dev_row("187a20435053bdbf")
     text = article["text"]
     page = normalize(text)
     for match in re.finditer(r"[^\n]+", text):
@@ -112,7 +102,7 @@ def test_fragment_of_every_sentence_of_a_real_article_matches_first_at_the_sente
 @pytest.fixture
 def served_article(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A local copy of a real article page (one paragraph a line), served on 127.0.0.1."""
-    article = dev_article("187a20435053bdbf")
+    article = dev_row("187a20435053bdbf")
     paragraphs = "".join(
         f"<p>{html.escape(line)}</p>\n" for line in article["text"].split("\n") if line.strip()
     )

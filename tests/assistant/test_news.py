@@ -9,7 +9,6 @@ Medal of Freedom ceremony as reported by USA TODAY and by CNN, whose story the d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -35,7 +34,7 @@ from ingest.embedder import Embedder
 from ingest.settings import Settings
 from ingest.store import StoredArticle
 from ingest.versions import VersionArchive
-from tests.conftest import dev_articles_path
+from tests.conftest import dev_rows
 
 BRADY_CNN, BRADY_USAT = "651d337663a37063", "187a20435053bdbf"
 MEDAL_CNN, MEDAL_CNN_COPY, MEDAL_USAT = "f05e0b8abec75b8e", "c450885802e6cc01", "0c97e8fc54414ec5"
@@ -47,41 +46,28 @@ FED_MAR, FED_MAY, FED_JUN = "d3f4d8a50b80e693", "2c00e915b7928e18", "00217bb7dbd
 DATED = (UK_JAN, UK_APR, FED_MAR, FED_MAY, FED_JUN)
 
 
-def dev_rows(doc_ids: tuple[str, ...]) -> list[dict[str, object]]:
-    found: dict[str, dict[str, object]] = {}
-    with dev_articles_path().open(encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if row["id"] in doc_ids:
-                found[row["id"]] = row
-    if set(found) != set(doc_ids):
-        pytest.skip("dev articles of the news slice not found")
-    return [found[d] for d in doc_ids]
-
-
 def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
 
-@pytest.fixture(scope="module")
-def news_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Assistant]:
-    folder = tmp_path_factory.mktemp("news-store")
+def assistant_on(folder: Path, embedder: Embedder, doc_ids: tuple[str, ...]) -> Assistant:
+    """An assistant on a new store in ``folder`` holding these dev articles."""
     settings = Settings(store_dir=folder / "store", feedback_path=folder / "feedback.jsonl")
     assistant = create_assistant(settings, embedder=embedder)
-    report = assistant.ingest_sources([str(write_jsonl(folder / "slice.jsonl", dev_rows(SLICE)))])
-    assert report.ok and report.added == len(SLICE)
-    yield assistant
+    report = assistant.ingest_sources([str(write_jsonl(folder / "slice.jsonl", dev_rows(doc_ids)))])
+    assert report.ok and report.added == len(doc_ids)
+    return assistant
 
 
 @pytest.fixture(scope="module")
-def dated_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Assistant]:
-    folder = tmp_path_factory.mktemp("dated-store")
-    settings = Settings(store_dir=folder / "store", feedback_path=folder / "feedback.jsonl")
-    assistant = create_assistant(settings, embedder=embedder)
-    report = assistant.ingest_sources([str(write_jsonl(folder / "dated.jsonl", dev_rows(DATED)))])
-    assert report.ok and report.added == len(DATED)
-    yield assistant
+def news_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Assistant:
+    return assistant_on(tmp_path_factory.mktemp("news-store"), embedder, SLICE)
+
+
+@pytest.fixture(scope="module")
+def dated_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Assistant:
+    return assistant_on(tmp_path_factory.mktemp("dated-store"), embedder, DATED)
 
 
 @pytest.fixture(scope="module")

@@ -10,20 +10,11 @@ import pytest
 from assistant.cli import main
 from ingest.components import IngestComponents
 from ingest.versions import VersionArchive, sentence_diff
-from tests.conftest import dev_articles_path
+from tests.conftest import dev_row
 
 DOC_ID = "f05e0b8abec75b8e"  # CNN, Medal of Freedom, 2022-07-07
 CORRECT = "Apple co-founder Steve Jobs"
 WRONG = "Apple co-founder Steve Wozniak"
-
-
-def dev_row(doc_id: str) -> dict[str, object]:
-    with dev_articles_path().open(encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if row["id"] == doc_id:
-                return dict(row)
-    pytest.skip(f"dev article {doc_id} not found")
 
 
 def write_version(path: Path, row: dict[str, object]) -> Path:
