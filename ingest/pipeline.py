@@ -2,7 +2,7 @@
 
 Articles are processed in groups: unchanged ones (same content hash as stored) are skipped
 before any embedding; the sentences of the rest are embedded together (length-sorted batches)
-and each article is then written with :meth:`NewsStore.write_article`, whose write order makes an
+and the group is then written with :meth:`NewsStore.write_articles`, whose write order makes an
 interrupted run safe to repeat. The writes of a group run in a writer thread while the next group
 is read, split and embedded (:class:`GroupWriter`: one group in flight, groups stored in order).
 """
@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from itertools import islice
 from types import TracebackType
 
-import numpy as np
 from tqdm import tqdm
 
 from ingest.embedder import Embedder, Vectors
@@ -27,7 +26,7 @@ from ingest.errors import ConfigError
 from ingest.sentences import SentenceSplitter
 from ingest.settings import Settings
 from ingest.sources import iter_articles
-from ingest.store import NewsStore
+from ingest.store import ArticleWrite, NewsStore
 from ingest.syndication import StoryIndex
 from ingest.types import Article, LoadFailure, MetaValue, Span
 from ingest.versions import VersionArchive
@@ -288,28 +287,29 @@ class IngestPipeline:
         return self.embedder.embed(heads + [t for p in prepared for t in p.embed_texts])
 
     def _write(self, prepared: Sequence[PreparedArticle], vectors: Vectors, report: IngestReport) -> None:
-        offset = len(prepared)
-        with self.store.generation_batch():  # readers rebuild once per group, not per article
-            for i, item in enumerate(prepared):
-                n = len(item.spans)
-                sentence_vectors = (
-                    vectors[offset : offset + n] if n else np.zeros((0, vectors.shape[1]), dtype=np.float32)
-                )
-                if item.is_update:  # keep the version being replaced as history (ingest/versions.py)
-                    self.versions.archive(
-                        item.article.doc_id, item.article.text, str(item.metadata["version"])
-                    )
-                self.store.write_article(
+        """Store the group (vectors: one title vector per article, then each article's sentences)."""
+        items, offset = [], len(prepared)
+        for i, item in enumerate(prepared):
+            n = len(item.spans)
+            items.append(
+                ArticleWrite(
                     item.article.doc_id,
                     item.article.text,
                     item.metadata,
                     vectors[i],
                     item.spans,
-                    sentence_vectors,
+                    vectors[offset : offset + n].reshape(n, vectors.shape[1]),
                 )
-                offset += n
-                report.sentences += n
-                _count(report, item)
+            )
+            offset += n
+        for item in prepared:
+            if item.is_update:  # keep the version being replaced as history (ingest/versions.py)
+                self.versions.archive(item.article.doc_id, item.article.text, str(item.metadata["version"]))
+        with self.store.generation_batch():  # readers rebuild once per group, not per article
+            self.store.write_articles(items)
+        for item in prepared:
+            report.sentences += len(item.spans)
+            _count(report, item)
 
 
 def _count(report: IngestReport, item: PreparedArticle) -> None:

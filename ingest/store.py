@@ -13,7 +13,9 @@ Two collections per configured name:
 
 Writes go sentences first, then the article record, then stale sentences are deleted, so an
 interrupted write leaves at most unreferenced sentence records, which readers ignore (their
-``version`` is not the article's) and the next write of that article replaces or removes.
+``version`` is not the article's) and the next write of that article replaces or removes. An
+ingest group is written the same way with few calls (:meth:`NewsStore.write_articles`): the
+sentences of all its articles, then all their records in one upsert, then the stale sentences.
 Every change sets a new ``generation`` token on the articles collection so other processes know
 when their in-memory views (lexical index, texts) are stale: read the token *before* reading the
 data it stands for, then a write that lands in between is seen as a change next time. Readers
@@ -234,6 +236,34 @@ def folder_write_lock(store_dir: Path, timeout_s: float = 0.5) -> Iterator[None]
         lock.release()
 
 
+@dataclass(frozen=True)
+class ArticleWrite:
+    """One article to store: its canonical text, metadata (with ``version``), title vector, and
+    its sentence spans with one vector each."""
+
+    doc_id: str
+    text: str
+    metadata: Mapping[str, MetaValue]
+    title_vector: Vectors
+    spans: Sequence[Span]
+    vectors: Vectors
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+
+def sentence_rows(item: ArticleWrite) -> tuple[list[str], list[Mapping[str, MetaValue]]]:
+    """Ids and metadata of an article's sentence records."""
+    shared = {k: item.metadata[k] for k in ("published_ts", "source", "story_id") if k in item.metadata}
+    ids = [sentence_id(item.doc_id, item.version, i) for i in range(len(item.spans))]
+    metas: list[Mapping[str, MetaValue]] = [
+        {"doc_id": item.doc_id, "version": item.version, "index": i, "start": s.start, "end": s.end, **shared}
+        for i, s in enumerate(item.spans)
+    ]
+    return ids, metas
+
+
 class NewsStore:
     """Articles and their sentence vectors in Chroma, embedded or on a server."""
 
@@ -433,21 +463,37 @@ class NewsStore:
         vectors: Vectors,
     ) -> None:
         """Store an article and its sentences atomically for readers (see the module doc)."""
-        version = str(metadata["version"])
-        shared = {k: metadata[k] for k in ("published_ts", "source", "story_id") if k in metadata}
-        ids = [sentence_id(doc_id, version, i) for i in range(len(spans))]
-        metas: list[Mapping[str, MetaValue]] = [
-            {"doc_id": doc_id, "version": version, "index": i, "start": s.start, "end": s.end, **shared}
-            for i, s in enumerate(spans)
-        ]
-        self._upsert_sentences(ids, vectors, metas)
-        record = {**metadata, SPANS_KEY: encode_spans(spans)}
-        self._upsert(self.articles, [doc_id], title_vector.reshape(1, -1), [record], [text])
-        if self.settings.uses_server:
-            self._settle(doc_id, version, ids, vectors, metas)
-        else:  # the write lock makes this process the only writer
-            self._delete_stale(doc_id, keep_version=version)
+        self.write_articles([ArticleWrite(doc_id, text, metadata, title_vector, spans, vectors)])
+
+    def write_articles(self, items: Sequence[ArticleWrite]) -> None:
+        """Store several articles in the write order of the module doc, with few Chroma calls: the
+        sentences of all of them (in batches of ``write_batch_size``), then their article records
+        in one call (the commit point of each), then stale sentence records of each.
+
+        One call per group instead of two per article: a fifth less write time (docs/performance.md).
+        """
+        if not items:
+            return
+        sentences = [sentence_rows(item) for item in items]
+        self._upsert_sentences(
+            [i for ids, _ in sentences for i in ids],
+            np.concatenate([item.vectors.reshape(-1, item.title_vector.size) for item in items]),
+            [m for _, metas in sentences for m in metas],
+        )
+        records = [{**item.metadata, SPANS_KEY: encode_spans(item.spans)} for item in items]
+        titles = np.stack([item.title_vector.reshape(-1) for item in items])
+        self._upsert(self.articles, [item.doc_id for item in items], titles, records, [i.text for i in items])
+        for item, (ids, metas) in zip(items, sentences):
+            self._after_commit(item, ids, metas)
         self._generation_changed()
+
+    def _after_commit(
+        self, item: ArticleWrite, ids: list[str], metas: Sequence[Mapping[str, MetaValue]]
+    ) -> None:
+        if self.settings.uses_server:
+            self._settle(item.doc_id, item.version, ids, item.vectors, metas)
+        else:  # the write lock makes this process the only writer
+            self._delete_stale(item.doc_id, keep_version=item.version)
 
     def _upsert_sentences(
         self, ids: list[str], vectors: Vectors, metas: Sequence[Mapping[str, MetaValue]]

@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.cli import main
 from ingest.components import IngestComponents
 from ingest.errors import StoreError, StoreLockedError
+from ingest.pipeline import embedding_texts
 from ingest.settings import Settings
 from ingest.store import SPANS_KEY, NewsStore, check_server_version, decode_spans, encode_spans
 from ingest.types import Span
@@ -158,3 +160,23 @@ def test_sentence_offsets_round_trip_and_unreadable_ones_are_ignored() -> None:
     assert decode_spans(encode_spans([])) == ()
     assert decode_spans("0:12 x:4") is None
     assert decode_spans(None) is None
+
+
+def test_a_group_written_in_one_call_gives_every_sentence_of_every_article_its_own_vector(
+    components: IngestComponents, tmp_path: Path
+) -> None:
+    rows = [
+        {"id": "g1", "title": "Rain", "text": "Rain fell in Lisbon. The river rose by a metre."},
+        {"id": "g2", "title": "Wheat", "text": "Wheat prices doubled. Bakers raised bread prices. Farmers cheered."},
+        {"id": "g3", "title": "Chess", "text": "A teenager won the chess final in Oslo."},
+    ]
+    components.pipeline.run([str(write_jsonl(tmp_path / "g.jsonl", rows))], show_progress=False)
+    store = components.store
+    for article in store.iter_articles():
+        got = store.sentences.get(where={"doc_id": article.doc_id}, include=["embeddings", "metadatas"])
+        stored = {int(m["index"]): np.asarray(e) for m, e in zip(got["metadatas"] or [], got["embeddings"])}
+        spans = components.splitter.split(article.text)
+        expected = components.embedder.embed(embedding_texts(article.text, spans, 1))
+        assert sorted(stored) == list(range(len(spans)))
+        for index, vector in stored.items():
+            assert float(vector @ expected[index]) > 0.999, (article.doc_id, index)
