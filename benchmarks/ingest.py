@@ -10,8 +10,9 @@ so load from other jobs on the machine hits all of them alike:
 * ``recipe``: ``RecursiveCharacterTextSplitter(1000, 200)`` + ``Chroma.from_documents`` (langchain-chroma)
   + ``HuggingFaceEmbeddings`` (langchain-huggingface) with the same bundled model folder, defaults.
 * ``raw``: the model's ``encode`` alone (the same model object ours uses) on exactly the texts our
-  pipeline embeds (titles and sentences with their context), sorted by length, same batch size and
-  precision as ours: the practical limit. ``raw_st`` (optional, ``--contenders``) does the same
+  pipeline embeds (titles and sentences with their context; each distinct text once, as ours does),
+  sorted by length, same batch size and precision as ours: the practical limit. ``tokens`` counts
+  the distinct texts: what the model really processes. ``raw_st`` (optional, ``--contenders``) does the same
   through ``SentenceTransformer.encode``, to compare our light encoder with the library.
 
 The model is loaded and warmed before the clock starts in every contender. Prints one JSON object:
@@ -49,22 +50,22 @@ RECIPE_CHUNK, RECIPE_OVERLAP = 1000, 200
 
 
 # --- workers (each runs in its own process) ------------------------------------------------------
-def our_settings(
-    store: Path, precision: str, batch_size: int | None, context_words: int | None = None
-) -> Any:
+def our_settings(args: argparse.Namespace) -> Any:
     from ingest.settings import Settings
 
-    extra: dict[str, Any] = {"embed_precision": precision} if precision else {}
-    if batch_size:
-        extra["embed_batch_size"] = batch_size
-    if context_words is not None:
-        extra["context_words"] = context_words
-    return Settings(store_dir=store, collection="bench", **extra)
+    extra: dict[str, Any] = {"embed_precision": args.precision} if args.precision else {}
+    if args.batch_size:
+        extra["embed_batch_size"] = args.batch_size
+    if args.context_words is not None:
+        extra["context_words"] = args.context_words
+    if args.context_mode:
+        extra["context_mode"] = args.context_mode
+    return Settings(store_dir=Path(args.store), collection="bench", **extra)
 
 
 def pipeline_texts(articles_file: Path, settings: Any) -> list[str]:
     """Exactly what our pipeline embeds: each article's title (or lead), then its sentence texts."""
-    from ingest.pipeline import embedding_texts
+    from ingest.pipeline import embedding_texts_for
     from ingest.sentences import SentenceSplitter
     from ingest.sources import iter_articles
     from ingest.types import Article
@@ -76,9 +77,7 @@ def pipeline_texts(articles_file: Path, settings: Any) -> list[str]:
         if isinstance(article, Article):
             heads.append(article.title or article.text[:300])
             spans = splitter.split(article.text)
-            sentences.extend(
-                embedding_texts(article.text, spans, settings.context_sentences, settings.context_words)
-            )
+            sentences.extend(embedding_texts_for(article.text, spans, settings))
     return heads + sentences
 
 
@@ -98,7 +97,7 @@ def count_tokens(texts: Sequence[str]) -> int:
 def work_ours(args: argparse.Namespace) -> dict[str, Any]:
     from ingest.components import IngestComponents
 
-    settings = our_settings(Path(args.store), args.precision, args.batch_size, args.context_words)
+    settings = our_settings(args)
     components = IngestComponents.build(settings)
     components.embedder.embed(["Warm-up sentence for the model."])
     with Stopwatch() as clock:
@@ -109,7 +108,7 @@ def work_ours(args: argparse.Namespace) -> dict[str, Any]:
         "sentences": report.sentences,
         "texts": len(texts),
         "unique_texts": len(set(texts)),
-        "tokens": count_tokens(texts),
+        "tokens": count_tokens(list(set(texts))),  # identical texts are embedded once
         "failed": len(report.failed),
         "embedding": components.pipeline.embedding_variant,
         **_clock_fields(clock),
@@ -154,7 +153,7 @@ def _recipe_meta(row: dict[str, Any]) -> dict[str, Any]:
 def work_raw(args: argparse.Namespace) -> dict[str, Any]:
     from ingest.embedder import Backend, Embedder
 
-    settings = our_settings(Path(args.store), args.precision, args.batch_size, args.context_words)
+    settings = our_settings(args)
     backend: Backend = "sentence-transformers" if args.worker == "raw_st" else settings.embed_backend
     embedder = Embedder(
         settings.model_name,
@@ -163,7 +162,7 @@ def work_raw(args: argparse.Namespace) -> dict[str, Any]:
         settings.embed_precision,
         backend,
     )
-    texts = sorted(pipeline_texts(Path(args.articles), settings), key=len)
+    texts = sorted(set(pipeline_texts(Path(args.articles), settings)), key=len)  # ours embeds each once
     model = embedder.model
     embedder.embed(["Warm-up sentence for the model."])
     with Stopwatch() as clock, embedder.precision_context():
@@ -223,6 +222,8 @@ def run_round(args: argparse.Namespace, slice_path: Path, workdir: Path, n: int)
         argv += ["--precision", args.precision, "--batch-size", str(args.batch_size or 0)]
         if args.context_words is not None:
             argv += ["--context-words", str(args.context_words)]
+        if args.context_mode:
+            argv += ["--context-mode", args.context_mode]
         results[name] = rates(run_worker("benchmarks.ingest", argv))
     return results
 
@@ -299,6 +300,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--precision", default="", help="embed_precision for ours and raw (default: setting)")
     p.add_argument("--batch-size", type=int, default=0, help="embed_batch_size (default: setting)")
     p.add_argument("--context-words", type=int, help="context_words for ours and raw (default: setting)")
+    p.add_argument(
+        "--context-mode",
+        choices=("previous", "pairs"),
+        help="context_mode for ours and raw (default: setting)",
+    )
     p.add_argument("--worker", choices=CONTENDERS + OPTIONAL, help=argparse.SUPPRESS)
     p.add_argument("--store", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

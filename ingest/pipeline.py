@@ -121,15 +121,40 @@ def article_metadata(article: Article, digest: str, model: str, n_sentences: int
     return meta
 
 
-def embedding_texts(text: str, spans: Sequence[Span], context: int, words: int = 0) -> list[str]:
+def embedding_texts(
+    text: str, spans: Sequence[Span], context: int, words: int = 0, pairs: bool = False
+) -> list[str]:
     """What is embedded for each sentence: the sentence, after up to ``context`` previous ones (of
-    which only the last ``words`` words when ``words`` > 0). Always one stretch of ``text``."""
+    which only the last ``words`` words when ``words`` > 0); with ``pairs``, see :func:`pair_texts`.
+    Always one stretch of ``text``."""
+    if pairs:
+        return pair_texts(text, spans)
     out = []
     for i, span in enumerate(spans):
         begin = spans[max(0, i - context)].start
         if words and begin < span.start:
             begin = last_words_start(text, begin, span.start, words)
         out.append(text[begin : span.end])
+    return out
+
+
+def embedding_texts_for(text: str, spans: Sequence[Span], settings: Settings) -> list[str]:
+    """:func:`embedding_texts` as the settings ask (context_sentences, context_words, context_mode)."""
+    pairs = settings.context_mode == "pairs"
+    return embedding_texts(text, spans, settings.context_sentences, settings.context_words, pairs)
+
+
+def pair_texts(text: str, spans: Sequence[Span]) -> list[str]:
+    """Sentences 2k and 2k+1 both get the stretch from the start of 2k to the end of 2k+1: one text,
+    which the embedder embeds once (it embeds identical texts once) and gives to both. A last
+    unpaired sentence gets itself after the sentence before it."""
+    out = []
+    for i, span in enumerate(spans):
+        first = i - i % 2
+        if first + 1 < len(spans):
+            out.append(text[spans[first].start : spans[first + 1].end])
+        else:
+            out.append(text[spans[max(0, i - 1)].start : span.end])
     return out
 
 
@@ -190,16 +215,26 @@ class GroupWriter:
             self._pool.shutdown(wait=True)
 
 
+def check_context(settings: Settings) -> None:
+    """ConfigError naming the bad value when the context settings cannot be used together."""
+    if settings.context_sentences < 0:
+        raise ConfigError(f"context_sentences must be 0 or more, got {settings.context_sentences}")
+    if settings.context_words < 0:
+        raise ConfigError(f"context_words must be 0 (all) or more, got {settings.context_words}")
+    if settings.context_mode == "pairs" and (settings.context_sentences, settings.context_words) != (1, 0):
+        raise ConfigError(
+            "context_mode 'pairs' embeds each sentence with its neighbour: it needs context_sentences = 1"
+            f" and context_words = 0, got {settings.context_sentences} and {settings.context_words}"
+        )
+
+
 class IngestPipeline:
     """Loads sources and stores their articles; safe to interrupt and run again."""
 
     def __init__(
         self, settings: Settings, store: NewsStore, embedder: Embedder, splitter: SentenceSplitter
     ) -> None:
-        if settings.context_sentences < 0:
-            raise ConfigError(f"context_sentences must be 0 or more, got {settings.context_sentences}")
-        if settings.context_words < 0:
-            raise ConfigError(f"context_words must be 0 (all) or more, got {settings.context_words}")
+        check_context(settings)
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -210,7 +245,9 @@ class IngestPipeline:
     @property
     def embedding_variant(self) -> str:
         """How the sentence vectors are made, stored with each article: precision and context, e.g.
-        ``bf16/ctx1`` (one previous sentence) or ``bf16/ctx1/w16`` (its last 16 words)."""
+        ``bf16/ctx1`` (one previous sentence), ``bf16/ctx1/w16`` (its last 16 words) or ``bf16/pairs``."""
+        if self.settings.context_mode == "pairs":
+            return f"{self.embedder.precision}/pairs"
         variant = f"{self.embedder.precision}/ctx{self.settings.context_sentences}"
         words = self.settings.context_words
         return f"{variant}/w{words}" if words and self.settings.context_sentences else variant
@@ -274,9 +311,7 @@ class IngestPipeline:
 
     def _prepare(self, article: Article, digest: str, is_update: bool) -> PreparedArticle:
         spans = self.splitter.split(article.text)
-        texts = embedding_texts(
-            article.text, spans, self.settings.context_sentences, self.settings.context_words
-        )
+        texts = embedding_texts_for(article.text, spans, self.settings)
         meta = article_metadata(article, digest, self.embedder.model_name, len(spans))
         meta["embedding"] = self.embedding_variant
         return PreparedArticle(article, spans, texts, meta, is_update)

@@ -12,13 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.cli import main
 from ingest.components import IngestComponents
 from ingest.embedder import Embedder
 from ingest.errors import ConfigError, DocumentNotFoundError, StoreError, StoreLockedError
-from ingest.pipeline import GroupWriter, embedding_texts
+from ingest.pipeline import GroupWriter, embedding_texts, pair_texts
 from ingest.sentences import SentenceSplitter
 from ingest.settings import Settings
 from ingest.store import NewsStore
@@ -183,6 +184,41 @@ def test_context_words_keep_only_the_last_words_of_the_previous_sentence() -> No
     ]
     assert embedding_texts(text, spans, 1, 30) == embedding_texts(text, spans, 1)
     assert embedding_texts(text, spans, 0, 3) == ["One two three four five.", "Six seven eight nine.", "Ten."]
+
+
+def test_pairs_mode_gives_both_sentences_of_a_pair_one_text_and_a_last_odd_one_its_predecessor() -> None:
+    text = "One two three. Four five. Six seven. Eight."
+    spans = SentenceSplitter().split(text)
+    assert pair_texts(text, spans[:3]) == ["One two three. Four five."] * 2 + ["Four five. Six seven."]
+    assert pair_texts(text, spans) == ["One two three. Four five."] * 2 + ["Six seven. Eight."] * 2
+    assert pair_texts(text, spans[:1]) == ["One two three."]
+    assert embedding_texts(text, spans, 1, pairs=True) == pair_texts(text, spans)
+
+
+def test_pairs_mode_stores_one_vector_per_pair_for_both_of_its_sentences(
+    settings: Settings, embedder: Embedder
+) -> None:
+    components = IngestComponents.build(
+        settings.model_copy(update={"context_mode": "pairs"}), embedder=embedder
+    )
+    components.pipeline.run([str(SAMPLE)], show_progress=False)
+    [article] = list(components.store.iter_articles())
+    assert str(article.metadata["embedding"]).endswith("/pairs")
+    got = components.store.sentences.get(
+        where={"doc_id": article.doc_id}, include=["embeddings", "metadatas"]
+    )
+    vectors = {int(m["index"]): np.asarray(e) for m, e in zip(got["metadatas"] or [], got["embeddings"])}
+    spans = article.spans or ()
+    assert len(vectors) == len(spans) > 4
+    first_pair = embedder.embed([article.text[spans[0][0] : spans[1][1]]])[0]
+    assert float(vectors[0] @ first_pair) > 0.999 and float(vectors[1] @ first_pair) > 0.999
+    assert float(vectors[2] @ vectors[3]) > 0.999 and float(vectors[1] @ vectors[2]) < 0.99
+
+
+def test_pairs_mode_with_partial_context_is_a_config_error(settings: Settings, embedder: Embedder) -> None:
+    bad = settings.model_copy(update={"context_mode": "pairs", "context_words": 8})
+    with pytest.raises(ConfigError, match=r"context_mode 'pairs' .* got 1 and 8"):
+        IngestComponents.build(bad, embedder=embedder)
 
 
 def test_negative_context_words_is_a_config_error(settings: Settings, embedder: Embedder) -> None:

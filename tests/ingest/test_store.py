@@ -167,7 +167,11 @@ def test_a_group_written_in_one_call_gives_every_sentence_of_every_article_its_o
 ) -> None:
     rows = [
         {"id": "g1", "title": "Rain", "text": "Rain fell in Lisbon. The river rose by a metre."},
-        {"id": "g2", "title": "Wheat", "text": "Wheat prices doubled. Bakers raised bread prices. Farmers cheered."},
+        {
+            "id": "g2",
+            "title": "Wheat",
+            "text": "Wheat prices doubled. Bakers raised bread prices. Farmers cheered.",
+        },
         {"id": "g3", "title": "Chess", "text": "A teenager won the chess final in Oslo."},
     ]
     components.pipeline.run([str(write_jsonl(tmp_path / "g.jsonl", rows))], show_progress=False)
