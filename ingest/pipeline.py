@@ -3,8 +3,10 @@
 Articles are processed in groups: unchanged ones (same content hash as stored) are skipped
 before any embedding; the sentences of the rest are embedded together (length-sorted batches)
 and the group is then written with :meth:`NewsStore.write_articles`, whose write order makes an
-interrupted run safe to repeat. The writes of a group run in a writer thread while the next group
-is read, split and embedded (:class:`GroupWriter`: one group in flight, groups stored in order).
+interrupted run safe to repeat. When the model leaves a core free (``torch_threads`` below the
+number of cores), the writes of a group run in a writer thread while the next group is read, split
+and embedded (:class:`GroupWriter`: one group in flight, groups stored in order); otherwise they
+run in turn with the embedding, which on 2 busy cores is faster (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from types import TracebackType
 
 from tqdm import tqdm
 
-from ingest.embedder import Embedder, Vectors
+from ingest.embedder import Embedder, Vectors, default_threads
 from ingest.errors import ConfigError
 from ingest.sentences import SentenceSplitter
 from ingest.settings import Settings
@@ -179,14 +181,19 @@ class GroupWriter:
     leaving the block waits for the group in flight.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, background: bool = True) -> None:
+        self.background = background
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsdesk-writer")
         self._pending: Future[None] | None = None
         self._doc_ids: frozenset[str] = frozenset()
 
     def submit(self, write: Callable[[], None], doc_ids: Iterable[str]) -> None:
-        """Start ``write`` (which stores ``doc_ids``) once the previous group is stored."""
+        """Start ``write`` (which stores ``doc_ids``) once the previous group is stored; without
+        ``background``, run it now."""
         self.wait()
+        if not self.background:
+            write()
+            return
         self._pending, self._doc_ids = self._pool.submit(write), frozenset(doc_ids)
 
     def wait(self) -> None:
@@ -252,6 +259,12 @@ class IngestPipeline:
         words = self.settings.context_words
         return f"{variant}/w{words}" if words and self.settings.context_sentences else variant
 
+    @property
+    def overlap_writes(self) -> bool:
+        """Write a group while the next one is embedded only when the model leaves a core free: on
+        cores the model uses, the writes slow its threads more than they save (docs/performance.md)."""
+        return 0 < self.embedder.threads < default_threads()
+
     def run(self, sources: Sequence[str], show_progress: bool = True) -> IngestReport:
         """Ingest every source; bad sources are reported in the result, never raised."""
         report = IngestReport()
@@ -261,7 +274,7 @@ class IngestPipeline:
         ):
             if not self.settings.uses_server:  # with a server, other writers' records are in flight
                 self.store.purge_orphans()
-            with GroupWriter() as writer:
+            with GroupWriter(self.overlap_writes) as writer:
                 for group in batched(iter_articles(sources, self.settings), self.settings.ingest_group_size):
                     self._ingest_group(group, report, writer)
                     bar.update(len(group))
@@ -271,7 +284,7 @@ class IngestPipeline:
     def ingest_articles(self, articles: Sequence[Article]) -> IngestReport:
         """Ingest already-loaded articles (used by the API and the UI)."""
         report = IngestReport()
-        with self.store.write_lock(), GroupWriter() as writer:
+        with self.store.write_lock(), GroupWriter(self.overlap_writes) as writer:
             for group in batched(articles, self.settings.ingest_group_size):
                 self._ingest_group(group, report, writer)
         return report

@@ -248,6 +248,27 @@ def test_group_writer_stores_groups_in_order_and_raises_a_failed_write_to_the_ca
         writer.submit(lambda: None, ["y"])
 
 
+def test_writes_overlap_embedding_only_when_the_model_leaves_a_core_free(
+    settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ingest.pipeline.default_threads", lambda: 2)
+    pipeline = IngestComponents.build(settings, embedder).pipeline
+    for threads, overlap in ((0, False), (2, False), (1, True)):
+        monkeypatch.setattr(pipeline.embedder, "threads", threads)
+        assert pipeline.overlap_writes is overlap, threads
+    writer = GroupWriter(background=False)
+    done: list[str] = []
+    with writer:
+        writer.submit(lambda: done.append("now"), ["a"])
+        assert done == ["now"]  # written before submit returned
+        with pytest.raises(StoreError, match="disk full"):
+            writer.submit(functools.partial(_fail, "disk full"), ["b"])
+
+
+def _fail(message: str) -> None:
+    raise StoreError(message)
+
+
 def test_article_repeated_in_the_next_group_is_stored_once_as_an_update(
     settings: Settings, embedder: Embedder, tmp_path: Path
 ) -> None:
