@@ -63,7 +63,8 @@ def test_ingest_benchmark_reports_ours_the_recipe_and_the_raw_model_with_ratios(
     assert (result["benchmark"], result["articles"], result["repeat"]) == ("ingest", 3, 1)
     ours, recipe, raw = result["ours"], result["recipe"], result["raw"]
     assert ours["articles"] == recipe["articles"] == 3
-    assert ours["texts"] == raw["texts"] == ours["sentences"] + 3  # a title vector per article
+    assert ours["texts"] == ours["sentences"] + 3  # a title vector per article
+    assert raw["texts"] == ours["unique_texts"]  # the model alone embeds what ours embeds: each text once
     assert ours["embedding"].endswith("/ctx1/w4")  # the variant asked for reached the workers
     for key in ("articles_per_s", "sentences_per_s", "tokens_per_s", "peak_rss_mb", "seconds", "cpu_seconds"):
         assert is_positive(ours[key]), key
@@ -74,6 +75,17 @@ def test_ingest_benchmark_reports_ours_the_recipe_and_the_raw_model_with_ratios(
     assert set(result["ratios"]) >= {"ours_vs_recipe_articles_per_s", "ours_vs_raw_throughput"}
     assert all(is_positive(value) for value in result["ratios"].values())
     assert set(result["meets_targets"]) == set(result["targets"])
+
+
+def test_ingest_benchmark_passes_the_pairs_mode_to_ours_and_the_raw_model(tmp_path: Path) -> None:
+    result = run_benchmark(
+        "benchmarks.ingest",
+        *("--articles", str(articles_file(tmp_path)), "--contenders", "ours,raw", "--context-mode", "pairs"),
+    )
+    ours, raw = result["ours"], result["raw"]
+    assert ours["embedding"].endswith("/pairs")
+    assert raw["texts"] == ours["unique_texts"] < ours["texts"]  # two sentences, one text
+    assert set(result["ratios"]) == {"ours_vs_raw_throughput", "ours_vs_raw_throughput_cpu"}
 
 
 def test_startup_benchmark_reports_the_first_answer_memory_and_a_light_help(tmp_path: Path) -> None:
