@@ -123,14 +123,9 @@ def article_metadata(article: Article, digest: str, model: str, n_sentences: int
     return meta
 
 
-def embedding_texts(
-    text: str, spans: Sequence[Span], context: int, words: int = 0, pairs: bool = False
-) -> list[str]:
+def embedding_texts(text: str, spans: Sequence[Span], context: int, words: int = 0) -> list[str]:
     """What is embedded for each sentence: the sentence, after up to ``context`` previous ones (of
-    which only the last ``words`` words when ``words`` > 0); with ``pairs``, see :func:`pair_texts`.
-    Always one stretch of ``text``."""
-    if pairs:
-        return pair_texts(text, spans)
+    which only the last ``words`` words when ``words`` > 0). Always one stretch of ``text``."""
     out = []
     for i, span in enumerate(spans):
         begin = spans[max(0, i - context)].start
@@ -141,9 +136,11 @@ def embedding_texts(
 
 
 def embedding_texts_for(text: str, spans: Sequence[Span], settings: Settings) -> list[str]:
-    """:func:`embedding_texts` as the settings ask (context_sentences, context_words, context_mode)."""
-    pairs = settings.context_mode == "pairs"
-    return embedding_texts(text, spans, settings.context_sentences, settings.context_words, pairs)
+    """What is embedded for each sentence as the settings ask: :func:`pair_texts` for context_mode
+    ``pairs``, else :func:`embedding_texts` with context_sentences and context_words."""
+    if settings.context_mode == "pairs":
+        return pair_texts(text, spans)
+    return embedding_texts(text, spans, settings.context_sentences, settings.context_words)
 
 
 def pair_texts(text: str, spans: Sequence[Span]) -> list[str]:
@@ -173,7 +170,8 @@ def batched(items: Iterable[Article | LoadFailure], size: int) -> Iterator[list[
 
 
 class GroupWriter:
-    """Runs the writes of one group in a thread while the caller prepares and embeds the next one.
+    """Runs the writes of one group in a thread while the caller prepares and embeds the next one
+    (without ``background``: at once, in the caller's thread).
 
     At most one group is in flight and groups are stored in submission order (one thread, and each
     submit first waits for the previous group), so the write order of ingest/store.py holds across
@@ -182,8 +180,7 @@ class GroupWriter:
     """
 
     def __init__(self, background: bool = True) -> None:
-        self.background = background
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsdesk-writer")
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="newsdesk-writer") if background else None
         self._pending: Future[None] | None = None
         self._doc_ids: frozenset[str] = frozenset()
 
@@ -191,7 +188,7 @@ class GroupWriter:
         """Start ``write`` (which stores ``doc_ids``) once the previous group is stored; without
         ``background``, run it now."""
         self.wait()
-        if not self.background:
+        if self._pool is None:
             write()
             return
         self._pending, self._doc_ids = self._pool.submit(write), frozenset(doc_ids)
@@ -219,7 +216,8 @@ class GroupWriter:
             elif self._pending is not None:  # the error in flight is the news; still finish the group
                 self._pending.exception()
         finally:
-            self._pool.shutdown(wait=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
 
 
 def check_context(settings: Settings) -> None:

@@ -453,18 +453,6 @@ class NewsStore:
         return stats
 
     # --- writes ----------------------------------------------------------------------------
-    def write_article(
-        self,
-        doc_id: str,
-        text: str,
-        metadata: Mapping[str, MetaValue],
-        title_vector: Vectors,
-        spans: Sequence[Span],
-        vectors: Vectors,
-    ) -> None:
-        """Store an article and its sentences atomically for readers (see the module doc)."""
-        self.write_articles([ArticleWrite(doc_id, text, metadata, title_vector, spans, vectors)])
-
     def write_articles(self, items: Sequence[ArticleWrite]) -> None:
         """Store several articles in the write order of the module doc, with few Chroma calls: the
         sentences of all of them (in batches of ``write_batch_size``), then their article records

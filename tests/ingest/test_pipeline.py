@@ -19,7 +19,7 @@ from assistant.cli import main
 from ingest.components import IngestComponents
 from ingest.embedder import Embedder
 from ingest.errors import ConfigError, DocumentNotFoundError, StoreError, StoreLockedError
-from ingest.pipeline import GroupWriter, embedding_texts, pair_texts
+from ingest.pipeline import GroupWriter, embedding_texts, embedding_texts_for, pair_texts
 from ingest.sentences import SentenceSplitter
 from ingest.settings import Settings
 from ingest.store import NewsStore
@@ -192,7 +192,9 @@ def test_pairs_mode_gives_both_sentences_of_a_pair_one_text_and_a_last_odd_one_i
     assert pair_texts(text, spans[:3]) == ["One two three. Four five."] * 2 + ["Four five. Six seven."]
     assert pair_texts(text, spans) == ["One two three. Four five."] * 2 + ["Six seven. Eight."] * 2
     assert pair_texts(text, spans[:1]) == ["One two three."]
-    assert embedding_texts(text, spans, 1, pairs=True) == pair_texts(text, spans)
+    pairs = Settings(store_dir=Path("unused"), context_mode="pairs")
+    assert embedding_texts_for(text, spans, pairs) == pair_texts(text, spans)
+    assert pair_texts(text, spans) != embedding_texts(text, spans, 1)
 
 
 def test_pairs_mode_stores_one_vector_per_pair_for_both_of_its_sentences(

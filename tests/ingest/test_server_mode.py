@@ -161,7 +161,7 @@ class PreparedWrite:
 
 
 def prepared_write(embedder: Embedder, text: str) -> PreparedWrite:
-    """The records ``write_article`` would write for doc ``d1`` with this text."""
+    """The records ``write_articles`` would write for doc ``d1`` with this text."""
     article = Article(doc_id="d1", text=text)
     digest = content_hash(article, embedder.model_name)
     lines = text.split("\n")
