@@ -31,9 +31,7 @@ def command(name: str) -> Callable[[Handler], Handler]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsdesk", description="Answers about news, with citations.")
-    parser.add_argument("--settings", type=Path, help="TOML settings file (else NEWSDESK_SETTINGS_FILE)")
-    parser.add_argument("--store", type=Path, help="embedded Chroma folder (NEWSDESK_STORE_DIR)")
-    parser.add_argument("--collection", help="collection name (NEWSDESK_COLLECTION)")
+    add_global_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_ingest_commands(sub)
     _add_serve_command(sub)
@@ -41,7 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
     from assistant import cli_answer
 
     cli_answer.add_commands(sub)
+    for subcommand in sub.choices.values():  # `newsdesk ingest FILE --store DIR` works too
+        add_global_options(subcommand, default=argparse.SUPPRESS)
     return parser
+
+
+def add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """The options every subcommand takes, before or after its name. On a subcommand their
+    default is ``SUPPRESS``: a value given before the subcommand is kept unless given again."""
+    parser.add_argument(
+        "--settings", type=Path, default=default, help="TOML settings file (else NEWSDESK_SETTINGS_FILE)"
+    )
+    parser.add_argument(
+        "--store", type=Path, default=default, help="embedded Chroma folder (NEWSDESK_STORE_DIR)"
+    )
+    parser.add_argument("--collection", default=default, help="collection name (NEWSDESK_COLLECTION)")
 
 
 def _add_ingest_commands(sub: Any) -> None:
@@ -63,13 +75,6 @@ def _add_serve_command(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve the chat UI and the HTTP API (uvicorn)")
     p.add_argument("--host", help="address to bind (NEWSDESK_HOST; default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (NEWSDESK_PORT; default 7860)")
-    p.add_argument(
-        "--store",
-        dest="serve_store",
-        type=Path,
-        metavar="DIR",
-        help="embedded Chroma folder (NEWSDESK_STORE_DIR)",
-    )
 
 
 def _add_backup_commands(sub: Any) -> None:
@@ -209,6 +214,6 @@ def _delete(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from app import serve
 
-    given = {"host": args.host, "port": args.port, "store_dir": args.serve_store}
+    given = {"host": args.host, "port": args.port}
     serve(settings.model_copy(update={k: v for k, v in given.items() if v is not None}))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -68,3 +69,37 @@ def test_module_entry_point_runs_the_same_command() -> None:
     )
     assert done.returncode == 0
     assert "ingest" in done.stdout and "stats" in done.stdout
+
+
+def test_global_options_after_the_subcommand_choose_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "after"
+    assert main(["ingest", "--json", str(SAMPLE), "--store", str(store), "--collection", "late_opts"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--json", "--collection", "late_opts", "--store", str(store)]) == 0
+    assert json.loads(capsys.readouterr().out)["articles"] == 1
+    assert main(["--store", str(store), "stats", "--json"]) == 0  # another collection: empty
+    assert json.loads(capsys.readouterr().out)["articles"] == 0
+
+
+def test_an_option_after_the_subcommand_overrides_the_same_option_before_it(tmp_path: Path) -> None:
+    from assistant.cli import build_parser
+
+    args = build_parser().parse_args(["--store", "before", "stats", "--store", str(tmp_path)])
+    assert args.store == tmp_path
+
+
+@pytest.mark.parametrize("flag", ["--store", "--collection", "--settings"])
+def test_every_subcommand_accepts_each_global_option_after_it(flag: str) -> None:
+    from assistant.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, sub in commands.items():
+        required = [a for a in sub._actions if a.required or (not a.option_strings and a.nargs != "?")]
+        argv = [name]
+        for action in required:
+            argv += [action.option_strings[0], "x"] if action.option_strings else ["x"]
+        args = parser.parse_args([*argv, flag, "value_x"])
+        assert str(getattr(args, flag[2:])) == "value_x", name
