@@ -15,14 +15,14 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from assistant.lexical import LexicalIndex, content_terms
-from ingest.errors import StoreError
-from ingest.store import NewsStore, SentenceRecord, StoredArticle
+from ingest.store import NewsStore, SentenceRecord, StoredArticle, chroma_call
 from ingest.types import MetaValue
 
 if TYPE_CHECKING:
@@ -172,10 +172,7 @@ def fetch_embeddings(store: NewsStore, collection: Collection, ids: Sequence[str
     out: dict[str, FloatArray] = {}
     for begin in range(0, len(ids), store.batch_size):
         batch = list(ids[begin : begin + store.batch_size])
-        try:
-            got = collection.get(ids=batch, include=["embeddings"])
-        except Exception as exc:  # chromadb surfaces transport and server errors untyped
-            raise StoreError(f"Chroma read failed at {store.where}: {exc}") from exc
+        got = chroma_call(store.where, "read", partial(collection.get, ids=batch, include=["embeddings"]))
         embeddings = got["embeddings"] if got["embeddings"] is not None else []
         for record_id, vector in zip(got["ids"], embeddings):
             out[record_id] = np.asarray(vector, dtype=np.float32)

@@ -24,8 +24,7 @@ from assistant.types import Citation, CitationRef, Corroboration
 from ingest.embedder import Embedder, Vectors
 from ingest.errors import ConfigError
 from ingest.settings import Settings
-from ingest.sidecar import chroma_call
-from ingest.store import NewsStore, SentenceRecord, StoredArticle, sentence_record
+from ingest.store import NewsStore, SentenceRecord, StoredArticle, chroma_call, sentence_record
 
 MIN_SHARED_TERMS = 2
 VERBATIM_JACCARD = 0.7  # content-word overlap at which two sentences are the same statement

@@ -28,9 +28,9 @@ from assistant.news import collapse_syndicated
 from assistant.question import Question, read_question
 from assistant.types import Filters
 from ingest.embedder import Embedder, Vectors
-from ingest.errors import ConfigError, NewsdeskError, StoreError
+from ingest.errors import ConfigError, NewsdeskError
 from ingest.settings import Settings
-from ingest.store import ID_SEP, NewsStore, sentence_id
+from ingest.store import ID_SEP, NewsStore, chroma_call, sentence_id
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -249,15 +249,16 @@ def nearest_sentences(
 ) -> list[tuple[str, float]]:
     """(record id, distance) of the k nearest sentence records; ids only, as the metadata fetch of a
     large k costs more than the search itself."""
-    try:
-        got = store.sentences.query(
+    got = chroma_call(
+        store.where,
+        "query",
+        lambda: store.sentences.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
             n_results=k,
             where=where,
             include=["distances"],
-        )
-    except Exception as exc:  # chromadb surfaces transport and server errors untyped
-        raise StoreError(f"Chroma query failed at {store.where}: {exc}") from exc
+        ),
+    )
     return list(zip(got["ids"][0], (float(d) for d in (got["distances"] or [[]])[0])))
 
 

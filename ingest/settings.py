@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     chroma_auth_token: SecretStr | None = Field(None, description="Token sent to Chroma server.")
     chroma_auth_header: str = Field("Authorization", description="Header carrying the token.")
     write_batch_size: int = Field(2000, description="Records per Chroma write (capped by Chroma).")
+    chroma_timeout_s: float = Field(
+        5.0,
+        description="Longest wait for one call to the Chroma server, seconds (connecting included); "
+        "a hung server then gives a clear error instead of hanging every request.",
+    )
 
     # --- embedding -----------------------------------------------------------------------
     model_name: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or path.")
@@ -228,6 +233,13 @@ class Settings(BaseSettings):
     def _not_negative(cls, value: float) -> float:
         if value < 0:
             raise ValueError(f"must be 0 or more, got {value}")
+        return value
+
+    @field_validator("chroma_timeout_s")
+    @classmethod
+    def _positive_seconds(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError(f"must be above 0 seconds, got {value}")
         return value
 
     @field_validator("syndication_threshold", "corroboration_threshold")

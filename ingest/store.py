@@ -37,11 +37,11 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
+T = TypeVar("T")
 ID_SEP = "|"
 # The article record carries its sentences' offsets too (readers build their view from articles alone,
 # without reading every sentence record); it is internal and not part of StoredArticle.metadata.
@@ -144,38 +145,118 @@ def make_client(settings: Settings) -> ClientAPI:
 
 
 def _http_client(settings: Settings, chroma_settings: Any) -> ClientAPI:
+    """An HttpClient whose every request waits at most ``chroma_timeout_s``: chromadb gives its
+    HTTP session no timeout, so a hung server (SIGSTOP, a stuck host) would hang every caller."""
     import chromadb
 
     where = _where(settings)
-    try:
-        client = chromadb.HttpClient(
+
+    def connect() -> ClientAPI:
+        return chromadb.HttpClient(
             host=str(settings.chroma_host),
             port=settings.chroma_port,
             ssl=settings.chroma_ssl,
             headers=_auth_headers(settings),
             settings=chroma_settings,
         )
+
+    try:  # the constructor already sends requests, before its session can be given a timeout
+        client = within_deadline(connect, settings.chroma_timeout_s, f"connecting to {where}")
+        bound_requests(client, settings.chroma_timeout_s)
         server_version = client.get_version()
     except Exception as exc:
         if _is_unreachable(exc):
             raise StoreError(
-                f"cannot reach the Chroma server at {where}: {exc} (is `chroma run` started?)"
+                f"cannot reach the Chroma server at {where}: {describe(exc)} (is `chroma run` started?)"
             ) from exc
         raise StoreError(f"cannot open the Chroma server at {where}: {exc}") from exc
     check_server_version(server_version, chromadb.__version__, where)
     return client
 
 
+class ChromaTimeoutError(TimeoutError):
+    """A Chroma call that did not return within its deadline."""
+
+
+def within_deadline(fn: Callable[[], T], seconds: float, what: str) -> T:
+    """``fn()`` run in a daemon thread; ChromaTimeoutError if it has not returned after ``seconds``
+    (the thread is left to finish on its own: it cannot block the process from exiting)."""
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append((True, fn()))
+        except BaseException as exc:
+            outcome.append((False, exc))
+        done.set()
+
+    threading.Thread(target=run, name="newsdesk-chroma-deadline", daemon=True).start()
+    if not done.wait(seconds):
+        raise ChromaTimeoutError(f"no answer within {seconds:g} s while {what}")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return cast(T, value)
+
+
+def bound_requests(client: ClientAPI, seconds: float) -> None:
+    """Give the HTTP session of a chromadb HttpClient a timeout (connect, read, write, pool)."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if not isinstance(session, httpx.Client):
+        raise StoreError(
+            "this chromadb version's HttpClient has no httpx session to bound; "
+            "install a chromadb release this Newsdesk supports (pyproject.toml)"
+        )
+    session.timeout = httpx.Timeout(seconds)
+
+
 def _is_unreachable(exc: BaseException) -> bool:
     """True for connection failures (refused, DNS, timeout), as opposed to errors the server sent."""
     import httpx
 
+    return any(
+        isinstance(seen, httpx.TransportError | ChromaTimeoutError)
+        or "could not connect" in str(seen).lower()
+        for seen in _chain(exc)
+    )
+
+
+def _timed_out(exc: BaseException) -> bool:
+    import httpx
+
+    return any(isinstance(seen, httpx.TimeoutException | ChromaTimeoutError) for seen in _chain(exc))
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, httpx.TransportError) or "could not connect" in str(seen).lower():
-            return True
+        yield seen
         seen = seen.__cause__ or seen.__context__
-    return False
+
+
+def describe(exc: BaseException) -> str:
+    """A library error as a short phrase (a timeout says so: httpx's own message is often empty)."""
+    if _timed_out(exc):
+        return "the Chroma server did not answer in time (chroma_timeout_s; is it hung or overloaded?)"
+    return str(exc) or type(exc).__name__
+
+
+def chroma_call(where: str, what: str, fn: Callable[[], T]) -> T:
+    """Run one Chroma call; any library error becomes a StoreError naming ``what`` and ``where``.
+
+    Every Chroma call of Newsdesk goes through here (or :meth:`NewsStore._call`, which uses it);
+    on a server each one is bounded by ``chroma_timeout_s`` (:func:`bound_requests`).
+    """
+    try:
+        return fn()
+    except StoreError:
+        raise
+    except Exception as exc:  # chromadb surfaces transport and server errors untyped
+        hint = " (is the Chroma server running?)" if where.startswith("http") and _is_unreachable(exc) else ""
+        raise StoreError(f"Chroma {what} failed at {where}: {describe(exc)}{hint}") from exc
 
 
 def parse_major_minor(version: str) -> tuple[int, int]:
@@ -567,18 +648,7 @@ class NewsStore:
         )
 
     def _call(self, what: str, fn: Any) -> Any:
-        try:
-            return fn()
-        except StoreError:
-            raise
-        except Exception as exc:  # chromadb surfaces transport and server errors untyped
-            hint = (
-                " (is the Chroma server running?)"
-                if self.settings.uses_server and _is_unreachable(exc)
-                else ""
-            )
-            detail = str(exc) or type(exc).__name__
-            raise StoreError(f"Chroma {what} failed at {self.where}: {detail}{hint}") from exc
+        return chroma_call(self.where, what, fn)
 
 
 def sentence_record(meta: Mapping[str, Any], distance: float) -> SentenceRecord:

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from ingest.embedder import Vectors
-from ingest.sidecar import SideCollection, chroma_call, placeholder_vectors
-from ingest.store import ID_SEP, NewsStore, StoredArticle
+from ingest.sidecar import SideCollection, placeholder_vectors
+from ingest.store import ID_SEP, NewsStore, StoredArticle, chroma_call
 from ingest.types import MetaValue
 
 

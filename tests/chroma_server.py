@@ -41,7 +41,7 @@ def chroma_cli() -> str | None:
 
 
 class ChromaServer:
-    """One ``chroma run`` process: start, kill (SIGKILL, like a crash), stop, restart."""
+    """One ``chroma run`` process: start, kill (SIGKILL, like a crash), pause/resume, stop, restart."""
 
     def __init__(self, cli: str, path: Path, port: int) -> None:
         self.cli, self.path, self.port = cli, path, port
@@ -82,9 +82,20 @@ class ChromaServer:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
+    def pause(self) -> None:
+        """SIGSTOP: the server keeps its connections open and answers nothing, as a hung host would."""
+        assert self.proc is not None and self.proc.poll() is None
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
+        self.resume()  # a stopped process would not act on SIGTERM
         self.proc.terminate()
         try:
             self.proc.wait(timeout=15)

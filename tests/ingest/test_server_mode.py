@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -21,6 +22,7 @@ from ingest.pipeline import article_metadata, content_hash
 from ingest.settings import Settings
 from ingest.store import NewsStore
 from ingest.types import Article, Span
+from tests.assistant.conftest_api import SAMPLE_QUESTION, api_settings, serve_app
 from tests.chroma_server import ChromaServer, chroma_cli, chroma_server, free_port, new_collection
 from tests.conftest import REPO, SAMPLE
 from tests.ingest.test_pipeline import dev_rows, stored_ids, write_jsonl
@@ -272,3 +274,54 @@ def test_killing_the_server_mid_ingest_fails_cleanly_and_a_rerun_matches_a_clean
     clean.pipeline.run([str(data)], show_progress=False)
     assert stored_ids(killed) == stored_ids(clean.store)
     assert killed.count() == clean.store.count() == (len(rows), len(stored_ids(clean.store)[1]))
+
+
+def test_a_hung_chroma_server_fails_every_call_in_bounded_time_and_recovers_when_it_resumes(
+    own_server: ChromaServer, embedder: Embedder, tmp_path: Path
+) -> None:
+    collection = new_collection()
+    settings = api_settings(
+        tmp_path,
+        chroma_host=own_server.settings(tmp_path).chroma_host,
+        chroma_port=own_server.port,
+        collection=collection,
+        chroma_timeout_s=1.0,
+        port=free_port(),
+    )
+    assistant = create_assistant(settings, embedder=embedder)
+    assert assistant.ingest_sources([str(SAMPLE)]).added == 1
+    with serve_app(assistant, settings) as served:
+        assert ask_over_http(served.base).status_code == 200
+        own_server.pause()
+        try:
+            started = time.monotonic()
+            hung, health = ask_over_http(served.base), httpx.get(f"{served.base}/api/health", timeout=30)
+            api_seconds = time.monotonic() - started
+            cli = cli_ask(own_server, collection, NEWSDESK_CHROMA_TIMEOUT_S="1")
+        finally:
+            own_server.resume()
+        assert hung.status_code == 503 and "did not answer in time" in hung.json()["error"]
+        assert health.status_code == 503 and health.json()["status"] == "unavailable"
+        assert api_seconds < 10
+        assert cli.returncode == 2, cli.stderr
+        assert cli.stderr.strip().startswith("error: ") and len(cli.stderr.strip().splitlines()) == 1
+        assert own_server.url in cli.stderr and "did not answer in time" in cli.stderr
+        assert ask_over_http(served.base).status_code == 200  # the same client recovers
+    assert cli_ask(own_server, collection).returncode == 0
+
+
+def ask_over_http(base: str) -> httpx.Response:
+    return httpx.post(f"{base}/api/ask", json={"question": SAMPLE_QUESTION}, timeout=30)
+
+
+def cli_ask(server: ChromaServer, collection: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m assistant ask`` against the server, given at most a minute."""
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", SAMPLE_QUESTION],
+        cwd=REPO,
+        env={**os.environ, **server.env(collection), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
