@@ -29,24 +29,30 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
 
 def serve(settings: Settings) -> None:
-    """Build the app, warm the model and indexes up, then serve it with uvicorn until stopped."""
+    """Build the app, warm the model and indexes up, then serve it with uvicorn until stopped.
+
+    An embedded store is held for the server's lifetime (:mod:`ingest.locks`): other processes
+    cannot write to it meanwhile, as this server would not see what they write.
+    """
     import uvicorn
 
     from assistant.service import create_assistant
 
+    address = f"http://{settings.host}:{settings.port}{settings.root_path}"
     assistant = create_assistant(settings)
-    assistant.warm_up()
-    app = create_app(settings, assistant)
-    print(f"Newsdesk on http://{settings.host}:{settings.port}{settings.root_path}/ (API docs at /docs)")
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        root_path=settings.root_path,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        server_header=False,
-    )
+    with assistant.components.store.hold_for_serving(address):
+        assistant.warm_up()
+        app = create_app(settings, assistant)
+        print(f"Newsdesk on {address}/ (API docs at /docs)")
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            root_path=settings.root_path,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            server_header=False,
+        )
 
 
 def main() -> None:

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import StoreError
+from ingest.locks import MARKER_FILES, folder_write_lock
 from ingest.settings import Settings
-from ingest.store import LOCK_FILE, NewsStore, folder_write_lock, parse_major_minor
+from ingest.store import NewsStore, parse_major_minor
 
 MANIFEST_NAME = "manifest.json"
 DATA_DIR = "store"
@@ -95,7 +96,7 @@ def backup_store(settings: Settings, target: Path) -> Manifest:
     data = target / DATA_DIR
     store = NewsStore(settings)
     try:
-        with store.write_lock():
+        with store.write_lock(writing=False):  # keeps writers out; a server may hold the store
             counts = store.collection_counts()
             copy_store_folder(Path(settings.store_dir), data)
     finally:
@@ -118,7 +119,7 @@ def copy_store_folder(source: Path, dest: Path) -> None:
     """Copy a store folder: sqlite files through the online backup API, the rest as files."""
     partial = dest.with_name(f"{dest.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(source, partial, ignore=shutil.ignore_patterns(LOCK_FILE, "*.sqlite3", "*.sqlite3-*"))
+    shutil.copytree(source, partial, ignore=shutil.ignore_patterns(MARKER_FILES, "*.sqlite3", "*.sqlite3-*"))
     for db in source.glob("*.sqlite3"):
         with (
             closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as src,

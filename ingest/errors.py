@@ -37,6 +37,10 @@ class StoreLockedError(StoreError):
     """Another process is writing to the same embedded store folder."""
 
 
+class StoreServedError(StoreLockedError):
+    """A ``newsdesk serve`` process holds the embedded store folder: only it may write there."""
+
+
 class DocumentNotFoundError(NewsdeskError):
     """No article with the given doc_id is stored."""
 

@@ -22,7 +22,8 @@ data it stands for, then a write that lands in between is seen as a change next 
 rebuild on every change, so an ingest announces each group of articles once
 (:meth:`NewsStore.generation_batch`).
 
-Several writers (server mode only; the embedded folder admits one writer, see :meth:`write_lock`).
+Several writers (server mode only; the embedded folder admits one writer, see :meth:`write_lock`,
+and while ``newsdesk serve`` holds it, only that server: :mod:`ingest.locks`).
 Chroma has no transactions, so two processes writing different content for the same article at
 once could delete each other's sentence records ("version != mine" removes the other's records
 still in flight) and leave a committed article without its sentences. After its commit a server
@@ -44,10 +45,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from ingest.embedder import Vectors
-from ingest.errors import DocumentNotFoundError, StoreError, StoreLockedError
+from ingest.errors import DocumentNotFoundError, StoreError
+from ingest.locks import folder_write_lock, serving_hold
 from ingest.settings import Settings
 from ingest.types import MetaValue, Span
 
@@ -60,8 +61,8 @@ ID_SEP = "|"
 # The article record carries its sentences' offsets too (readers build their view from articles alone,
 # without reading every sentence record); it is internal and not part of StoredArticle.metadata.
 SPANS_KEY = "sentence_spans"
-LOCK_FILE = ".newsdesk-write.lock"
 SETTLE_ROUNDS = 3
+HEALTH_QUERY_K = 10
 
 
 @dataclass(frozen=True)
@@ -299,24 +300,6 @@ def _where(settings: Settings) -> str:
     return str(settings.store_dir)
 
 
-@contextmanager
-def folder_write_lock(store_dir: Path, timeout_s: float = 0.5) -> Iterator[None]:
-    """The writer lock of an embedded store folder; StoreLockedError if another process holds it."""
-    store_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(store_dir / LOCK_FILE))
-    try:
-        lock.acquire(timeout=timeout_s)
-    except Timeout as exc:
-        raise StoreLockedError(
-            f"another process is writing to the store at {store_dir}; "
-            "wait for it to finish or use a Chroma server for several writers"
-        ) from exc
-    try:
-        yield
-    finally:
-        lock.release()
-
-
 @dataclass(frozen=True)
 class ArticleWrite:
     """One article to store: its canonical text, metadata (with ``version``), title vector, and
@@ -359,6 +342,7 @@ class NewsStore:
         self._batch_lock = threading.Lock()
         self._batch_depth = 0
         self._bump_pending = False
+        self._serving = False  # this process serves the embedded folder (hold_for_serving)
 
     def _collection(self, name: str) -> Collection:
         try:
@@ -385,13 +369,29 @@ class NewsStore:
 
     # --- locking ---------------------------------------------------------------------------
     @contextmanager
-    def write_lock(self, timeout_s: float = 0.5) -> Iterator[None]:
-        """Hold the folder's writer lock (embedded mode); a second writer gets StoreLockedError."""
+    def write_lock(self, timeout_s: float = 0.5, writing: bool = True) -> Iterator[None]:
+        """Hold the folder's writer lock (embedded mode); a second writer gets StoreLockedError,
+        and a writer other than the server that holds the folder StoreServedError (``writing``
+        False: a reader that only keeps writers out, such as a backup, is allowed)."""
         if self.settings.uses_server:
             yield
             return
-        with folder_write_lock(Path(self.settings.store_dir), timeout_s):
+        with folder_write_lock(Path(self.settings.store_dir), timeout_s, self._serving or not writing):
             yield
+
+    @contextmanager
+    def hold_for_serving(self, address: str) -> Iterator[None]:
+        """While the block runs, this process is the only one that may write to the embedded
+        folder (:mod:`ingest.locks`); a Chroma server needs no hold: its clients see every write."""
+        if self.settings.uses_server:
+            yield
+            return
+        with serving_hold(Path(self.settings.store_dir), address):
+            self._serving = True
+            try:
+                yield
+            finally:
+                self._serving = False
 
     # --- generation ------------------------------------------------------------------------
     def generation(self) -> str:
@@ -519,6 +519,17 @@ class NewsStore:
     def count(self) -> tuple[int, int]:
         counts: tuple[int, int] = self._call("count", lambda: (self.articles.count(), self.sentences.count()))
         return counts
+
+    def check_readable(self) -> int:
+        """The number of stored articles, after the reads an answer makes: a count, one sentence
+        record with its vector, and a vector query with it. StoreError when any of them fails
+        (a count alone succeeds on a store whose vector index no longer matches its records)."""
+        articles, _ = self.count()
+        got = self._call("read", lambda: self.sentences.get(limit=1, include=["embeddings"]))
+        vectors = got["embeddings"]
+        if vectors is not None and len(vectors):
+            self.query_sentences(np.asarray(vectors[0], dtype=np.float32), HEALTH_QUERY_K)
+        return articles
 
     def stats(self) -> StoreStats:
         articles, sentences = self.count()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
 
 from ingest.embedder import Embedder
 from ingest.settings import Settings
@@ -149,3 +153,22 @@ def parse_sse(text: str) -> list[tuple[str, Any]]:
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def wait_for_health(
+    server: subprocess.Popen[str], url: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The /api/health body once a ``newsdesk serve`` child answers 200 (fails if it exits first)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"newsdesk serve exited: {server.communicate()[0][-2000:]}")
+        try:
+            response = httpx.get(url, headers=headers, timeout=5)
+            if response.status_code == 200:
+                health: dict[str, Any] = response.json()
+                return health
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    pytest.fail("newsdesk serve did not answer /api/health in time")

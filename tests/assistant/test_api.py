@@ -13,7 +13,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +34,7 @@ from tests.assistant.conftest_api import (
     raw_request,
     sample_assistant,
     serve_app,
+    wait_for_health,
 )
 
 if TYPE_CHECKING:
@@ -541,7 +541,7 @@ def test_newsdesk_serve_warms_up_and_serves_on_localhost_behind_a_root_path(tmp_
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as server:
         try:
-            health = wait_for_health(server, f"http://127.0.0.1:{port}/api/health")
+            health = wait_for_health(server, f"http://127.0.0.1:{port}/api/health", bearer(RW_KEY))
             assert health["model_loaded"] is True  # warmed up before serving
             assert httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 401
             schema = httpx.get(f"http://127.0.0.1:{port}/openapi.json", headers=bearer(RW_KEY)).json()
@@ -551,22 +551,6 @@ def test_newsdesk_serve_warms_up_and_serves_on_localhost_behind_a_root_path(tmp_
             output, _ = server.communicate(timeout=60)
     assert f"Newsdesk on http://127.0.0.1:{port}/newsdesk/" in output
     assert RW_KEY not in output
-
-
-def wait_for_health(server: subprocess.Popen[str], url: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"newsdesk serve exited: {server.communicate()[0][-2000:]}")
-        try:
-            response = httpx.get(url, headers=bearer(RW_KEY), timeout=5)
-            if response.status_code == 200:
-                health: dict[str, Any] = response.json()
-                return health
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    pytest.fail("newsdesk serve did not answer /api/health in time")
 
 
 def test_python_client_example_of_the_docs_works(

@@ -15,8 +15,9 @@ from ingest.backup import MANIFEST_NAME, BackupError, backup_store, folder_count
 from ingest.components import IngestComponents
 from ingest.embedder import Embedder
 from ingest.errors import StoreLockedError
+from ingest.locks import folder_write_lock
 from ingest.settings import Settings
-from ingest.store import NewsStore, folder_write_lock
+from ingest.store import NewsStore
 from tests.conftest import SAMPLE
 from tests.ingest.test_pipeline import dev_rows, write_jsonl
 
