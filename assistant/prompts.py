@@ -1,20 +1,24 @@
-"""Prompt templates: text files in ``prompts/`` with named ``{variables}``, loaded by name."""
+"""Prompt templates: text files in ``prompts/`` with named ``{variables}``, loaded by name.
+
+``prompts/`` is a package of data files, so the templates are found the same way in a source
+tree, an editable install and an installed wheel (``importlib.resources``).
+"""
 
 from __future__ import annotations
 
 import string
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 
 from ingest.errors import ConfigError
 
-PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+PROMPTS_PACKAGE = "prompts"
 
 
 @lru_cache(maxsize=32)
-def load_prompt(name: str, folder: Path = PROMPTS_DIR) -> str:
+def load_prompt(name: str, package: str = PROMPTS_PACKAGE) -> str:
     """The template ``prompts/NAME.txt``; ConfigError when it does not exist."""
-    path = folder / f"{name}.txt"
+    path = resources.files(package).joinpath(f"{name}.txt")
     if not path.is_file():
         raise ConfigError(f"prompt template {name!r} not found at {path}")
     return path.read_text(encoding="utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -39,11 +40,15 @@ if TYPE_CHECKING:
     from assistant.service import Assistant
     from ingest.pipeline import IngestReport
 
-SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf", ".json", ".jsonl", ".xml", ".rss", ".atom"]
 Message = dict[str, Any]
 AnswerLog = list[dict[str, Any]]  # [{"index": chat message index, "answer": Answer.model_dump()}]
 Failure = tuple[str, str]
+
+
+def samples_dir() -> Path:
+    """The folder of the bundled sample articles (the ``samples`` data package, wherever installed)."""
+    return Path(str(resources.files("samples")))
 
 
 def parse_day(value: str | None, name: str) -> str | None:
@@ -261,7 +266,7 @@ class LibraryHandlers:
     def load_samples(self) -> tuple[str, str, Any, Any, Any]:
         """Ingest the bundled sample articles (offered while the library is empty)."""
         outcome = IngestOutcome()
-        outcome.add(*self._ingest_source(str(SAMPLES_DIR)))
+        outcome.add(*self._ingest_source(str(samples_dir())))
         if outcome.failures:
             gr.Warning("Some samples failed: " + "; ".join(f"{s}: {r}" for s, r in outcome.failures))
         gr.Info(f"Added {outcome.counts['added']} sample articles.")

@@ -79,7 +79,7 @@ def served(
 
     from app import create_app
     from assistant.service import create_assistant
-    from assistant.ui import SAMPLES_DIR
+    from assistant.ui import samples_dir
 
     data = tmp_path_factory.mktemp("ui")
     port = free_port()
@@ -87,7 +87,7 @@ def served(
         store_dir=data / "store", feedback_path=data / "feedback.jsonl", host="127.0.0.1", port=port
     )
     assistant = create_assistant(settings, embedder=embedder)
-    assistant.ingest_sources([str(SAMPLES_DIR), *news_articles(data)])
+    assistant.ingest_sources([str(samples_dir()), *news_articles(data)])
     server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant), port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
