@@ -57,7 +57,9 @@ def serve(settings: Settings) -> None:
 
 def main() -> None:
     """``python app.py``: the same as ``newsdesk serve`` with settings from the environment."""
-    serve(Settings())
+    from assistant.cli import main as cli_main
+
+    raise SystemExit(cli_main(["serve"]))
 
 
 if __name__ == "__main__":
