@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import StoreError
-from ingest.locks import MARKER_FILES, folder_write_lock
+from ingest.locks import MARKER_FILES, ensure_not_served, folder_write_lock
 from ingest.settings import Settings
 from ingest.store import NewsStore, parse_major_minor
 
@@ -208,6 +208,8 @@ def restore_store(settings: Settings, source: Path, force: bool = False) -> Mani
     _require_embedded(settings, "restore")
     manifest = read_manifest(source)
     target = Path(settings.store_dir)
+    if target.is_dir():
+        ensure_not_served(target)  # before the copy: a running server would keep the replaced store
     if not force:
         _require_no_records(target)
     staged = target.with_name(f".{target.name}.restoring")

@@ -118,6 +118,16 @@ def test_an_ingest_from_another_process_cannot_write_to_a_store_a_server_holds(
     assert answer["grounded"] and answer["citations"][0]["doc_id"] == "ferry-1"
 
 
+def test_a_served_store_can_be_backed_up_but_not_restored_under_the_server(
+    served_store: ServedStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, backup = served_store.store, tmp_path / "backup"
+    assert main(["backup", str(backup), "--store", str(store)]) == 0  # a reader: allowed
+    assert main(["restore", "--force", str(backup), "--store", str(store)]) == 2
+    assert "held by `newsdesk serve`" in capsys.readouterr().err
+    assert not any(p.name.endswith(".restoring") for p in store.parent.iterdir())  # nothing staged
+
+
 def test_a_second_server_cannot_hold_a_store_a_server_holds(
     served_store: ServedStore, tmp_path: Path
 ) -> None:

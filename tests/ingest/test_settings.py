@@ -43,3 +43,8 @@ def test_bad_value_is_a_config_error_naming_the_value() -> None:
 def test_missing_settings_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         Settings.load(tmp_path / "absent.toml")
+
+
+def test_a_chroma_timeout_that_is_not_above_zero_is_refused_naming_the_setting() -> None:
+    with pytest.raises(ConfigError, match="chroma_timeout_s"):
+        Settings.load(chroma_timeout_s=0)
