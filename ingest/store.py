@@ -167,9 +167,8 @@ def _http_client(settings: Settings, chroma_settings: Any) -> ClientAPI:
         server_version = client.get_version()
     except Exception as exc:
         if _is_unreachable(exc):
-            raise StoreError(
-                f"cannot reach the Chroma server at {where}: {describe(exc)} (is `chroma run` started?)"
-            ) from exc
+            hint = "" if _timed_out(exc) else " (is `chroma run` started?)"
+            raise StoreError(f"cannot reach the Chroma server at {where}: {describe(exc)}{hint}") from exc
         raise StoreError(f"cannot open the Chroma server at {where}: {exc}") from exc
     check_server_version(server_version, chromadb.__version__, where)
     return client
@@ -256,7 +255,8 @@ def chroma_call(where: str, what: str, fn: Callable[[], T]) -> T:
     except StoreError:
         raise
     except Exception as exc:  # chromadb surfaces transport and server errors untyped
-        hint = " (is the Chroma server running?)" if where.startswith("http") and _is_unreachable(exc) else ""
+        down = where.startswith("http") and _is_unreachable(exc) and not _timed_out(exc)
+        hint = " (is the Chroma server running?)" if down else ""
         raise StoreError(f"Chroma {what} failed at {where}: {describe(exc)}{hint}") from exc
 
 
