@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ingest.store import chroma_call
+from ingest.store import chroma_call as chroma_call  # also importable from here, as before
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
