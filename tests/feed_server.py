@@ -52,6 +52,9 @@ class FeedServer:
     malformed: bool = False
     log: list[Request] = field(default_factory=list)
     base_url: str = ""
+    in_flight: int = 0  # feed requests being answered now ...
+    most_in_flight: int = 0  # ... and the most at once so far
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def link(self, item: FeedItem) -> str:
         return f"{self.base_url}/articles/{item.guid}.html"
@@ -115,7 +118,14 @@ def _handler(feed: FeedServer) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, headers: dict[str, str]) -> tuple[int, bytes, str, dict[str, str]]:
             if self.path == FEED_PATH:
-                time.sleep(feed.delay_s)
+                with feed.lock:
+                    feed.in_flight += 1
+                    feed.most_in_flight = max(feed.most_in_flight, feed.in_flight)
+                try:
+                    time.sleep(feed.delay_s)
+                finally:
+                    with feed.lock:
+                        feed.in_flight -= 1
                 if feed.status != 200:
                     return feed.status, b"server error", "text/plain", {}
                 body = feed.feed_body()
