@@ -285,3 +285,19 @@ def test_a_feed_whose_lease_another_process_holds_is_skipped_not_synced_twice(
     result = scheduler.sync_now()[0]
     assert result.skipped and "being synced by another-process" in result.error
     assert feed_server.requests_to("/feed.xml") == []
+
+
+def test_backup_and_restore_carry_the_followed_feeds_and_their_item_memory(tmp_path: Path) -> None:
+    from ingest.backup import backup_store, restore_store
+    from ingest.feeds import ItemMemory
+
+    settings = feed_settings(tmp_path, feed_min_every_s=60)
+    registry = FeedRegistry(NewsStore(settings), settings)
+    feed = registry.add("https://news.test/rss", "1h", source="Test News")
+    registry.remember(feed, [ItemMemory("guid-1", "fingerprint", "doc-1", 1.0)])
+    backup_store(settings, tmp_path / "backup")
+    elsewhere = feed_settings(tmp_path, store_dir=tmp_path / "restored", feed_min_every_s=60)
+    restore_store(elsewhere, tmp_path / "backup")
+    restored = FeedRegistry(NewsStore(elsewhere), elsewhere)
+    assert restored.list() == [feed]
+    assert restored.items(feed) == {"guid-1": ItemMemory("guid-1", "fingerprint", "doc-1", 1.0)}
