@@ -180,6 +180,9 @@ class FeedSyncer:
                 feed,
                 last_sync_at=now,
                 status="failed",
+                added=0,
+                updated=0,
+                unchanged=0,
                 failures=failures,
                 last_error=result.error,
                 next_sync_at=now + self.backoff(feed.every_s, failures),
@@ -261,9 +264,24 @@ class FeedScheduler:
             who = holder.owner if holder else "another process"
             return SyncResult(feed, error=f"feed {feed.url}: being synced by {who}; skipped", skipped=True)
         try:
-            return self.syncer.sync(feed, progress)
+            return self.syncer.sync(feed, self.renewing(feed, progress))
         finally:
             self.leases.release(feed.feed_id, self.owner)
+
+    def renewing(self, feed: Feed, progress: Progress | None) -> Progress:
+        """``progress``, renewing the feed's lease after each entry once a third of it has passed,
+        so a long sync (many pages to fetch) keeps its feed to itself."""
+        renewed = time.monotonic()
+
+        def step(done: int, total: int) -> None:
+            nonlocal renewed
+            if time.monotonic() - renewed > self.leases.ttl_s / 3:
+                self.leases.acquire(feed.feed_id, self.owner)
+                renewed = time.monotonic()
+            if progress is not None:
+                progress(done, total)
+
+        return step
 
     # --- on a schedule -----------------------------------------------------------------------
     def start(self) -> None:

@@ -153,6 +153,7 @@ def test_feed_that_changes_between_polls_ends_in_the_store_as_expected_and_nothi
     assert second.not_modified and second.feed.status == "not modified"
     last_poll = feed_server.requests_to("/feed.xml")[-1]
     assert last_poll.status == 304 and last_poll.headers["if-none-match"] == first.feed.etag
+    assert last_poll.headers["if-modified-since"] == first.feed.last_modified
     assert len(feed_server.requests_to("/articles/ferry.html")) == 1  # the page is not fetched again
 
     edited = FeedItem(LIBRARY.guid, LIBRARY.title, LIBRARY.text.replace("Sundays", "Sundays and holidays"))
@@ -274,6 +275,22 @@ def test_an_expired_lease_can_be_taken_over(tmp_path: Path) -> None:
     assert not leases.acquire(feed_id("https://x.test/rss"), "second")
     time.sleep(0.4)
     assert leases.acquire(feed_id("https://x.test/rss"), "second")
+
+
+def test_a_long_sync_renews_its_lease_as_it_goes(tmp_path: Path, embedder: Embedder) -> None:
+    settings = feed_settings(tmp_path, feeds_lease_s=0.6)
+    scheduler = FeedScheduler(settings, IngestComponents.build(settings, embedder=embedder).pipeline)
+    feed = scheduler.registry.add("https://news.test/rss", "1m")
+    assert scheduler.leases.acquire(feed.feed_id, scheduler.owner)
+    taken = scheduler.leases.current(feed.feed_id)
+    step = scheduler.renewing(feed, None)
+    step(1, 3)  # soon after taking it: no renewal yet
+    assert scheduler.leases.current(feed.feed_id) == taken
+    time.sleep(0.25)
+    step(2, 3)
+    renewed = scheduler.leases.current(feed.feed_id)
+    assert taken is not None and renewed is not None and renewed.until > taken.until
+    assert not scheduler.leases.acquire(feed.feed_id, "another-process")
 
 
 def test_a_feed_whose_lease_another_process_holds_is_skipped_not_synced_twice(
