@@ -80,11 +80,11 @@ class FeedRoutes:
 
     def __init__(self, feeds: FeedScheduler) -> None:
         self.feeds = feeds
-        self.limiter = anyio.CapacityLimiter(1)  # one feed action at a time; syncs are long
+        self.sync_limiter = anyio.CapacityLimiter(1)  # one sync-now at a time: they are long
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, limiter: anyio.CapacityLimiter | None = None) -> T:
         try:
-            return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+            return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
         except FeedNotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
 
@@ -105,7 +105,7 @@ class FeedRoutes:
 
     async def sync(self, body: FeedSyncIn, request: Request) -> list[FeedSyncOut]:
         require_write(request)
-        results = await self.run(self.feeds.sync_now, body.url)
+        results = await self.run(self.feeds.sync_now, body.url, limiter=self.sync_limiter)
         return [_sync_out(result) for result in results]
 
 

@@ -82,6 +82,9 @@ def format_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+_TIMES = ("added_at", "last_sync_at", "last_ok_at", "next_sync_at")
+
+
 @dataclass(frozen=True)
 class Feed:
     """A followed feed and what its last sync did (times are epoch seconds, 0 = never)."""
@@ -103,6 +106,10 @@ class Feed:
     total_added: int = 0
     failures: int = 0  # consecutive failed syncs (the backoff grows with them)
     last_error: str = ""
+
+    def __post_init__(self) -> None:
+        for name in _TIMES:  # milliseconds: what a Chroma metadata float gives back unchanged
+            object.__setattr__(self, name, round(float(getattr(self, name)), 3))
 
     @property
     def feed_id(self) -> str:
@@ -136,6 +143,9 @@ class ItemMemory:
     doc_id: str
     seen_at: float
     gone: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seen_at", round(float(self.seen_at), 3))
 
 
 class FeedRegistry:

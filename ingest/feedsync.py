@@ -369,10 +369,22 @@ class FeedScheduler:
             self._wake.set()
 
     def _retry_soon(self, feed: Feed, error: Exception | None = None) -> None:
-        later = replace(feed, next_sync_at=time.time() + BUSY_RETRY_S)
-        if error is not None:
-            later = replace(later, last_error=str(error), status="failed")
+        """Sync ``feed`` again shortly (the store was busy), or after its backoff (``error``)."""
         try:
+            current = self.registry.get(feed.feed_id)
+            if current is None:
+                return
+            later = replace(current, next_sync_at=time.time() + BUSY_RETRY_S)
+            if error is not None:
+                failures = current.failures + 1
+                wait = self.syncer.backoff(current.every_s, failures)
+                later = replace(
+                    current,
+                    status="failed",
+                    last_error=str(error),
+                    failures=failures,
+                    next_sync_at=time.time() + wait,
+                )
             self.registry.save(later)
         except NewsdeskError as exc:
             logger.warning("feed schedule: %s", exc)

@@ -50,6 +50,7 @@ class FeedServer:
     status: int = 200
     delay_s: float = 0.0
     malformed: bool = False
+    conditional: bool = True  # answer If-None-Match with 304 (False: always the whole feed)
     log: list[Request] = field(default_factory=list)
     base_url: str = ""
     in_flight: int = 0  # feed requests being answered now ...
@@ -131,7 +132,7 @@ def _handler(feed: FeedServer) -> type[BaseHTTPRequestHandler]:
                 body = feed.feed_body()
                 etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
                 validators = {"ETag": etag, "Last-Modified": formatdate(usegmt=True)}
-                if headers.get("if-none-match") == etag:
+                if feed.conditional and headers.get("if-none-match") == etag:
                     return 304, b"", "application/rss+xml", validators
                 return 200, body, "application/rss+xml; charset=utf-8", validators
             if self.path.startswith("/articles/") and self.path.endswith(".html"):

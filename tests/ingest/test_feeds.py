@@ -128,6 +128,17 @@ def test_feeds_are_added_listed_changed_and_removed_in_the_store(tmp_path: Path)
         registry.add("file:///etc/passwd")
 
 
+def test_a_feed_read_back_from_the_store_equals_the_one_saved_times_included(tmp_path: Path) -> None:
+    from ingest.feeds import Feed
+
+    settings = feed_settings(tmp_path)
+    registry = FeedRegistry(NewsStore(settings), settings)
+    awkward = 1795973077.6264021  # a float Chroma would give back as 1795973077.626402
+    feed = Feed("https://news.test/rss", 60.0, added_at=awkward, next_sync_at=awkward + 60)
+    registry.save(feed)
+    assert registry.list() == [feed] and feed.added_at == 1795973077.626
+
+
 # --- syncing ----------------------------------------------------------------------------------
 
 
@@ -177,6 +188,20 @@ def test_feed_that_changes_between_polls_ends_in_the_store_as_expected_and_nothi
     for item in (BAKERIES, FERRY, ORCHARD, LIBRARY):
         assert spy.texts.count(item.title) == (2 if item is LIBRARY else 1), item.guid  # once per version
     assert scheduler.registry.require(feed.url).total_added == 4
+
+
+def test_without_304s_unchanged_entries_are_still_neither_fetched_nor_embedded_again(
+    scheduler: FeedScheduler, feed_server: FeedServer, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed_server.conditional = False  # a server that ignores If-None-Match
+    feed_server.items = [BAKERIES, FERRY]
+    scheduler.registry.add(feed_server.feed_url(), "1m")
+    scheduler.sync_now()
+    spy = EmbedSpy(embedder, monkeypatch)
+    again = scheduler.sync_now()[0]
+    assert feed_server.requests_to("/feed.xml")[-1].status == 200 and not again.not_modified
+    assert (again.fetched_entries, again.report.added, again.report.unchanged) == (0, 0, 2)
+    assert len(feed_server.requests_to("/articles/ferry.html")) == 1 and spy.texts == []
 
 
 def test_source_name_given_to_a_feed_replaces_its_outlet(
