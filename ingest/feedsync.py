@@ -40,7 +40,7 @@ from ingest.feeds import Feed, FeedLeases, FeedRegistry, ItemMemory
 from ingest.fetch import Fetcher, conditional_headers
 from ingest.pipeline import IngestPipeline, IngestReport
 from ingest.settings import Settings
-from ingest.sources import SourceLoader, entry_link, parse_feed
+from ingest.sources import SourceLoader, entry_link, parse_feed, wants_page
 from ingest.types import Article, LoadFailure
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ class SyncResult:
     fetched_entries: int = 0
     error: str = ""
     skipped: bool = False  # another process holds the feed's lease
+    partial: list[str] = field(default_factory=list)  # entries stored from their summary: page failed
 
     @property
     def ok(self) -> bool:
@@ -130,13 +131,17 @@ class FeedSyncer:
             memory = self.registry.items(feed)
             todo = [(i, e) for i, e in enumerate(entries, 1) if _changed(e, memory)]
             articles, failures, remembered = self._articles(fetcher, feed, parsed.outlet, todo, progress)
+        stored_whole = {m.doc_id for m in remembered}
+        partial = [a.url for a in articles if a.doc_id not in stored_whole]
         report = self._store(articles)
         report.failed.extend(failures)
         report.unchanged += len(entries) - len(todo)
         seen = {entry_key(e) for e in entries}
         gone = [replace(m, gone=True) for k, m in memory.items() if k not in seen and not m.gone]
         self.registry.remember(feed, [*remembered, *gone])
-        return SyncResult(replace(feed, items=len(entries)), report=report, fetched_entries=len(todo))
+        result = SyncResult(replace(feed, items=len(entries)), report=report, fetched_entries=len(todo))
+        result.partial = partial
+        return result
 
     def _articles(
         self,
@@ -147,7 +152,8 @@ class FeedSyncer:
         progress: Progress | None,
     ) -> tuple[list[Article], list[LoadFailure], list[ItemMemory]]:
         """The articles of the new and changed entries (pages fetched for summary-only ones), the
-        entries that failed (retried next sync), and the memory of the ones that worked."""
+        entries that failed, and the memory of the ones that worked. An entry whose page could not
+        be fetched is stored from its summary but not remembered: the next sync tries its page again."""
         loader = SourceLoader(self.settings, fetcher)  # shares the fetcher: closed with it
         articles: list[Article] = []
         failures: list[LoadFailure] = []
@@ -158,9 +164,10 @@ class FeedSyncer:
                 failures.append(item)
             else:
                 articles.append(replace(item, source=feed.source or item.source))
-                remembered.append(
-                    ItemMemory(entry_key(entry), entry_fingerprint(entry), item.doc_id, time.time())
-                )
+                if item.extra.get("text_from") == "page" or not wants_page(entry):
+                    remembered.append(
+                        ItemMemory(entry_key(entry), entry_fingerprint(entry), item.doc_id, time.time())
+                    )
             if progress is not None:
                 progress(done, len(todo))
         return articles, failures, remembered
@@ -188,8 +195,13 @@ class FeedSyncer:
                 next_sync_at=now + self.backoff(feed.every_s, failures),
             )
         report = result.report
+        retry = bool(report.failed or result.partial)  # get the whole feed next time to retry them
+        notes = [f"{f.source}: {f.error}" for f in report.failed]
+        notes += [f"{url}: page not fetched, stored the feed's summary for now" for url in result.partial]
         return replace(
             result.feed,
+            etag="" if retry else result.feed.etag,
+            last_modified="" if retry else result.feed.last_modified,
             last_sync_at=now,
             last_ok_at=now,
             status="not modified" if result.not_modified else "ok",
@@ -198,7 +210,7 @@ class FeedSyncer:
             unchanged=report.unchanged,
             total_added=feed.total_added + report.added,
             failures=0,
-            last_error="; ".join(f"{f.source}: {f.error}" for f in report.failed)[:1000],
+            last_error="; ".join(notes)[:1000],
             next_sync_at=now + self.jittered(feed.every_s),
         )
 
@@ -309,7 +321,7 @@ class FeedScheduler:
         self._wake.set()
 
     def run_due(self, now: float | None = None) -> list[Future[None]]:
-        """Submit every feed that is due and not being synced by this process; the next wake-up."""
+        """Submit every feed that is due and not being synced by this process."""
         assert self._pool is not None, "start() the scheduler first"
         now = time.time() if now is None else now
         started: list[Future[None]] = []

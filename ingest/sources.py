@@ -325,11 +325,10 @@ class SourceLoader:
     def _entry_text(self, entry: Mapping[str, Any], where: str, link: str) -> tuple[Extracted, str]:
         """The entry's text: its content; else its summary, or the linked page when that is short."""
         meta = _entry_metadata(entry)
-        content = "\n\n".join(_entry_html_text(part) for part in entry.get("content") or [])
+        content, summary = _entry_texts(entry)
         if has_article_text(content):
             return replace(meta, text=content), "content"
-        summary = _entry_html_text(entry.get("summary_detail") or {"value": entry.get("summary", "")})
-        if not link or len(summary) >= SHORT_SUMMARY_CHARS:
+        if not _wants_page(content, summary, link):
             if has_article_text(summary):
                 return replace(meta, text=summary), "summary"
             raise SourceError(where, "no article text found")
@@ -371,6 +370,23 @@ def parse_feed(data: bytes, origin: str, base_url: str | None) -> ParsedFeed:
             )
         raise SourceError(origin, "feed has no entries")
     return ParsedFeed(str(parsed.feed.get("title") or "").strip(), list(parsed.entries))
+
+
+def wants_page(entry: Mapping[str, Any]) -> bool:
+    """True when the entry's text is its linked page: it has a link, and no content, only a short
+    summary (under :data:`SHORT_SUMMARY_CHARS`)."""
+    return _wants_page(*_entry_texts(entry), entry_link(entry))
+
+
+def _wants_page(content: str, summary: str, link: str) -> bool:
+    return bool(link) and not has_article_text(content) and len(summary) < SHORT_SUMMARY_CHARS
+
+
+def _entry_texts(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """The text of the entry's content (all parts) and of its summary."""
+    content = "\n\n".join(_entry_html_text(part) for part in entry.get("content") or [])
+    summary = _entry_html_text(entry.get("summary_detail") or {"value": entry.get("summary", "")})
+    return content, summary
 
 
 def entry_link(entry: Mapping[str, Any]) -> str:

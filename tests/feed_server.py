@@ -51,6 +51,7 @@ class FeedServer:
     delay_s: float = 0.0
     malformed: bool = False
     conditional: bool = True  # answer If-None-Match with 304 (False: always the whole feed)
+    missing_pages: set[str] = field(default_factory=set)  # guids whose page answers 404
     log: list[Request] = field(default_factory=list)
     base_url: str = ""
     in_flight: int = 0  # feed requests being answered now ...
@@ -88,7 +89,7 @@ class FeedServer:
 
     def page(self, guid: str) -> bytes | None:
         for item in self.items:
-            if item.guid == guid and not item.in_feed:
+            if item.guid == guid and not item.in_feed and guid not in self.missing_pages:
                 return (
                     f"<html><head><title>{html.escape(item.title)}</title></head><body><article>"
                     f"<h1>{html.escape(item.title)}</h1><p>{html.escape(item.text)}</p>"

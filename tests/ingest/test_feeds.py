@@ -204,6 +204,27 @@ def test_without_304s_unchanged_entries_are_still_neither_fetched_nor_embedded_a
     assert len(feed_server.requests_to("/articles/ferry.html")) == 1 and spy.texts == []
 
 
+def test_an_entry_whose_page_failed_keeps_its_summary_until_the_next_sync_gets_the_page(
+    scheduler: FeedScheduler, feed_server: FeedServer
+) -> None:
+    feed_server.items = [BAKERIES, FERRY]
+    feed_server.missing_pages = {"ferry"}  # the page of the summary-only entry is not there yet
+    feed = scheduler.registry.add(feed_server.feed_url(), "1m")
+    first = scheduler.sync_now()[0]
+    assert first.report.added == 2 and first.feed.status == "ok"
+    ferry = article_of(scheduler.registry.store, feed_server, FERRY)
+    assert ferry.metadata["x_text_from"] == "summary" and "north pier" not in ferry.text
+    assert "ferry.html: page not fetched, stored the feed's summary for now" in first.feed.last_error
+    feed_server.missing_pages = set()
+    second = scheduler.sync_now()[0]  # the same feed, yet not a 304: the page is tried again
+    assert not second.not_modified and (second.fetched_entries, second.report.updated) == (1, 1)
+    ferry = article_of(scheduler.registry.store, feed_server, FERRY)
+    assert ferry.metadata["x_text_from"] == "page" and "north pier" in ferry.text
+    assert scheduler.registry.require(feed.url).last_error == ""
+    third = scheduler.sync_now()[0]
+    assert third.not_modified and len(feed_server.requests_to("/articles/ferry.html")) == 2
+
+
 def test_source_name_given_to_a_feed_replaces_its_outlet(
     scheduler: FeedScheduler, feed_server: FeedServer
 ) -> None:
