@@ -39,6 +39,8 @@ class Request:
     path: str
     headers: dict[str, str]
     status: int
+    started: float = 0.0  # time.monotonic() when it came in ...
+    ended: float = 0.0  # ... and when its answer was ready
 
 
 @dataclass
@@ -105,8 +107,9 @@ def _handler(feed: FeedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
+            started = time.monotonic()
             status, body, ctype, extra = self._answer(headers)
-            feed.log.append(Request(self.path, headers, status))
+            feed.log.append(Request(self.path, headers, status, started, time.monotonic()))
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)

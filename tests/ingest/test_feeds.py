@@ -152,6 +152,8 @@ def test_feed_that_changes_between_polls_ends_in_the_store_as_expected_and_nothi
 
     first = scheduler.sync_now()[0]
     assert (first.ok, first.report.added, first.feed.items, first.feed.status) == (True, 3, 3, "ok")
+    wait = first.feed.next_sync_at - first.feed.last_sync_at
+    assert 60 * 0.9 - 0.01 <= wait <= 60 * 1.1 + 0.01  # the interval, moved by the jitter
     ferry = article_of(store, feed_server, FERRY)
     assert ferry.metadata["title"] == FERRY.title  # title, date, URL and outlet from the feed
     assert ferry.metadata["published"].startswith("2026-11-23")
@@ -281,6 +283,31 @@ def test_scheduler_syncs_due_feeds_on_its_own_and_a_new_item_lands_within_one_in
         time.sleep(0.1)
     assert article_of(store, feed_server, ORCHARD) is not None
     assert time.monotonic() - added_at < 1 * 1.1 + 5
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_the_scheduler_syncs_at_most_feeds_concurrency_feeds_at_once(
+    tmp_path: Path, embedder: Embedder, concurrency: int
+) -> None:
+    settings = feed_settings(tmp_path, feeds_concurrency=concurrency)
+    scheduler = FeedScheduler(settings, IngestComponents.build(settings, embedder=embedder).pipeline)
+    servers = [run_feed_server(title) for title in ("One", "Two")]
+    feeds = [next(server) for server in servers]
+    try:
+        for feed in feeds:
+            feed.items, feed.delay_s = [BAKERIES], 0.8
+            scheduler.registry.add(feed.feed_url(), "1m")
+        scheduler.start()
+        deadline = time.monotonic() + 15
+        while any(not feed.requests_to("/feed.xml") for feed in feeds) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        scheduler.stop()
+    finally:
+        for server in servers:
+            server.close()
+    first, second = (feed.requests_to("/feed.xml")[0] for feed in feeds)
+    overlap = min(first.ended, second.ended) > max(first.started, second.started)
+    assert overlap == (concurrency == 2)
 
 
 # --- the lease --------------------------------------------------------------------------------
