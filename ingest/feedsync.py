@@ -207,7 +207,7 @@ class FeedSyncer:
             status="not modified" if result.not_modified else "ok",
             added=report.added,
             updated=report.updated,
-            unchanged=report.unchanged,
+            unchanged=result.feed.items if result.not_modified else report.unchanged,
             total_added=feed.total_added + report.added,
             failures=0,
             last_error="; ".join(notes)[:1000],

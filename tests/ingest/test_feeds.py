@@ -163,7 +163,7 @@ def test_feed_that_changes_between_polls_ends_in_the_store_as_expected_and_nothi
     assert len(feed_server.requests_to("/articles/ferry.html")) == 1
 
     second = scheduler.sync_now()[0]  # nothing changed: the server answers 304
-    assert second.not_modified and second.feed.status == "not modified"
+    assert second.not_modified and second.feed.status == "not modified" and second.feed.unchanged == 3
     last_poll = feed_server.requests_to("/feed.xml")[-1]
     assert last_poll.status == 304 and last_poll.headers["if-none-match"] == first.feed.etag
     assert last_poll.headers["if-modified-since"] == first.feed.last_modified
