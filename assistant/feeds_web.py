@@ -122,7 +122,7 @@ def add_feed_routes(api: FastAPI, feeds: FeedScheduler) -> None:
     """Add the ``/api/feeds`` routes (behind the same keys and limits as the rest of ``/api``)."""
     handlers = FeedRoutes(feeds)
     errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorOut} for code in (400, 401, 403, 404, 429)
+        code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 429, 503)
     }
     router = APIRouter(prefix="/api", dependencies=[Depends(HTTPBearer(auto_error=False))], responses=errors)
     router.add_api_route("/feeds", handlers.feeds_list, methods=["GET"], response_model=list[FeedOut])
