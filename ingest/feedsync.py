@@ -334,6 +334,7 @@ class FeedScheduler:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before looking: a wake-up while it looks is not lost
             try:
                 self.run_due()
                 wait = self._seconds_to_next()
@@ -341,7 +342,6 @@ class FeedScheduler:
                 logger.warning("feed schedule: %s", exc)
                 wait = self.settings.feeds_check_s
             self._wake.wait(wait)
-            self._wake.clear()
 
     def _seconds_to_next(self) -> float:
         now = time.time()
@@ -372,6 +372,9 @@ class FeedScheduler:
                     logger.warning("feed sync: %s", result.error)
         except StoreLockedError:
             self._retry_soon(feed)
+        except NewsdeskError as exc:  # the store itself failed (its lease, its record): look later
+            logger.warning("feed sync of %s: %s", feed.url, exc)
+            self._not_before[feed.feed_id] = time.time() + self.settings.feeds_check_s
         except Exception:  # a bug in one sync must not end the schedule of the others
             logger.exception("feed sync of %s failed", feed.url)
             self._retry_soon(feed, FeedError(f"feed {feed.url}: internal error while syncing"))

@@ -310,6 +310,33 @@ def test_the_scheduler_syncs_at_most_feeds_concurrency_feeds_at_once(
     assert overlap == (concurrency == 2)
 
 
+def test_a_bug_in_one_scheduled_sync_is_shown_on_that_feed_and_the_others_go_on(
+    scheduler: FeedScheduler, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed_server.items = [ORCHARD]
+    good = scheduler.registry.add(feed_server.feed_url(), "1m")
+    buggy = scheduler.registry.add("http://127.0.0.1:9/buggy.xml", "1m")
+    real_poll = scheduler.syncer._poll
+
+    def poll(feed: Any, progress: Any) -> Any:
+        if feed.url == buggy.url:
+            raise RuntimeError("a bug")  # not a NewsdeskError: a bug, not bad input
+        return real_poll(feed, progress)
+
+    monkeypatch.setattr(scheduler.syncer, "_poll", poll)
+    started = time.time()
+    scheduler.start()
+    deadline = time.monotonic() + 20
+    while scheduler.registry.require(buggy.url).status != "failed" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    while scheduler.registry.require(good.url).status != "ok" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    failed = scheduler.registry.require(buggy.url)
+    assert failed.last_error == f"feed {buggy.url}: internal error while syncing" and failed.failures == 1
+    assert failed.next_sync_at >= started + 60 * 0.9
+    assert scheduler.registry.require(good.url).total_added == 1
+
+
 # --- the lease --------------------------------------------------------------------------------
 
 
