@@ -17,15 +17,23 @@ if TYPE_CHECKING:
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
-    """Build the assistant, the JSON API and the Gradio UI, and mount the UI on the API."""
+    """Build the assistant, the JSON API (with ``/api/feeds``) and the Gradio UI, mount the UI on the
+    API, and (``feeds_sync``) sync the followed feeds on their schedule while the app serves."""
     from assistant.api import create_api, mount_ui
+    from assistant.feeds_web import add_feed_routes, sync_feeds_while_serving
     from assistant.service import create_assistant
     from assistant.ui import build_ui
+    from ingest.feedsync import FeedScheduler
 
     settings = settings or Settings()
     assistant = assistant or create_assistant(settings)
+    feeds = FeedScheduler(settings, assistant.components.pipeline)
     api = create_api(assistant, settings)
-    return mount_ui(api, build_ui(assistant, settings), settings)
+    add_feed_routes(api, feeds)
+    app = mount_ui(api, build_ui(assistant, settings, feeds), settings)
+    if settings.feeds_sync:
+        sync_feeds_while_serving(app, feeds)  # the serving process syncs the followed feeds
+    return app
 
 
 def serve(settings: Settings) -> None:

@@ -36,9 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ingest_commands(sub)
     _add_serve_command(sub)
     _add_backup_commands(sub)
-    from assistant import cli_answer
+    from assistant import cli_answer, cli_feeds
 
     cli_answer.add_commands(sub)
+    cli_feeds.add_commands(sub)
     for subcommand in sub.choices.values():  # `newsdesk ingest FILE --store DIR` works too
         add_global_options(subcommand, default=argparse.SUPPRESS)
     return parser

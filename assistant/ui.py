@@ -38,6 +38,7 @@ from ingest.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
+    from ingest.feedsync import FeedScheduler
     from ingest.pipeline import IngestReport
 
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf", ".json", ".jsonl", ".xml", ".rss", ".atom"]
@@ -320,8 +321,9 @@ PLACEHOLDER = (
 )
 
 
-def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
-    """The whole UI: an Ask tab (chat, filters) and a Library tab (ingest, statistics)."""
+def build_ui(assistant: Assistant, settings: Settings, feeds: FeedScheduler | None = None) -> gr.Blocks:
+    """The whole UI: an Ask tab (chat, filters) and a Library tab (ingest, statistics, and the
+    followed ``feeds`` when given)."""
     chat = ChatHandlers(assistant, settings, FeedbackLog(settings.feedback_path))
     library = LibraryHandlers(assistant, settings)
     with gr.Blocks(title="Newsdesk", analytics_enabled=False) as demo:
@@ -331,6 +333,10 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
                 ask = _ask_tab(chat, assistant, settings)
             with gr.Tab("Library", id="library", elem_id="nd-tab-library"):
                 lib = _library_tab()
+                if feeds is not None:
+                    from assistant.ui_feeds import FeedHandlers, feeds_section
+
+                    feeds_section(FeedHandlers(feeds), demo)
         _wire(demo, chat, library, ask, lib)
     blocks: gr.Blocks = demo
     return blocks

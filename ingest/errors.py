@@ -49,5 +49,17 @@ class DocumentNotFoundError(NewsdeskError):
         self.doc_id = doc_id
 
 
+class FeedError(NewsdeskError):
+    """A followed feed cannot be added, found or synced; the message names the feed and the field."""
+
+
+class FeedNotFoundError(FeedError):
+    """No followed feed has the given URL or id."""
+
+    def __init__(self, feed: str) -> None:
+        super().__init__(f"no followed feed {feed!r} (see `newsdesk feeds list`)")
+        self.feed = feed
+
+
 class ModelError(NewsdeskError):
     """The embedding model could not be loaded."""

@@ -8,6 +8,10 @@ must be public unicast addresses unless ``fetch_allow_private`` is set or the ho
 check and the connection (DNS rebinding) cannot lead elsewhere. Proxies from the environment are
 ignored for the same reason. Bodies are streamed and cut off at ``fetch_max_bytes``; the whole
 fetch, redirects included, must finish within ``fetch_timeout_s``.
+
+A conditional GET (``validators``: an ETag and/or Last-Modified from an earlier fetch) sends
+``If-None-Match`` / ``If-Modified-Since``; a ``304 Not Modified`` answer is then a :class:`Fetched`
+with ``status`` 304 and no body, not an error (ingest/feedsync.py polls feeds this way).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import urljoin
@@ -56,12 +61,29 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 @dataclass(frozen=True)
 class Fetched:
     """A fetched body: ``url`` is the final URL (after redirects), ``content_type`` the bare media
-    type in lower case ("" when the server sent none) and ``charset`` the declared charset."""
+    type in lower case ("" when the server sent none) and ``charset`` the declared charset;
+    ``etag`` and ``last_modified`` are the validators the server sent for a conditional GET later
+    (status 304: the conditional GET found the resource unchanged, and ``body`` is empty)."""
 
     url: str
     content_type: str
     charset: str | None
     body: bytes
+    status: int = 200
+    etag: str = ""
+    last_modified: str = ""
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def conditional_headers(etag: str, last_modified: str) -> dict[str, str]:
+    """``If-None-Match`` / ``If-Modified-Since`` for the validators of an earlier fetch."""
+    headers = {"If-None-Match": etag} if etag else {}
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
 
 
 def format_size(n_bytes: int, trim: bool = False) -> str:
@@ -140,13 +162,14 @@ class Fetcher:
     def close(self) -> None:
         self._client.close()
 
-    def fetch(self, url: str) -> Fetched:
-        """GET ``url``, following up to ``fetch_max_redirects`` redirects, each hop checked first."""
+    def fetch(self, url: str, validators: Mapping[str, str] | None = None) -> Fetched:
+        """GET ``url``, following up to ``fetch_max_redirects`` redirects, each hop checked first;
+        ``validators`` (:func:`conditional_headers`) make it a conditional GET."""
         deadline = time.monotonic() + self._timeout
         current = url
         for hop in range(self._max_redirects + 1):
             try:
-                result = self._request(current, deadline)
+                result = self._request(current, deadline, dict(validators or {}))
             except FetchError as exc:
                 if hop == 0:
                     raise
@@ -156,7 +179,7 @@ class Fetcher:
             current = result
         raise FetchError(url, f"more than {self._max_redirects} redirects")
 
-    def _request(self, url: str, deadline: float) -> Fetched | str:
+    def _request(self, url: str, deadline: float, validators: dict[str, str]) -> Fetched | str:
         """One hop: the fetched body, or the absolute URL a redirect points to."""
         target = self._target(url)
         port = target.port or (443 if target.scheme == "https" else 80)
@@ -164,7 +187,7 @@ class Fetcher:
         error: httpx.ConnectError | None = None
         for address in addresses:
             try:
-                return self._request_address(url, target, address, deadline)
+                return self._request_address(url, target, address, deadline, validators)
             except httpx.ConnectError as exc:
                 error = exc
         raise FetchError(url, f"could not connect ({error})")
@@ -180,13 +203,15 @@ class Fetcher:
             raise FetchError(url, "URL has no host")
         return target
 
-    def _request_address(self, url: str, target: httpx.URL, address: str, deadline: float) -> Fetched | str:
+    def _request_address(
+        self, url: str, target: httpx.URL, address: str, deadline: float, validators: dict[str, str]
+    ) -> Fetched | str:
         """GET ``target`` from the checked ``address``; ConnectError is left to the caller."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError(url, f"timed out after {self._timeout:g} s")
         pinned = target.copy_with(host=address.split("%")[0])
-        headers = {"Host": target.netloc.decode("ascii")}
+        headers = {"Host": target.netloc.decode("ascii"), **validators}
         extensions = {"sni_hostname": target.raw_host.decode("ascii")}
         try:
             with self._client.stream(
@@ -206,6 +231,9 @@ class Fetcher:
         status = response.status_code
         if status in _REDIRECT_CODES and response.headers.get("location"):
             return urljoin(str(target), response.headers["location"].strip())
+        etag, modified = response.headers.get("etag", ""), response.headers.get("last-modified", "")
+        if status == 304:  # only a conditional GET gets one; the caller keeps what it had
+            return Fetched(str(target.copy_with(fragment=None)), "", None, b"", 304, etag, modified)
         if not 200 <= status < 300:
             raise FetchError(url, f"HTTP {status}")
         content_type, charset = _media_type(response.headers.get("content-type", ""))
@@ -215,7 +243,9 @@ class Fetcher:
         if declared.isdigit() and int(declared) > self._max_bytes:
             raise FetchError(url, f"larger than {format_size(self._max_bytes, trim=True)}")
         body = self._read_body(url, response, deadline)
-        return Fetched(str(target.copy_with(fragment=None)), content_type, charset, body)
+        return Fetched(
+            str(target.copy_with(fragment=None)), content_type, charset, body, status, etag, modified
+        )
 
     def _read_body(self, url: str, response: httpx.Response, deadline: float) -> bytes:
         chunks: list[bytes] = []

@@ -100,6 +100,27 @@ class Settings(BaseSettings):
     )
     fetch_user_agent: str = Field("Newsdesk/0.1 (+article ingest)", description="User-Agent.")
 
+    # --- followed feeds (ingest/feeds.py, ingest/feedsync.py, docs/feeds.md) ----------------
+    feeds_sync: bool = Field(
+        True,
+        description="`newsdesk serve` syncs the followed feeds on their schedule (off: only `feeds sync`).",
+    )
+    feed_every: str = Field("15m", description="Default interval between syncs of a feed (90s, 15m, 2h, 1d).")
+    feed_min_every_s: float = Field(60.0, description="Shortest interval a feed may be synced at, seconds.")
+    feeds_concurrency: int = Field(2, description="Feeds synced at once by the server.")
+    feeds_jitter: float = Field(
+        0.1, description="Each next sync moves by up to this fraction of the interval, so feeds spread out."
+    )
+    feeds_backoff_max_s: float = Field(
+        3600.0, description="Longest wait before retrying a failing feed (the wait doubles per failure)."
+    )
+    feeds_lease_s: float = Field(
+        600.0, description="How long a process may hold a feed's sync lease before others may take it over."
+    )
+    feeds_check_s: float = Field(
+        30.0, description="How often the server re-reads the feed list (feeds added by other processes)."
+    )
+
     # --- answering -----------------------------------------------------------------------
     answer_mode: Literal["extractive", "llm"] = Field("extractive", description="Answerer.")
     retrieve_k: int = Field(40, description="Dense candidates fetched per question.")
@@ -219,6 +240,7 @@ class Settings(BaseSettings):
         "upload_max_files",
         "syndication_shingle_words",
         "corroboration_candidates",
+        "feeds_concurrency",
     )
     @classmethod
     def _positive(cls, value: int) -> int:
@@ -235,11 +257,20 @@ class Settings(BaseSettings):
             raise ValueError(f"must be 0 or more, got {value}")
         return value
 
-    @field_validator("chroma_timeout_s")
+    @field_validator(
+        "chroma_timeout_s", "feed_min_every_s", "feeds_backoff_max_s", "feeds_lease_s", "feeds_check_s"
+    )
     @classmethod
     def _positive_seconds(cls, value: float) -> float:
         if value <= 0:
             raise ValueError(f"must be above 0 seconds, got {value}")
+        return value
+
+    @field_validator("feeds_jitter")
+    @classmethod
+    def _jitter(cls, value: float) -> float:
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"must be at least 0 and below 1, got {value}")
         return value
 
     @field_validator("syndication_threshold", "corroboration_threshold")

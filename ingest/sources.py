@@ -298,21 +298,14 @@ class SourceLoader:
         yield _article(url_doc_id(url), url, extracted, url=fetched.url, source=source)
 
     def _load_feed(self, data: bytes, origin: str, base_url: str | None) -> Iterator[Item]:
-        headers = {"content-location": base_url} if base_url else None
-        parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
-        if not parsed.entries:
-            if parsed.get("bozo") or not parsed.get("version"):
-                raise SourceError(
-                    origin, f"not an RSS/Atom feed ({parsed.get('bozo_exception', 'unknown format')})"
-                )
-            raise SourceError(origin, "feed has no entries")
-        outlet = str(parsed.feed.get("title") or "").strip()
+        parsed = parse_feed(data, origin, base_url)
         for index, entry in enumerate(parsed.entries, start=1):
-            yield self._feed_entry(entry, origin, index, outlet)
+            yield self.feed_entry(entry, origin, index, parsed.outlet)
 
-    def _feed_entry(self, entry: Mapping[str, Any], feed: str, index: int, outlet: str) -> Item:
-        link = str(entry.get("link") or "").strip()
-        link = link if link.lower().startswith(("http://", "https://")) else ""  # not a urn: id
+    def feed_entry(self, entry: Mapping[str, Any], feed: str, index: int, outlet: str) -> Item:
+        """The article of one entry of :func:`parse_feed` (its linked page fetched when the entry
+        carries only a short summary), or a LoadFailure naming the entry."""
+        link = entry_link(entry)
         where = link or f"{feed}#entry-{index}"
         try:
             extracted, text_from = self._entry_text(entry, where, link)
@@ -332,11 +325,10 @@ class SourceLoader:
     def _entry_text(self, entry: Mapping[str, Any], where: str, link: str) -> tuple[Extracted, str]:
         """The entry's text: its content; else its summary, or the linked page when that is short."""
         meta = _entry_metadata(entry)
-        content = "\n\n".join(_entry_html_text(part) for part in entry.get("content") or [])
+        content, summary = _entry_texts(entry)
         if has_article_text(content):
             return replace(meta, text=content), "content"
-        summary = _entry_html_text(entry.get("summary_detail") or {"value": entry.get("summary", "")})
-        if not link or len(summary) >= SHORT_SUMMARY_CHARS:
+        if not _wants_page(content, summary, link):
             if has_article_text(summary):
                 return replace(meta, text=summary), "summary"
             raise SourceError(where, "no article text found")
@@ -354,6 +346,53 @@ class SourceLoader:
         if _is_feed(fetched):
             raise SourceError(url, "the link is a feed, not an article page")
         return _extract_fetched(url, fetched)
+
+
+# --- feeds -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """The entries of an RSS/Atom feed (feedparser's dicts) and the feed's title (the outlet)."""
+
+    outlet: str
+    entries: list[Mapping[str, Any]]
+
+
+def parse_feed(data: bytes, origin: str, base_url: str | None) -> ParsedFeed:
+    """Parse a feed body; SourceError naming ``origin`` when it is not a feed or has no entries."""
+    headers = {"content-location": base_url} if base_url else None
+    parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
+    if not parsed.entries:
+        if parsed.get("bozo") or not parsed.get("version"):
+            raise SourceError(
+                origin, f"not an RSS/Atom feed ({parsed.get('bozo_exception', 'unknown format')})"
+            )
+        raise SourceError(origin, "feed has no entries")
+    return ParsedFeed(str(parsed.feed.get("title") or "").strip(), list(parsed.entries))
+
+
+def wants_page(entry: Mapping[str, Any]) -> bool:
+    """True when the entry's text is its linked page: it has a link, and no content, only a short
+    summary (under :data:`SHORT_SUMMARY_CHARS`)."""
+    return _wants_page(*_entry_texts(entry), entry_link(entry))
+
+
+def _wants_page(content: str, summary: str, link: str) -> bool:
+    return bool(link) and not has_article_text(content) and len(summary) < SHORT_SUMMARY_CHARS
+
+
+def _entry_texts(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """The text of the entry's content (all parts) and of its summary."""
+    content = "\n\n".join(_entry_html_text(part) for part in entry.get("content") or [])
+    summary = _entry_html_text(entry.get("summary_detail") or {"value": entry.get("summary", "")})
+    return content, summary
+
+
+def entry_link(entry: Mapping[str, Any]) -> str:
+    """The entry's http(s) link, "" when it has none (a ``urn:`` id is not a link)."""
+    link = str(entry.get("link") or "").strip()
+    return link if link.lower().startswith(("http://", "https://")) else ""
 
 
 # --- helpers ---------------------------------------------------------------------------------
