@@ -428,4 +428,16 @@ def mount_ui(api: FastAPI, blocks: gr.Blocks, settings: Settings) -> FastAPI:
         mcp_server=False,
         **ui_auth(settings, api.state.keyring),
     )
+    accept_only_uploaded_files(blocks)
     return app
+
+
+def accept_only_uploaded_files(blocks: gr.Blocks) -> None:
+    """Make every file component of ``blocks`` accept only files that the server received as uploads.
+
+    Before a UI event runs, Gradio checks each file path in the request (``processing_utils.
+    _check_allowed``): only files in its upload folder pass, whatever path the request names. It
+    skips the check until the app "has launched", which ``launch()`` marks and ``mount_gradio_app``
+    never does; without this, a raw queue request naming ``/any/server/file.txt`` would be ingested.
+    """
+    blocks.has_launched = True

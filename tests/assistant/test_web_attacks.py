@@ -1,0 +1,127 @@
+"""What a hostile client tries against the served app (real model, real Chroma, uvicorn on 127.0.0.1).
+
+No browser: each attack is sent as the raw requests an attacker would write, to the Gradio queue
+(``/gradio_api/queue/join`` then the event stream) or to the JSON API. One real assistant with the
+sample corpus is built for the module and served without keys (the development default).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from ingest.embedder import Embedder
+from tests.assistant.conftest_api import (
+    Served,
+    api_settings,
+    free_port,
+    sample_assistant,
+    serve_app,
+)
+
+if TYPE_CHECKING:
+    from assistant.service import Assistant
+
+SECRET = "The vault code of the Quillport harbour office is 7741-ALPHA-TANGO."
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("attacks")
+
+
+@pytest.fixture(scope="module")
+def assistant(data: Path, embedder: Embedder) -> Assistant:
+    return sample_assistant(data, embedder)
+
+
+@pytest.fixture(scope="module")
+def app(data: Path, assistant: Assistant) -> Iterator[Served]:
+    with serve_app(assistant, api_settings(data, port=free_port())) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def client(app: Served) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=app.base, timeout=120) as http:
+        yield http
+
+
+# --- the Gradio queue, driven without a browser ------------------------------------------------
+
+
+def fn_index(client: httpx.Client, api_name: str) -> int:
+    """The queue index of the UI event whose function is ``api_name`` (from Gradio's /config)."""
+    config = client.get("/config").json()
+    for index, dep in enumerate(config["dependencies"]):
+        if dep.get("api_name") == api_name:
+            return int(dep.get("id", index))
+    raise AssertionError(f"no UI event named {api_name!r}")
+
+
+def queue_call(client: httpx.Client, api_name: str, data: list[Any]) -> dict[str, Any]:
+    """Join the queue with ``data`` as the event's inputs; the final ``process_completed`` message."""
+    session = uuid.uuid4().hex[:12]
+    joined = client.post(
+        "/gradio_api/queue/join",
+        json={
+            "data": data,
+            "fn_index": fn_index(client, api_name),
+            "session_hash": session,
+            "event_data": None,
+            "trigger_id": None,
+        },
+    )
+    assert joined.status_code == 200, joined.text
+    with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as events:
+        for line in events.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            message = json.loads(line[5:])
+            if message.get("msg") == "process_completed":
+                return dict(message)
+    raise AssertionError("the queue closed without a process_completed message")
+
+
+def file_data(path: str) -> dict[str, Any]:
+    return {"path": path, "orig_name": Path(path).name, "meta": {"_type": "gradio.FileData"}}
+
+
+def stored_texts(assistant: Assistant) -> str:
+    return "\n".join(article.text for article in assistant.components.store.iter_articles())
+
+
+def test_gradio_queue_cannot_ingest_a_server_path(
+    client: httpx.Client, assistant: Assistant, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text(SECRET, encoding="utf-8")
+    before = assistant.stats().articles
+    result = queue_call(client, "ingest", [[file_data(str(secret))], ""])
+    assert not result.get("success", False)
+    assert "Added" not in json.dumps(result)
+    assert assistant.stats().articles == before
+    assert "7741-ALPHA-TANGO" not in stored_texts(assistant)
+
+
+def test_gradio_queue_ingests_a_file_the_server_received_as_an_upload(
+    client: httpx.Client, assistant: Assistant, tmp_path: Path
+) -> None:
+    upload = tmp_path / "bakery-vote.txt"
+    upload.write_text(
+        "The Testville zoning board approved fourteen new neighbourhood bakeries on Monday.\n",
+        encoding="utf-8",
+    )
+    with upload.open("rb") as handle:
+        sent = client.post("/gradio_api/upload", files={"files": ("bakery-vote.txt", handle, "text/plain")})
+    assert sent.status_code == 200, sent.text
+    server_path = sent.json()[0]
+    result = queue_call(client, "ingest", [[file_data(server_path)], ""])
+    assert result.get("success"), result
+    assert "fourteen new neighbourhood bakeries" in stored_texts(assistant)
