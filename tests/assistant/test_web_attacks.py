@@ -8,6 +8,8 @@ sample corpus is built for the module and served without keys (the development d
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +26,7 @@ from tests.assistant.conftest_api import (
     sample_assistant,
     serve_app,
 )
+from tests.conftest import REPO
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
@@ -125,3 +128,35 @@ def test_gradio_queue_ingests_a_file_the_server_received_as_an_upload(
     result = queue_call(client, "ingest", [[file_data(server_path)], ""])
     assert result.get("success"), result
     assert "fourteen new neighbourhood bakeries" in stored_texts(assistant)
+
+
+# --- text that is not valid Unicode ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", ["/api/ask", "/api/ask/stream"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"question": "Who led the delegation \\ud800 to Damascus?"}',
+        b'{"question": "Who led it?", "history": [{"role": "user", "content": "Damascus \\udfff"}]}',
+    ],
+)
+def test_a_lone_surrogate_in_a_question_is_a_400_naming_the_problem(
+    client: httpx.Client, route: str, body: bytes
+) -> None:
+    response = client.post(route, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "lone surrogate" in response.json()["error"]
+
+
+def test_invalid_utf8_in_a_cli_question_is_a_one_line_error(tmp_path: Path) -> None:
+    question = b"Who led the delegation \xff\xfe to Damascus?"
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "--store", str(tmp_path / "store"), "ask", question],
+        capture_output=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    errors = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(errors) == 1 and errors[0].startswith("error: the question is not valid text"), errors
