@@ -20,7 +20,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import date
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -29,7 +31,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -73,6 +75,7 @@ ERROR_STATUS: tuple[tuple[type[NewsdeskError], int], ...] = (
     (StoreError, 503),
     (ModelError, 503),
 )
+ISO_DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 INGEST_BODY = {
     "required": True,
@@ -97,6 +100,18 @@ class AskRequest(BaseModel):
     history: list[ChatTurn] = Field(default_factory=list, description="earlier turns, oldest first")
     filters: Filters | None = None
     mode: Literal["extractive", "llm"] | None = Field(None, description="default: NEWSDESK_ANSWER_MODE")
+    today: date | None = Field(
+        None,
+        description='the day the question is asked (YYYY-MM-DD): "last week" in it is relative to it; '
+        "default: the server's date",
+    )
+
+    @field_validator("today", mode="before")
+    @classmethod
+    def _a_day(cls, value: object) -> object:
+        if value is not None and not (isinstance(value, str) and ISO_DAY_RE.fullmatch(value)):
+            raise ValueError("must be a day written YYYY-MM-DD")
+        return value
 
 
 class IngestRequest(BaseModel):
@@ -170,11 +185,13 @@ class Api:
 
     async def ask(self, body: AskRequest) -> Answer:
         self.check_question(body)
-        return await self.run(self.assistant.ask, body.question, body.history, body.filters, body.mode)
+        return await self.run(
+            self.assistant.ask, body.question, body.history, body.filters, body.mode, body.today
+        )
 
     async def ask_stream(self, body: AskRequest) -> StreamingResponse:
         self.check_question(body)
-        pieces = self.assistant.stream(body.question, body.history, body.filters, body.mode)
+        pieces = self.assistant.stream(body.question, body.history, body.filters, body.mode, body.today)
         first = await self.run(_next_or_none, pieces)  # errors before the first piece are plain HTTP errors
         return StreamingResponse(
             self._events(first, pieces), media_type="text/event-stream", headers=SSE_HEADERS

@@ -71,6 +71,8 @@ def _item(path: Path, number: int, line: str) -> QuestionItem:
     if not isinstance(row, dict) or not isinstance(row.get("question"), str):
         raise SourceError(where, "expected an object with a string `question`")
     answer, day = str(row.get("answer", "") or ""), str(row.get("date", "") or "")
+    if day.strip() and parse_day(day) is None:
+        raise SourceError(where, f"`date` {day[:40]!r} is not a date like 2024-11-18")
     return QuestionItem(str(row.get("id", number)), row["question"], answer, day)
 
 
