@@ -41,6 +41,7 @@ from assistant.security import (
     KeyRing,
     Principal,
     install_security,
+    is_cross_site,
     send_json,
     ui_auth,
 )
@@ -301,11 +302,25 @@ def principal_of(request: Request) -> Principal:
 
 
 def require_write(request: Request) -> None:
-    """403 for read-only keys."""
+    """403 for read-only keys, and for cross-site browser requests when no keys are configured (a
+    form on another site must not be able to ingest or delete: CSRF)."""
     principal = principal_of(request)
     if principal.read_only:
         logger.info("403 %s %s: %s is read-only", request.method, request.url.path, principal.key_id)
         raise HTTPException(403, "this API key is read-only")
+    if principal is ANONYMOUS and is_cross_site(request.headers, request.app.state.allowed_origins):
+        logger.warning(
+            "403 %s %s: cross-site write from %s",
+            request.method,
+            request.url.path,
+            request.headers.get("origin", "?"),
+        )
+        raise HTTPException(
+            403,
+            "cross-site write refused: without API keys, ingest and delete only from this site's pages "
+            "or from clients that send no Origin (set NEWSDESK_API_KEYS, or NEWSDESK_ALLOWED_ORIGINS "
+            "for a portal)",
+        )
 
 
 def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
@@ -320,6 +335,7 @@ def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     api.state.keyring = keyring
+    api.state.allowed_origins = frozenset(settings.allowed_origins)
     api.include_router(_router(Api(assistant, settings)))
     api.add_api_route("/embed/widget.js", _widget_route(), methods=["GET"], include_in_schema=False)
     _add_error_handlers(api)

@@ -202,7 +202,8 @@ class MultipartSaver:
 
 
 def load_uploads(uploads: Sequence[SavedUpload], settings: Settings) -> LoadedUploads:
-    """Articles from the saved files, with doc_ids and origins named after the uploads, not temp paths."""
+    """Articles from the saved files, with doc_ids, origins and metadata (a feed item's ``feed``)
+    naming the uploads, never the server's temporary paths."""
     loaded = LoadedUploads()
     by_path = {str(upload.path): upload for upload in uploads}
     for item in iter_articles(list(by_path), settings):
@@ -234,4 +235,5 @@ def _renamed_article(article: Article, by_path: dict[str, SavedUpload]) -> Artic
     line = article.origin[len(path) + 1 :]
     path_id = path_doc_id(upload.path, int(line)) if line.isdigit() else path_doc_id(upload.path)
     doc_id = stable_id(f"upload:{origin}") if article.doc_id == path_id else article.doc_id
-    return replace(article, doc_id=doc_id, origin=origin)
+    extra = {k: _rename(v, by_path) if isinstance(v, str) else v for k, v in article.extra.items()}
+    return replace(article, doc_id=doc_id, origin=origin, extra=extra)

@@ -47,7 +47,7 @@ from ingest.extract import (
 )
 from ingest.fetch import Fetched, Fetcher, format_size
 from ingest.settings import Settings
-from ingest.types import Article, LoadFailure, MetaValue
+from ingest.types import Article, LoadFailure, MetaValue, safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -404,6 +404,9 @@ def _jsonl_item(path: Path, where: str, number: int, line: bytes) -> Item:
         return LoadFailure(where, "no `text` field" if text is None else "`text` is not a string")
     if not text.strip():
         return LoadFailure(where, "empty `text`")
+    url = _scalar(record.get("url"))
+    if url and safe_url(url) is None:
+        return LoadFailure(where, f"`url` {url[:100]!r} is not an http(s) URL")
     return _jsonl_article(record, text, path, where, number)
 
 

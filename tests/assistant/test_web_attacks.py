@@ -160,3 +160,92 @@ def test_invalid_utf8_in_a_cli_question_is_a_one_line_error(tmp_path: Path) -> N
     errors = done.stderr.decode("utf-8", "replace").strip().splitlines()
     assert done.returncode == 2, done.stderr
     assert len(errors) == 1 and errors[0].startswith("error: the question is not valid text"), errors
+
+
+# --- links, cross-site writes, forwarded addresses, server paths -----------------------------
+
+FEED = b"""<?xml version="1.0"?>
+<rss version="2.0"><channel><title>Quillport Courier</title>
+<item><title>Ferry timetable changes</title><guid>ferry-1</guid>
+<description>The Quillport ferries will run every ninety minutes through the winter season.</description>
+</item></channel></rss>
+"""
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(document.cookie)", "data:text/html,<b>x</b>", "/relative"])
+def test_an_article_url_that_is_not_http_is_refused_at_ingest(
+    client: httpx.Client, assistant: Assistant, url: str
+) -> None:
+    document = {
+        "id": "js-link",
+        "text": "The harbour office opened a new ferry terminal on Monday.",
+        "url": url,
+    }
+    response = client.post("/api/ingest", json={"documents": [document]})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["added"] == 0 and "`url`" in result["failed"][0]["error"]
+    assert "is not an http(s) URL" in result["failed"][0]["error"]
+    assert client.get("/api/documents/js-link").status_code == 404
+
+
+def test_a_stored_javascript_url_never_reaches_an_answer_as_a_link(
+    client: httpx.Client, assistant: Assistant
+) -> None:
+    from ingest.types import Article
+
+    text = "The Quillport lighthouse keeper retired after forty-one years of service on Friday."
+    article = Article(doc_id="old-js-link", text=text, title="Lighthouse", url="javascript:alert(1)")
+    assert assistant.ingest_articles([article]).added == 1  # as a store written before the check
+    response = client.post(
+        "/api/ask", json={"question": "How long did the Quillport lighthouse keeper serve?"}
+    )
+    cited = [c for c in response.json()["citations"] if c["doc_id"] == "old-js-link"]
+    assert cited and all(c["url"] == "" and c["deep_link"] == "" for c in cited)
+
+
+def test_a_cross_site_form_cannot_ingest_or_delete_without_keys(
+    client: httpx.Client, app: Served, assistant: Assistant
+) -> None:
+    evil = {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
+    files = {
+        "files": (
+            "csrf.txt",
+            b"The Quillport mayor resigned on Tuesday after the ferry scandal.",
+            "text/plain",
+        )
+    }
+    forged = client.post("/api/ingest", files=files, headers=evil)
+    assert forged.status_code == 403 and "cross-site" in forged.json()["error"]
+    assert "mayor resigned" not in stored_texts(assistant)
+    doc_id = next(assistant.components.store.iter_articles()).doc_id
+    assert client.delete(f"/api/documents/{doc_id}", headers=evil).status_code == 403
+    own_page = client.post("/api/ingest", files=files, headers={"Origin": app.base})
+    assert own_page.status_code == 200, own_page.text
+    assert "mayor resigned" in stored_texts(assistant)
+
+
+def test_x_forwarded_for_cannot_reset_the_rate_limit_unless_a_proxy_is_configured(
+    data: Path, assistant: Assistant
+) -> None:
+    def statuses(settings_overrides: dict[str, Any]) -> list[int]:
+        settings = api_settings(data, port=free_port(), rate_limit_per_minute=3, **settings_overrides)
+        with serve_app(assistant, settings) as served, httpx.Client(base_url=served.base) as http:
+            return [
+                http.get("/api/stats", headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+                for i in range(5)
+            ]
+
+    assert statuses({}) == [200, 200, 200, 429, 429]
+    assert statuses({"forwarded_allow_ips": "127.0.0.1"}) == [200] * 5  # behind a configured proxy
+
+
+def test_a_feed_upload_keeps_no_server_path_in_its_items_metadata(client: httpx.Client, data: Path) -> None:
+    response = client.post("/api/ingest", files={"files": ("courier.rss", FEED, "application/rss+xml")})
+    assert response.status_code == 200, response.text
+    (doc_id,) = response.json()["doc_ids"]
+    metadata = client.get(f"/api/documents/{doc_id}").json()["metadata"]
+    assert metadata["x_feed"] == "courier.rss"
+    leaked = {k: v for k, v in metadata.items() if isinstance(v, str) and ("/" in v and "upload" in v)}
+    assert not leaked, leaked
+    assert str(data) not in json.dumps(metadata)

@@ -43,3 +43,27 @@ def test_bad_value_is_a_config_error_naming_the_value() -> None:
 def test_missing_settings_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         Settings.load(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(
+    ("raw", "hosts"),
+    [
+        ("localhost", ["localhost"]),
+        ("localhost, 127.0.0.1,,::1", ["localhost", "127.0.0.1", "::1"]),
+        ('["localhost", "10.0.0.5"]', ["localhost", "10.0.0.5"]),
+        ("", []),
+    ],
+)
+def test_fetch_allowed_hosts_takes_a_comma_separated_or_json_list(
+    monkeypatch: pytest.MonkeyPatch, raw: str, hosts: list[str]
+) -> None:
+    monkeypatch.setenv("NEWSDESK_FETCH_ALLOWED_HOSTS", raw)
+    assert Settings.load().fetch_allowed_hosts == hosts
+
+
+def test_a_broken_json_list_of_hosts_is_a_config_error_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEWSDESK_FETCH_ALLOWED_HOSTS", '["localhost"')
+    with pytest.raises(ConfigError, match="fetch_allowed_hosts"):
+        Settings.load()
