@@ -14,9 +14,10 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -315,14 +316,13 @@ class Assistant:
         return self.components.store.stats()
 
     def example_questions(self, n: int = 4) -> list[str]:
-        """Questions about the newest stories of the loaded corpus, from their titles."""
+        """Questions about the newest stories of the loaded corpus, from their real titles (an article
+        whose title is only its file's name gives none)."""
         view = self.cache.get()
         dated = sorted(
             view.articles.values(), key=lambda a: str(a.metadata.get("published", "")), reverse=True
         )
-        titles = [
-            t for t in dict.fromkeys(_clean_title(str(a.metadata.get("title", ""))) for a in dated) if t
-        ]
+        titles = [t for t in dict.fromkeys(_clean_title(real_title(a.metadata)) for a in dated) if t]
         rng = random.Random(view.generation)
         picked = rng.sample(titles[: max(n * 5, n)], k=min(n, len(titles)))
         return [f"What do the articles say about “{t}”?" for t in picked]
@@ -407,6 +407,13 @@ def _mark_repeats(candidates: Sequence[Candidate], previous_answer: str) -> None
 def _evidence(retrieval: Retrieval, n: int, cand: Candidate) -> Evidence:
     meta = retrieval.view.articles[cand.doc_id].metadata
     return Evidence(n, cand.text, str(meta.get("source", "")), str(meta.get("published", "")))
+
+
+def real_title(metadata: Mapping[str, object]) -> str:
+    """The article's title, or "" when it is its file's name standing in for a missing title."""
+    title = str(metadata.get("title", "")).strip()
+    origin = str(metadata.get("origin", ""))
+    return "" if origin and title == PurePath(origin).stem else title
 
 
 def _clean_title(title: str) -> str:

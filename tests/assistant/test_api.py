@@ -596,7 +596,7 @@ def test_python_client_example_of_the_docs_works(
     monkeypatch.setenv("NEWSDESK_API_KEY", RO_KEY)
     exec(compile(example, "docs/api.md", "exec"), {})
     printed = capsys.readouterr().out
-    assert "Evkurov" in printed and "[1] damascus-talks" in printed
+    assert "Evkurov" in printed and "[1] Russian delegation led by Evkurov" in printed
     assert "citations, grounded=True" in printed
 
 
