@@ -85,7 +85,16 @@ INGEST_BODY = {
         "multipart/form-data": {
             "schema": {
                 "type": "object",
-                "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                "required": ["files"],
+                "properties": {
+                    "files": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "files with a filename ending in .txt, .md, .html, .htm, .pdf, "
+                        ".jsonl, .xml, .rss or .atom (others: 415)",
+                    }
+                },
             }
         },
     },
@@ -118,10 +127,22 @@ class AskRequest(BaseModel):
 class IngestRequest(BaseModel):
     """Articles to add: documents given inline, and/or http(s) URLs of pages or feeds to fetch."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={  # at least one document or URL (else 400)
+            "anyOf": [
+                {"required": ["documents"], "properties": {"documents": {"minItems": 1}}},
+                {"required": ["urls"], "properties": {"urls": {"minItems": 1}}},
+            ]
+        },
+    )
 
     documents: list[IngestDocument] = Field(default_factory=list)
-    urls: list[str] = Field(default_factory=list, description="http(s) URLs of article pages or feeds")
+    urls: list[str] = Field(
+        default_factory=list,
+        description="http(s) URLs of article pages or feeds (others: 400)",
+        json_schema_extra={"items": {"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}},
+    )
 
 
 class IngestFailure(BaseModel):
@@ -146,6 +167,10 @@ class DocumentOut(BaseModel):
     metadata: dict[str, str | int | float | bool]
 
 
+class DeletedOut(BaseModel):
+    deleted: str
+
+
 class StatsOut(BaseModel):
     articles: int
     sentences: int
@@ -156,6 +181,27 @@ class StatsOut(BaseModel):
 
 class ErrorOut(BaseModel):
     error: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(..., description='where: ["body", "question"], ["body", "history", 0]')
+    msg: str
+
+
+class ValidationErrorOut(BaseModel):
+    """A 422: the request does not match the schema (the input is not echoed)."""
+
+    error: str = Field(..., description='"invalid request"')
+    detail: list[FieldError]
+
+
+class HealthOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "unavailable"]
+    store: bool
+    model_loaded: bool
+    articles: int
 
 
 class Api:
@@ -171,10 +217,10 @@ class Api:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
 
     def check_question(self, body: AskRequest) -> None:
-        question = body.question.strip()
-        if not question:
+        """The limits the schema states (``limit_questions``), checked with the same numbers."""
+        if not body.question.strip():
             raise HTTPException(400, "the question is empty")
-        if len(question) > self.settings.max_question_chars:
+        if len(body.question) > self.settings.max_question_chars:
             raise HTTPException(
                 400, f"the question is longer than {self.settings.max_question_chars} characters"
             )
@@ -255,11 +301,11 @@ class Api:
         article = await self.run(self.assistant.document, doc_id)
         return DocumentOut(doc_id=article.doc_id, text=article.text, metadata=dict(article.metadata))
 
-    async def delete(self, doc_id: str, request: Request) -> dict[str, str]:
+    async def delete(self, doc_id: str, request: Request) -> DeletedOut:
         require_write(request)
         await self.run(self.assistant.document, doc_id)  # 404 when it is not stored
         await self.run(self.assistant.delete, doc_id)
-        return {"deleted": doc_id}
+        return DeletedOut(deleted=doc_id)
 
     async def health(self) -> JSONResponse:
         """Liveness: ``status`` "ok" (200) or "unavailable" (503) when the store cannot be reached."""
@@ -336,7 +382,8 @@ def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
     )
     api.state.keyring = keyring
     api.state.allowed_origins = frozenset(settings.allowed_origins)
-    api.include_router(_router(Api(assistant, settings)))
+    api.include_router(_router(Api(assistant, settings), keyring.enabled))
+    api.openapi = _schema_builder(api, settings)  # type: ignore[method-assign]
     api.add_api_route("/embed/widget.js", _widget_route(), methods=["GET"], include_in_schema=False)
     _add_error_handlers(api)
     install_security(api, settings, keyring)
@@ -347,31 +394,112 @@ def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
     return api
 
 
-def _router(handlers: Api) -> APIRouter:
-    errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 401, 413, 429)}
-    router = APIRouter(prefix="/api", dependencies=[Depends(HTTPBearer(auto_error=False))], responses=errors)
-    router.add_api_route("/ask", handlers.ask, methods=["POST"], response_model=Answer)
+ERROR_MEANINGS = {
+    400: "a question, filter, upload or document the API refuses (the message says why)",
+    401: "missing or wrong API key",
+    403: "a read-only key, or a cross-site browser request without keys, tried to write",
+    404: "no article with that doc_id",
+    409: "the store is locked by another writer",
+    413: "request body or an uploaded file over its limit",
+    415: "neither application/json nor multipart/form-data, or an upload of an unsupported type",
+    422: "the request does not match this schema",
+    429: "over the rate limit; Retry-After says when to try again",
+    500: "internal error (the details are in the server log only)",
+    503: "the store or the model is unavailable",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for the error statuses of a route, with 401, 429 and 500 that any can give."""
+    return {
+        code: {"model": ValidationErrorOut if code == 422 else ErrorOut, "description": ERROR_MEANINGS[code]}
+        for code in sorted({*codes, 401, 429, 500})
+    }
+
+
+def _router(handlers: Api, keyed: bool) -> APIRouter:
+    """The /api routes; the schema asks for a bearer key only when keys are configured."""
+    asking = errors(400, 413, 422, 503)
+    bearer = [Depends(HTTPBearer(auto_error=False))] if keyed else []
+    router = APIRouter(prefix="/api", dependencies=bearer)
+    router.add_api_route("/ask", handlers.ask, methods=["POST"], response_model=Answer, responses=asking)
     router.add_api_route(
         "/ask/stream",
         handlers.ask_stream,
         methods=["POST"],
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"}},
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"},
+            **asking,
+        },
     )
     router.add_api_route(
         "/ingest",
         handlers.ingest,
         methods=["POST"],
         response_model=IngestResult,
+        responses=errors(400, 403, 409, 413, 415, 422, 503),
         openapi_extra={"requestBody": INGEST_BODY},
     )
     router.add_api_route(
-        "/documents/{doc_id:path}", handlers.document, methods=["GET"], response_model=DocumentOut
+        "/documents/{doc_id:path}",
+        handlers.document,
+        methods=["GET"],
+        response_model=DocumentOut,
+        responses=errors(404, 422, 503),
     )
-    router.add_api_route("/documents/{doc_id:path}", handlers.delete, methods=["DELETE"])
-    router.add_api_route("/health", handlers.health, methods=["GET"])
-    router.add_api_route("/stats", handlers.stats, methods=["GET"], response_model=StatsOut)
+    router.add_api_route(
+        "/documents/{doc_id:path}",
+        handlers.delete,
+        methods=["DELETE"],
+        response_model=DeletedOut,
+        responses=errors(403, 404, 409, 422, 503),
+    )
+    router.add_api_route(
+        "/health",
+        handlers.health,
+        methods=["GET"],
+        response_model=HealthOut,
+        responses={**errors(), 503: {"model": HealthOut, "description": "the store cannot be read"}},
+    )
+    router.add_api_route(
+        "/stats", handlers.stats, methods=["GET"], response_model=StatsOut, responses=errors(503)
+    )
     return router
+
+
+def _schema_builder(api: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
+    """``api.openapi`` completed with what FastAPI cannot see: the JSON body of ``/api/ingest`` (read
+    by hand, to stream uploads) and the question limits, which are settings."""
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is not None:
+            return api.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        ingest = IngestRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(ingest.pop("$defs", {}))
+        components["IngestRequest"] = ingest
+        limit_questions(components, settings)
+        api.openapi_schema = schema
+        return schema
+
+    return openapi
+
+
+def limit_questions(components: dict[str, Any], settings: Settings) -> None:
+    """State in the schema the limits :meth:`Api.check_question` applies."""
+    question = components["AskRequest"]["properties"]["question"]
+    question.update(minLength=1, maxLength=settings.max_question_chars, pattern=r"\S")
+    history = components["AskRequest"]["properties"]["history"]
+    history["maxItems"] = settings.max_history_turns
+    components["ChatTurn"]["properties"]["content"]["maxLength"] = settings.max_question_chars * 10
+    for bound in ("published_from", "published_to"):  # anything else is a 400 (FilterError)
+        components["Filters"]["properties"][bound]["anyOf"] = [
+            {"type": "string", "format": "date"},
+            {"type": "null"},
+        ]
 
 
 def _widget_route() -> Callable[[], Response]:

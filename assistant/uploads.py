@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import IO
 
 from pydantic import BaseModel, ConfigDict, Field
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ingest.errors import NewsdeskError
@@ -154,6 +155,8 @@ class MultipartSaver:
             async for chunk in chunks:
                 self._parser.write(chunk)
             self._parser.finalize()
+        except MultipartParseError as exc:
+            raise UploadError(f"malformed multipart/form-data body ({exc})") from exc
         finally:
             self._close_file()
         if not self.saved:
