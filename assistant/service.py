@@ -44,7 +44,7 @@ from assistant.news import (
     prefer_newest,
     question_filters,
 )
-from assistant.question import Question, read_question
+from assistant.question import InvalidQuestionError, Question, check_text, read_question
 from assistant.retrieve import Candidate, HybridSearch, Retrieval, SentenceRetriever
 from assistant.types import Answer, ChatTurn, Citation, Filters
 from ingest.components import IngestComponents
@@ -60,13 +60,7 @@ if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
 Mode = Literal["extractive", "llm"]
-MAX_QUESTION_CHARS = 2000
-LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 TITLE_TAIL_RE = re.compile(r"\s+(?:[-|–—]\s+[^-|–—]{2,40}|\.\.\.|…)\s*$")
-
-
-class InvalidQuestionError(NewsdeskError):
-    """An empty or over-long question, or one that is not valid Unicode text."""
 
 
 @dataclass
@@ -146,7 +140,11 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Answer text pieces, then the complete Answer (the same as :meth:`ask` returns)."""
         turn = _Turn(
-            _checked(question), _checked_history(history), filters, mode or self.settings.answer_mode, today
+            _checked(question, self.settings.max_question_chars),
+            _checked_history(history),
+            filters,
+            mode or self.settings.answer_mode,
+            today,
         )
         turn = self.chain.invoke(turn)
         if turn.mode == "llm" and self.llm is None:
@@ -368,13 +366,13 @@ def create_assistant(
     return Assistant(settings, components, chat_model or build_chat_model(settings))
 
 
-def _checked(question: str) -> str:
+def _checked(question: str, max_chars: int) -> str:
     check_text(question, "the question")
     text = " ".join(question.split())
     if not text:
         raise InvalidQuestionError("the question is empty")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise InvalidQuestionError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+    if len(text) > max_chars:
+        raise InvalidQuestionError(f"the question is longer than {max_chars} characters")
     return text
 
 
@@ -382,17 +380,6 @@ def _checked_history(history: Sequence[ChatTurn]) -> list[ChatTurn]:
     for number, turn in enumerate(history, start=1):
         check_text(turn.content, f"history turn {number}")
     return list(history)
-
-
-def check_text(text: str, what: str) -> None:
-    """InvalidQuestionError when ``text`` is not valid Unicode: a lone surrogate (U+D800..U+DFFF)
-    comes from a JSON ``\\ud800`` escape or from bytes that are not UTF-8 in a command-line argument."""
-    bad = LONE_SURROGATE_RE.search(text)
-    if bad is not None:
-        raise InvalidQuestionError(
-            f"{what} is not valid text: character {bad.start() + 1} is a lone surrogate "
-            f"(U+{ord(bad.group()):04X}); send UTF-8"
-        )
 
 
 def _mark_repeats(candidates: Sequence[Candidate], previous_answer: str) -> None:

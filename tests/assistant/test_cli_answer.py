@@ -95,3 +95,10 @@ def test_batch_with_a_date_that_is_not_a_day_is_an_error_naming_the_line(
 ) -> None:
     code, _ = run_batch(sample_assistant, tmp_path, '{"id": "1", "question": "ok?", "date": "yesterday"}\n')
     assert code == 2 and "q.jsonl:1: `date` 'yesterday' is not a date" in capsys.readouterr().err
+
+
+def test_batch_with_a_question_that_is_not_valid_text_is_an_error_naming_the_line(
+    sample_assistant: Assistant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run_batch(sample_assistant, tmp_path, '{"id": "1", "question": "Who led it \\ud800?"}\n')
+    assert code == 2 and "q.jsonl:1: `question` is not valid text" in capsys.readouterr().err
