@@ -1,10 +1,10 @@
 """The OpenAPI schema is true: schemathesis sends what it allows (and what it forbids) to the real app.
 
 The real app (real model, real Chroma, the sample corpus) is served by uvicorn on 127.0.0.1 without
-keys and without a rate limit; schemathesis reads ``/openapi.json`` from it and, for each operation,
-sends a bounded number of generated requests, checking every answer against the schema: no 5xx,
-only documented statuses, bodies matching the declared schemas, valid data accepted, invalid data
-refused.
+a rate limit, once without keys and once with a key that schemathesis sends. Schemathesis reads
+``/openapi.json`` from it and, for each operation, sends a bounded number of generated requests,
+checking every answer against the schema: no 5xx, only documented statuses, bodies matching the
+declared schemas, valid data accepted, invalid data refused, a missing or wrong key refused.
 
 Two kinds of request are not generated, since no request may leave 127.0.0.1 in a test and OpenAPI
 cannot state an uploaded file's name: ``/api/ingest`` bodies naming http(s) URLs (the server would
@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ingest.embedder import Embedder
-from tests.assistant.conftest_api import Served, api_settings, free_port, sample_assistant, serve_app
+from tests.assistant.conftest_api import (
+    RW_KEY,
+    Served,
+    api_settings,
+    bearer,
+    free_port,
+    sample_assistant,
+    serve_app,
+)
 
 if TYPE_CHECKING:
     from schemathesis import Case
@@ -33,10 +41,18 @@ EXAMPLES_PER_OPERATION = 25
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Served]:
-    data = tmp_path_factory.mktemp("schema")
-    assistant: Assistant = sample_assistant(data, embedder)
-    with serve_app(assistant, api_settings(data, port=free_port(), rate_limit_per_minute=0)) as app:
+def assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Assistant:
+    return sample_assistant(tmp_path_factory.mktemp("schema"), embedder)
+
+
+@pytest.fixture(scope="module", params=["without keys", "with keys"])
+def served(request: pytest.FixtureRequest, assistant: Assistant) -> Iterator[Served]:
+    """The app as developers run it (no keys) and as it is deployed (a read-write key required)."""
+    keys = RW_KEY if request.param == "with keys" else ""
+    settings = api_settings(
+        assistant.settings.store_dir.parent, port=free_port(), rate_limit_per_minute=0, api_keys=keys
+    )
+    with serve_app(assistant, settings) as app:
         yield app
 
 
@@ -65,8 +81,10 @@ OPERATIONS = [
 
 @pytest.fixture(scope="module")
 def api_schema(served: Served) -> BaseSchema:
-    schema = schemathesis.openapi.from_url(f"{served.base}/openapi.json")
-    schema.config.update(base_url=served.base)
+    keyed = bool(served.settings.api_keys.get_secret_value())
+    headers = bearer(RW_KEY) if keyed else {}
+    schema = schemathesis.openapi.from_url(f"{served.base}/openapi.json", headers=headers)
+    schema.config.update(base_url=served.base, headers=headers or None)
     return schema
 
 
@@ -112,4 +130,5 @@ def test_the_schema_states_the_ingest_body_and_the_question_limits(api_schema: B
     question = components["AskRequest"]["properties"]["question"]
     assert (question["minLength"], question["maxLength"], question["pattern"]) == (1, 2000, r"\S")
     assert "HTTPValidationError" not in components  # 422 bodies are ValidationErrorOut
-    assert "security" not in api_schema.raw_schema["paths"]["/api/ask"]["post"]  # no keys configured
+    keyed = "HTTPBearer" in api_schema.raw_schema["components"].get("securitySchemes", {})
+    assert ("security" in api_schema.raw_schema["paths"]["/api/ask"]["post"]) == keyed
