@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingest.settings import Settings
 
@@ -57,10 +57,17 @@ def serve(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
             root_path=settings.root_path,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
             server_header=False,
+            **proxy_options(settings),
         )
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's forwarded-header options: believe ``X-Forwarded-For``/``-Proto`` only from the proxies
+    of ``forwarded_allow_ips``; with none configured, from nobody (uvicorn alone trusts 127.0.0.1,
+    so any local client could choose the address its rate limit is counted against)."""
+    trusted = settings.forwarded_allow_ips.strip()
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
 
 
 def main() -> None:

@@ -20,7 +20,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import date
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -29,7 +31,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,6 +41,7 @@ from assistant.security import (
     KeyRing,
     Principal,
     install_security,
+    is_cross_site,
     send_json,
     ui_auth,
 )
@@ -73,6 +76,7 @@ ERROR_STATUS: tuple[tuple[type[NewsdeskError], int], ...] = (
     (StoreError, 503),
     (ModelError, 503),
 )
+ISO_DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 INGEST_BODY = {
     "required": True,
@@ -81,7 +85,16 @@ INGEST_BODY = {
         "multipart/form-data": {
             "schema": {
                 "type": "object",
-                "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                "required": ["files"],
+                "properties": {
+                    "files": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "files with a filename ending in .txt, .md, .html, .htm, .pdf, "
+                        ".jsonl, .xml, .rss or .atom (others: 415)",
+                    }
+                },
             }
         },
     },
@@ -97,15 +110,39 @@ class AskRequest(BaseModel):
     history: list[ChatTurn] = Field(default_factory=list, description="earlier turns, oldest first")
     filters: Filters | None = None
     mode: Literal["extractive", "llm"] | None = Field(None, description="default: NEWSDESK_ANSWER_MODE")
+    today: date | None = Field(
+        None,
+        description='the day the question is asked (YYYY-MM-DD): "last week" in it is relative to it; '
+        "default: the server's date",
+    )
+
+    @field_validator("today", mode="before")
+    @classmethod
+    def _a_day(cls, value: object) -> object:
+        if value is not None and not (isinstance(value, str) and ISO_DAY_RE.fullmatch(value)):
+            raise ValueError("must be a day written YYYY-MM-DD")
+        return value
 
 
 class IngestRequest(BaseModel):
     """Articles to add: documents given inline, and/or http(s) URLs of pages or feeds to fetch."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={  # at least one document or URL (else 400)
+            "anyOf": [
+                {"required": ["documents"], "properties": {"documents": {"minItems": 1}}},
+                {"required": ["urls"], "properties": {"urls": {"minItems": 1}}},
+            ]
+        },
+    )
 
     documents: list[IngestDocument] = Field(default_factory=list)
-    urls: list[str] = Field(default_factory=list, description="http(s) URLs of article pages or feeds")
+    urls: list[str] = Field(
+        default_factory=list,
+        description="http(s) URLs of article pages or feeds (others: 400)",
+        json_schema_extra={"items": {"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}},
+    )
 
 
 class IngestFailure(BaseModel):
@@ -130,6 +167,10 @@ class DocumentOut(BaseModel):
     metadata: dict[str, str | int | float | bool]
 
 
+class DeletedOut(BaseModel):
+    deleted: str
+
+
 class StatsOut(BaseModel):
     articles: int
     sentences: int
@@ -140,6 +181,27 @@ class StatsOut(BaseModel):
 
 class ErrorOut(BaseModel):
     error: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(..., description='where: ["body", "question"], ["body", "history", 0]')
+    msg: str
+
+
+class ValidationErrorOut(BaseModel):
+    """A 422: the request does not match the schema (the input is not echoed)."""
+
+    error: str = Field(..., description='"invalid request"')
+    detail: list[FieldError]
+
+
+class HealthOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "unavailable"]
+    store: bool
+    model_loaded: bool
+    articles: int
 
 
 class Api:
@@ -155,10 +217,10 @@ class Api:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
 
     def check_question(self, body: AskRequest) -> None:
-        question = body.question.strip()
-        if not question:
+        """The limits the schema states (``limit_questions``), checked with the same numbers."""
+        if not body.question.strip():
             raise HTTPException(400, "the question is empty")
-        if len(question) > self.settings.max_question_chars:
+        if len(body.question) > self.settings.max_question_chars:
             raise HTTPException(
                 400, f"the question is longer than {self.settings.max_question_chars} characters"
             )
@@ -170,11 +232,13 @@ class Api:
 
     async def ask(self, body: AskRequest) -> Answer:
         self.check_question(body)
-        return await self.run(self.assistant.ask, body.question, body.history, body.filters, body.mode)
+        return await self.run(
+            self.assistant.ask, body.question, body.history, body.filters, body.mode, body.today
+        )
 
     async def ask_stream(self, body: AskRequest) -> StreamingResponse:
         self.check_question(body)
-        pieces = self.assistant.stream(body.question, body.history, body.filters, body.mode)
+        pieces = self.assistant.stream(body.question, body.history, body.filters, body.mode, body.today)
         first = await self.run(_next_or_none, pieces)  # errors before the first piece are plain HTTP errors
         return StreamingResponse(
             self._events(first, pieces), media_type="text/event-stream", headers=SSE_HEADERS
@@ -237,11 +301,11 @@ class Api:
         article = await self.run(self.assistant.document, doc_id)
         return DocumentOut(doc_id=article.doc_id, text=article.text, metadata=dict(article.metadata))
 
-    async def delete(self, doc_id: str, request: Request) -> dict[str, str]:
+    async def delete(self, doc_id: str, request: Request) -> DeletedOut:
         require_write(request)
         await self.run(self.assistant.document, doc_id)  # 404 when it is not stored
         await self.run(self.assistant.delete, doc_id)
-        return {"deleted": doc_id}
+        return DeletedOut(deleted=doc_id)
 
     async def health(self) -> JSONResponse:
         """Liveness: ``status`` "ok" (200) or "unavailable" (503) when the store cannot be reached."""
@@ -284,11 +348,25 @@ def principal_of(request: Request) -> Principal:
 
 
 def require_write(request: Request) -> None:
-    """403 for read-only keys."""
+    """403 for read-only keys, and for cross-site browser requests when no keys are configured (a
+    form on another site must not be able to ingest or delete: CSRF)."""
     principal = principal_of(request)
     if principal.read_only:
         logger.info("403 %s %s: %s is read-only", request.method, request.url.path, principal.key_id)
         raise HTTPException(403, "this API key is read-only")
+    if principal is ANONYMOUS and is_cross_site(request.headers, request.app.state.allowed_origins):
+        logger.warning(
+            "403 %s %s: cross-site write from %s",
+            request.method,
+            request.url.path,
+            request.headers.get("origin", "?"),
+        )
+        raise HTTPException(
+            403,
+            "cross-site write refused: without API keys, ingest and delete only from this site's pages "
+            "or from clients that send no Origin (set NEWSDESK_API_KEYS, or NEWSDESK_ALLOWED_ORIGINS "
+            "for a portal)",
+        )
 
 
 def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
@@ -303,7 +381,9 @@ def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     api.state.keyring = keyring
-    api.include_router(_router(Api(assistant, settings)))
+    api.state.allowed_origins = frozenset(settings.allowed_origins)
+    api.include_router(_router(Api(assistant, settings), keyring.enabled))
+    api.openapi = _schema_builder(api, settings)  # type: ignore[method-assign]
     api.add_api_route("/embed/widget.js", _widget_route(), methods=["GET"], include_in_schema=False)
     _add_error_handlers(api)
     install_security(api, settings, keyring)
@@ -314,31 +394,112 @@ def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
     return api
 
 
-def _router(handlers: Api) -> APIRouter:
-    errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 401, 413, 429)}
-    router = APIRouter(prefix="/api", dependencies=[Depends(HTTPBearer(auto_error=False))], responses=errors)
-    router.add_api_route("/ask", handlers.ask, methods=["POST"], response_model=Answer)
+ERROR_MEANINGS = {
+    400: "a question, filter, upload or document the API refuses (the message says why)",
+    401: "missing or wrong API key",
+    403: "a read-only key, or a cross-site browser request without keys, tried to write",
+    404: "no article with that doc_id",
+    409: "the store is locked by another writer",
+    413: "request body or an uploaded file over its limit",
+    415: "neither application/json nor multipart/form-data, or an upload of an unsupported type",
+    422: "the request does not match this schema",
+    429: "over the rate limit; Retry-After says when to try again",
+    500: "internal error (the details are in the server log only)",
+    503: "the store or the model is unavailable",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for the error statuses of a route, with 401, 429 and 500 that any can give."""
+    return {
+        code: {"model": ValidationErrorOut if code == 422 else ErrorOut, "description": ERROR_MEANINGS[code]}
+        for code in sorted({*codes, 401, 429, 500})
+    }
+
+
+def _router(handlers: Api, keyed: bool) -> APIRouter:
+    """The /api routes; the schema asks for a bearer key only when keys are configured."""
+    asking = errors(400, 413, 422, 503)
+    bearer = [Depends(HTTPBearer(auto_error=False))] if keyed else []
+    router = APIRouter(prefix="/api", dependencies=bearer)
+    router.add_api_route("/ask", handlers.ask, methods=["POST"], response_model=Answer, responses=asking)
     router.add_api_route(
         "/ask/stream",
         handlers.ask_stream,
         methods=["POST"],
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"}},
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"},
+            **asking,
+        },
     )
     router.add_api_route(
         "/ingest",
         handlers.ingest,
         methods=["POST"],
         response_model=IngestResult,
+        responses=errors(400, 403, 409, 413, 415, 422, 503),
         openapi_extra={"requestBody": INGEST_BODY},
     )
     router.add_api_route(
-        "/documents/{doc_id:path}", handlers.document, methods=["GET"], response_model=DocumentOut
+        "/documents/{doc_id:path}",
+        handlers.document,
+        methods=["GET"],
+        response_model=DocumentOut,
+        responses=errors(404, 422, 503),
     )
-    router.add_api_route("/documents/{doc_id:path}", handlers.delete, methods=["DELETE"])
-    router.add_api_route("/health", handlers.health, methods=["GET"])
-    router.add_api_route("/stats", handlers.stats, methods=["GET"], response_model=StatsOut)
+    router.add_api_route(
+        "/documents/{doc_id:path}",
+        handlers.delete,
+        methods=["DELETE"],
+        response_model=DeletedOut,
+        responses=errors(403, 404, 409, 422, 503),
+    )
+    router.add_api_route(
+        "/health",
+        handlers.health,
+        methods=["GET"],
+        response_model=HealthOut,
+        responses={**errors(), 503: {"model": HealthOut, "description": "the store cannot be read"}},
+    )
+    router.add_api_route(
+        "/stats", handlers.stats, methods=["GET"], response_model=StatsOut, responses=errors(503)
+    )
     return router
+
+
+def _schema_builder(api: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
+    """``api.openapi`` completed with what FastAPI cannot see: the JSON body of ``/api/ingest`` (read
+    by hand, to stream uploads) and the question limits, which are settings."""
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is not None:
+            return api.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        ingest = IngestRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(ingest.pop("$defs", {}))
+        components["IngestRequest"] = ingest
+        limit_questions(components, settings)
+        api.openapi_schema = schema
+        return schema
+
+    return openapi
+
+
+def limit_questions(components: dict[str, Any], settings: Settings) -> None:
+    """State in the schema the limits :meth:`Api.check_question` applies."""
+    question = components["AskRequest"]["properties"]["question"]
+    question.update(minLength=1, maxLength=settings.max_question_chars, pattern=r"\S")
+    history = components["AskRequest"]["properties"]["history"]
+    history["maxItems"] = settings.max_history_turns
+    components["ChatTurn"]["properties"]["content"]["maxLength"] = settings.max_question_chars * 10
+    for bound in ("published_from", "published_to"):  # anything else is a 400 (FilterError)
+        components["Filters"]["properties"][bound]["anyOf"] = [
+            {"type": "string", "format": "date"},
+            {"type": "null"},
+        ]
 
 
 def _widget_route() -> Callable[[], Response]:
@@ -428,4 +589,16 @@ def mount_ui(api: FastAPI, blocks: gr.Blocks, settings: Settings) -> FastAPI:
         mcp_server=False,
         **ui_auth(settings, api.state.keyring),
     )
+    accept_only_uploaded_files(blocks)
     return app
+
+
+def accept_only_uploaded_files(blocks: gr.Blocks) -> None:
+    """Make every file component of ``blocks`` accept only files that the server received as uploads.
+
+    Before a UI event runs, Gradio checks each file path in the request (``processing_utils.
+    _check_allowed``): only files in its upload folder pass, whatever path the request names. It
+    skips the check until the app "has launched", which ``launch()`` marks and ``mount_gradio_app``
+    never does; without this, a raw queue request naming ``/any/server/file.txt`` would be ingested.
+    """
+    blocks.has_launched = True

@@ -24,7 +24,12 @@ def add_commands(sub: Any) -> None:
     )
     _add_answer_options(p)
     p = sub.add_parser("batch", help="answer every question of a JSONL file (one answer a line)")
-    p.add_argument("--questions", type=Path, required=True, help='JSONL lines {"id", "question"}')
+    p.add_argument(
+        "--questions",
+        type=Path,
+        required=True,
+        help='JSONL lines {"id", "question"[, "date"]}; "this week" in a question is relative to its date',
+    )
     p.add_argument("--out", type=Path, required=True, help="JSONL answers, id copied")
     _add_answer_options(p)
     p = sub.add_parser("eval", help="quality and latency metrics on questions with gold answers")
@@ -103,6 +108,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("batch")
 def _batch(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.dates import parse_day
     from assistant.evaluate import read_questions
     from assistant.service import create_assistant
 
@@ -113,7 +119,7 @@ def _batch(args: argparse.Namespace, settings: Settings) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:
         for item in items:
-            answer = assistant.ask(item.question, filters=filters, mode=args.mode)
+            answer = assistant.ask(item.question, filters=filters, mode=args.mode, today=parse_day(item.date))
             out.write(json.dumps({"id": item.id, **answer.model_dump()}, ensure_ascii=False) + "\n")
     print(f"answered {len(items)} questions -> {args.out}", file=sys.stderr)
     return 0

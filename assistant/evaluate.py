@@ -29,6 +29,7 @@ import numpy as np
 from assistant.chat import strip_markers
 from assistant.dates import parse_day
 from assistant.lexical import contains_answer, contains_normalized
+from assistant.question import InvalidQuestionError, check_text
 from assistant.types import Answer
 from ingest.errors import SourceError
 
@@ -70,7 +71,13 @@ def _item(path: Path, number: int, line: str) -> QuestionItem:
         raise SourceError(where, f"invalid JSON: {exc.msg}") from exc
     if not isinstance(row, dict) or not isinstance(row.get("question"), str):
         raise SourceError(where, "expected an object with a string `question`")
+    try:
+        check_text(row["question"], "`question`")
+    except InvalidQuestionError as exc:
+        raise SourceError(where, str(exc)) from exc
     answer, day = str(row.get("answer", "") or ""), str(row.get("date", "") or "")
+    if day.strip() and parse_day(day) is None:
+        raise SourceError(where, f"`date` {day[:40]!r} is not a date like 2024-11-18")
     return QuestionItem(str(row.get("id", number)), row["question"], answer, day)
 
 

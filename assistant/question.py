@@ -14,6 +14,24 @@ from enum import StrEnum
 from functools import lru_cache
 
 from assistant.lexical import content_terms, stem, words, wordset
+from ingest.errors import NewsdeskError
+
+LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+class InvalidQuestionError(NewsdeskError):
+    """An empty or over-long question, or one that is not valid Unicode text."""
+
+
+def check_text(text: str, what: str) -> None:
+    """InvalidQuestionError when ``text`` is not valid Unicode: a lone surrogate (U+D800..U+DFFF)
+    comes from a JSON ``\\ud800`` escape or from bytes that are not UTF-8 in a command-line argument."""
+    bad = LONE_SURROGATE_RE.search(text)
+    if bad is not None:
+        raise InvalidQuestionError(
+            f"{what} is not valid text: character {bad.start() + 1} is a lone surrogate "
+            f"(U+{ord(bad.group()):04X}); send UTF-8"
+        )
 
 
 class AnswerType(StrEnum):

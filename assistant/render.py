@@ -12,9 +12,9 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from assistant.types import Answer, Citation, CitationRef, Filters
+from ingest.types import safe_url
 
 CITE_MARKER = re.compile(r"\[(\d+)\]")
 BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
@@ -50,18 +50,6 @@ class CorpusFacts:
 def esc(text: str) -> str:
     """Escape text for HTML; line breaks become ``<br>`` so the output stays on one line."""
     return html.escape(text, quote=True).replace("\r\n", "\n").replace("\n", "<br>")
-
-
-def safe_url(url: str) -> str | None:
-    """The URL if it is an absolute http(s) URL, else None (no javascript:, data:, relative...)."""
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() in ("http", "https") and parts.netloc and not any(c in url for c in " \n\t"):
-        return url
-    return None
 
 
 def external_link(url: str, label: str, css_class: str = "nd-link") -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -81,10 +81,8 @@ def parse_day(value: str, end_of_day: bool) -> int:
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return int((moment + timedelta(days=1 if end_of_day else 0)).timestamp()) - (
-                1 if end_of_day else 0
-            )
+            clock = (23, 59, 59) if end_of_day else (0, 0, 0)  # no day after 9999-12-31 to count back from
+            return int(datetime(day.year, day.month, day.day, *clock, tzinfo=UTC).timestamp())
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise FilterError(f"invalid date {value!r}: use YYYY-MM-DD") from exc

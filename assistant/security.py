@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
@@ -113,6 +114,25 @@ def bearer_token(headers: Headers) -> str | None:
     scheme, _, token = headers.get("authorization", "").partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token else None
+
+
+def is_cross_site(headers: Headers, allowed_origins: Iterable[str]) -> bool:
+    """True for a browser request sent by a page of another site (a cross-site form or script).
+
+    Browsers name the sending page's origin in ``Origin`` on every POST and DELETE; it must be this
+    site (the ``Host`` the request was sent to) or an allowed origin. A request without ``Origin``
+    comes from a client that is not a browser (curl, a server), which no other site can drive.
+    """
+    origin = headers.get("origin")
+    if origin is None:
+        return headers.get("sec-fetch-site", "") in ("cross-site", "same-site")
+    if origin in allowed_origins:
+        return False
+    try:
+        netloc = urlsplit(origin).netloc.lower()
+    except ValueError:
+        return True
+    return origin == "null" or not netloc or netloc != headers.get("host", "").lower()
 
 
 class RateLimiter:

@@ -14,9 +14,10 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -43,7 +44,7 @@ from assistant.news import (
     prefer_newest,
     question_filters,
 )
-from assistant.question import Question, read_question
+from assistant.question import InvalidQuestionError, Question, check_text, read_question
 from assistant.retrieve import Candidate, HybridSearch, Retrieval, SentenceRetriever
 from assistant.types import Answer, ChatTurn, Citation, Filters
 from ingest.components import IngestComponents
@@ -59,12 +60,7 @@ if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
 Mode = Literal["extractive", "llm"]
-MAX_QUESTION_CHARS = 2000
 TITLE_TAIL_RE = re.compile(r"\s+(?:[-|–—]\s+[^-|–—]{2,40}|\.\.\.|…)\s*$")
-
-
-class InvalidQuestionError(NewsdeskError):
-    """An empty or over-long question."""
 
 
 @dataclass
@@ -143,7 +139,13 @@ class Assistant:
         today: date | None = None,
     ) -> Iterator[str | Answer]:
         """Answer text pieces, then the complete Answer (the same as :meth:`ask` returns)."""
-        turn = _Turn(_checked(question), list(history), filters, mode or self.settings.answer_mode, today)
+        turn = _Turn(
+            _checked(question, self.settings.max_question_chars),
+            _checked_history(history),
+            filters,
+            mode or self.settings.answer_mode,
+            today,
+        )
         turn = self.chain.invoke(turn)
         if turn.mode == "llm" and self.llm is None:
             turn.notices.append(
@@ -312,14 +314,13 @@ class Assistant:
         return self.components.store.stats()
 
     def example_questions(self, n: int = 4) -> list[str]:
-        """Questions about the newest stories of the loaded corpus, from their titles."""
+        """Questions about the newest stories of the loaded corpus, from their real titles (an article
+        whose title is only its file's name gives none)."""
         view = self.cache.get()
         dated = sorted(
             view.articles.values(), key=lambda a: str(a.metadata.get("published", "")), reverse=True
         )
-        titles = [
-            t for t in dict.fromkeys(_clean_title(str(a.metadata.get("title", ""))) for a in dated) if t
-        ]
+        titles = [t for t in dict.fromkeys(_clean_title(real_title(a.metadata)) for a in dated) if t]
         rng = random.Random(view.generation)
         picked = rng.sample(titles[: max(n * 5, n)], k=min(n, len(titles)))
         return [f"What do the articles say about “{t}”?" for t in picked]
@@ -365,13 +366,20 @@ def create_assistant(
     return Assistant(settings, components, chat_model or build_chat_model(settings))
 
 
-def _checked(question: str) -> str:
+def _checked(question: str, max_chars: int) -> str:
+    check_text(question, "the question")
     text = " ".join(question.split())
     if not text:
         raise InvalidQuestionError("the question is empty")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise InvalidQuestionError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+    if len(text) > max_chars:
+        raise InvalidQuestionError(f"the question is longer than {max_chars} characters")
     return text
+
+
+def _checked_history(history: Sequence[ChatTurn]) -> list[ChatTurn]:
+    for number, turn in enumerate(history, start=1):
+        check_text(turn.content, f"history turn {number}")
+    return list(history)
 
 
 def _mark_repeats(candidates: Sequence[Candidate], previous_answer: str) -> None:
@@ -386,6 +394,13 @@ def _mark_repeats(candidates: Sequence[Candidate], previous_answer: str) -> None
 def _evidence(retrieval: Retrieval, n: int, cand: Candidate) -> Evidence:
     meta = retrieval.view.articles[cand.doc_id].metadata
     return Evidence(n, cand.text, str(meta.get("source", "")), str(meta.get("published", "")))
+
+
+def real_title(metadata: Mapping[str, object]) -> str:
+    """The article's title, or "" when it is its file's name standing in for a missing title."""
+    title = str(metadata.get("title", "")).strip()
+    origin = str(metadata.get("origin", ""))
+    return "" if origin and title == PurePath(origin).stem else title
 
 
 def _clean_title(title: str) -> str:

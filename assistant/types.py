@@ -5,9 +5,19 @@ A citation points into an article's canonical text: ``sentence == text[char_star
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from ingest.types import safe_url
+
+
+def _web_url(url: str) -> str:
+    return safe_url(url) or ""
+
+
+WebUrl = Annotated[str, AfterValidator(_web_url)]
+"""An http(s) URL or "": a stored link from before ingest refused other schemes is dropped."""
 
 
 class Filters(BaseModel):
@@ -34,7 +44,7 @@ class CitationRef(BaseModel):
     doc_id: str
     title: str = ""
     source: str = ""
-    url: str = ""
+    url: WebUrl = ""
     published: str = ""
     char_start: int = 0
     char_end: int = 0
@@ -55,13 +65,13 @@ class Citation(BaseModel):
     sentence: str
     doc_id: str
     title: str = ""
-    url: str = ""
+    url: WebUrl = ""
     published: str = ""
     source: str = ""
     char_start: int
     char_end: int
     score: float = 0.0
-    deep_link: str = ""
+    deep_link: WebUrl = ""
     dates: dict[str, str] = Field(default_factory=dict)
     also_published_by: list[str] = Field(default_factory=list)
     corroboration: Corroboration | None = None

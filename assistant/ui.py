@@ -25,7 +25,6 @@ from assistant.render import (
     error_html,
     esc,
     ingest_report_html,
-    safe_url,
     stats_html,
     streaming_html,
 )
@@ -35,6 +34,7 @@ from assistant.ui_assets import head_html
 from assistant.uploads import SavedUpload, load_uploads, sanitize_filename
 from ingest.errors import ConfigError, DocumentNotFoundError, NewsdeskError
 from ingest.settings import Settings
+from ingest.types import safe_url
 
 if TYPE_CHECKING:
     from assistant.service import Assistant

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import IO
 
 from pydantic import BaseModel, ConfigDict, Field
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ingest.errors import NewsdeskError
@@ -154,6 +155,8 @@ class MultipartSaver:
             async for chunk in chunks:
                 self._parser.write(chunk)
             self._parser.finalize()
+        except MultipartParseError as exc:
+            raise UploadError(f"malformed multipart/form-data body ({exc})") from exc
         finally:
             self._close_file()
         if not self.saved:
@@ -202,7 +205,8 @@ class MultipartSaver:
 
 
 def load_uploads(uploads: Sequence[SavedUpload], settings: Settings) -> LoadedUploads:
-    """Articles from the saved files, with doc_ids and origins named after the uploads, not temp paths."""
+    """Articles from the saved files, with doc_ids, origins and metadata (a feed item's ``feed``)
+    naming the uploads, never the server's temporary paths."""
     loaded = LoadedUploads()
     by_path = {str(upload.path): upload for upload in uploads}
     for item in iter_articles(list(by_path), settings):
@@ -234,4 +238,5 @@ def _renamed_article(article: Article, by_path: dict[str, SavedUpload]) -> Artic
     line = article.origin[len(path) + 1 :]
     path_id = path_doc_id(upload.path, int(line)) if line.isdigit() else path_doc_id(upload.path)
     doc_id = stable_id(f"upload:{origin}") if article.doc_id == path_id else article.doc_id
-    return replace(article, doc_id=doc_id, origin=origin)
+    extra = {k: _rename(v, by_path) if isinstance(v, str) else v for k, v in article.extra.items()}
+    return replace(article, doc_id=doc_id, origin=origin, extra=extra)

@@ -7,6 +7,7 @@ variables, a ``.env`` file, and an optional TOML settings file named by ``NEWSDE
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -95,8 +96,9 @@ class Settings(BaseSettings):
     fetch_allow_private: bool = Field(
         False, description="Allow loopback/private/link-local addresses (tests, intranets)."
     )
-    fetch_allowed_hosts: list[str] = Field(
-        default_factory=list, description="Hosts/IPs allowed even if private, e.g. 127.0.0.1."
+    fetch_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts/IPs allowed even if private, comma-separated (or a JSON list), e.g. 127.0.0.1.",
     )
     fetch_user_agent: str = Field("Newsdesk/0.1 (+article ingest)", description="User-Agent.")
 
@@ -202,7 +204,9 @@ class Settings(BaseSettings):
         "set, the UI accepts it instead of its login. Only if the proxy overwrites it.",
     )
     forwarded_allow_ips: str = Field(
-        "127.0.0.1", description="Proxy addresses whose X-Forwarded-For/-Proto uvicorn trusts."
+        "",
+        description="Proxy addresses (comma-separated) whose X-Forwarded-For/-Proto are believed; empty = "
+        "none, so clients cannot pick their address (set 127.0.0.1 for a proxy on this host).",
     )
     max_body_bytes: int = Field(1024 * 1024, description="Largest request body (uploads excepted).")
     max_question_chars: int = Field(2000, description="Longest question accepted (characters).")
@@ -280,11 +284,15 @@ class Settings(BaseSettings):
             raise ValueError(f"must be above 0 and at most 1, got {value}")
         return value
 
+    @field_validator("fetch_allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: Any) -> list[str]:
+        return _listed(value)
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _origins(cls, value: Any) -> list[str]:
-        items = value.split(",") if isinstance(value, str) else list(value or [])
-        origins = [str(item).strip().rstrip("/") for item in items if str(item).strip()]
+        origins = [origin.rstrip("/") for origin in _listed(value)]
         for origin in origins:
             if not _ORIGIN.fullmatch(origin):
                 raise ValueError(f"allowed origin {origin!r} must look like https://host[:port]")
@@ -323,6 +331,17 @@ class Settings(BaseSettings):
     def uses_server(self) -> bool:
         """True when a Chroma server is configured instead of the embedded store."""
         return bool(self.chroma_host)
+
+
+def _listed(value: Any) -> list[str]:
+    """A list setting from a comma-separated string, a JSON list string or a list; blanks dropped."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a JSON list ({exc.msg}); or give a comma-separated list") from exc
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return [str(item).strip() for item in items if str(item).strip()]
 
 
 def settings_reference() -> str:

@@ -47,7 +47,7 @@ from ingest.extract import (
 )
 from ingest.fetch import Fetched, Fetcher, format_size
 from ingest.settings import Settings
-from ingest.types import Article, LoadFailure, MetaValue
+from ingest.types import Article, LoadFailure, MetaValue, safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,9 @@ FILE_KINDS = {
     ".rss": "feed",
     ".atom": "feed",
 }
+SIDECAR_SUFFIX = ".meta.json"  # metadata of a .txt/.md file: NAME.txt.meta.json beside NAME.txt
+MAX_SIDECAR_BYTES = 64 * 1024
+_SIDECAR_FIELDS = frozenset({"title", "published", "source", "url", "authors"})
 SHORT_SUMMARY_CHARS = 600  # a feed entry with only a summary shorter than this gets its page fetched
 _JSONL_FIELDS = frozenset({"id", "text", "title", "url", "published", "authors", "source"})
 _FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
@@ -110,6 +113,45 @@ def count_sources(sources: Sequence[str]) -> SourceCount:
     return SourceCount(files, urls, skipped, missing)
 
 
+def sidecar_path(path: Path) -> Path:
+    """Where the metadata of a text or Markdown file is: ``NAME.txt.meta.json`` beside ``NAME.txt``."""
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """The metadata in the sidecar of ``path`` ({} when it has none): a JSON object with any of
+    ``title``, ``published``, ``source``, ``url``, ``authors``. SourceError names the sidecar and the
+    field for anything else."""
+    side = sidecar_path(path)
+    if not side.is_file():
+        return {}
+    where = str(side)
+    try:
+        if side.stat().st_size > MAX_SIDECAR_BYTES:
+            raise SourceError(where, f"larger than {MAX_SIDECAR_BYTES} bytes: a sidecar holds only metadata")
+        record = json.loads(side.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise SourceError(where, f"cannot read file ({exc.strerror or exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceError(where, f"invalid JSON ({exc})") from exc
+    if not isinstance(record, dict):
+        raise SourceError(where, f"expected a JSON object with {', '.join(sorted(_SIDECAR_FIELDS))}")
+    _check_sidecar(where, record)
+    return record
+
+
+def _check_sidecar(where: str, record: dict[str, Any]) -> None:
+    unknown = sorted(set(record) - _SIDECAR_FIELDS)
+    if unknown:
+        known = ", ".join(sorted(_SIDECAR_FIELDS))
+        raise SourceError(where, f"unknown field {unknown[0]!r} (a sidecar has {known})")
+    url, published = _scalar(record.get("url")), _scalar(record.get("published"))
+    if url and safe_url(url) is None:
+        raise SourceError(where, f"`url` {url[:100]!r} is not an http(s) URL")
+    if published and not _safe_iso(published):
+        raise SourceError(where, f"`published` {published[:40]!r} is not an ISO 8601 date like 2024-11-18")
+
+
 def walk_folder(folder: Path) -> tuple[list[Path], int]:
     """Supported files under ``folder`` (recursive, sorted, hidden files and folders skipped), and
     how many other files were skipped."""
@@ -118,7 +160,7 @@ def walk_folder(folder: Path) -> tuple[list[Path], int]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = [name for name in dirs if not name.startswith(".")]
         for name in files:
-            if name.startswith("."):
+            if name.startswith(".") or name.endswith(SIDECAR_SUFFIX):
                 continue
             if Path(name).suffix.lower() in FILE_KINDS:
                 found.append(Path(root, name))
@@ -245,8 +287,19 @@ class SourceLoader:
         text = decode_utf8(data, origin)
         if not text.strip():
             raise SourceError(origin, "no text (only whitespace)")
-        title = markdown_title(text) if path.suffix.lower() == ".md" else ""
-        yield Article(doc_id=path_doc_id(path), text=text, title=title or path.stem, origin=origin)
+        meta = read_sidecar(path)
+        title = _scalar(meta.get("title")) or (markdown_title(text) if path.suffix.lower() == ".md" else "")
+        url = _scalar(meta.get("url"))
+        yield Article(
+            doc_id=path_doc_id(path),
+            text=text,
+            title=title or path.stem,
+            url=url,
+            published=_safe_iso(_scalar(meta.get("published"))),
+            source=_scalar(meta.get("source")) or (host_of(url) if url else ""),
+            authors=split_authors(meta.get("authors")),
+            origin=origin,
+        )
 
     def _load_html(self, path: Path, origin: str, data: bytes) -> Iterator[Item]:
         yield _file_article(path, origin, extract_html(data, origin))
@@ -443,6 +496,9 @@ def _jsonl_item(path: Path, where: str, number: int, line: bytes) -> Item:
         return LoadFailure(where, "no `text` field" if text is None else "`text` is not a string")
     if not text.strip():
         return LoadFailure(where, "empty `text`")
+    url = _scalar(record.get("url"))
+    if url and safe_url(url) is None:
+        return LoadFailure(where, f"`url` {url[:100]!r} is not an http(s) URL")
     return _jsonl_article(record, text, path, where, number)
 
 

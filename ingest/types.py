@@ -8,8 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 MetaValue = str | int | float | bool
+
+
+def safe_url(url: str) -> str | None:
+    """The URL if it is an absolute http(s) URL, else None (no javascript:, data:, relative...).
+
+    The one rule for article URLs: ingest refuses others, and whatever renders or returns a stored
+    URL (links, deep links) passes it through this again.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() in ("http", "https") and parts.netloc and not any(c in url for c in " \n\t"):
+        return url
+    return None
 
 
 @dataclass(frozen=True)

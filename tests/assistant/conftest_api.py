@@ -88,13 +88,17 @@ class Served:
 
 @contextmanager
 def serve_app(assistant: Assistant, settings: Settings) -> Iterator[Served]:
-    """``app.create_app(settings, assistant)`` served by uvicorn in a thread until the block ends."""
+    """``app.create_app(settings, assistant)`` served by uvicorn in a thread until the block ends, with
+    the forwarded-header options of ``newsdesk serve``."""
     import uvicorn
 
-    from app import create_app
+    from app import create_app, proxy_options
 
     app = create_app(settings, assistant)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=settings.port, log_level="warning", **proxy_options(settings)
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -161,6 +161,24 @@ def test_follow_up_question_uses_the_history(ro: httpx.Client, sample_answer: di
     assert answer["question"] == "Whom did he meet there?"
 
 
+LAST_WEEK_QUESTION = "What happened in Damascus last week?"
+
+
+@pytest.mark.parametrize("route", ["/api/ask", "/api/ask/stream"])
+def test_last_week_in_a_question_is_relative_to_the_today_field(ro: httpx.Client, route: str) -> None:
+    response = ro.post(route, json={"question": LAST_WEEK_QUESTION, "today": "2024-03-20"})
+    assert response.status_code == 200, response.text
+    answer = response.json() if route == "/api/ask" else parse_sse(response.text)[-1][1]
+    assert any("2024-03-11 to 2024-03-17" in notice for notice in answer["notices"]), answer["notices"]
+
+
+@pytest.mark.parametrize("today", ["2024-02-30", "20 March 2024", "2024-03-20T10:00:00", 1710892800])
+def test_a_today_that_is_not_a_day_is_a_422_naming_the_field(ro: httpx.Client, today: object) -> None:
+    response = ro.post("/api/ask", json={"question": LAST_WEEK_QUESTION, "today": today})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][-1] == "today"
+
+
 def test_ingested_json_document_can_be_read_answered_and_deleted(rw: httpx.Client) -> None:
     result = ingest_bakery(rw, "bakery-1")
     assert (result["added"], result["failed"], result["doc_ids"]) == (1, [], ["bakery-1"])
@@ -562,7 +580,7 @@ def test_python_client_example_of_the_docs_works(
     monkeypatch.setenv("NEWSDESK_API_KEY", RO_KEY)
     exec(compile(example, "docs/api.md", "exec"), {})
     printed = capsys.readouterr().out
-    assert "Evkurov" in printed and "[1] damascus-talks" in printed
+    assert "Evkurov" in printed and "[1] Russian delegation led by Evkurov" in printed
     assert "citations, grounded=True" in printed
 
 

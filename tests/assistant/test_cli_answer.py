@@ -61,12 +61,44 @@ def test_eval_prints_json_metrics(
     assert metrics["latency_ms"]["p50"] > 0
 
 
+def run_batch(assistant: Assistant, folder: Path, lines: str) -> tuple[int, Path]:
+    """``newsdesk batch`` on a questions file holding ``lines``: (exit status, answers file)."""
+    questions, out = folder / "q.jsonl", folder / "a.jsonl"
+    questions.write_text(lines, encoding="utf-8")
+    code = main([*store_args(assistant), "batch", "--questions", str(questions), "--out", str(out)])
+    return code, out
+
+
 def test_batch_with_a_malformed_line_is_an_error_naming_the_line(
     sample_assistant: Assistant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    questions = tmp_path / "q.jsonl"
-    questions.write_text('{"id": "1", "question": "ok?"}\nnot json\n', encoding="utf-8")
-    code = main(
-        [*store_args(sample_assistant), "batch", "--questions", str(questions), "--out", str(tmp_path / "a")]
-    )
+    code, _ = run_batch(sample_assistant, tmp_path, '{"id": "1", "question": "ok?"}\nnot json\n')
     assert code == 2 and "q.jsonl:2" in capsys.readouterr().err
+
+
+def test_batch_reads_last_week_relative_to_each_question_lines_date(
+    sample_assistant: Assistant, tmp_path: Path
+) -> None:
+    rows = [
+        {"id": "a", "question": "What happened in Damascus last week?", "date": "2024-03-20"},
+        {"id": "b", "question": "What happened in Damascus last week?", "date": "2023-01-04"},
+    ]
+    code, out = run_batch(sample_assistant, tmp_path, "".join(json.dumps(r) + "\n" for r in rows))
+    assert code == 0
+    notices = [" ".join(json.loads(line)["notices"]) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert "2024-03-11 to 2024-03-17" in notices[0]
+    assert "2022-12-26 to 2023-01-01" in notices[1]
+
+
+def test_batch_with_a_date_that_is_not_a_day_is_an_error_naming_the_line(
+    sample_assistant: Assistant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run_batch(sample_assistant, tmp_path, '{"id": "1", "question": "ok?", "date": "yesterday"}\n')
+    assert code == 2 and "q.jsonl:1: `date` 'yesterday' is not a date" in capsys.readouterr().err
+
+
+def test_batch_with_a_question_that_is_not_valid_text_is_an_error_naming_the_line(
+    sample_assistant: Assistant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run_batch(sample_assistant, tmp_path, '{"id": "1", "question": "Who led it \\ud800?"}\n')
+    assert code == 2 and "q.jsonl:1: `question` is not valid text" in capsys.readouterr().err

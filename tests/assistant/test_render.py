@@ -15,11 +15,11 @@ from assistant.render import (
     external_link,
     ingest_report_html,
     passage_around,
-    safe_url,
     stats_html,
     streaming_html,
 )
 from assistant.types import Answer, Citation, CitationRef, Corroboration, Filters
+from ingest.types import safe_url
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "damascus-talks.txt"
 EVIL = '<img src=x onerror=alert(1)> <script>alert(2)</script> "quoted" & ${alert(3)}'

@@ -76,3 +76,21 @@ def test_example_questions_of_an_empty_store_are_empty(tmp_path: Path, embedder:
     assistant = create_assistant(Settings(store_dir=tmp_path / "store"), embedder=embedder)
     assert assistant.example_questions() == []
     assert not assistant.ask(QUESTION).grounded
+
+
+def test_example_questions_use_real_titles_never_a_file_name_standing_in(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    from tests.conftest import SAMPLE
+
+    untitled = tmp_path / "harbour-notes.txt"
+    untitled.write_text(
+        "The Quillport harbour office opened a new ferry terminal on Monday.\n", encoding="utf-8"
+    )
+    assistant = create_assistant(Settings(store_dir=tmp_path / "store"), embedder=embedder)
+    assert assistant.ingest_sources([str(SAMPLE), str(untitled)]).added == 2
+    examples = assistant.example_questions(4)
+    assert examples == [
+        "What do the articles say about “Russian delegation led by Evkurov holds military talks in Damascus”?"
+    ]
+    assert not any("harbour-notes" in q or "damascus-talks" in q for q in examples)

@@ -8,6 +8,8 @@ an origin that is not allowed, must get no answer: the browser's CORS check refu
 from __future__ import annotations
 
 import http.server
+import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 ANSWER_TIMEOUT_MS = 60_000
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(  # docs/screenshots only when asked: NEWSDESK_SCREENSHOTS_DIR=docs/screenshots
+    os.environ.get("NEWSDESK_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "newsdesk-shots"
+)
 HARBOR = (
     "The Quillport harbor commissioner announced a new winter ferry schedule "
     "<img src=x onerror=window.__xss=1> on Tuesday. "

@@ -48,3 +48,27 @@ def test_missing_settings_file_is_a_config_error(tmp_path: Path) -> None:
 def test_a_chroma_timeout_that_is_not_above_zero_is_refused_naming_the_setting() -> None:
     with pytest.raises(ConfigError, match="chroma_timeout_s"):
         Settings.load(chroma_timeout_s=0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "hosts"),
+    [
+        ("localhost", ["localhost"]),
+        ("localhost, 127.0.0.1,,::1", ["localhost", "127.0.0.1", "::1"]),
+        ('["localhost", "10.0.0.5"]', ["localhost", "10.0.0.5"]),
+        ("", []),
+    ],
+)
+def test_fetch_allowed_hosts_takes_a_comma_separated_or_json_list(
+    monkeypatch: pytest.MonkeyPatch, raw: str, hosts: list[str]
+) -> None:
+    monkeypatch.setenv("NEWSDESK_FETCH_ALLOWED_HOSTS", raw)
+    assert Settings.load().fetch_allowed_hosts == hosts
+
+
+def test_a_broken_json_list_of_hosts_is_a_config_error_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEWSDESK_FETCH_ALLOWED_HOSTS", '["localhost"')
+    with pytest.raises(ConfigError, match="fetch_allowed_hosts"):
+        Settings.load()

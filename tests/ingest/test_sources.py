@@ -402,3 +402,58 @@ def test_loading_the_same_sources_twice_gives_identical_articles(server: LocalSe
     first = load(*sources)
     assert len(articles(first)) == 3 + 3 + 1 + 1
     assert first == load(*sources)
+
+
+# --- sidecar metadata of .txt and .md files ---------------------------------------------------
+
+
+def test_the_sample_article_has_a_real_title_date_and_outlet() -> None:
+    from tests.conftest import SAMPLE
+
+    article = only_article(SAMPLE)
+    assert article.title and article.title != SAMPLE.stem
+    assert article.published == "2025-11-17" and article.source == "Newsdesk sample"
+    assert article.text == SAMPLE.read_text(encoding="utf-8")  # the sidecar leaves the text alone
+
+
+def test_a_sidecar_gives_a_text_file_its_metadata_and_leaves_the_text_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "ferry.txt"
+    path.write_text("The Quillport ferries will run every ninety minutes this winter.\n", encoding="utf-8")
+    sidecar = {
+        "title": "Ferries every ninety minutes",
+        "published": "2024-11-18",
+        "source": "Quillport Courier",
+        "url": "https://courier.example/ferries",
+        "authors": ["A. Writer", "B. Editor"],
+    }
+    (tmp_path / "ferry.txt.meta.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    article = only_article(path)
+    assert (article.title, article.published, article.source) == (
+        "Ferries every ninety minutes",
+        "2024-11-18",
+        "Quillport Courier",
+    )
+    assert article.url == "https://courier.example/ferries" and article.authors == ("A. Writer", "B. Editor")
+    assert article.text == path.read_text(encoding="utf-8") and article.doc_id == path_doc_id(path)
+    assert [a.doc_id for a in articles(load(tmp_path))] == [article.doc_id]  # no article from the sidecar
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "message"),
+    [
+        ("{not json", "invalid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"titel": "typo"}', "unknown field 'titel'"),
+        ('{"url": "javascript:alert(1)"}', "`url` 'javascript:alert(1)' is not an http(s) URL"),
+        ('{"published": "last Tuesday"}', "`published` 'last Tuesday' is not an ISO 8601 date"),
+    ],
+)
+def test_a_bad_sidecar_is_a_failure_naming_the_sidecar_and_the_field(
+    tmp_path: Path, sidecar: str, message: str
+) -> None:
+    path = tmp_path / "notes.md"
+    path.write_text("# Notes\n\nThe harbour office opened on Monday morning.\n", encoding="utf-8")
+    (tmp_path / "notes.md.meta.json").write_text(sidecar, encoding="utf-8")
+    failure = only_failure(path)
+    assert failure.source == str(tmp_path / "notes.md.meta.json")
+    assert message in failure.error
