@@ -3,7 +3,7 @@
 The prompt (``prompts/answer_system.txt``, ``prompts/answer_user.txt``) gives the numbered evidence
 sentences JSON-encoded between two lines carrying a random fence token, so evidence cannot close the
 block or pose as instructions. The reply is read sentence by sentence as it streams, each sentence
-with the markers that belong to it (after it, or before it when the reply opens with a marker):
+with the markers that belong to it (after it; or before it, when the first marker starts a line):
 
 * a marker ``[n]`` naming no evidence sentence is removed; a sentence left with no valid marker is
   dropped (and counted in a notice), so nothing uncited is ever shown as cited;
@@ -199,9 +199,10 @@ class ReplySplitter:
 
     Models place markers two ways: after the sentence ("Evkurov led it [1]. He met ... [3].") as
     the prompt asks, or before it, copying the evidence block's layout ("[1] Evkurov led it.
-    [3] He met ..."). The reply's first characters tell which: when it opens with a marker, every
-    marker belongs to the text after it, up to the next marker. Reading such a reply the first way
-    would give each sentence the marker of the next one."""
+    [3] He met ..."). The first marker tells which: when it starts a line, every marker belongs to
+    the text after it, up to the next marker. Reading such a reply the first way would give each
+    sentence the marker of the next one. Nothing is released before the first marker comes (a
+    sentence without one would be dropped anyway)."""
 
     def __init__(self) -> None:
         self.text = ""
@@ -210,7 +211,7 @@ class ReplySplitter:
     def feed(self, piece: str) -> list[str]:
         self.text += piece
         if self.leading is None:
-            self.leading = _opens_with_marker(self.text)
+            self.leading = _markers_lead(self.text)
             if self.leading is None:
                 return []
         return self._release(final=False)
@@ -219,8 +220,9 @@ class ReplySplitter:
         """The rest; with ``complete_only`` (a reply cut off) a last sentence without its end is dropped."""
         if self.leading is None:
             self.leading = False
+        complete = COMPLETE_RE.search(self.text) is not None
         sentences = self._release(final=True)
-        if complete_only and sentences and not COMPLETE_RE.search(sentences[-1]):
+        if complete_only and sentences and not complete:
             sentences.pop()
         return sentences
 
@@ -242,16 +244,13 @@ BOUNDARY_RE = re.compile(rf"{SPLIT_RE.pattern}|\n\s*\n")
 SENTENCE_END = ".!?\"”’')"
 
 
-def _opens_with_marker(text: str) -> bool | None:
-    """True when the text opens with a marker, False when it cannot, None while it might."""
-    head = text.lstrip()
-    if not head:
+def _markers_lead(text: str) -> bool | None:
+    """Whether the reply's markers open their sentences: True when its first marker starts a line,
+    False when it follows text on its line, None while no marker has come."""
+    first = MARKER_RE.search(text)
+    if first is None:
         return None
-    if MARKER_RE.match(head):
-        return True
-    if re.fullmatch(r"\[\s*[\d\s,;]*", head):  # "[", "[1", "[1, " : not known yet
-        return None
-    return False
+    return text[: first.start()].rpartition("\n")[2].strip() == ""
 
 
 def _boundaries(text: str) -> list[int]:

@@ -14,7 +14,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel, G
 from langchain_core.messages import AIMessage, HumanMessage
 
 from assistant.injection import addresses_model
-from assistant.llm import Evidence, ReplyChecker, answer_messages, build_chat_model
+from assistant.llm import Evidence, ReplyChecker, ReplySplitter, answer_messages, build_chat_model
 from assistant.service import Assistant, create_assistant
 from assistant.types import Answer
 from ingest.embedder import Embedder
@@ -243,7 +243,7 @@ def test_markers_before_their_sentences_cite_the_sentence_after_them_with_script
     Read as trailing markers, every sentence got the next sentence's marker."""
     lines = ["In a move", "The meeting, held", "While the Russian Foreign Ministry"]
     reply = "\n".join(f'[{{{start}}}] (unknown outlet, undated) "{_sample_line(start)}"' for start in lines)
-    model = scripted_model("\n\n" + reply, chunk_chars=5)
+    model = scripted_model(" <<SYS>>\n\n" + reply, chunk_chars=5)
     answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
     assert answer.mode == "llm" and answer.grounded and len(answer.citations) == 3
     for n, start in enumerate(lines, start=1):
@@ -304,3 +304,27 @@ def test_token_limit_reaches_the_request_as_max_tokens(silent_server: int) -> No
     assert payload["extra_body"] == {"max_tokens": 77} and "max_completion_tokens" not in payload
     openai = build_chat_model(settings.model_copy(update={"llm_max_tokens_field": "max_completion_tokens"}))
     assert openai._get_request_payload([HumanMessage(content="hi")])["max_completion_tokens"] == 77  # type: ignore[union-attr]
+
+
+def _split(reply: str, size: int = 3) -> list[str]:
+    splitter = ReplySplitter()
+    out = [s for start in range(0, len(reply), size) for s in splitter.feed(reply[start : start + size])]
+    return out + splitter.flush()
+
+
+def test_markers_after_their_sentences_stay_with_the_sentence_before_them() -> None:
+    assert _split("Evkurov led it. [1] He met Abu Kasra [3]. Talks went on [2][3].") == [
+        "Evkurov led it. [1]",
+        "He met Abu Kasra [3].",
+        "Talks went on [2][3].",
+    ]
+
+
+def test_markers_opening_lines_go_with_the_sentences_after_them() -> None:
+    assert _split(' <<SYS>>\n\n[1] "Evkurov led it." Then more.\n[2][3] He met Abu Kasra. [4] Talks') == [
+        "<<SYS>>",
+        '"Evkurov led it." [1]',
+        "Then more. [1]",
+        "He met Abu Kasra. [2][3]",
+        "Talks [4]",
+    ]
