@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +20,7 @@ import pytest
 
 from ingest.settings import Settings
 from tests.chroma_server import HOST, free_port
+from tests.server_process import ServerProcess
 
 START_TIMEOUT_S = 180.0
 EXTRA = "the llm-test extra is not installed (pip install -e '.[llm-test]')"
@@ -39,12 +37,12 @@ def model_path() -> Path:
     return Path(gguf.assemble(cache / gguf.MODEL_NAME))
 
 
-class LlamaServer:
+class LlamaServer(ServerProcess):
     """One ``python -m llama_cpp.server`` process: start (bounded), kill (SIGKILL), stop."""
 
     def __init__(self, model: Path, log: Path) -> None:
-        self.model, self.log, self.port = model, log, free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(log)
+        self.model, self.port = model, free_port()
 
     @property
     def url(self) -> str:
@@ -53,40 +51,10 @@ class LlamaServer:
     def start(self) -> None:
         command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model)]
         command += ["--host", HOST, "--port", str(self.port), "--n_ctx", "2048", "--verbose", "False"]
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {self.proc.returncode}: {self.tail()}")
-            try:
-                if httpx.get(f"{self.url}/models", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        self.kill()
-        raise RuntimeError(f"llama_cpp.server did not answer within {START_TIMEOUT_S} s: {self.tail()}")
+        self.spawn(command, self._answers, START_TIMEOUT_S)
 
-    def kill(self) -> None:
-        """SIGKILL, as a crash would."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-2000:] if self.log.is_file() else ""
+    def _answers(self) -> bool:
+        return httpx.get(f"{self.url}/models", timeout=1.0).status_code == 200
 
     def settings(self, base: Settings, **overrides: object) -> Settings:
         """``base`` pointed at this server, with the given LLM limits."""

@@ -47,7 +47,6 @@ def test_real_model_answer_streams_in_pieces_that_cite_their_own_sentences(
 ) -> None:
     assistant = assistant_on(sample_assistant, llama_server, llm_max_tokens=200, llm_timeout_s=120.0)
     pieces, answer, _ = ask_streaming(assistant)
-    print(answer.mode, answer.answer, answer.notices)
     assert pieces and "".join(pieces) == answer.answer
     if answer.mode == "extractive":  # the checks left nothing of the reply: the fallback says so
         assert any("Showing the extractive answer" in n for n in answer.notices)
