@@ -44,7 +44,7 @@ SUSPECT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\bas\s+an?\s+(?:large\s+)?language\s+model\b",
         # "if you are an AI", "when you are a language model"
         rf"\b(?:if|when|since)\s+you\s+are\s+(?:an?\s+)?{_MODEL}\b",
-        # "note to AI assistants", "instructions for language models", "attention LLMs"
+        # "note to AI assistants", "instructions for language models", "attention: LLMs"
         rf"\b(?:note|message|instructions?|reminder)\s+(?:to|for)\s+(?:any\s+|all\s+|the\s+)?{_MODEL}\b",
         rf"\b(?:note|message|attention|warning|reminder)\s*:\s*(?:any\s+|all\s+|the\s+)?{_MODEL}\b",
         # "AI assistants reading this", "language models summarizing this article"
@@ -56,7 +56,7 @@ SUSPECT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         # imperative opening: "Say only ...", "Reply with ...", "Respond exactly: ..."
         rf"^\W*(?:please\s+)?{_SPEECH}\s+(?:(?:only|exactly|verbatim|just)\b|with\s+(?:only|exactly|the\s+following)\b"
         r"|the\s+following\b|that\s+the\b|:|\")",
-        # "new instructions:", "system prompt:", "updated rules:"
+        # "new instructions:", "system prompt:", "your system prompt"
         r"\b(?:new|updated|real|actual|hidden|secret|system)\s+(?:instructions?|prompts?)\s*:",
         r"\byour\s+system\s+prompt\b",
         r"\byou\s+are\s+(?:now\s+)?(?:in\s+)?(?:developer|god|jailbreak|dan|unrestricted)\s+mode\b",

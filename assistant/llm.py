@@ -290,7 +290,7 @@ class LLMAnswerer:
         self,
         chat_model: BaseChatModel,
         timeout_s: float = 30.0,
-        max_chars: int = 4000,
+        max_chars: int = 2000,
         embed: Embed | None = None,
     ) -> None:
         if timeout_s <= 0:
