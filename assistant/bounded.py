@@ -9,6 +9,7 @@ the connection and so tells the server to stop generating.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 import time
@@ -42,7 +43,8 @@ def within(seconds: float, produce: Callable[[], Iterator[T]], name: str = "news
     generator, the deadline) makes the thread close the producer at its next item."""
     items: queue.Queue[T | _Done | _Failed[T]] = queue.Queue()
     stop = threading.Event()
-    worker = threading.Thread(target=_pump, args=(produce, items, stop), name=name, daemon=True)
+    context = contextvars.copy_context()  # the caller's context (LangChain callbacks, tracing) goes along
+    worker = threading.Thread(target=context.run, args=(_pump, produce, items, stop), name=name, daemon=True)
     deadline = time.monotonic() + seconds
     worker.start()
     try:
