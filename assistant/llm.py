@@ -2,15 +2,21 @@
 
 The prompt (``prompts/answer_system.txt``, ``prompts/answer_user.txt``) gives the numbered evidence
 sentences JSON-encoded between two lines carrying a random fence token, so evidence cannot close the
-block or pose as instructions. The reply is read sentence by sentence as it streams:
+block or pose as instructions. The reply is read sentence by sentence as it streams, each sentence
+with the markers that belong to it (after it; or before it, when the first marker starts a line):
 
 * a marker ``[n]`` naming no evidence sentence is removed; a sentence left with no valid marker is
   dropped (and counted in a notice), so nothing uncited is ever shown as cited;
-* links, HTML tags and Markdown markup that occur in no evidence sentence are removed;
+* a sentence the evidence it cites does not support (:mod:`assistant.support`: its numbers and
+  enough of its words, or its meaning, must be in the cited sentences, and an evidence sentence
+  that addresses a model supports nothing) is dropped and counted in a notice;
+* links, HTML tags, Markdown markup and "(outlet, date)" labels that are not evidence are removed;
 * the kept markers are renumbered 1..k in order of first use, matching the answer's citations.
 
-Any failure (endpoint error, timeout, empty or malformed reply, nothing left after the checks) is
-reported as a failed :class:`LLMOutcome`; the service then falls back to the extractive answer.
+The whole reply gets ``llm_timeout_s`` seconds and ``llm_max_reply_chars`` characters (and the
+model is asked for at most ``llm_max_tokens``); past a limit it is cut off. Any failure (endpoint
+error, timeout, empty or malformed reply, nothing left after the checks) is reported as a failed
+:class:`LLMOutcome`; the service then falls back to the extractive answer.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ import re
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from assistant.bounded import DeadlinePassed, within
 from assistant.prompts import render
+from assistant.support import Embed, SupportCheck
 from ingest.errors import ConfigError
 from ingest.settings import Settings
 
@@ -40,15 +48,26 @@ MD_MARKUP_RE = re.compile(r"(\*\*|__|`{1,3}|^#{1,6}\s+|^\s*[-*+]\s+|^\s*>\s*)", 
 
 
 def build_chat_model(settings: Settings) -> BaseChatModel | None:
-    """A ChatOpenAI client for the configured OpenAI-compatible endpoint, or None if none is set."""
+    """A ChatOpenAI client for the configured OpenAI-compatible endpoint, or None if none is set.
+
+    The reply's token limit goes out as ``llm_max_tokens_field``: ChatOpenAI itself sends
+    ``max_completion_tokens``, which OpenAI's newer models require but servers such as
+    llama-cpp-python's ignore (they read ``max_tokens``); sending both breaks others."""
     if not settings.llm_base_url:
         return None
     if settings.llm_timeout_s <= 0:
         raise ConfigError(f"llm_timeout_s must be positive, got {settings.llm_timeout_s}")
+    if settings.llm_max_tokens < 1:
+        raise ConfigError(f"llm_max_tokens must be at least 1, got {settings.llm_max_tokens}")
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
     key = settings.llm_api_key or SecretStr("not-needed")
+    limit: dict[str, Any] = (
+        {"max_tokens": settings.llm_max_tokens}
+        if settings.llm_max_tokens_field == "max_completion_tokens"
+        else {"extra_body": {"max_tokens": settings.llm_max_tokens}}
+    )
     return ChatOpenAI(
         base_url=settings.llm_base_url,
         model=settings.llm_model,
@@ -56,6 +75,7 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
         timeout=settings.llm_timeout_s,
         max_retries=0,
         temperature=settings.llm_temperature,
+        **limit,
     )
 
 
@@ -103,16 +123,20 @@ class LLMOutcome:
 class ReplyChecker:
     """Checks reply sentences against the evidence and renumbers their markers."""
 
-    def __init__(self, evidence: Sequence[Evidence]) -> None:
+    def __init__(self, evidence: Sequence[Evidence], embed: Embed | None = None) -> None:
         self.numbers = {e.n for e in evidence}
         self.evidence_text = " ".join(e.text for e in evidence)
+        self.labels = {f"({_label(e)})" for e in evidence}
+        self.support = SupportCheck({e.n: e.text for e in evidence}, embed)
         self.order: list[int] = []
         self.dropped_sentences = 0
+        self.unsupported = 0
         self.dropped_markers = 0
         self.removed_markup = 0
 
     def check(self, sentence: str) -> str | None:
-        """The sentence as shown (markers renumbered), or None when it cites no evidence."""
+        """The sentence as shown (markers renumbered), or None when it cites no evidence that
+        supports it (:mod:`assistant.support`)."""
         cleaned = self._clean_markup(sentence)
         cited: list[int] = []
         for match in MARKER_RE.finditer(cleaned):
@@ -124,9 +148,13 @@ class ReplyChecker:
         body = " ".join(MARKER_RE.sub("", cleaned).split())
         body = re.sub(r"\s+([.,;:!?])", r"\1", body)
         if not cited or not re.search(r"\w", body):
-            self.dropped_sentences += 1 if body.strip() else 0
+            self.dropped_sentences += 1 if re.search(r"\w", body) else 0
             return None
-        marks = "".join(f"[{self._renumber(n)}]" for n in dict.fromkeys(cited))
+        verdict = self.support.verdict(body, cited)
+        if not verdict.supported:
+            self.unsupported += 1
+            return None
+        marks = "".join(f"[{self._renumber(n)}]" for n in verdict.cited)
         return f"{body} {marks}"
 
     def _renumber(self, number: int) -> int:
@@ -135,6 +163,8 @@ class ReplyChecker:
         return self.order.index(number) + 1
 
     def _clean_markup(self, text: str) -> str:
+        for label in self.labels:  # "(outlet, date)" copied from the evidence block
+            text = text.replace(label, "")
         before = text
         text = MD_LINK_RE.sub(
             lambda m: m.group(1) if m.group(2) not in self.evidence_text else m.group(0), text
@@ -152,6 +182,11 @@ class ReplyChecker:
             out.append(
                 f"Removed {self.dropped_sentences} sentence(s) of the LLM reply that cited no evidence."
             )
+        if self.unsupported:
+            out.append(
+                f"Removed {self.unsupported} sentence(s) of the LLM reply that the evidence they cite "
+                "does not support."
+            )
         if self.dropped_markers:
             out.append(f"Removed {self.dropped_markers} citation marker(s) naming no evidence sentence.")
         if self.removed_markup:
@@ -159,66 +194,198 @@ class ReplyChecker:
         return out
 
 
-class SentenceBuffer:
-    """Collects streamed text and releases it sentence by sentence."""
+class ReplySplitter:
+    """Collects streamed text and releases it sentence by sentence, each with its markers after it.
+
+    Models place markers two ways: after the sentence ("Evkurov led it [1]. He met ... [3].") as
+    the prompt asks, or before it, copying the evidence block's layout ("[1] Evkurov led it.
+    [3] He met ..."). The first marker tells which: when it starts a line, every marker belongs to
+    the text after it, up to the next marker. Reading such a reply the first way would give each
+    sentence the marker of the next one. Nothing is released before the first marker comes (a
+    sentence without one would be dropped anyway)."""
 
     def __init__(self) -> None:
         self.text = ""
+        self.leading: bool | None = None  # markers before their sentences; None: not known yet
 
     def feed(self, piece: str) -> list[str]:
         self.text += piece
-        parts = SPLIT_RE.split(self.text)
-        self.text = parts[-1]
-        return [p for p in parts[:-1] if p.strip()]
+        if self.leading is None:
+            self.leading = _markers_lead(self.text)
+            if self.leading is None:
+                return []
+        return self._release(final=False)
 
-    def flush(self) -> list[str]:
-        rest, self.text = self.text, ""
-        return [p for p in SPLIT_RE.split(rest) if p.strip()]
+    def flush(self, complete_only: bool = False) -> list[str]:
+        """The rest; with ``complete_only`` (a reply cut off) a last sentence without its end is dropped."""
+        if self.leading is None:
+            self.leading = False
+        complete = COMPLETE_RE.search(self.text) is not None
+        sentences = self._release(final=True)
+        if complete_only and sentences and not complete:
+            sentences.pop()
+        return sentences
+
+    def _release(self, final: bool) -> list[str]:
+        """Complete sentences; the text after the last boundary is kept (unless ``final``)."""
+        cuts = _unit_starts(self.text) if self.leading else _boundaries(self.text)
+        if final:
+            cuts.append(len(self.text))
+        pieces = [self.text[begin:end] for begin, end in zip([0, *cuts], cuts)]
+        self.text = self.text[cuts[-1] :] if cuts else self.text
+        if self.leading:
+            return [s for piece in pieces for s in _marked_sentences(piece)]
+        return [" ".join(p.split()) for p in pieces if p.strip()]
+
+
+COMPLETE_RE = re.compile(r"(?:[.!?][\"'”’)]*|\])\s*$")
+MARKER_RUN_RE = re.compile(rf"(?:{MARKER_RE.pattern}\s*)+")
+BOUNDARY_RE = re.compile(rf"{SPLIT_RE.pattern}|\n\s*\n")
+SENTENCE_END = ".!?\"”’')"
+
+
+def _markers_lead(text: str) -> bool | None:
+    """Whether the reply's markers open their sentences: True when its first marker starts a line,
+    False when it follows text on its line, None while no marker has come."""
+    first = MARKER_RE.search(text)
+    if first is None:
+        return None
+    return text[: first.start()].rpartition("\n")[2].strip() == ""
+
+
+def _boundaries(text: str) -> list[int]:
+    """Where sentences start: after terminal punctuation or a marker, and after blank lines."""
+    return [m.end() for m in BOUNDARY_RE.finditer(text)]
+
+
+def _unit_starts(text: str) -> list[int]:
+    """Where a run of markers opens a sentence (at a line start or after a sentence's end)."""
+    starts = []
+    for match in MARKER_RUN_RE.finditer(text):
+        before = text[: match.start()].rstrip(" \t")
+        if before and (before.endswith("\n") or before[-1] in SENTENCE_END):
+            starts.append(match.start())
+    return starts
+
+
+def _marked_sentences(unit: str) -> list[str]:
+    """A unit opening with markers as sentences, each followed by the unit's markers:
+    "[1] A. B." -> ["A. [1]", "B. [1]"]."""
+    unit = unit.strip()
+    run = MARKER_RUN_RE.match(unit)
+    marks = " ".join(run.group(0).split()) if run else ""
+    rest = unit[run.end() :] if run else unit
+    cuts = _boundaries(rest)
+    pieces = [rest[begin:end] for begin, end in zip([0, *cuts], [*cuts, len(rest)])]
+    return [f"{' '.join(p.split())} {marks}".strip() for p in pieces if p.strip()]
 
 
 class LLMAnswerer:
-    """Streams a checked answer from a chat model; reports failure instead of raising."""
+    """Streams a checked answer from a chat model; reports failure instead of raising.
 
-    def __init__(self, chat_model: BaseChatModel) -> None:
+    The whole reply gets ``timeout_s`` seconds and ``max_chars`` characters: past either it is
+    cut off, keeping the sentences already checked (or, when there are none, failing)."""
+
+    def __init__(
+        self,
+        chat_model: BaseChatModel,
+        timeout_s: float = 30.0,
+        max_chars: int = 2000,
+        embed: Embed | None = None,
+    ) -> None:
+        if timeout_s <= 0:
+            raise ConfigError(f"llm_timeout_s must be positive, got {timeout_s}")
+        if max_chars < 1:
+            raise ConfigError(f"llm_max_reply_chars must be at least 1, got {max_chars}")
         self.chat_model = chat_model
+        self.timeout_s = timeout_s
+        self.max_chars = max_chars
+        self.embed = embed
 
     def stream(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str | LLMOutcome]:
         """Checked answer pieces (str), then the :class:`LLMOutcome`."""
-        checker = ReplyChecker(evidence)
-        buffer = SentenceBuffer()
-        shown: list[str] = []
-        raw: list[str] = []
+        reply = _Reply(ReplyChecker(evidence, self.embed))
+        messages = answer_messages(question, evidence)
+        at_token_limit = False
         try:
-            for chunk in self.chat_model.stream(answer_messages(question, evidence)):
+            for chunk in within(self.timeout_s, lambda: self.chat_model.stream(messages), "newsdesk-llm"):
+                at_token_limit = at_token_limit or chunk.response_metadata.get("finish_reason") == "length"
                 piece = _chunk_text(chunk.content)
-                raw.append(piece)
-                for sentence in buffer.feed(piece):
-                    yield from _emit(checker.check(sentence), shown)
-        except Exception as exc:  # any endpoint, transport or timeout error of any provider
-            if not shown:
-                yield LLMOutcome(failed=True, reason=f"the LLM endpoint failed ({type(exc).__name__}: {exc})")
-                return
-            checker_notice = "The LLM reply was cut short by an error; showing what was checked."
-            yield LLMOutcome(" ".join(shown), checker.order, [checker_notice, *checker.notices()])
+                room = self.max_chars - reply.length
+                yield from reply.feed(piece[:room])
+                if len(piece) > room:
+                    yield from reply.cut(f"it passed {self.max_chars} characters (llm_max_reply_chars)")
+                    return
+        except DeadlinePassed:
+            yield from reply.cut(f"it took longer than {self.timeout_s:g} s (llm_timeout_s)")
             return
-        reply = "".join(raw).strip()
-        if reply.startswith(NOT_FOUND) or reply.endswith(NOT_FOUND):
+        except Exception as exc:  # any endpoint, transport or timeout error of any provider
+            yield from reply.broken(exc)
+            return
+        if at_token_limit:
+            yield from reply.cut("it reached the token limit, llm_max_tokens")
+            return
+        yield from reply.finish()
+
+
+class _Reply:
+    """One reply as it streams: raw text, the checked sentences shown, and how it ended."""
+
+    def __init__(self, checker: ReplyChecker) -> None:
+        self.checker = checker
+        self.splitter = ReplySplitter()
+        self.raw: list[str] = []
+        self.shown: list[str] = []
+        self.length = 0
+
+    def feed(self, piece: str) -> Iterator[str]:
+        self.raw.append(piece)
+        self.length += len(piece)
+        for sentence in self.splitter.feed(piece):
+            yield from self._emit(sentence)
+
+    def _emit(self, sentence: str) -> Iterator[str]:
+        checked = self.checker.check(sentence)
+        if checked is not None:
+            yield (" " if self.shown else "") + checked
+            self.shown.append(checked)
+
+    def _outcome(self, notices: Sequence[str] = ()) -> LLMOutcome:
+        return LLMOutcome(" ".join(self.shown), self.checker.order, [*notices, *self.checker.notices()])
+
+    def cut(self, why: str) -> Iterator[str | LLMOutcome]:
+        """The reply stopped by a limit: its complete sentences count, the rest is dropped."""
+        for sentence in self.splitter.flush(complete_only=True):
+            yield from self._emit(sentence)
+        if not self.shown:
+            yield LLMOutcome(
+                failed=True, reason=f"the LLM reply was cut off: {why}", notices=self.checker.notices()
+            )
+            return
+        yield self._outcome(
+            [f"The LLM reply was cut off ({why}); showing the sentences checked before that."]
+        )
+
+    def broken(self, exc: Exception) -> Iterator[LLMOutcome]:
+        if not self.shown:
+            yield LLMOutcome(failed=True, reason=f"the LLM endpoint failed ({type(exc).__name__}: {exc})")
+            return
+        yield self._outcome(["The LLM reply was cut short by an error; showing what was checked."])
+
+    def finish(self) -> Iterator[str | LLMOutcome]:
+        text = "".join(self.raw).strip()
+        if text.startswith(NOT_FOUND) or text.endswith(NOT_FOUND):
             yield LLMOutcome(grounded=False, reason="the evidence does not answer the question")
             return
-        for sentence in buffer.flush():
-            yield from _emit(checker.check(sentence), shown)
-        if not shown:
-            why = "an empty reply" if not reply else "no sentence citing the evidence"
-            yield LLMOutcome(failed=True, reason=f"the LLM gave {why}", notices=checker.notices())
+        for sentence in self.splitter.flush():
+            yield from self._emit(sentence)
+        if not self.shown:
+            why = "an empty reply" if not text else "no sentence citing the evidence"
+            if self.checker.unsupported:
+                why = "no sentence that the evidence it cites supports"
+            yield LLMOutcome(failed=True, reason=f"the LLM gave {why}", notices=self.checker.notices())
             return
-        yield LLMOutcome(" ".join(shown), checker.order, checker.notices())
-
-
-def _emit(sentence: str | None, shown: list[str]) -> Iterator[str]:
-    if sentence is None:
-        return
-    yield (" " if shown else "") + sentence
-    shown.append(sentence)
+        yield self._outcome()
 
 
 def _chunk_text(content: object) -> str:
@@ -232,15 +399,18 @@ def _chunk_text(content: object) -> str:
     raise TypeError(f"unexpected LLM message content of type {type(content).__name__}")
 
 
-def condense_with_llm(chat_model: BaseChatModel, question: str, history_lines: Sequence[str]) -> str | None:
-    """A standalone question rewritten by the LLM, or None when it fails or answers oddly."""
+def condense_with_llm(
+    chat_model: BaseChatModel, question: str, history_lines: Sequence[str], timeout_s: float = 30.0
+) -> str | None:
+    """A standalone question rewritten by the LLM (within ``timeout_s`` in all), or None when it
+    fails or answers oddly."""
     from langchain_core.messages import HumanMessage
 
     fence = f"CHAT-{secrets.token_hex(6)}"
     prompt = render("condense", fence=fence, history="\n".join(history_lines), question=question)
     try:
-        reply = chat_model.invoke([HumanMessage(content=prompt)])
-        text = " ".join(_chunk_text(reply.content).split())
+        replies = within(timeout_s, lambda: iter([chat_model.invoke([HumanMessage(content=prompt)])]))
+        text = " ".join(_chunk_text(next(replies).content).split())
     except Exception:  # the heuristic standalone question is the fallback
         return None
     if not text or len(text) > 400 or fence in text:

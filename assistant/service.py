@@ -34,6 +34,7 @@ from assistant.answer import (
 from assistant.chat import Standalone, condense
 from assistant.corpus import CorpusCache
 from assistant.dates import asks_for_latest
+from assistant.injection import screen, suspect_notice
 from assistant.llm import Evidence, LLMAnswerer, LLMOutcome, build_chat_model, condense_with_llm
 from assistant.news import (
     NewestFirst,
@@ -48,7 +49,7 @@ from assistant.question import InvalidQuestionError, Question, check_text, read_
 from assistant.retrieve import Candidate, HybridSearch, Retrieval, SentenceRetriever
 from assistant.types import Answer, ChatTurn, Citation, Filters
 from ingest.components import IngestComponents
-from ingest.embedder import Embedder
+from ingest.embedder import Embedder, Vectors
 from ingest.errors import NewsdeskError
 from ingest.pipeline import IngestReport
 from ingest.settings import Settings
@@ -78,6 +79,7 @@ class _Turn:
     retrieval: Retrieval | None = None
     timings: dict[str, float] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    suspect: int = 0  # retrieved sentences left out: they address the reader or a model
 
 
 class Assistant:
@@ -94,7 +96,11 @@ class Assistant:
         self.search = HybridSearch(settings, components.store, components.embedder, self.cache)
         self.retriever = SentenceRetriever(search=self.search, k=settings.llm_max_evidence)
         self.extractive = ExtractiveAnswerer(settings)
-        self.llm = LLMAnswerer(chat_model) if chat_model is not None else None
+        self.llm = (
+            LLMAnswerer(chat_model, settings.llm_timeout_s, settings.llm_max_reply_chars, self._embed)
+            if chat_model is not None
+            else None
+        )
         self._chain: Runnable[_Turn, _Turn] | None = None
 
     # --- answering -------------------------------------------------------------------------
@@ -162,7 +168,7 @@ class Assistant:
         turn.standalone = condense(turn.question, turn.history, self.settings.chat_history_turns)
         if turn.standalone.is_follow_up and turn.mode == "llm" and self.chat_model is not None:
             lines = [f"{t.role}: {t.content}" for t in turn.history[-self.settings.chat_history_turns :]]
-            rewritten = condense_with_llm(self.chat_model, turn.question, lines)
+            rewritten = condense_with_llm(self.chat_model, turn.question, lines, self.settings.llm_timeout_s)
             if rewritten:
                 turn.standalone = Standalone(rewritten, True, turn.standalone.previous_answer)
         turn.timings["condense"] = _ms(clock)
@@ -171,12 +177,26 @@ class Assistant:
     def _retrieve(self, turn: _Turn) -> _Turn:
         assert turn.standalone is not None
         question = read_question(turn.standalone.text)
-        turn.retrieval = self.search.search(question, turn.filters)
+        turn.retrieval, turn.suspect = self._search(question, turn.filters)
         turn.timings.update(turn.retrieval.timings_ms)
         turn.filters_applied = turn.filters
         if self.settings.question_date_filters:
             self._date_phrase(turn, question)
+        if turn.suspect:
+            turn.notices.append(suspect_notice(turn.suspect))
         return turn
+
+    def _search(self, question: Question, filters: Filters | None) -> tuple[Retrieval, int]:
+        """The hybrid search's candidates, less the sentences that address the reader or a model
+        (possible prompt injection: they are neither evidence nor an answer); and how many those were."""
+        retrieval = self.search.search(question, filters)
+        retrieval.candidates, suspect = screen(retrieval.candidates)
+        return retrieval, len(suspect)
+
+    def _embed(self, texts: Sequence[str]) -> Vectors:
+        """Unit vectors of a few sentences (the LLM reply's support check), with the query threads."""
+        embedder = self.components.embedder
+        return embedder.embed(list(texts), threads=embedder.query_threads)
 
     def _date_phrase(self, turn: _Turn, question: Question) -> None:
         """Search again within the date range the question names ("in January 2023", "last week")
@@ -186,12 +206,12 @@ class Assistant:
         if dated is None or dated is turn.filters:
             return
         clock = time.perf_counter()
-        narrow = self.search.search(question, dated)
+        narrow, suspect = self._search(question, dated)
         kept = prefer_dated(
             self._strength(turn.retrieval), self._strength(narrow), self.settings.date_phrase_margin
         )
         if kept:
-            turn.retrieval, turn.filters_applied = narrow, dated
+            turn.retrieval, turn.filters_applied, turn.suspect = narrow, dated, suspect
         turn.notices.append(date_phrase_notice(dated, kept))
         turn.timings["date_phrase"] = _ms(clock)
 

@@ -146,7 +146,21 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint URL.")
     llm_model: str = Field("gpt-4o-mini", description="Model name at the LLM endpoint.")
     llm_api_key: SecretStr | None = Field(None, description="Key for the LLM endpoint.")
-    llm_timeout_s: float = Field(30.0, description="Timeout of one LLM call, seconds.")
+    llm_timeout_s: float = Field(
+        30.0,
+        description="Time the whole LLM reply may take, seconds: past it the reply is cut off (the "
+        "sentences checked so far are kept; with none, the extractive answer is shown).",
+    )
+    llm_max_tokens: int = Field(400, description="Most tokens the LLM is asked to generate for a reply.")
+    llm_max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens",
+        description="Request field carrying llm_max_tokens: 'max_tokens' (read by llama.cpp, vLLM, Ollama, "
+        "LM Studio and OpenAI's GPT-4 family) or 'max_completion_tokens' (required by OpenAI's reasoning "
+        "models; ignored by llama-cpp-python's server).",
+    )
+    llm_max_reply_chars: int = Field(
+        2000, description="Most characters of an LLM reply read: past it the reply is cut off."
+    )
 
     # --- news: syndication, corroboration, corrections ------------------------------------
     syndication_threshold: float = Field(

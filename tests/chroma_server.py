@@ -7,13 +7,9 @@ handle can kill and restart it on the same port and folder (for crash tests).
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +19,7 @@ import httpx
 import pytest
 
 from ingest.settings import Settings
+from tests.server_process import ServerProcess
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0
@@ -40,70 +37,23 @@ def chroma_cli() -> str | None:
     return str(beside_python) if beside_python.is_file() else shutil.which("chroma")
 
 
-class ChromaServer:
+class ChromaServer(ServerProcess):
     """One ``chroma run`` process: start, kill (SIGKILL, like a crash), pause/resume, stop, restart."""
 
     def __init__(self, cli: str, path: Path, port: int) -> None:
+        super().__init__(path.parent / f"chroma-{port}.log")
         self.cli, self.path, self.port = cli, path, port
-        self.log = path.parent / f"chroma-{port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [self.cli, "run", "--path", str(self.path), "--host", HOST, "--port", str(self.port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._wait_until_up()
+        command = [self.cli, "run", "--path", str(self.path), "--host", HOST, "--port", str(self.port)]
+        self.spawn(command, self._answers, START_TIMEOUT_S)
 
-    def _wait_until_up(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.proc.returncode}: {self.tail()}")
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"chroma run did not answer within {START_TIMEOUT_S} s: {self.tail()}")
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash would; the data folder stays."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def pause(self) -> None:
-        """SIGSTOP: the server keeps its connections open and answers nothing, as a hung host would."""
-        assert self.proc is not None and self.proc.poll() is None
-        os.killpg(self.proc.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """SIGCONT after :meth:`pause`."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.resume()  # a stopped process would not act on SIGTERM
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-2000:] if self.log.is_file() else ""
+    def _answers(self) -> bool:
+        return httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1.0).status_code == 200
 
     def settings(self, tmp_path: Path, collection: str | None = None, **overrides: Any) -> Settings:
         """Settings for this server, with a fresh collection unless one is named."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
-
 from assistant.chat import condense, is_follow_up
 from assistant.service import Assistant
 from assistant.types import ChatTurn
+from tests.assistant.scripted_llm import scripted_model
 
 FIRST = "Who led the Russian delegation to Damascus?"
 
@@ -38,16 +36,12 @@ def test_standalone_question_is_left_as_it_is() -> None:
 
 
 def test_follow_up_is_condensed_by_the_llm_with_fake_chat_model(sample_assistant: Assistant) -> None:
-    model = GenericFakeChatModel(
-        messages=iter(
-            [
-                AIMessage(content="Whom did Yunus-Bege Evkurov meet in Damascus?"),
-                AIMessage(content="He met Murhaf Abu Kasra [1]."),
-            ]
-        )
+    model = scripted_model(
+        "Whom did Yunus-Bege Evkurov meet in Damascus?", "He met Murhaf Abu Kasra [{Abu Kasra}]."
     )
     llm_assistant = Assistant(sample_assistant.settings, sample_assistant.components, chat_model=model)
     turns = [ChatTurn(role="user", content=FIRST), ChatTurn(role="assistant", content="Evkurov led it. [1]")]
     answer = llm_assistant.ask("and who did he meet?", history=turns, mode="llm")
     assert answer.standalone_question == "Whom did Yunus-Bege Evkurov meet in Damascus?"
     assert answer.mode == "llm" and answer.grounded and len(answer.citations) == 1
+    assert "Abu Kasra" in answer.citations[0].sentence
