@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_answer.add_commands(sub)
     cli_feeds.add_commands(sub)
     for subcommand in sub.choices.values():  # `newsdesk ingest FILE --store DIR` works too
-        add_global_options(subcommand, default=argparse.SUPPRESS)
+        _add_global_options_below(subcommand)
     return parser
 
 
@@ -55,6 +55,15 @@ def add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
         "--store", type=Path, default=default, help="embedded Chroma folder (NEWSDESK_STORE_DIR)"
     )
     parser.add_argument("--collection", default=default, help="collection name (NEWSDESK_COLLECTION)")
+
+
+def _add_global_options_below(parser: argparse.ArgumentParser) -> None:
+    """The global options on a subcommand and on each of its own subcommands (``feeds add``)."""
+    add_global_options(parser, default=argparse.SUPPRESS)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for nested in action.choices.values():
+                _add_global_options_below(nested)
 
 
 def _add_ingest_commands(sub: Any) -> None:

@@ -95,11 +95,25 @@ def test_every_subcommand_accepts_each_global_option_after_it(flag: str) -> None
     from assistant.cli import build_parser
 
     parser = build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    for name, sub in commands.items():
-        required = [a for a in sub._actions if a.required or (not a.option_strings and a.nargs != "?")]
-        argv = [name]
-        for action in required:
-            argv += [action.option_strings[0], "x"] if action.option_strings else ["x"]
+    for argv in command_lines(parser):
         args = parser.parse_args([*argv, flag, "value_x"])
-        assert str(getattr(args, flag[2:])) == "value_x", name
+        assert str(getattr(args, flag[2:])) == "value_x", argv
+
+
+def command_lines(parser: argparse.ArgumentParser) -> list[list[str]]:
+    """A minimal valid command line for every (nested) subcommand: its name and required arguments."""
+    out: list[list[str]] = []
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for action in subparsers:
+        for name, sub in action.choices.items():
+            nested = command_lines(sub)
+            out += [[name, *line] for line in nested] if nested else [[name, *required_values(sub)]]
+    return out
+
+
+def required_values(parser: argparse.ArgumentParser) -> list[str]:
+    argv: list[str] = []
+    for action in parser._actions:
+        if action.required or (not action.option_strings and action.nargs not in ("?", "*")):
+            argv += [action.option_strings[0], "x"] if action.option_strings else ["x"]
+    return argv
