@@ -417,11 +417,16 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def _router(handlers: Api, keyed: bool) -> APIRouter:
-    """The /api routes; the schema asks for a bearer key only when keys are configured."""
-    asking = errors(400, 413, 422, 503)
+def api_router(keyed: bool, **options: Any) -> APIRouter:
+    """An /api router; the schema asks for a bearer key only when keys are configured."""
     bearer = [Depends(HTTPBearer(auto_error=False))] if keyed else []
-    router = APIRouter(prefix="/api", dependencies=bearer)
+    return APIRouter(prefix="/api", dependencies=bearer, **options)
+
+
+def _router(handlers: Api, keyed: bool) -> APIRouter:
+    """The /api routes."""
+    asking = errors(400, 413, 422, 503)
+    router = api_router(keyed)
     router.add_api_route("/ask", handlers.ask, methods=["POST"], response_model=Answer, responses=asking)
     router.add_api_route(
         "/ask/stream",

@@ -16,12 +16,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.security import HTTPBearer
+from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from assistant.api import ErrorOut, require_write
+from assistant.api import api_router, errors, require_write
 from ingest.errors import FeedNotFoundError
 
 if TYPE_CHECKING:
@@ -121,10 +120,8 @@ def _sync_out(result: SyncResult) -> FeedSyncOut:
 def add_feed_routes(api: FastAPI, feeds: FeedScheduler) -> None:
     """Add the ``/api/feeds`` routes (behind the same keys and limits as the rest of ``/api``)."""
     handlers = FeedRoutes(feeds)
-    errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 429, 503)
-    }
-    router = APIRouter(prefix="/api", dependencies=[Depends(HTTPBearer(auto_error=False))], responses=errors)
+    responses = errors(400, 403, 404, 409, 413, 422, 503)  # 422 bodies as the rest of /api gives them
+    router = api_router(api.state.keyring.enabled, responses=responses)
     router.add_api_route("/feeds", handlers.feeds_list, methods=["GET"], response_model=list[FeedOut])
     router.add_api_route("/feeds", handlers.add, methods=["POST"], response_model=FeedOut)
     router.add_api_route("/feeds/sync", handlers.sync, methods=["POST"], response_model=list[FeedSyncOut])

@@ -24,6 +24,7 @@ from tests.assistant.test_support import INJECTIONS
 from tests.conftest import SAMPLE
 
 QUESTION = "Who led the Russian delegation to Damascus?"
+SAMPLE_META = json.loads(SAMPLE.with_name(SAMPLE.name + ".meta.json").read_text(encoding="utf-8"))
 
 
 def with_model(base: Assistant, model: object) -> Assistant:
@@ -63,8 +64,10 @@ def test_links_and_markup_not_in_the_evidence_are_removed_with_fake_chat_model(
     assert answer.answer.startswith("Evkurov led a high-profile delegation to Damascus")
 
 
-def test_markers_are_renumbered_in_order_of_use_with_fake_chat_model(sample_assistant: Assistant) -> None:
-    model = scripted("He met Murhaf Abu Kasra [3]. Evkurov led the delegation [1][3].")
+def test_markers_are_renumbered_in_order_of_use_with_scripted_chat_model(sample_assistant: Assistant) -> None:
+    model = scripted_model(
+        "He met Murhaf Abu Kasra [{Kasra}]. Evkurov led the delegation [{Evkurov}][{Kasra}]."
+    )
     answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
     assert answer.answer == "He met Murhaf Abu Kasra. [1] Evkurov led the delegation. [2][1]"
     assert [c.n for c in answer.citations] == [1, 2]
@@ -242,14 +245,15 @@ def test_markers_before_their_sentences_cite_the_sentence_after_them_with_script
     """How the real Gemma 3 270M replied: the evidence block echoed, each marker opening its line.
     Read as trailing markers, every sentence got the next sentence's marker."""
     lines = ["In a move", "The meeting, held", "While the Russian Foreign Ministry"]
-    reply = "\n".join(f'[{{{start}}}] (unknown outlet, undated) "{_sample_line(start)}"' for start in lines)
+    label = f"({SAMPLE_META['source']}, {SAMPLE_META['published']})"  # as the evidence block labels it
+    reply = "\n".join(f'[{{{start}}}] {label} "{_sample_line(start)}"' for start in lines)
     model = scripted_model(" <<SYS>>\n\n" + reply, chunk_chars=5)
     answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
     assert answer.mode == "llm" and answer.grounded and len(answer.citations) == 3
     for n, start in enumerate(lines, start=1):
         assert answer.citations[n - 1].sentence.startswith(start)
         assert f'"{_sample_line(start)}" [{n}]' in answer.answer
-    assert "unknown outlet" not in answer.answer
+    assert label not in answer.answer
 
 
 def _sample_line(start: str) -> str:

@@ -77,6 +77,15 @@ OPERATIONS = [
     ("GET", "/api/health"),
     ("GET", "/api/stats"),
 ]
+# The feed routes are in the schema too, but no example is generated for them: a generated feed URL
+# would be fetched by the sync, and the tests send traffic to 127.0.0.1 only (tests/assistant/
+# test_feeds_api.py covers them against a local feed server).
+FEED_OPERATIONS = [
+    ("GET", "/api/feeds"),
+    ("POST", "/api/feeds"),
+    ("POST", "/api/feeds/sync"),
+    ("DELETE", "/api/feeds/{feed_id}"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +99,7 @@ def api_schema(served: Served) -> BaseSchema:
 
 def test_the_schema_lists_every_api_operation(api_schema: BaseSchema) -> None:
     listed = {(op.ok().method.upper(), op.ok().path) for op in api_schema.get_all_operations()}
-    assert listed == set(OPERATIONS)
+    assert listed == set(OPERATIONS) | set(FEED_OPERATIONS)
 
 
 GENERATED = [
