@@ -11,6 +11,7 @@ from typing import Any
 
 from assistant.cli import command
 from assistant.types import Answer, Citation, Filters
+from ingest.errors import ConfigError
 from ingest.settings import Settings
 
 
@@ -33,8 +34,23 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="JSONL answers, id copied")
     _add_answer_options(p)
     p = sub.add_parser("eval", help="quality and latency metrics on questions with gold answers")
-    p.add_argument("--questions", type=Path, required=True, help='JSONL lines {"id", "question", "answer"}')
-    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument(
+        "--questions",
+        type=Path,
+        action="append",
+        required=True,
+        help='JSONL lines {"id", "question", "answer", "date"}; repeat for several splits',
+    )
+    p.add_argument(
+        "--split-store",
+        type=Path,
+        action="append",
+        default=[],
+        help="the store of each --questions file, in the same order (default: --store for all)",
+    )
+    p.add_argument("--limit", type=int, help="only the first N questions of each file")
+    p.add_argument("--misses", type=Path, help="write the questions whose first citation missed (JSONL)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples of the intervals")
     _add_answer_options(p, filters=False)
 
 
@@ -127,11 +143,42 @@ def _batch(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("eval")
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.evaluate import evaluate, read_questions
+    """One JSON line of metrics per split (question file) on stdout, a summary table on stderr."""
+    from assistant.evaluate import read_questions, run_questions, summarize
     from assistant.service import create_assistant
 
-    items = read_questions(args.questions, args.limit)
-    assistant = create_assistant(settings)
-    assistant.warm_up()
-    print(json.dumps(evaluate(assistant, items, args.mode)))
+    if args.split_store and len(args.split_store) != len(args.questions):
+        raise ConfigError("give one --split-store for each --questions file, or none")
+    stores = args.split_store or [settings.store_dir] * len(args.questions)
+    misses = args.misses.open("w", encoding="utf-8") if args.misses else None
+    try:
+        for path, store in zip(args.questions, stores):
+            items = read_questions(path, args.limit)
+            assistant = create_assistant(settings.model_copy(update={"store_dir": store}))
+            assistant.warm_up()
+            results = list(run_questions(assistant, items, args.mode))
+            metrics = {"split": path.parent.name, **summarize(results, args.bootstrap)}
+            print(json.dumps(metrics), flush=True)
+            print(summary_table(metrics), file=sys.stderr)
+            for result in results:
+                if misses is not None and not result.hits.get("first_sentence_hit", False):
+                    misses.write(json.dumps({"split": metrics["split"], **result.miss()}) + "\n")
+    finally:
+        if misses is not None:
+            misses.close()
     return 0
+
+
+def summary_table(metrics: dict[str, Any]) -> str:
+    """The rates of one split with their intervals, then one line per week."""
+    from assistant.evaluate import RATES as rates
+
+    lines = [f"{metrics['split']}: {metrics['questions']} questions"]
+    for key in rates:
+        lo, hi = metrics["interval_95"][key]
+        lines.append(f"  {key:<20} {metrics[key]:.3f}  [{lo:.3f}, {hi:.3f}]")
+    lines.append("  per week (questions): " + " ".join(rates))
+    for week, row in metrics["weeks"].items():
+        cells = " ".join(f"{row[k]:.2f}" for k in rates)
+        lines.append(f"  week {week} ({row['questions']:>3}): {cells}")
+    return "\n".join(lines)

@@ -10,6 +10,12 @@ in "2025-26"). Metrics:
 * ``first_300_hit``: gold answer in the first 300 characters of the answer text (markers removed);
 * ``any_citation_hit``: gold answer in any cited sentence;
 * ``refusal_rate``: share of questions answered with ``grounded: false``;
+* ``candidate_recall``: gold answer in any candidate sentence the answerer ranked (retrieval's
+  share, so retrieval and ranking can be improved separately);
+* ``short_answer_given`` / ``_exact`` / ``_contains``: share of questions whose answer has a short
+  answer, whose short answer equals the gold answer, and whose short answer contains it;
+* ``interval_95``: a 95% bootstrap interval (resampling questions) of each rate;
+* ``weeks``: the rates of each quiz week (the question id's prefix);
 * ``latency_ms``: p50 / p95 / mean of ``ask`` (wall clock, per question);
 * ``answer_ms``: p50 / p95 of the answer's own ``timings_ms["total"]`` (question to composed answer,
   before the news enrichment of citations).
@@ -25,10 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from assistant.chat import strip_markers
 from assistant.dates import parse_day
-from assistant.lexical import contains_answer, contains_normalized
+from assistant.lexical import contains_answer, contains_normalized, normalize_for_match
 from assistant.question import InvalidQuestionError, check_text
 from assistant.types import Answer
 from ingest.errors import SourceError
@@ -90,6 +97,18 @@ def answer_hits(answer: Answer, gold: str) -> dict[str, bool]:
     return hits
 
 
+def short_answer_hits(answer: Answer, gold: str) -> dict[str, bool]:
+    """Whether the answer gave a short answer, whether it equals the gold answer, and whether it
+    contains it (normalized as the other hits)."""
+    short = normalize_for_match(answer.short_answer.text) if answer.short_answer else ""
+    wanted = normalize_for_match(gold)
+    return {
+        "short_answer_given": bool(short),
+        "short_answer_exact": bool(short) and short == wanted,
+        "short_answer_contains": bool(short and wanted) and wanted in short,
+    }
+
+
 def _hits(answer: Answer, gold: str, contains: Callable[[str, str], bool], suffix: str) -> dict[str, bool]:
     first = answer.citations[0].sentence if answer.citations else ""
     opening = strip_markers(answer.answer)[:FIRST_CHARS]
@@ -100,40 +119,124 @@ def _hits(answer: Answer, gold: str, contains: Callable[[str, str], bool], suffi
     }
 
 
+@dataclass(frozen=True)
+class QuestionResult:
+    """One question's outcome: hits, refusal, whether the gold was among the candidates, timing."""
+
+    item: QuestionItem
+    answer: Answer
+    hits: dict[str, bool]
+    candidate_hit: bool
+    ms: float
+
+    @property
+    def week(self) -> str:
+        """The quiz week of the question (its id's prefix, ``20240105`` of ``20240105_3``)."""
+        return self.item.id.split("_")[0]
+
+    def miss(self) -> dict[str, Any]:
+        """What error analysis needs of a question whose first cited sentence missed the gold."""
+        first = self.answer.citations[0] if self.answer.citations else None
+        return {
+            "id": self.item.id,
+            "date": self.item.date,
+            "question": self.item.question,
+            "gold": self.item.answer,
+            "grounded": self.answer.grounded,
+            "first_citation": first.sentence if first else "",
+            "first_doc_id": first.doc_id if first else "",
+            "short_answer": self.answer.short_answer.text if self.answer.short_answer else "",
+            "gold_in_candidates": self.candidate_hit,
+            "gold_in_any_citation": self.hits.get("any_citation_hit", False),
+        }
+
+
 def run_questions(
     assistant: Assistant, items: Iterable[QuestionItem], mode: Mode | None = None
-) -> Iterator[tuple[QuestionItem, Answer, float]]:
-    """Each item with its answer and the wall-clock milliseconds ``ask`` took."""
+) -> Iterator[QuestionResult]:
+    """Each item asked with its own date as "today", with its outcome."""
     for item in items:
         started = time.perf_counter()
-        answer = assistant.ask(item.question, mode=mode, today=parse_day(item.date))
-        yield item, answer, (time.perf_counter() - started) * 1000
+        answer, retrieval = assistant.trace(item.question, mode=mode, today=parse_day(item.date))
+        ms = (time.perf_counter() - started) * 1000
+        candidates = retrieval.candidates if retrieval is not None else []
+        found = bool(item.answer) and any(contains_normalized(c.text, item.answer) for c in candidates)
+        hits = {**answer_hits(answer, item.answer), **short_answer_hits(answer, item.answer)}
+        yield QuestionResult(item, answer, hits, found, ms)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 1) if values else 0.0
 
 
-def evaluate(assistant: Assistant, items: Sequence[QuestionItem], mode: Mode | None = None) -> dict[str, Any]:
+RATES = (
+    "first_sentence_hit",
+    "first_300_hit",
+    "any_citation_hit",
+    "candidate_recall",
+    "refusal_rate",
+    "short_answer_exact",
+    "short_answer_contains",
+)
+
+
+def evaluate(
+    assistant: Assistant,
+    items: Sequence[QuestionItem],
+    mode: Mode | None = None,
+    bootstrap: int = 1000,
+) -> dict[str, Any]:
     """Metrics of the assistant on question items with gold answers."""
-    counts: dict[str, int] = {}
-    refused = 0
-    latencies: list[float] = []
-    chain: list[float] = []
-    for item, answer, ms in run_questions(assistant, items, mode):
-        latencies.append(ms)
-        chain.append(answer.timings_ms.get("total", ms))
-        refused += not answer.grounded
-        for key, hit in answer_hits(answer, item.answer).items():
-            counts[key] = counts.get(key, 0) + hit
-    n = len(latencies)
-    metrics: dict[str, Any] = {"questions": n}
-    metrics.update({k: round(v / n, 4) if n else 0.0 for k, v in counts.items()})
-    metrics["refusal_rate"] = round(refused / n, 4) if n else 0.0
+    return summarize(list(run_questions(assistant, items, mode)), bootstrap)
+
+
+def summarize(results: Sequence[QuestionResult], bootstrap: int = 1000) -> dict[str, Any]:
+    """Rates with 95% bootstrap intervals, per-week rates, and latency of a list of results."""
+    metrics: dict[str, Any] = {"questions": len(results)}
+    table = _outcomes(results)
+    metrics.update({k: round(float(v.mean()), 4) if len(v) else 0.0 for k, v in table.items()})
+    metrics["interval_95"] = {k: bootstrap_interval(table[k], bootstrap) for k in RATES}
+    latencies = [r.ms for r in results]
+    chain = [r.answer.timings_ms.get("total", r.ms) for r in results]
     metrics["latency_ms"] = {
         "p50": percentile(latencies, 50),
         "p95": percentile(latencies, 95),
-        "mean": round(sum(latencies) / n, 1) if n else 0.0,
+        "mean": round(sum(latencies) / len(latencies), 1) if latencies else 0.0,
     }
     metrics["answer_ms"] = {"p50": percentile(chain, 50), "p95": percentile(chain, 95)}
+    metrics["weeks"] = per_week(results)
     return metrics
+
+
+def _outcomes(results: Sequence[QuestionResult]) -> dict[str, npt.NDArray[np.float64]]:
+    """One 0/1 column per rate (and per hit key), one row per question."""
+    columns: dict[str, list[float]] = {}
+    for r in results:
+        for key, hit in r.hits.items():
+            columns.setdefault(key, []).append(float(hit))
+        columns.setdefault("candidate_recall", []).append(float(r.candidate_hit))
+        columns.setdefault("refusal_rate", []).append(float(not r.answer.grounded))
+    for key in RATES:
+        columns.setdefault(key, [])
+    return {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()}
+
+
+def bootstrap_interval(outcomes: npt.NDArray[np.float64], samples: int = 1000, seed: int = 0) -> list[float]:
+    """95% percentile-bootstrap interval of a rate, resampling questions."""
+    if not len(outcomes) or samples < 1:
+        return [0.0, 0.0]
+    rng = np.random.default_rng(seed)
+    means = outcomes[rng.integers(0, len(outcomes), size=(samples, len(outcomes)))].mean(axis=1)
+    return [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]
+
+
+def per_week(results: Sequence[QuestionResult]) -> dict[str, dict[str, float]]:
+    """Questions and rates of each quiz week."""
+    weeks: dict[str, list[QuestionResult]] = {}
+    for r in results:
+        weeks.setdefault(r.week, []).append(r)
+    out = {}
+    for week, group in sorted(weeks.items()):
+        table = _outcomes(group)
+        out[week] = {"questions": len(group), **{k: round(float(table[k].mean()), 3) for k in RATES}}
+    return out

@@ -310,10 +310,23 @@ def answer_html(
     numbers = {c.n for c in answer.citations}
     sources = sources_html(answer.citations, texts, turn, max_chars, answer.filters_applied)
     return (
-        f'<div class="nd-answer" data-turn="{esc(turn)}">'
+        f'<div class="nd-answer" data-turn="{esc(turn)}">{short_answer_html(answer, turn)}'
         f'<div class="nd-answer-text">{link_markers(answer.answer, numbers, turn)}</div>'
         f"{notes_html(answer)}{sources}"
         f"{follow_ups_html(answer)}</div>"
+    )
+
+
+def short_answer_html(answer: Answer, turn: str) -> str:
+    """The short answer, emphasized, linked to the sentence it was cut from (none: empty)."""
+    short = answer.short_answer
+    if short is None or not answer.citations:
+        return ""
+    anchor = cite_anchor(turn, answer.citations[0].n)
+    return (
+        f'<div class="nd-short-answer">Answer: <strong>{esc(short.text)}</strong> '
+        f'<a class="nd-cite" href="#{anchor}" data-cite="{anchor}" title="Show source">'
+        f"[{answer.citations[0].n}]</a></div>"
     )
 
 

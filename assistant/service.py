@@ -47,6 +47,7 @@ from assistant.news import (
 )
 from assistant.question import InvalidQuestionError, Question, check_text, read_question
 from assistant.retrieve import Candidate, HybridSearch, Retrieval, SentenceRetriever
+from assistant.short_answer import short_answer_of
 from assistant.types import Answer, ChatTurn, Citation, Filters
 from ingest.components import IngestComponents
 from ingest.embedder import Embedder, Vectors
@@ -152,6 +153,18 @@ class Assistant:
             mode or self.settings.answer_mode,
             today,
         )
+        yield from self._answer_turn(turn)
+
+    def trace(
+        self, question: str, mode: Mode | None = None, today: date | None = None
+    ) -> tuple[Answer, Retrieval | None]:
+        """The answer with the retrieval it was composed from (its candidates): for evaluation."""
+        checked = _checked(question, self.settings.max_question_chars)
+        turn = _Turn(checked, [], None, mode or self.settings.answer_mode, today)
+        answers = [item for item in self._answer_turn(turn) if isinstance(item, Answer)]
+        return answers[-1], turn.retrieval
+
+    def _answer_turn(self, turn: _Turn) -> Iterator[str | Answer]:
         turn = self.chain.invoke(turn)
         if turn.mode == "llm" and self.llm is None:
             turn.notices.append(
@@ -308,6 +321,7 @@ class Assistant:
             question=turn.question,
             answer=text,
             citations=citations,
+            short_answer=short_answer_of(turn.retrieval, citations) if grounded else None,
             grounded=grounded,
             mode=turn.mode,
             standalone_question=standalone,

@@ -77,12 +77,25 @@ class Citation(BaseModel):
     corroboration: Corroboration | None = None
 
 
+class ShortAnswer(BaseModel):
+    """The answer itself inside the first cited sentence ("Colorado Avalanche", "115"):
+    ``text == canonical_text[char_start:char_end]`` of article ``doc_id``."""
+
+    text: str
+    doc_id: str
+    char_start: int
+    char_end: int
+
+
 class Answer(BaseModel):
     """An answer with ``[n]`` markers, its citations, and how it was produced."""
 
     question: str
     answer: str
     citations: list[Citation] = Field(default_factory=list)
+    short_answer: ShortAnswer | None = Field(
+        None, description="The span of the first cited sentence that answers the question, if any."
+    )
     grounded: bool
     mode: Literal["extractive", "llm"] = "extractive"
     standalone_question: str = ""

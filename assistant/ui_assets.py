@@ -14,6 +14,8 @@ CSS = """
 .nd-corpus.nd-empty { color: #b45309; }
 .nd-answer { line-height: 1.55; }
 .nd-answer-text { font-size: 1rem; }
+.nd-short-answer { font-size: 1.05rem; margin-bottom: .3rem; }
+.nd-short-answer strong { font-weight: 700; background: var(--color-accent-soft); padding: 0 .2em; }
 .nd-streaming .nd-answer-text { color: var(--body-text-color-subdued); }
 a.nd-cite { font-weight: 600; text-decoration: none; color: var(--color-accent); padding: 0 .15em;
   border-radius: 4px; background: var(--color-accent-soft); cursor: pointer; }

@@ -126,3 +126,19 @@ def test_a_best_sentence_opening_with_a_pronoun_is_preceded_by_the_sentence_nami
 def _candidate(view: CorpusView, row: int) -> Candidate:
     s = view.sentence(row)
     return Candidate(row, s.doc_id, s.index, s.start, s.end, view.text(row))
+
+
+def test_the_short_answer_is_the_name_inside_the_first_cited_sentence_with_exact_offsets(
+    sample_assistant: Assistant,
+) -> None:
+    answer = sample_assistant.ask(SAMPLE_QUESTION)
+    short = answer.short_answer
+    assert short is not None and "Evkurov" in short.text
+    first = answer.citations[0]
+    assert short.doc_id == first.doc_id
+    assert first.char_start <= short.char_start < short.char_end <= first.char_end
+    assert sample_assistant.document(short.doc_id).text[short.char_start : short.char_end] == short.text
+
+
+def test_a_refused_answer_has_no_short_answer(sample_assistant: Assistant) -> None:
+    assert sample_assistant.ask("What did the Pope say about bananas in Ecuador?").short_answer is None

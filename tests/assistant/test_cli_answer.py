@@ -56,9 +56,37 @@ def test_eval_prints_json_metrics(
     assert main([*store_args(dev_assistant), "eval", "--questions", str(questions), "--limit", "4"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["questions"] == 4
-    for key in ("first_sentence_hit", "first_300_hit", "refusal_rate"):
+    for key in ("first_sentence_hit", "first_300_hit", "refusal_rate", "candidate_recall"):
         assert 0.0 <= metrics[key] <= 1.0
+        lo, hi = metrics["interval_95"][key]
+        assert lo <= metrics[key] <= hi
     assert metrics["latency_ms"]["p50"] > 0
+
+
+def test_eval_of_two_splits_prints_one_line_each_with_weeks_and_writes_the_misses(
+    dev_assistant: Assistant, sample_assistant: Assistant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dev, sample = tmp_path / "dev", tmp_path / "sample"
+    dev.mkdir(), sample.mkdir()
+    (dev / "questions.jsonl").write_text(
+        "".join(json.dumps(q) + "\n" for q in dev_questions()[:3]), encoding="utf-8"
+    )
+    absent = {"id": "20221007_0", "question": "Who won the bananas prize?", "answer": "Nobody", "date": ""}
+    (sample / "questions.jsonl").write_text(json.dumps(absent) + "\n", encoding="utf-8")
+    misses = tmp_path / "misses.jsonl"
+    stores = [str(dev_assistant.settings.store_dir), str(sample_assistant.settings.store_dir)]
+    files = ["--questions", str(dev / "questions.jsonl"), "--questions", str(sample / "questions.jsonl")]
+    code = main(
+        ["eval", *files, "--split-store", stores[0], "--split-store", stores[1], "--misses", str(misses)]
+    )
+    out = capsys.readouterr()
+    lines = [json.loads(line) for line in out.out.splitlines()]
+    assert code == 0 and [m["split"] for m in lines] == ["dev", "sample"]
+    assert lines[0]["questions"] == 3 and set(lines[1]["weeks"]) == {"20221007"}
+    assert "first_sentence_hit" in out.err and "week 20221007" in out.err
+    written = [json.loads(line) for line in misses.read_text(encoding="utf-8").splitlines()]
+    assert {"split": "sample", "id": "20221007_0", "gold": "Nobody"}.items() <= written[-1].items()
+    assert written[-1]["gold_in_candidates"] is False
 
 
 def run_batch(assistant: Assistant, folder: Path, lines: str) -> tuple[int, Path]:

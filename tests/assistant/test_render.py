@@ -18,7 +18,7 @@ from assistant.render import (
     stats_html,
     streaming_html,
 )
-from assistant.types import Answer, Citation, CitationRef, Corroboration, Filters
+from assistant.types import Answer, Citation, CitationRef, Corroboration, Filters, ShortAnswer
 from ingest.types import safe_url
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "damascus-talks.txt"
@@ -215,3 +215,22 @@ def test_ingest_report_lists_each_failure_with_its_reason() -> None:
     assert "Added 1, updated 0, unchanged 2, failed 2" in html
     assert "<td>bad.pdf</td><td>not a PDF</td>" in html
     assert "<td>&lt;x&gt;.txt</td><td>empty &lt;text&gt;</td>" in html
+
+
+def test_the_short_answer_is_shown_emphasized_escaped_and_linked_to_its_sentence() -> None:
+    text = "The Colorado <Avalanche> won the Cup."
+    answer = grounded(text, f"{text} [1]", cite(text, text)).model_copy(
+        update={
+            "short_answer": ShortAnswer(
+                text="Colorado <Avalanche>", doc_id="doc-1", char_start=4, char_end=24
+            )
+        }
+    )
+    html = answer_html(answer, {"doc-1": text}, "t3")
+    assert '<div class="nd-short-answer">Answer: <strong>Colorado &lt;Avalanche&gt;</strong>' in html
+    assert 'href="#nd-t3-c1"' in html.split('<div class="nd-answer-text">')[0]
+
+
+def test_an_answer_without_a_short_answer_shows_no_short_answer_line() -> None:
+    text = "Alpha beta."
+    assert "nd-short-answer" not in answer_html(grounded(text, "Alpha beta. [1]", cite(text, text)), {}, "t4")
