@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from ingest.embedder import Embedder
 from ingest.settings import DEFAULT_MODEL, Settings
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Dialog, Page
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -109,3 +110,23 @@ def browser(chromium_path: str) -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@contextmanager
+def app_page(browser: Browser, url: str, height: int = 1000) -> Iterator[Page]:
+    """A fresh page on the app, the chat shown; any JavaScript dialog is recorded (and must never
+    happen: checked when the page closes)."""
+    context = browser.new_context(viewport={"width": 1280, "height": height})
+    opened = context.new_page()
+    dialogs: list[str] = []
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    opened.on("dialog", record)
+    opened.goto(url)
+    opened.wait_for_selector("#nd-chat")
+    yield opened
+    context.close()
+    assert dialogs == [], f"a JavaScript dialog fired: {dialogs}"

@@ -17,10 +17,11 @@ import pytest
 
 from ingest.embedder import Embedder
 from tests.assistant.conftest_api import api_settings, free_port, serve_app
+from tests.conftest import app_page
 from tests.feed_server import FeedItem, FeedServer, feed_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Dialog, Page
+    from playwright.sync_api import Browser, Page
 
 __all__ = ["feed_server"]
 pytestmark = pytest.mark.browser
@@ -55,20 +56,8 @@ def app_url(tmp_path: Path, embedder: Embedder, chromium_path: str) -> Iterator[
 
 @pytest.fixture
 def page(browser: Browser, app_url: str) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 1100})
-    opened = context.new_page()
-    dialogs: list[str] = []
-
-    def record(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    opened.on("dialog", record)
-    opened.goto(app_url)
-    opened.wait_for_selector("#nd-chat")
-    yield opened
-    context.close()
-    assert dialogs == [], f"a JavaScript dialog fired: {dialogs}"
+    with app_page(browser, app_url, height=1100) as opened:
+        yield opened
 
 
 def refresh_until(page: Page, condition: str, arg: Any = None, timeout_s: float = 30) -> None:

@@ -23,9 +23,10 @@ import pytest
 
 from ingest.embedder import Embedder
 from ingest.settings import Settings
+from tests.conftest import app_page
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Dialog, Page
+    from playwright.sync_api import Browser, Page
 
     from assistant.service import Assistant
 
@@ -99,22 +100,10 @@ def served(
 
 @pytest.fixture
 def page(browser: Browser, served: tuple[str, Assistant, Settings]) -> Iterator[Page]:
-    """A fresh page on the app; any JavaScript dialog is recorded (and must never happen)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    opened = context.new_page()
-    dialogs: list[str] = []
-
-    def record(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    opened.on("dialog", record)
-    opened.goto(served[0])
-    opened.wait_for_selector("#nd-chat")
-    opened.wait_for_function("document.querySelector('#nd-corpus-line').innerText.trim().length > 0")
-    yield opened
-    context.close()
-    assert dialogs == [], f"a JavaScript dialog fired: {dialogs}"
+    """A fresh page on the app, its corpus line filled in."""
+    with app_page(browser, served[0]) as opened:
+        opened.wait_for_function("document.querySelector('#nd-corpus-line').innerText.trim().length > 0")
+        yield opened
 
 
 def wait_until(condition: Any, what: str, timeout_s: float = 60.0) -> None:
