@@ -14,12 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.lexical import normalize_for_match, stem, words
-from assistant.question import WEAKER_TYPE, AnswerType, Question, strip_dateline, typed_spans
+from assistant.lexical import normalize_for_match, stem, words, wordset
+from assistant.question import ROLE_WORDS, WEAKER_TYPE, AnswerType, Question, strip_dateline, typed_spans
 from assistant.retrieve import Retrieval
 from assistant.types import Citation, ShortAnswer
 
 PEERS = 10  # best candidates whose agreement picks between several spans
+# Words of a title before a name ("Deputy Defense Minister General ..."), besides the role words.
+TITLE_WORDS = wordset(
+    "deputy vice acting former interim prime foreign defense defence army navy chief state interior "
+    "finance health justice first lady head top senior new late"
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ def _spans(sentence: str, question: Question, kind: AnswerType) -> list[Span]:
     seen: set[str] = set()
     for text in typed_spans(sentence, kind):
         text = text.strip(" ,;:.\"'“”‘’()")
+        if kind is AnswerType.PERSON:
+            text = _without_title(text, question)
         if not text or text.lower() in seen or not _is_new(text, question):
             continue
         start = sentence.find(text, body_start)
@@ -76,6 +83,25 @@ def _spans(sentence: str, question: Question, kind: AnswerType) -> list[Span]:
         seen.add(text.lower())
         out.append(Span(text, start, start + len(text)))
     return out
+
+
+def _without_title(name: str, question: Question) -> str:
+    """A person's name without the title and the question's words before it: "Russian Deputy
+    Defense Minister Yunus-Bege Evkurov" -> "Yunus-Bege Evkurov" (the last word always stays)."""
+    tokens = name.split()
+    while len(tokens) > 1 and _is_title_word(tokens[0], question):
+        tokens = tokens[1:]
+    return " ".join(tokens)
+
+
+def _is_title_word(token: str, question: Question) -> bool:
+    word = token.lower().strip(".,")
+    return (
+        word in ROLE_WORDS
+        or word in TITLE_WORDS
+        or word in question.word_set
+        or stem(word) in question.word_set
+    )
 
 
 def _is_new(text: str, question: Question) -> bool:

@@ -42,3 +42,10 @@ def test_a_sentence_without_an_expression_of_the_asked_type_gets_no_short_answer
 def test_a_wire_dateline_is_never_the_short_answer() -> None:
     sentence = "LONDON (Reuters) - Britain's new prime minister is Liz Truss, the party said."
     assert span_text("Who is Britain's new prime minister?", sentence) == "Liz Truss"
+
+
+def test_a_persons_title_and_the_questions_words_before_the_name_are_left_out() -> None:
+    sentence = (
+        "Russian Deputy Defense Minister General Army Yunus-Bege Evkurov led the delegation to Damascus."
+    )
+    assert span_text("Who led the Russian delegation to Damascus?", sentence) == "Yunus-Bege Evkurov"

@@ -182,7 +182,8 @@ def test_an_example_question_from_the_corpus_is_asked_when_clicked(page: Page) -
 def test_answer_names_evkurov_and_its_citation_opens_on_the_highlighted_sentence(page: Page) -> None:
     answer = ask(page, "Who led the Russian delegation to Damascus?")
     assert "Evkurov" in answer.locator(".nd-answer-text").inner_text()
-    marker = answer.locator("a.nd-cite", has_text="[1]")
+    assert "Evkurov" in answer.locator(".nd-short-answer strong").inner_text()  # the short answer, emphasized
+    marker = answer.locator(".nd-answer-text a.nd-cite", has_text="[1]")
     source = answer.locator("details.nd-source").first
     assert not source.evaluate("element => element.open")
     marker.click()
