@@ -238,5 +238,6 @@ def per_week(results: Sequence[QuestionResult]) -> dict[str, dict[str, float]]:
     out = {}
     for week, group in sorted(weeks.items()):
         table = _outcomes(group)
-        out[week] = {"questions": len(group), **{k: round(float(table[k].mean()), 3) for k in RATES}}
+        rates = {k: round(float(table[k].mean()), 3) if len(table[k]) else 0.0 for k in RATES}
+        out[week] = {"questions": len(group), **rates}
     return out
