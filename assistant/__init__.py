@@ -2,5 +2,5 @@
 
 import os
 
-# Newsdesk never phones home: Gradio reads this when it is imported (by assistant.ui and .api).
+# Newsdesk never phones home: Gradio reads this when it is imported (by assistant.frontends.ui.app and .api).
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"

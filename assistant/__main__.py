@@ -1,5 +1,5 @@
 """``python -m assistant`` runs the ``newsdesk`` command line."""
 
-from assistant.cli import main
+from assistant.frontends.cli.main import main
 
 raise SystemExit(main())

@@ -17,10 +17,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
-from assistant.corpus import CorpusView
-from assistant.lexical import content_terms
-from assistant.question import AnswerType, Question, answer_type_score
+from assistant.retrieval.corpus import CorpusView
 from assistant.retrieve import Candidate, Retrieval
+from assistant.text.lexical import content_terms
+from assistant.text.question import AnswerType, Question, answer_type_score
 from assistant.types import Citation
 from ingest.errors import ConfigError
 from ingest.settings import Settings

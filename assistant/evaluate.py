@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from assistant.chat import strip_markers
-from assistant.dates import parse_day
-from assistant.lexical import contains_answer, contains_normalized, normalize_for_match
-from assistant.question import InvalidQuestionError, check_text
+from assistant.answering.condense import strip_markers
+from assistant.text.dates import parse_day
+from assistant.text.lexical import contains_answer, contains_normalized, normalize_for_match
+from assistant.text.question import InvalidQuestionError, check_text
 from assistant.types import Answer
 from ingest.errors import SourceError
 

@@ -22,15 +22,16 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.corpus import CorpusCache, CorpusView, fetch_embeddings
-from assistant.corroboration import story_of
-from assistant.news import collapse_syndicated
-from assistant.question import Question, read_question
+from assistant.retrieval.corpus import CorpusCache, CorpusView, fetch_embeddings
+from assistant.retrieval.syndicated import collapse_syndicated, story_of
+from assistant.text.question import Question, read_question
 from assistant.types import Filters
-from ingest.embedder import Embedder, Vectors
+from ingest.embedding.embedder import Embedder, Vectors
 from ingest.errors import ConfigError, NewsdeskError
 from ingest.settings import Settings
-from ingest.store import ID_SEP, NewsStore, chroma_call, sentence_id
+from ingest.storage.chroma import chroma_call
+from ingest.storage.records import ID_SEP, sentence_id
+from ingest.storage.store import NewsStore
 
 FloatArray = npt.NDArray[np.float32]
 

@@ -31,30 +31,25 @@ from assistant.answer import (
     score_candidates,
     word_overlap,
 )
-from assistant.chat import Standalone, condense
-from assistant.corpus import CorpusCache
-from assistant.dates import asks_for_latest
-from assistant.injection import screen, suspect_notice
-from assistant.llm import Evidence, LLMAnswerer, LLMOutcome, build_chat_model, condense_with_llm
-from assistant.news import (
-    NewestFirst,
-    NewsEnricher,
-    answers_as_well,
-    date_phrase_notice,
-    prefer_dated,
-    prefer_newest,
-    question_filters,
-)
-from assistant.question import InvalidQuestionError, Question, check_text, read_question
+from assistant.answering.condense import Standalone, condense
+from assistant.answering.date_scope import date_phrase_notice, prefer_dated, question_filters
+from assistant.answering.evidence import Evidence
+from assistant.answering.llm import LLMAnswerer, LLMOutcome, build_chat_model, condense_with_llm
+from assistant.answering.newest import NewestFirst, answers_as_well, prefer_newest
+from assistant.answering.short_answer import short_answer_of
+from assistant.news.enrich import NewsEnricher
+from assistant.retrieval.corpus import CorpusCache
 from assistant.retrieve import Candidate, HybridSearch, Retrieval, SentenceRetriever
-from assistant.short_answer import short_answer_of
+from assistant.text.dates import asks_for_latest
+from assistant.text.injection import screen, suspect_notice
+from assistant.text.question import InvalidQuestionError, Question, check_text, read_question
 from assistant.types import Answer, ChatTurn, Citation, Filters
 from ingest.components import IngestComponents
-from ingest.embedder import Embedder, Vectors
+from ingest.embedding.embedder import Embedder, Vectors
 from ingest.errors import NewsdeskError
 from ingest.pipeline import IngestReport
 from ingest.settings import Settings
-from ingest.store import StoredArticle, StoreStats
+from ingest.storage.records import StoredArticle, StoreStats
 from ingest.types import Article
 
 if TYPE_CHECKING:

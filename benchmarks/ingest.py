@@ -65,9 +65,9 @@ def our_settings(args: argparse.Namespace) -> Any:
 
 def pipeline_texts(articles_file: Path, settings: Any) -> list[str]:
     """Exactly what our pipeline embeds: each article's title (or lead), then its sentence texts."""
+    from ingest.loading.sources import iter_articles
     from ingest.pipeline import embedding_texts_for
     from ingest.sentences import SentenceSplitter
-    from ingest.sources import iter_articles
     from ingest.types import Article
 
     splitter = SentenceSplitter()
@@ -83,8 +83,8 @@ def pipeline_texts(articles_file: Path, settings: Any) -> list[str]:
 
 def count_tokens(texts: Sequence[str]) -> int:
     """Tokens the model sees for ``texts`` (special tokens included, truncated like the model)."""
-    from ingest.embedder import resolve_model_path
-    from ingest.encoder import load_tokenizer, read_layout
+    from ingest.embedding.embedder import resolve_model_path
+    from ingest.embedding.encoder import load_tokenizer, read_layout
     from ingest.settings import DEFAULT_MODEL
 
     folder = Path(resolve_model_path(DEFAULT_MODEL))
@@ -122,7 +122,7 @@ def work_recipe(args: argparse.Namespace) -> dict[str, Any]:
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from ingest.embedder import resolve_model_path
+    from ingest.embedding.embedder import resolve_model_path
     from ingest.settings import DEFAULT_MODEL
 
     embeddings = HuggingFaceEmbeddings(model_name=resolve_model_path(DEFAULT_MODEL))
@@ -151,7 +151,7 @@ def _recipe_meta(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def work_raw(args: argparse.Namespace) -> dict[str, Any]:
-    from ingest.embedder import Backend, Embedder
+    from ingest.embedding.embedder import Backend, Embedder
 
     settings = our_settings(args)
     backend: Backend = "sentence-transformers" if args.worker == "raw_st" else settings.embed_backend

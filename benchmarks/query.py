@@ -124,7 +124,7 @@ def recipe_store(folder: Path, articles: Path) -> Any:
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from ingest.embedder import resolve_model_path
+    from ingest.embedding.embedder import resolve_model_path
     from ingest.settings import DEFAULT_MODEL
 
     embeddings = HuggingFaceEmbeddings(model_name=resolve_model_path(DEFAULT_MODEL))

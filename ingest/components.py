@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.embedder import Embedder
+from ingest.embedding.embedder import Embedder
 from ingest.pipeline import IngestPipeline
 from ingest.sentences import SentenceSplitter
 from ingest.settings import Settings
-from ingest.store import NewsStore
+from ingest.storage.store import NewsStore
 
 
 @dataclass

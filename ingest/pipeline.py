@@ -23,15 +23,16 @@ from types import TracebackType
 
 from tqdm import tqdm
 
-from ingest.embedder import Embedder, Vectors, default_threads
+from ingest.embedding.embedder import Embedder, Vectors, default_threads
 from ingest.errors import ConfigError
+from ingest.loading.sources import iter_articles
 from ingest.sentences import SentenceSplitter
 from ingest.settings import Settings
-from ingest.sources import iter_articles
-from ingest.store import ArticleWrite, NewsStore
-from ingest.syndication import StoryIndex
+from ingest.storage.records import ArticleWrite
+from ingest.storage.store import NewsStore
+from ingest.storage.stories import StoryIndex
+from ingest.storage.versions import VersionArchive
 from ingest.types import Article, LoadFailure, MetaValue, Span
-from ingest.versions import VersionArchive
 
 WORD = re.compile(r"\S+")
 SCHEME_VERSION = "1"  # bump when what is embedded per sentence changes
@@ -174,7 +175,7 @@ class GroupWriter:
     (without ``background``: at once, in the caller's thread).
 
     At most one group is in flight and groups are stored in submission order (one thread, and each
-    submit first waits for the previous group), so the write order of ingest/store.py holds across
+    submit first waits for the previous group), so the write order of ingest/storage/store.py holds across
     groups. An error of a write is raised to the caller at its next ``submit``, ``wait`` or at exit;
     leaving the block waits for the group in flight.
     """
@@ -315,7 +316,7 @@ class IngestPipeline:
             )
 
     def _assign_stories(self, prepared: Sequence[PreparedArticle]) -> None:
-        """Syndicated copies share a ``story_id`` (see ingest/syndication.py)."""
+        """Syndicated copies share a ``story_id`` (see ingest/storage/stories.py)."""
         stories = self.stories.assign_many([(p.article.doc_id, p.article.text) for p in prepared])
         for item in prepared:
             item.metadata["story_id"] = stories[item.article.doc_id]
@@ -349,7 +350,7 @@ class IngestPipeline:
             )
             offset += n
         for item in prepared:
-            if item.is_update:  # keep the version being replaced as history (ingest/versions.py)
+            if item.is_update:  # keep the version being replaced as history (ingest/storage/versions.py)
                 self.versions.archive(item.article.doc_id, item.article.text, str(item.metadata["version"]))
         with self.store.generation_batch():  # readers rebuild once per group, not per article
             self.store.write_articles(items)

@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     )
     fetch_user_agent: str = Field("Newsdesk/0.1 (+article ingest)", description="User-Agent.")
 
-    # --- followed feeds (ingest/feeds.py, ingest/feedsync.py, docs/feeds.md) ----------------
+    # --- followed feeds (ingest/feeds/registry.py, ingest/feeds/sync.py, docs/feeds.md) ----------------
     feeds_sync: bool = Field(
         True,
         description="`newsdesk serve` syncs the followed feeds on their schedule (off: only `feeds sync`).",
@@ -201,7 +201,7 @@ class Settings(BaseSettings):
     )
     ui_example_questions: int = Field(4, description="Example questions offered in the empty chat.")
 
-    # --- HTTP API, authentication and embedding (assistant/api.py, assistant/security.py) -------
+    # --- HTTP API, authentication and embedding (assistant/frontends/http/{api,security}.py) ---
     api_keys: SecretStr = Field(
         SecretStr(""),
         description='API keys, comma-separated; a ":ro" suffix makes a key read-only ("k1,k2:ro"). '

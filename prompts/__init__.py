@@ -1,2 +1,2 @@
 """The prompt templates of LLM mode (``*.txt``), shipped as package data and read by
-:mod:`assistant.prompts` through ``importlib.resources``; nothing to import here."""
+:mod:`assistant.answering.prompts` through ``importlib.resources``; nothing to import here."""

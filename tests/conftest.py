@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ingest.components import IngestComponents
-from ingest.embedder import Embedder
+from ingest.embedding.embedder import Embedder
 from ingest.settings import DEFAULT_MODEL, Settings
 
 if TYPE_CHECKING:

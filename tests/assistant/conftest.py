@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from assistant.lexical import contains_answer, content_terms
 from assistant.service import Assistant, create_assistant
-from ingest.embedder import Embedder
+from assistant.text.lexical import contains_answer, content_terms
+from ingest.embedding.embedder import Embedder
 from ingest.settings import Settings
 from tests.conftest import DEV_DIR, SAMPLE
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from ingest.embedder import Embedder
+from ingest.embedding.embedder import Embedder
 from ingest.settings import Settings
 from tests.conftest import SAMPLE
 
@@ -92,7 +92,7 @@ def serve_app(assistant: Assistant, settings: Settings) -> Iterator[Served]:
     the forwarded-header options of ``newsdesk serve``."""
     import uvicorn
 
-    from app import create_app, proxy_options
+    from assistant.server import create_app, proxy_options
 
     app = create_app(settings, assistant)
     config = uvicorn.Config(

@@ -19,10 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.cli import main
+from assistant.frontends.cli.main import main
 from assistant.service import create_assistant
-from ingest.embedder import Embedder
-from ingest.locks import SERVE_INFO_FILE, folder_write_lock
+from ingest.embedding.embedder import Embedder
+from ingest.storage.locks import SERVE_INFO_FILE, folder_write_lock
 from tests.assistant.conftest_api import (
     SAMPLE_QUESTION,
     api_settings,

@@ -8,7 +8,7 @@ import pytest
 
 from assistant.service import Assistant, InvalidQuestionError, create_assistant
 from assistant.types import Answer
-from ingest.embedder import Embedder
+from ingest.embedding.embedder import Embedder
 from ingest.errors import DocumentNotFoundError
 from ingest.settings import Settings
 from ingest.types import Article

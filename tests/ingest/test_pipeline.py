@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.cli import main
+from assistant.frontends.cli.main import main
 from ingest.components import IngestComponents
-from ingest.embedder import Embedder
+from ingest.embedding.embedder import Embedder
 from ingest.errors import ConfigError, DocumentNotFoundError, StoreError, StoreLockedError
 from ingest.pipeline import GroupWriter, embedding_texts, embedding_texts_for, pair_texts
 from ingest.sentences import SentenceSplitter
 from ingest.settings import Settings
-from ingest.store import NewsStore
+from ingest.storage.store import NewsStore
 from tests.conftest import REPO, SAMPLE, dev_articles_path
 
 

@@ -1,0 +1,229 @@
+"""The ``newsdesk`` command line: a thin edge over the ingest components and the assistant.
+
+Errors deriving from :class:`NewsdeskError` become one friendly line on stderr (exit 2); only
+unexpected errors show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.frontends.cli import answer, feeds
+from assistant.frontends.cli.commands import Handler
+from ingest.errors import NewsdeskError
+from ingest.settings import Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsdesk", description="Answers about news, with citations.")
+    add_global_options(parser, default=None)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_ingest_commands(sub)
+    _add_serve_command(sub)
+    _add_backup_commands(sub)
+    answer.add_commands(sub)
+    feeds.add_commands(sub)
+    for subcommand in sub.choices.values():  # `newsdesk ingest FILE --store DIR` works too
+        _add_global_options_below(subcommand)
+    return parser
+
+
+def add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """The options every subcommand takes, before or after its name. On a subcommand their
+    default is ``SUPPRESS``: a value given before the subcommand is kept unless given again."""
+    parser.add_argument(
+        "--settings", type=Path, default=default, help="TOML settings file (else NEWSDESK_SETTINGS_FILE)"
+    )
+    parser.add_argument(
+        "--store", type=Path, default=default, help="embedded Chroma folder (NEWSDESK_STORE_DIR)"
+    )
+    parser.add_argument("--collection", default=default, help="collection name (NEWSDESK_COLLECTION)")
+
+
+def _add_global_options_below(parser: argparse.ArgumentParser) -> None:
+    """The global options on a subcommand and on each of its own subcommands (``feeds add``)."""
+    add_global_options(parser, default=argparse.SUPPRESS)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for nested in action.choices.values():
+                _add_global_options_below(nested)
+
+
+def _add_ingest_commands(sub: Any) -> None:
+    p = sub.add_parser("ingest", help="add files, folders, JSONL, feeds or URLs to the store")
+    p.add_argument("sources", nargs="+", help="paths or http(s) URLs")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = sub.add_parser("stats", help="counts of articles, sentences and sources")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("show", help="print an article's canonical text and metadata")
+    p.add_argument("doc_id")
+    p.add_argument("--versions", action="store_true", help="print the earlier versions kept as history")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("delete", help="remove articles and all their sentences")
+    p.add_argument("doc_ids", nargs="+")
+
+
+def _add_serve_command(sub: Any) -> None:
+    p = sub.add_parser("serve", help="serve the chat UI and the HTTP API (uvicorn)")
+    p.add_argument("--host", help="address to bind (NEWSDESK_HOST; default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (NEWSDESK_PORT; default 7860)")
+
+
+def _add_backup_commands(sub: Any) -> None:
+    p = sub.add_parser("backup", help="copy the embedded store, consistently, to a new folder")
+    p.add_argument("folder", type=Path, help="new or empty folder for the backup")
+    p = sub.add_parser("restore", help="replace the embedded store with a backup folder")
+    p.add_argument("folder", type=Path, help="a folder written by `newsdesk backup`")
+    p.add_argument("--force", action="store_true", help="replace a store that holds records")
+
+
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.storage.backup import backup_store
+
+    started = time.perf_counter()
+    manifest = backup_store(settings, args.folder)
+    size_mb = sum(f.size for f in manifest.files.values()) / 1e6
+    seconds = time.perf_counter() - started
+    print(
+        f"backed up {manifest.total_records} records ({_counts_text(manifest.counts)}), "
+        f"{len(manifest.files)} files, {size_mb:.1f} MB to {args.folder} in {seconds:.1f} s"
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.storage.backup import restore_store
+
+    manifest = restore_store(settings, args.folder, force=args.force)
+    print(
+        f"restored {manifest.total_records} records ({_counts_text(manifest.counts)}) "
+        f"from {args.folder} (made {manifest.created_at}) into {settings.store_dir}"
+    )
+    return 0
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if args.store is not None:
+        overrides["store_dir"] = args.store
+    if args.collection is not None:
+        overrides["collection"] = args.collection
+    return Settings.load(args.settings, **overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args)
+        return COMMANDS[args.command](args, settings)
+    except NewsdeskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: what was stored is complete; run the same command again to finish", file=sys.stderr
+        )
+        return 130
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.components import IngestComponents
+
+    started = time.perf_counter()
+    components = IngestComponents.build(settings)
+    report = components.pipeline.run(args.sources, show_progress=not (args.quiet or args.json))
+    seconds = time.perf_counter() - started
+    for failure in report.failed:
+        print(f"failed: {failure.source}: {failure.error}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({**report.as_dict(), "seconds": round(seconds, 2)}))
+    else:
+        print(
+            f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+            f"failed {len(report.failed)} ({report.sentences} sentences embedded) in {seconds:.1f} s"
+        )
+    return 0 if report.ok else 1
+
+
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.storage.store import NewsStore
+
+    stats = NewsStore(settings).stats()
+    if args.json:
+        print(json.dumps(stats.__dict__))
+        return 0
+    print(f"articles: {stats.articles}\nsentences: {stats.sentences}")
+    print(f"published: {stats.first_published or '-'} .. {stats.last_published or '-'}")
+    for source, n in sorted(stats.sources.items(), key=lambda kv: -kv[1]):
+        print(f"  {n:6d}  {source}")
+    return 0
+
+
+def _show(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.storage.store import NewsStore
+
+    store = NewsStore(settings)
+    article = store.require_article(args.doc_id)
+    if args.versions:
+        from ingest.storage.versions import VersionArchive, format_history, history_report
+
+        report = history_report(article, VersionArchive(store).history(args.doc_id))
+        print(json.dumps(report) if args.json else format_history(report))
+        return 0
+    if args.json:
+        print(json.dumps({"doc_id": article.doc_id, "metadata": article.metadata, "text": article.text}))
+        return 0
+    for key, value in sorted(article.metadata.items()):
+        print(f"{key}: {value}")
+    print()
+    sys.stdout.write(article.text)
+    if not article.text.endswith("\n"):
+        sys.stdout.write("\n")
+    return 0
+
+
+def _delete(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.components import IngestComponents
+
+    pipeline = IngestComponents.build(settings).pipeline
+    for doc_id in args.doc_ids:
+        pipeline.delete(doc_id)
+        print(f"deleted {doc_id}")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.server import serve
+
+    given = {"host": args.host, "port": args.port}
+    serve(settings.model_copy(update={k: v for k, v in given.items() if v is not None}))
+    return 0
+
+
+COMMANDS: dict[str, Handler] = {
+    "backup": _backup,
+    "restore": _restore,
+    "ingest": _ingest,
+    "stats": _stats,
+    "show": _show,
+    "delete": _delete,
+    "serve": _serve,
+    **answer.COMMANDS,
+    **feeds.COMMANDS,
+}
+
+
+def serve_main() -> None:
+    """``python app.py``: the same as ``newsdesk serve`` with settings from the environment."""
+    raise SystemExit(main(["serve"]))

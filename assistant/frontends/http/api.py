@@ -1,0 +1,351 @@
+"""The HTTP API of Newsdesk (FastAPI) and the mounting of the Gradio UI on it.
+
+Endpoints (OpenAPI schema at ``/openapi.json``, browsable at ``/docs``):
+
+- ``POST /api/ask``: the :class:`Answer` of the answering chain;
+- ``POST /api/ask/stream``: the same as server-sent events, ``event: delta`` (``{"text": ...}``)
+  chunks of the answer text, then one ``event: answer`` with the full answer (or ``event: error``);
+- ``POST /api/ingest``: JSON ``{"documents": [...], "urls": [...]}`` or a multipart file upload;
+- ``GET`` / ``DELETE /api/documents/{doc_id}``, ``GET /api/health``, ``GET /api/stats``;
+- ``GET /embed/widget.js``: the embeddable chat widget (public, like any static asset).
+
+Security (API keys, rate limits, body size, CORS, frame-ancestors) is in
+:mod:`assistant.frontends.http.security`.
+Errors are JSON ``{"error": message}``: a :class:`NewsdeskError` gives its message with a 4xx
+status (503 when the store or model is unavailable), anything else a bare 500 "internal error",
+with the traceback logged server-side only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPBearer
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from assistant.frontends.http.errors import add_error_handlers, errors
+from assistant.frontends.http.models import (
+    INGEST_BODY,
+    AskRequest,
+    DeletedOut,
+    DocumentOut,
+    HealthOut,
+    IngestRequest,
+    IngestResult,
+    StatsOut,
+)
+from assistant.frontends.http.mount import widget_route
+from assistant.frontends.http.security import (
+    ANONYMOUS,
+    KeyRing,
+    Principal,
+    install_security,
+    is_cross_site,
+)
+from assistant.types import Answer
+from ingest.errors import (
+    NewsdeskError,
+)
+from ingest.loading.uploads import (
+    MultipartSaver,
+    UploadArea,
+    load_uploads,
+)
+from ingest.pipeline import IngestReport
+from ingest.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.service import Assistant
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class Api:
+    """The route handlers, bound to one assistant and its settings."""
+
+    def __init__(self, assistant: Assistant, settings: Settings) -> None:
+        self.assistant = assistant
+        self.settings = settings
+        self.limiter = anyio.CapacityLimiter(settings.concurrency)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking assistant work in a worker thread, at most ``concurrency`` at once."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+
+    def check_question(self, body: AskRequest) -> None:
+        """The limits the schema states (``limit_questions``), checked with the same numbers."""
+        if not body.question.strip():
+            raise HTTPException(400, "the question is empty")
+        if len(body.question) > self.settings.max_question_chars:
+            raise HTTPException(
+                400, f"the question is longer than {self.settings.max_question_chars} characters"
+            )
+        if len(body.history) > self.settings.max_history_turns:
+            raise HTTPException(400, f"more than {self.settings.max_history_turns} history turns")
+        longest = self.settings.max_question_chars * 10
+        if any(len(turn.content) > longest for turn in body.history):
+            raise HTTPException(400, f"a history turn is longer than {longest} characters")
+
+    async def ask(self, body: AskRequest) -> Answer:
+        self.check_question(body)
+        return await self.run(
+            self.assistant.ask, body.question, body.history, body.filters, body.mode, body.today
+        )
+
+    async def ask_stream(self, body: AskRequest) -> StreamingResponse:
+        self.check_question(body)
+        pieces = self.assistant.stream(body.question, body.history, body.filters, body.mode, body.today)
+        first = await self.run(_next_or_none, pieces)  # errors before the first piece are plain HTTP errors
+        return StreamingResponse(
+            self._events(first, pieces), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+
+    async def _events(self, first: str | Answer | None, pieces: Iterator[str | Answer]) -> AsyncIterator[str]:
+        item = first
+        try:
+            while item is not None:
+                yield _sse_item(item)
+                item = await self.run(_next_or_none, pieces)
+        except NewsdeskError as exc:
+            yield _sse("error", {"error": str(exc)})
+        except Exception:
+            logger.exception("error while streaming an answer")
+            yield _sse("error", {"error": "internal error"})
+
+    async def ingest(self, request: Request) -> IngestResult:
+        require_write(request)
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            return await self._ingest_files(request, content_type)
+        if not content_type.startswith("application/json"):
+            raise HTTPException(415, "send application/json or multipart/form-data")
+        try:
+            body = IngestRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_input=False)) from exc
+        return await self._ingest_json(body)
+
+    async def _ingest_json(self, body: IngestRequest) -> IngestResult:
+        bad = [url for url in body.urls if not url.lower().startswith(("http://", "https://"))]
+        if bad:
+            raise HTTPException(400, f"not an http(s) URL: {bad[0][:200]!r}")
+        if not (body.documents or body.urls):
+            raise HTTPException(400, "nothing to ingest: give documents or urls")
+        result = _result(IngestReport(), [])
+        if body.documents:
+            with UploadArea(self.settings) as area:
+                result = await self.run(self._ingest_saved, [area.write_documents(body.documents)])
+        if body.urls:
+            report = await self.run(self.assistant.ingest_sources, body.urls)
+            result = _merge(result, _result(report, report.added_ids))
+        return result
+
+    async def _ingest_files(self, request: Request, content_type: str) -> IngestResult:
+        s = self.settings
+        with UploadArea(s) as area:
+            saver = MultipartSaver(area.folder, content_type, s.upload_max_files, s.max_file_bytes)
+            saved = await saver.save(request.stream())
+            return await self.run(self._ingest_saved, saved)
+
+    def _ingest_saved(self, saved: list[Any]) -> IngestResult:
+        loaded = load_uploads(saved, self.settings)
+        report = self.assistant.ingest_articles(loaded.articles) if loaded.articles else IngestReport()
+        report.failed.extend(loaded.failures)
+        return _result(report, [article.doc_id for article in loaded.articles])
+
+    async def document(self, doc_id: str) -> DocumentOut:
+        article = await self.run(self.assistant.document, doc_id)
+        return DocumentOut(doc_id=article.doc_id, text=article.text, metadata=dict(article.metadata))
+
+    async def delete(self, doc_id: str, request: Request) -> DeletedOut:
+        require_write(request)
+        await self.run(self.assistant.document, doc_id)  # 404 when it is not stored
+        await self.run(self.assistant.delete, doc_id)
+        return DeletedOut(deleted=doc_id)
+
+    async def health(self) -> JSONResponse:
+        """Liveness: ``status`` "ok" (200) or "unavailable" (503) when the store cannot be reached."""
+        health = await anyio.to_thread.run_sync(self.assistant.health)
+        ok = health.get("store", True) is not False
+        body = json.loads(json.dumps({"status": "ok" if ok else "unavailable", **health}, default=str))
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def stats(self) -> StatsOut:
+        stats = await anyio.to_thread.run_sync(self.assistant.stats)
+        return StatsOut(**dataclasses.asdict(stats))
+
+
+def _next_or_none(pieces: Iterator[T]) -> T | None:
+    return next(pieces, None)
+
+
+def _sse(event: str, data: object) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _sse_item(item: str | Answer) -> str:
+    if isinstance(item, Answer):
+        return f"event: answer\ndata: {item.model_dump_json()}\n\n"
+    return _sse("delta", {"text": item})
+
+
+def _result(report: IngestReport, doc_ids: list[str]) -> IngestResult:
+    return IngestResult.model_validate({**report.as_dict(), "doc_ids": doc_ids})
+
+
+def _merge(a: IngestResult, b: IngestResult) -> IngestResult:
+    counts = {k: getattr(a, k) + getattr(b, k) for k in ("added", "updated", "unchanged", "sentences")}
+    return IngestResult(**counts, failed=a.failed + b.failed, doc_ids=a.doc_ids + b.doc_ids)
+
+
+def principal_of(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", ANONYMOUS)
+    return principal if isinstance(principal, Principal) else ANONYMOUS
+
+
+def require_write(request: Request) -> None:
+    """403 for read-only keys, and for cross-site browser requests when no keys are configured (a
+    form on another site must not be able to ingest or delete: CSRF)."""
+    principal = principal_of(request)
+    if principal.read_only:
+        logger.info("403 %s %s: %s is read-only", request.method, request.url.path, principal.key_id)
+        raise HTTPException(403, "this API key is read-only")
+    if principal is ANONYMOUS and is_cross_site(request.headers, request.app.state.allowed_origins):
+        logger.warning(
+            "403 %s %s: cross-site write from %s",
+            request.method,
+            request.url.path,
+            request.headers.get("origin", "?"),
+        )
+        raise HTTPException(
+            403,
+            "cross-site write refused: without API keys, ingest and delete only from this site's pages "
+            "or from clients that send no Origin (set NEWSDESK_API_KEYS, or NEWSDESK_ALLOWED_ORIGINS "
+            "for a portal)",
+        )
+
+
+def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
+    """The FastAPI app with the JSON API, the widget, error handlers and the security middleware."""
+    keyring = KeyRing.from_settings(settings)
+    api = FastAPI(
+        title="Newsdesk API",
+        version="1",
+        description="Answers about news articles, each sentence cited by exact character offsets.",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    api.state.keyring = keyring
+    api.state.allowed_origins = frozenset(settings.allowed_origins)
+    api.include_router(_router(Api(assistant, settings), keyring.enabled))
+    api.openapi = _schema_builder(api, settings)  # type: ignore[method-assign]
+    api.add_api_route("/embed/widget.js", widget_route(), methods=["GET"], include_in_schema=False)
+    add_error_handlers(api)
+    install_security(api, settings, keyring)
+    if not keyring.enabled and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning(
+            "serving on %s without NEWSDESK_API_KEYS: anyone who can reach it can ingest", settings.host
+        )
+    return api
+
+
+def api_router(keyed: bool, **options: Any) -> APIRouter:
+    """An /api router; the schema asks for a bearer key only when keys are configured."""
+    bearer = [Depends(HTTPBearer(auto_error=False))] if keyed else []
+    return APIRouter(prefix="/api", dependencies=bearer, **options)
+
+
+def _router(handlers: Api, keyed: bool) -> APIRouter:
+    """The /api routes."""
+    asking = errors(400, 413, 422, 503)
+    router = api_router(keyed)
+    router.add_api_route("/ask", handlers.ask, methods=["POST"], response_model=Answer, responses=asking)
+    router.add_api_route(
+        "/ask/stream",
+        handlers.ask_stream,
+        methods=["POST"],
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"},
+            **asking,
+        },
+    )
+    router.add_api_route(
+        "/ingest",
+        handlers.ingest,
+        methods=["POST"],
+        response_model=IngestResult,
+        responses=errors(400, 403, 409, 413, 415, 422, 503),
+        openapi_extra={"requestBody": INGEST_BODY},
+    )
+    router.add_api_route(
+        "/documents/{doc_id:path}",
+        handlers.document,
+        methods=["GET"],
+        response_model=DocumentOut,
+        responses=errors(404, 422, 503),
+    )
+    router.add_api_route(
+        "/documents/{doc_id:path}",
+        handlers.delete,
+        methods=["DELETE"],
+        response_model=DeletedOut,
+        responses=errors(403, 404, 409, 422, 503),
+    )
+    router.add_api_route(
+        "/health",
+        handlers.health,
+        methods=["GET"],
+        response_model=HealthOut,
+        responses={**errors(), 503: {"model": HealthOut, "description": "the store cannot be read"}},
+    )
+    router.add_api_route(
+        "/stats", handlers.stats, methods=["GET"], response_model=StatsOut, responses=errors(503)
+    )
+    return router
+
+
+def _schema_builder(api: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
+    """``api.openapi`` completed with what FastAPI cannot see: the JSON body of ``/api/ingest`` (read
+    by hand, to stream uploads) and the question limits, which are settings."""
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is not None:
+            return api.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        ingest = IngestRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(ingest.pop("$defs", {}))
+        components["IngestRequest"] = ingest
+        limit_questions(components, settings)
+        api.openapi_schema = schema
+        return schema
+
+    return openapi
+
+
+def limit_questions(components: dict[str, Any], settings: Settings) -> None:
+    """State in the schema the limits :meth:`Api.check_question` applies."""
+    question = components["AskRequest"]["properties"]["question"]
+    question.update(minLength=1, maxLength=settings.max_question_chars, pattern=r"\S")
+    history = components["AskRequest"]["properties"]["history"]
+    history["maxItems"] = settings.max_history_turns
+    components["ChatTurn"]["properties"]["content"]["maxLength"] = settings.max_question_chars * 10
+    for bound in ("published_from", "published_to"):  # anything else is a 400 (FilterError)
+        components["Filters"]["properties"][bound]["anyOf"] = [
+            {"type": "string", "format": "date"},
+            {"type": "null"},
+        ]

@@ -1,0 +1,144 @@
+"""News-native answers: syndication, corroboration, anchored dates, deep links and corrections.
+
+:class:`NewsEnricher` is called once on a composed :class:`Answer` and fills, for each citation,
+``also_published_by`` (the other outlets of its story group), ``corroboration`` (independent outlets
+saying the same thing), ``dates`` (relative dates resolved against the publication date) and
+``deep_link`` (a URL text fragment opening at the sentence); on the answer, ``as_of`` for
+questions about the latest state, and a notice when an older version of an article said something
+relevant that the newest no longer says.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from assistant.news.corrections import CorrectionChecker, CorrectionFlag
+from assistant.news.corroboration import Corroborator, outlet_of
+from assistant.news.deeplink import deep_link
+from assistant.retrieval.corpus import CorpusCache, CorpusView, fetch_embeddings
+from assistant.retrieval.syndicated import story_of
+from assistant.text.dates import anchor_dates, asks_for_latest, newest
+from assistant.types import Answer, Citation
+from ingest.embedding.embedder import Embedder, Vectors
+from ingest.settings import Settings
+from ingest.storage.records import StoredArticle, sentence_id
+from ingest.storage.store import NewsStore
+from ingest.storage.versions import VersionArchive
+
+
+def story_groups(articles: Mapping[str, StoredArticle]) -> dict[str, list[str]]:
+    """story_id -> doc_ids of its articles, oldest first."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for article in sorted(articles.values(), key=lambda a: (str(a.metadata.get("published", "")), a.doc_id)):
+        groups[story_of(article)].append(article.doc_id)
+    return dict(groups)
+
+
+def also_published_by(
+    doc_id: str, groups: Mapping[str, Sequence[str]], articles: Mapping[str, StoredArticle]
+) -> list[str]:
+    """The outlets of the other copies of the article's story, without repeats, oldest first."""
+    article = articles.get(doc_id)
+    if article is None:
+        return []
+    others = [d for d in groups.get(story_of(article), []) if d != doc_id and d in articles]
+    return list(dict.fromkeys(outlet_of(articles[d].metadata) for d in others))
+
+
+class NewsEnricher:
+    """Adds the news fields to an answer's citations (see the module doc)."""
+
+    def __init__(self, settings: Settings, store: NewsStore, embedder: Embedder, cache: CorpusCache) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.cache = cache
+        self.corroborator = Corroborator(settings, store, embedder)
+        self.archive = VersionArchive(store)
+        self.corrections = CorrectionChecker(self.archive, embedder.model_name)
+        self._groups: tuple[str, dict[str, list[str]]] = ("", {})
+        self._retracted: tuple[str, bool] = ("", False)
+
+    def enrich(self, answer: Answer) -> Answer:
+        """The answer with every news field filled (a new object; the input is not changed)."""
+        clock = time.perf_counter()
+        view = self.cache.get()
+        groups = self._story_groups(view)
+        citations = [self._citation(c, view.articles, groups) for c in answer.citations]
+        stored = self._stored_vectors(citations, view)
+        for citation, found in zip(
+            citations, self.corroborator.corroborate(citations, stored, view.articles)
+        ):
+            citation.corroboration = found
+        update: dict[str, Any] = {"citations": citations, "notices": list(answer.notices)}
+        question = answer.standalone_question or answer.question
+        if answer.grounded and citations and asks_for_latest(question):
+            update.update(self._as_of(answer, citations))
+        flags = self._corrections(question, [v for v in stored if v is not None], view)
+        update["notices"] += [flag.notice() for flag in flags]
+        update["timings_ms"] = _with_news_time(answer.timings_ms, (time.perf_counter() - clock) * 1000)
+        return answer.model_copy(update=update)
+
+    def _story_groups(self, view: CorpusView) -> dict[str, list[str]]:
+        if self._groups[0] != view.generation:
+            self._groups = (view.generation, story_groups(view.articles))
+        return self._groups[1]
+
+    def _citation(
+        self, citation: Citation, articles: Mapping[str, StoredArticle], groups: Mapping[str, Sequence[str]]
+    ) -> Citation:
+        article = articles.get(citation.doc_id)
+        if article is None:
+            return citation.model_copy()
+        return citation.model_copy(
+            update={
+                "deep_link": deep_link(citation.url, article.text, citation.char_start, citation.char_end),
+                "dates": anchor_dates(citation.sentence, citation.published),
+                "also_published_by": also_published_by(citation.doc_id, groups, articles),
+            }
+        )
+
+    def _as_of(self, answer: Answer, citations: Sequence[Citation]) -> dict[str, Any]:
+        day = newest([c.published for c in citations])
+        if day is None:
+            return {}
+        return {"as_of": day.isoformat(), "answer": f"{answer.answer}\n\nAs of {day.isoformat()}."}
+
+    def _corrections(self, question: str, cited: Sequence[Vectors], view: CorpusView) -> list[CorrectionFlag]:
+        if self._retracted[0] != view.generation:  # only a write (new generation) can change it
+            self._retracted = (view.generation, self.archive.has_retracted())
+        if not self._retracted[1]:
+            return []
+        vector = self.embedder.embed_query(question)
+        similarities = [float(np.dot(v, vector)) for v in cited]
+        return self.corrections.check(question, vector, similarities, view.articles)
+
+    def _stored_vectors(self, citations: Sequence[Citation], view: CorpusView) -> list[Vectors | None]:
+        """The stored vectors of the cited sentences (what retrieval compared), None if not found."""
+        ids = [_sentence_id(view, c) for c in citations]
+        found = fetch_embeddings(self.store, self.store.sentences, [i for i in ids if i])
+        return [found.get(i) if i else None for i in ids]
+
+
+def _sentence_id(view: CorpusView, citation: Citation) -> str:
+    """The store id of a cited sentence of the view, "" when the view does not hold it."""
+    pos = view.doc_pos.get(citation.doc_id)
+    if pos is None:
+        return ""
+    rows = np.flatnonzero((view.s_doc == pos) & (view.s_start == citation.char_start))
+    if not len(rows):
+        return ""
+    return sentence_id(citation.doc_id, view.articles[citation.doc_id].version, int(view.s_index[rows[0]]))
+
+
+def _with_news_time(timings: Mapping[str, float], ms: float) -> dict[str, float]:
+    """The timings with this step's time, also counted in the total when there is one."""
+    out = {**timings, "news": round(ms, 2)}
+    if "total" in out:
+        out["total"] = round(out["total"] + ms, 2)
+    return out

@@ -1,0 +1,120 @@
+"""Building an :class:`Article` from what was loaded: stable doc_ids (of a URL, a path, a JSONL
+line), the outlet of a page, and safe metadata values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ingest.loading.extract import (
+    Extracted,
+    iso_date,
+)
+from ingest.types import Article, LoadFailure, MetaValue
+
+Item = Article | LoadFailure
+
+
+def stable_id(key: str) -> str:
+    """16 hex digits of the SHA-256 of ``key``."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def url_doc_id(url: str) -> str:
+    """doc_id of a web page or feed entry: a hash of its URL without the fragment."""
+    try:
+        key = str(httpx.URL(url.strip()).copy_with(fragment=None))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        key = url.strip()
+    return stable_id(key)
+
+
+def path_doc_id(path: Path, line: int | None = None) -> str:
+    """doc_id of a file (hash of its resolved absolute path), or of a JSONL line without id/url."""
+    key = str(path.resolve())
+    return stable_id(key if line is None else f"{key}:{line}")
+
+
+def host_of(url: str) -> str:
+    """The host of ``url`` without a leading ``www.``; "" when there is none."""
+    try:
+        host = httpx.URL(url.strip()).host.lower()
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return ""
+    return host.removeprefix("www.")
+
+
+def outlet_name(sitename: str, url: str) -> str:
+    """The site name, or the URL's host when there is none (trafilatura falls back to host:port)."""
+    host = host_of(url)
+    try:
+        netloc = httpx.URL(url).netloc.decode("ascii").lower().removeprefix("www.")
+    except (httpx.InvalidURL, TypeError, ValueError):
+        netloc = host
+    if not sitename or sitename.lower().removeprefix("www.") in (host, netloc):
+        return host
+    return sitename
+
+
+def is_meta_value(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str | int | bool)
+
+
+def scalar_text(value: Any) -> str:
+    """A scalar JSON value as stripped text; "" for null, lists and objects."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value).strip()
+    return ""
+
+
+def safe_iso(value: str) -> str:
+    try:
+        return iso_date(value) if value else ""
+    except ValueError:
+        return ""
+
+
+def file_article(path: Path, origin: str, extracted: Extracted) -> Article:
+    titled = replace(extracted, title=extracted.title or path.stem)
+    return make_article(path_doc_id(path), origin, titled, source=extracted.sitename)
+
+
+def make_article(
+    doc_id: str,
+    origin: str,
+    extracted: Extracted,
+    url: str = "",
+    source: str = "",
+    extra: Mapping[str, MetaValue] | None = None,
+) -> Article:
+    return Article(
+        doc_id=doc_id,
+        text=extracted.text,
+        title=extracted.title,
+        url=url,
+        published=extracted.published,
+        source=source,
+        authors=extracted.authors,
+        origin=origin,
+        extra=dict(extra or {}),
+    )
+
+
+def merge_extracted(first: Extracted, second: Extracted) -> Extracted:
+    """``second``'s text, and each metadata field from ``first`` when it has it, else ``second``."""
+    return Extracted(
+        text=second.text,
+        title=first.title or second.title,
+        published=first.published or second.published,
+        sitename=first.sitename or second.sitename,
+        authors=first.authors or second.authors,
+    )

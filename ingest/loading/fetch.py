@@ -1,0 +1,276 @@
+"""Bounded, SSRF-guarded HTTP(S) fetching of article pages, feeds, PDFs and plain text.
+
+Every hop of a fetch (the URL and each redirect target) is checked before any connection is made:
+only http/https, and the host's addresses (an IP literal, or every address ``getaddrinfo`` gives)
+must be public unicast addresses unless ``fetch_allow_private`` is set or the host or address is in
+``fetch_allowed_hosts``. The request then goes to one of exactly those checked addresses (the
+``Host`` header and TLS server name stay the URL's host), so a DNS answer that changes between the
+check and the connection (DNS rebinding) cannot lead elsewhere. Proxies from the environment are
+ignored for the same reason. Bodies are streamed and cut off at ``fetch_max_bytes``; the whole
+fetch, redirects included, must finish within ``fetch_timeout_s``.
+
+A conditional GET (``validators``: an ETag and/or Last-Modified from an earlier fetch) sends
+``If-None-Match`` / ``If-Modified-Since``; a ``304 Not Modified`` answer is then a :class:`Fetched`
+with ``status`` 304 and no body, not an error (ingest/feeds/sync.py polls feeds this way).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from urllib.parse import urljoin
+
+import httpx
+
+from ingest.errors import ConfigError, FetchError
+from ingest.settings import Settings
+
+ACCEPTED_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/rdf+xml",
+        "application/xml",
+        "text/xml",
+        "application/pdf",
+        "text/plain",
+    }
+)
+_ACCEPT = (
+    "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,application/pdf;q=0.9,"
+    "application/xml;q=0.9,text/plain;q=0.8"
+)
+_REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+_CHECKS = (
+    ("is_loopback", "a loopback"),
+    ("is_unspecified", "an unspecified"),
+    ("is_link_local", "a link-local"),
+    ("is_multicast", "a multicast"),
+    ("is_reserved", "a reserved"),
+    ("is_private", "a private"),
+)
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A fetched body: ``url`` is the final URL (after redirects), ``content_type`` the bare media
+    type in lower case ("" when the server sent none) and ``charset`` the declared charset;
+    ``etag`` and ``last_modified`` are the validators the server sent for a conditional GET later
+    (status 304: the conditional GET found the resource unchanged, and ``body`` is empty)."""
+
+    url: str
+    content_type: str
+    charset: str | None
+    body: bytes
+    status: int = 200
+    etag: str = ""
+    last_modified: str = ""
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def conditional_headers(etag: str, last_modified: str) -> dict[str, str]:
+    """``If-None-Match`` / ``If-Modified-Since`` for the validators of an earlier fetch."""
+    headers = {"If-None-Match": etag} if etag else {}
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+def format_size(n_bytes: int, trim: bool = False) -> str:
+    """``25.0 MB``, ``1.5 KB``, ``300 bytes``; ``trim`` drops a trailing ``.0`` (for limits)."""
+    for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
+        if n_bytes >= scale:
+            text = f"{n_bytes / scale:.1f} {unit}"
+            return text.replace(".0 ", " ") if trim else text
+    return f"{n_bytes} bytes"
+
+
+def address_problem(address: IPAddress) -> str | None:
+    """Why ``address`` must not be contacted (``"a loopback"`` ...), or None for a public address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        address = address.ipv4_mapped or address.sixtofour or address
+    for attribute, label in _CHECKS:
+        if getattr(address, attribute):
+            return label
+    return None if address.is_global else "a non-public"
+
+
+class AddressGuard:
+    """Resolves hosts and refuses non-public addresses unless they are explicitly allowed."""
+
+    def __init__(self, allow_private: bool, allowed_hosts: list[str]) -> None:
+        self._allow_private = allow_private
+        self._allowed = frozenset(h.strip().strip("[]").lower().rstrip(".") for h in allowed_hosts)
+
+    def addresses(self, url: str, host: str, port: int) -> tuple[str, ...]:
+        """The addresses of ``host`` to connect to; FetchError if the host is refused."""
+        host = host.lower().rstrip(".")
+        found = _resolve(url, host, port)
+        if self._allow_private or host in self._allowed:
+            return found
+        for address in found:
+            problem = address_problem(ipaddress.ip_address(address))
+            if problem and address not in self._allowed:
+                subject = address if address == host else f"{host} resolves to {address}, which"
+                raise FetchError(url, f"refused: {subject} is {problem} address")
+        return found
+
+
+def _resolve(url: str, host: str, port: int) -> tuple[str, ...]:
+    try:
+        return (str(ipaddress.ip_address(host)),)
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchError(url, f"could not resolve host {host}") from exc
+    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class Fetcher:
+    """Fetches one URL at a time with the limits of :class:`Settings`; reuse it, then ``close()``."""
+
+    def __init__(self, settings: Settings) -> None:
+        _check_positive("fetch_timeout_s", settings.fetch_timeout_s)
+        _check_positive("fetch_max_bytes", settings.fetch_max_bytes)
+        if settings.fetch_max_redirects < 0:
+            raise ConfigError(f"fetch_max_redirects must be 0 or more, got {settings.fetch_max_redirects}")
+        self._timeout = settings.fetch_timeout_s
+        self._max_bytes = settings.fetch_max_bytes
+        self._max_redirects = settings.fetch_max_redirects
+        self._guard = AddressGuard(settings.fetch_allow_private, settings.fetch_allowed_hosts)
+        headers = {"User-Agent": settings.fetch_user_agent, "Accept": _ACCEPT}
+        self._client = httpx.Client(headers=headers, follow_redirects=False, trust_env=False)
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def fetch(self, url: str, validators: Mapping[str, str] | None = None) -> Fetched:
+        """GET ``url``, following up to ``fetch_max_redirects`` redirects, each hop checked first;
+        ``validators`` (:func:`conditional_headers`) make it a conditional GET."""
+        deadline = time.monotonic() + self._timeout
+        current = url
+        for hop in range(self._max_redirects + 1):
+            try:
+                result = self._request(current, deadline, dict(validators or {}))
+            except FetchError as exc:
+                if hop == 0:
+                    raise
+                raise FetchError(url, f"{exc.reason} (redirected to {current})") from exc
+            if isinstance(result, Fetched):
+                return result
+            current = result
+        raise FetchError(url, f"more than {self._max_redirects} redirects")
+
+    def _request(self, url: str, deadline: float, validators: dict[str, str]) -> Fetched | str:
+        """One hop: the fetched body, or the absolute URL a redirect points to."""
+        target = self._target(url)
+        port = target.port or (443 if target.scheme == "https" else 80)
+        addresses = self._guard.addresses(url, target.raw_host.decode("ascii"), port)
+        error: httpx.ConnectError | None = None
+        for address in addresses:
+            try:
+                return self._request_address(url, target, address, deadline, validators)
+            except httpx.ConnectError as exc:
+                error = exc
+        raise FetchError(url, f"could not connect ({error})")
+
+    def _target(self, url: str) -> httpx.URL:
+        try:
+            target = httpx.URL(url.strip())
+        except (httpx.InvalidURL, TypeError, ValueError) as exc:
+            raise FetchError(url, f"invalid URL ({exc})") from exc
+        if target.scheme not in ("http", "https"):
+            raise FetchError(url, f"unsupported URL scheme {target.scheme!r} (only http and https)")
+        if not target.raw_host:
+            raise FetchError(url, "URL has no host")
+        return target
+
+    def _request_address(
+        self, url: str, target: httpx.URL, address: str, deadline: float, validators: dict[str, str]
+    ) -> Fetched | str:
+        """GET ``target`` from the checked ``address``; ConnectError is left to the caller."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(url, f"timed out after {self._timeout:g} s")
+        pinned = target.copy_with(host=address.split("%")[0])
+        headers = {"Host": target.netloc.decode("ascii"), **validators}
+        extensions = {"sni_hostname": target.raw_host.decode("ascii")}
+        try:
+            with self._client.stream(
+                "GET", pinned, headers=headers, extensions=extensions, timeout=httpx.Timeout(remaining)
+            ) as response:
+                return self._response(url, target, response, deadline)
+        except httpx.ConnectError:
+            raise
+        except httpx.TimeoutException as exc:
+            raise FetchError(url, f"timed out after {self._timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(url, f"request failed ({exc})") from exc
+
+    def _response(
+        self, url: str, target: httpx.URL, response: httpx.Response, deadline: float
+    ) -> Fetched | str:
+        status = response.status_code
+        if status in _REDIRECT_CODES and response.headers.get("location"):
+            return urljoin(str(target), response.headers["location"].strip())
+        etag, modified = response.headers.get("etag", ""), response.headers.get("last-modified", "")
+        if status == 304:  # only a conditional GET gets one; the caller keeps what it had
+            return Fetched(str(target.copy_with(fragment=None)), "", None, b"", 304, etag, modified)
+        if not 200 <= status < 300:
+            raise FetchError(url, f"HTTP {status}")
+        content_type, charset = _media_type(response.headers.get("content-type", ""))
+        if content_type and content_type not in ACCEPTED_TYPES:
+            raise FetchError(url, f"unsupported content type {content_type}")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            raise FetchError(url, f"larger than {format_size(self._max_bytes, trim=True)}")
+        body = self._read_body(url, response, deadline)
+        return Fetched(
+            str(target.copy_with(fragment=None)), content_type, charset, body, status, etag, modified
+        )
+
+    def _read_body(self, url: str, response: httpx.Response, deadline: float) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise FetchError(url, f"larger than {format_size(self._max_bytes, trim=True)}")
+            if time.monotonic() > deadline:
+                raise FetchError(url, f"timed out after {self._timeout:g} s")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _media_type(header: str) -> tuple[str, str | None]:
+    """``("text/html", "utf-8")`` from ``text/html; charset=UTF-8``."""
+    media, _, params = header.partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip("\"'").lower()
+    return media.strip().lower(), charset
+
+
+def _check_positive(name: str, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")

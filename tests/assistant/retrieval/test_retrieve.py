@@ -1,0 +1,140 @@
+"""Hybrid retrieval: committed sentences only, exact offsets, filters on both sides, the cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant import retrieve
+from assistant.retrieve import FilterError, FilterSpec, SentenceRetriever
+from assistant.service import Assistant, create_assistant
+from assistant.text.question import read_question
+from assistant.types import Filters
+from ingest.embedding.embedder import Embedder
+from ingest.settings import Settings
+from ingest.types import Article
+from tests.assistant.conftest import dev_questions
+
+
+def test_candidates_are_committed_sentences_with_exact_offsets(dev_assistant: Assistant) -> None:
+    question = read_question(dev_questions()[0]["question"])
+    retrieval = dev_assistant.search.search(question)
+    assert retrieval.candidates
+    for cand in retrieval.candidates:
+        article = dev_assistant.document(cand.doc_id)
+        assert cand.text == article.text[cand.start : cand.end]
+        assert cand.dense_rank is not None or cand.lexical_rank is not None
+
+
+def test_dense_and_lexical_candidates_are_both_fused(dev_assistant: Assistant) -> None:
+    retrieval = dev_assistant.search.search(read_question("Which automaker recalled 2.9 million vehicles?"))
+    assert any(c.dense_rank is not None for c in retrieval.candidates)
+    assert any(c.lexical_rank is not None for c in retrieval.candidates)
+    fused = [c.fused for c in retrieval.candidates]
+    assert fused == sorted(fused, reverse=True)
+
+
+def test_date_filter_keeps_only_sentences_published_in_range(dev_assistant: Assistant) -> None:
+    filters = Filters(published_from="2022-06-01", published_to="2022-06-30")
+    spec = FilterSpec.from_filters(filters)
+    retrieval = dev_assistant.search.search(read_question("What happened to gas prices?"), filters)
+    assert retrieval.candidates
+    for cand in retrieval.candidates:
+        published = str(retrieval.view.articles[cand.doc_id].metadata.get("published", ""))
+        assert "2022-06-01" <= published[:10] <= "2022-06-30"
+        assert spec.ts_from is not None and spec.ts_to is not None
+        assert spec.ts_from <= retrieval.view.s_ts[cand.row] <= spec.ts_to
+
+
+def _chroma_filtered_rows(assistant: Assistant, question: str, spec: FilterSpec) -> set[int]:
+    """Rows of the k nearest sentences found by a Chroma query carrying the filter as its ``where``."""
+    view = assistant.search.cache.get()
+    vector = assistant.search.embedder.embed_query(question)
+    records = assistant.search.store.query_sentences(vector, assistant.settings.retrieve_k, spec.where())
+    rows = {view.row_of(r.doc_id, r.index) for r in records}
+    return {row for row in rows if row is not None}
+
+
+@pytest.mark.parametrize(("one_day", "overfetch"), [(False, (16,)), (True, (16, 64)), (True, (1,))])
+def test_filtered_dense_search_finds_what_a_chroma_filtered_query_finds(
+    dev_assistant: Assistant, one_day: bool, overfetch: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", overfetch)  # 1: few pass, the Chroma fallback
+    question = "Which automaker recalled vehicles?"
+    search = dev_assistant.search
+    view = search.cache.get()
+    day = str(view.articles[view.doc_ids[0]].metadata.get("published", ""))[:10] if one_day else ""
+    filters = (
+        Filters(published_from=day, published_to=day) if one_day else Filters(published_from="2000-01-01")
+    )
+    spec = FilterSpec.from_filters(filters)
+    got = search._dense(view, search.embedder.embed_query(question), spec)
+    expected = _chroma_filtered_rows(dev_assistant, question, spec)
+    assert all(spec.accepts(view, row) for row in got)
+    assert len(got) >= min(len(expected), dev_assistant.settings.retrieve_k / 2)
+    assert len(set(got) - expected) <= 0.1 * len(got)  # the best of the filtered sentences
+
+
+def test_row_filter_agrees_with_the_lexical_mask(dev_assistant: Assistant) -> None:
+    view = dev_assistant.search.cache.get()
+    source = sorted(set(view.s_source))[0]
+    spec = FilterSpec.from_filters(
+        Filters(published_from="2022-06-10", published_to="2022-06-30", sources=[source])
+    )
+    mask = spec.mask(view)
+    assert mask is not None and 0 < int(mask.sum()) < view.size
+    assert [spec.accepts(view, row) for row in range(view.size)] == mask.tolist()
+
+
+def test_source_filter_keeps_only_that_outlet(dev_assistant: Assistant) -> None:
+    sources = sorted(dev_assistant.stats().sources)
+    assert len(sources) >= 2
+    retrieval = dev_assistant.search.search(
+        read_question("What did the president say about prices?"), Filters(sources=[sources[0]])
+    )
+    assert retrieval.candidates
+    assert {retrieval.view.s_source[c.row] for c in retrieval.candidates} == {sources[0]}
+
+
+def test_filter_matching_nothing_gives_a_refusal(dev_assistant: Assistant) -> None:
+    answer = dev_assistant.ask(
+        "Which automaker recalled vehicles?", filters=Filters(sources=["no.such.outlet"])
+    )
+    assert not answer.grounded and answer.citations == []
+
+
+def test_bad_filter_date_is_a_filter_error() -> None:
+    with pytest.raises(FilterError, match="2022-13-45"):
+        FilterSpec.from_filters(Filters(published_from="2022-13-45"))
+    with pytest.raises(FilterError, match="after"):
+        FilterSpec.from_filters(Filters(published_from="2022-07-01", published_to="2022-06-01"))
+
+
+def test_sentence_retriever_returns_documents_carrying_citation_offsets(dev_assistant: Assistant) -> None:
+    retriever = SentenceRetriever(search=dev_assistant.search, k=5)
+    docs = retriever.invoke("Which national park was flooded?")
+    assert 0 < len(docs) <= 5
+    for doc in docs:
+        text = dev_assistant.document(doc.metadata["doc_id"]).text
+        assert doc.page_content == text[doc.metadata["char_start"] : doc.metadata["char_end"]]
+
+
+def test_index_is_rebuilt_only_when_the_store_changes(tmp_path: object, embedder: Embedder) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    assistant = create_assistant(Settings(store_dir=tmp_path / "store"), embedder=embedder)
+    first = Article(
+        doc_id="a1", text="The mayor of Springfield opened a new bridge on Monday.", title="Bridge"
+    )
+    assistant.ingest_articles([first])
+    assistant.ask("Who opened the bridge?")
+    assistant.ask("What did the mayor open?")
+    assert assistant.cache.rebuilds == 1
+    second = Article(
+        doc_id="a2", text="Heavy snow closed every school in Shelbyville on Tuesday.", title="Snow"
+    )
+    other_process = create_assistant(Settings(store_dir=tmp_path / "store"), embedder=embedder)
+    other_process.ingest_articles([second])
+    answer = assistant.ask("What closed the schools in Shelbyville?")
+    assert assistant.cache.rebuilds == 2
+    assert answer.grounded and answer.citations[0].doc_id == "a2"

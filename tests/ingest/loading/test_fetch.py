@@ -1,0 +1,166 @@
+"""The bounded, SSRF-guarded fetcher, against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from ingest.errors import ConfigError, FetchError
+from ingest.loading.fetch import Fetcher, address_problem, format_size
+from ingest.settings import Settings
+from tests.ingest.conftest import LocalServer
+
+ALLOW_LOCAL = Settings(fetch_allowed_hosts=["127.0.0.1"])
+
+
+def fetch_error(settings: Settings, url: str) -> str:
+    with Fetcher(settings) as fetcher, pytest.raises(FetchError) as caught:
+        fetcher.fetch(url)
+    assert caught.value.source == url
+    return caught.value.reason
+
+
+def test_fetch_returns_body_media_type_and_charset(server: LocalServer) -> None:
+    url = server.add("/page", "<p>héllo</p>", 'Text/HTML; Charset="UTF-8"')
+    with Fetcher(ALLOW_LOCAL) as fetcher:
+        fetched = fetcher.fetch(url)
+    assert fetched.body == "<p>héllo</p>".encode()
+    assert (fetched.content_type, fetched.charset, fetched.url) == ("text/html", "utf-8", url)
+
+
+def test_loopback_address_is_refused_by_default_without_sending_a_request(server: LocalServer) -> None:
+    url = server.add("/page", "<p>secret</p>")
+    assert fetch_error(Settings(), url) == "refused: 127.0.0.1 is a loopback address"
+    assert server.requests == []
+
+
+def test_host_name_resolving_to_loopback_is_refused(server: LocalServer) -> None:
+    url = server.add("/page", "<p>secret</p>").replace("127.0.0.1", "localhost")
+    reason = fetch_error(Settings(), url)
+    assert reason.startswith("refused: localhost resolves to ")
+    assert reason.endswith("which is a loopback address")
+    assert server.requests == []
+
+
+def test_allowed_address_also_allows_host_names_resolving_to_it(server: LocalServer) -> None:
+    url = server.add("/page", "<p>local</p>").replace("127.0.0.1", "localhost")
+    with Fetcher(Settings(fetch_allowed_hosts=["127.0.0.1", "::1"])) as fetcher:
+        assert fetcher.fetch(url).body == b"<p>local</p>"
+
+
+def test_allow_private_setting_lets_loopback_through(server: LocalServer) -> None:
+    url = server.add("/page", "<p>intranet</p>")
+    with Fetcher(Settings(fetch_allow_private=True)) as fetcher:
+        assert fetcher.fetch(url).body == b"<p>intranet</p>"
+
+
+def test_relative_redirect_is_followed_and_final_url_reported(server: LocalServer) -> None:
+    server.add("/old", "", status=301, headers={"Location": "/new"})
+    final = server.add("/new", "<p>moved</p>")
+    with Fetcher(ALLOW_LOCAL) as fetcher:
+        fetched = fetcher.fetch(server.url("/old"))
+    assert (fetched.url, fetched.body) == (final, b"<p>moved</p>")
+    assert server.requests == ["/old", "/new"]
+
+
+def test_redirect_to_ipv6_loopback_is_refused_before_connecting(
+    server: LocalServer, ipv6_server: LocalServer
+) -> None:
+    target = ipv6_server.add("/admin", "<p>secret</p>")
+    start = server.add("/go", "", status=302, headers={"Location": target})
+    reason = fetch_error(ALLOW_LOCAL, start)
+    assert reason == f"refused: ::1 is a loopback address (redirected to {target})"
+    assert ipv6_server.requests == []
+
+
+def test_redirect_to_private_address_is_refused_before_connecting(server: LocalServer) -> None:
+    # 10.0.0.1 is never contacted: the address check fails before any connection is attempted.
+    start = server.add("/go", "", status=307, headers={"Location": "http://10.0.0.1/internal"})
+    settings = Settings(fetch_allowed_hosts=["127.0.0.1"], fetch_timeout_s=0.5)
+    reason = fetch_error(settings, start)
+    assert reason == "refused: 10.0.0.1 is a private address (redirected to http://10.0.0.1/internal)"
+
+
+def test_redirect_loop_stops_after_the_configured_number_of_redirects(server: LocalServer) -> None:
+    url = server.add("/loop", "", status=302, headers={"Location": "/loop"})
+    settings = Settings(fetch_allowed_hosts=["127.0.0.1"], fetch_max_redirects=3)
+    assert fetch_error(settings, url) == "more than 3 redirects"
+    assert len(server.requests) == 4
+
+
+def test_declared_length_over_the_limit_is_refused(server: LocalServer) -> None:
+    url = server.add("/big", b"x" * 5000)
+    settings = Settings(fetch_allowed_hosts=["127.0.0.1"], fetch_max_bytes=4096)
+    assert fetch_error(settings, url) == "larger than 4 KB"
+
+
+def test_streamed_body_without_length_is_cut_off_at_the_limit(server: LocalServer) -> None:
+    url = server.add("/stream", b"y" * 300_000, send_length=False)
+    settings = Settings(fetch_allowed_hosts=["127.0.0.1"], fetch_max_bytes=100_000)
+    assert fetch_error(settings, url) == "larger than 97.7 KB"
+
+
+def test_body_exactly_at_the_limit_is_accepted(server: LocalServer) -> None:
+    url = server.add("/exact", b"z" * 2048, "text/plain", send_length=False)
+    with Fetcher(Settings(fetch_allowed_hosts=["127.0.0.1"], fetch_max_bytes=2048)) as fetcher:
+        assert len(fetcher.fetch(url).body) == 2048
+
+
+def test_slow_server_times_out(server: LocalServer) -> None:
+    url = server.add("/slow", "<p>late</p>", delay_s=1.0)
+    settings = Settings(fetch_allowed_hosts=["127.0.0.1"], fetch_timeout_s=0.2)
+    assert fetch_error(settings, url) == "timed out after 0.2 s"
+
+
+def test_http_error_status_is_reported(server: LocalServer) -> None:
+    assert fetch_error(ALLOW_LOCAL, server.url("/missing")) == "HTTP 404"
+
+
+def test_unsupported_content_type_is_refused(server: LocalServer) -> None:
+    url = server.add("/photo", b"\x89PNG", "image/png")
+    assert fetch_error(ALLOW_LOCAL, url) == "unsupported content type image/png"
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/a.txt", "file:///etc/passwd"])
+def test_schemes_other_than_http_and_https_are_refused(url: str) -> None:
+    assert fetch_error(ALLOW_LOCAL, url).startswith("unsupported URL scheme")
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("127.0.0.1", "a loopback"),
+        ("::1", "a loopback"),
+        ("::ffff:127.0.0.1", "a loopback"),
+        ("0.0.0.0", "an unspecified"),
+        ("169.254.169.254", "a link-local"),
+        ("fe80::1", "a link-local"),
+        ("224.0.0.1", "a multicast"),
+        ("10.0.0.1", "a private"),
+        ("172.16.5.4", "a private"),
+        ("192.168.1.1", "a private"),
+        ("fd00::1", "a private"),
+        ("240.0.0.1", "a reserved"),
+        ("100.64.0.1", "a non-public"),
+        ("93.184.215.14", None),
+        ("2606:4700:4700::1111", None),
+    ],
+)
+def test_address_problem_names_every_non_public_kind(address: str, problem: str | None) -> None:
+    assert address_problem(ipaddress.ip_address(address)) == problem
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("fetch_timeout_s", 0), ("fetch_max_bytes", -1), ("fetch_max_redirects", -1)]
+)
+def test_fetcher_rejects_bad_limits_with_a_config_error_naming_them(field: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=field):
+        Fetcher(Settings(**{field: value}))
+
+
+def test_sizes_are_formatted_for_messages() -> None:
+    assert format_size(25 * 1024 * 1024) == "25.0 MB"
+    assert format_size(20 * 1024 * 1024, trim=True) == "20 MB"
+    assert format_size(1536) == "1.5 KB"
+    assert format_size(300) == "300 bytes"

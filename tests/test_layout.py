@@ -1,0 +1,116 @@
+"""The package layout keeps its shape: imports point down the layers, no cycles, small modules.
+
+The layers, lowest first (docs/architecture.md). A module may import from its own layer entry
+(its package) and from any lower layer; never from a higher layer or a sibling in its own layer.
+Imports inside functions and under ``TYPE_CHECKING`` count too.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MAX_LINES = 400
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("ingest.errors", "ingest.types"),
+    ("ingest.settings",),
+    ("ingest.loading", "ingest.sentences", "ingest.embedding"),
+    ("ingest.storage",),
+    ("ingest.pipeline",),
+    ("ingest.components", "ingest.feeds"),
+    ("assistant.types",),
+    ("assistant.text",),
+    ("assistant.retrieval", "assistant.retrieve"),
+    ("assistant.answering", "assistant.answer", "assistant.news"),
+    ("assistant.service",),
+    ("assistant.evaluate",),
+    ("assistant.frontends.http", "assistant.frontends.ui"),
+    ("assistant.server",),
+    ("assistant.frontends.cli",),
+    ("assistant.__main__", "app"),
+)
+
+
+def module_files() -> dict[str, Path]:
+    files = {"app": REPO / "app.py"}
+    for package in ("assistant", "ingest"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            parts = path.relative_to(REPO).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            files[name] = path
+    return files
+
+
+def project_imports(path: Path, modules: set[str]) -> set[str]:
+    """The project modules a file imports (``from pkg import module`` names the module)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name in modules}
+
+
+def layer_of(module: str) -> tuple[int, str]:
+    for index, entries in enumerate(LAYERS):
+        for entry in entries:
+            if module == entry or module.startswith(entry + "."):
+                return index, entry
+    raise AssertionError(f"{module} is in no layer of tests/test_layout.py")
+
+
+def graph() -> dict[str, set[str]]:
+    files = module_files()
+    packages = {"assistant", "ingest", "assistant.frontends"}  # namespaces, not layers
+    return {
+        name: project_imports(path, set(files)) - packages - {name}
+        for name, path in files.items()
+        if name not in packages
+    }
+
+
+def test_every_import_points_down_the_layers() -> None:
+    wrong = []
+    for module, imported in sorted(graph().items()):
+        here, entry = layer_of(module)
+        for target in sorted(imported):
+            there, target_entry = layer_of(target)
+            if there > here or (there == here and target_entry != entry):
+                wrong.append(f"{module} -> {target}")
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_no_import_cycles() -> None:
+    edges = graph()
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 on the path, 2 done
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(edges.get(module, ())):
+            if state.get(target) == 1:
+                cycles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = 2
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_no_module_is_over_400_lines() -> None:
+    long = {
+        name: n
+        for name, path in module_files().items()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}, long
+
+
+def test_app_only_names_the_entry_points() -> None:
+    assert graph()["app"] == {"assistant.server", "assistant.frontends.cli.main"}
