@@ -41,7 +41,8 @@ from assistant.types import Answer
 from ingest.errors import SourceError
 
 if TYPE_CHECKING:
-    from assistant.service import Assistant, Mode
+    from assistant.answering.turn import Mode
+    from assistant.service import Assistant
 
 FIRST_CHARS = 300
 

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import random
-import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from datetime import date
-from pathlib import PurePath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.answer import (
+from assistant.answering.condense import Standalone, condense
+from assistant.answering.date_scope import date_phrase_notice, prefer_dated, question_filters
+from assistant.answering.evidence import evidence_of
+from assistant.answering.extractive import (
     Composition,
     ExtractiveAnswerer,
     answer_text,
@@ -31,18 +31,23 @@ from assistant.answer import (
     score_candidates,
     word_overlap,
 )
-from assistant.answering.condense import Standalone, condense
-from assistant.answering.date_scope import date_phrase_notice, prefer_dated, question_filters
-from assistant.answering.evidence import Evidence
 from assistant.answering.llm import LLMAnswerer, LLMOutcome, build_chat_model, condense_with_llm
 from assistant.answering.newest import NewestFirst, answers_as_well, prefer_newest
+from assistant.answering.repeats import mark_repeats
 from assistant.answering.short_answer import short_answer_of
+from assistant.answering.turn import Mode, Turn
 from assistant.news.enrich import NewsEnricher
 from assistant.retrieval.corpus import CorpusCache
-from assistant.retrieve import Candidate, HybridSearch, Retrieval, SentenceRetriever
+from assistant.retrieval.retrieve import Candidate, HybridSearch, Retrieval, SentenceRetriever
 from assistant.text.dates import asks_for_latest
 from assistant.text.injection import screen, suspect_notice
-from assistant.text.question import InvalidQuestionError, Question, check_text, read_question
+from assistant.text.question import (
+    Question,
+    check_history,
+    check_question,
+    read_question,
+)
+from assistant.text.titles import clean_title, real_title
 from assistant.types import Answer, ChatTurn, Citation, Filters
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder, Vectors
@@ -55,27 +60,6 @@ from ingest.types import Article
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.runnables import Runnable
-
-Mode = Literal["extractive", "llm"]
-TITLE_TAIL_RE = re.compile(r"\s+(?:[-|–—]\s+[^-|–—]{2,40}|\.\.\.|…)\s*$")
-
-
-@dataclass
-class _Turn:
-    """State of one question as it flows through the chain."""
-
-    question: str
-    history: Sequence[ChatTurn]
-    filters: Filters | None
-    mode: Mode
-    today: date | None = None  # what "last week" in the question is relative to (None: today)
-    started: float = field(default_factory=time.perf_counter)
-    filters_applied: Filters | None = None
-    standalone: Standalone | None = None
-    retrieval: Retrieval | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    notices: list[str] = field(default_factory=list)
-    suspect: int = 0  # retrieved sentences left out: they address the reader or a model
 
 
 class Assistant:
@@ -97,7 +81,7 @@ class Assistant:
             if chat_model is not None
             else None
         )
-        self._chain: Runnable[_Turn, _Turn] | None = None
+        self._chain: Runnable[Turn, Turn] | None = None
 
     # --- answering -------------------------------------------------------------------------
     @property
@@ -105,7 +89,7 @@ class Assistant:
         return self.llm is not None
 
     @property
-    def chain(self) -> Runnable[_Turn, _Turn]:
+    def chain(self) -> Runnable[Turn, Turn]:
         """standalone question -> retrieval, as a LangChain runnable (built on first use)."""
         if self._chain is None:
             from langchain_core.runnables import RunnableLambda
@@ -141,9 +125,9 @@ class Assistant:
         today: date | None = None,
     ) -> Iterator[str | Answer]:
         """Answer text pieces, then the complete Answer (the same as :meth:`ask` returns)."""
-        turn = _Turn(
-            _checked(question, self.settings.max_question_chars),
-            _checked_history(history),
+        turn = Turn(
+            check_question(question, self.settings.max_question_chars),
+            check_history(history),
             filters,
             mode or self.settings.answer_mode,
             today,
@@ -154,12 +138,12 @@ class Assistant:
         self, question: str, mode: Mode | None = None, today: date | None = None
     ) -> tuple[Answer, Retrieval | None]:
         """The answer with the retrieval it was composed from (its candidates): for evaluation."""
-        checked = _checked(question, self.settings.max_question_chars)
-        turn = _Turn(checked, [], None, mode or self.settings.answer_mode, today)
+        checked = check_question(question, self.settings.max_question_chars)
+        turn = Turn(checked, [], None, mode or self.settings.answer_mode, today)
         answers = [item for item in self._answer_turn(turn) if isinstance(item, Answer)]
         return answers[-1], turn.retrieval
 
-    def _answer_turn(self, turn: _Turn) -> Iterator[str | Answer]:
+    def _answer_turn(self, turn: Turn) -> Iterator[str | Answer]:
         turn = self.chain.invoke(turn)
         if turn.mode == "llm" and self.llm is None:
             turn.notices.append(
@@ -171,7 +155,7 @@ class Assistant:
         else:
             yield from self._extractive_answer(turn)
 
-    def _standalone(self, turn: _Turn) -> _Turn:
+    def _standalone(self, turn: Turn) -> Turn:
         clock = time.perf_counter()
         turn.standalone = condense(turn.question, turn.history, self.settings.chat_history_turns)
         if turn.standalone.is_follow_up and turn.mode == "llm" and self.chat_model is not None:
@@ -182,7 +166,7 @@ class Assistant:
         turn.timings["condense"] = _ms(clock)
         return turn
 
-    def _retrieve(self, turn: _Turn) -> _Turn:
+    def _retrieve(self, turn: Turn) -> Turn:
         assert turn.standalone is not None
         question = read_question(turn.standalone.text)
         turn.retrieval, turn.suspect = self._search(question, turn.filters)
@@ -206,7 +190,7 @@ class Assistant:
         embedder = self.components.embedder
         return embedder.embed(list(texts), threads=embedder.query_threads)
 
-    def _date_phrase(self, turn: _Turn, question: Question) -> None:
+    def _date_phrase(self, turn: Turn, question: Question) -> None:
         """Search again within the date range the question names ("in January 2023", "last week")
         and keep that search when it answers about as well as the search of all dates."""
         assert turn.standalone is not None and turn.retrieval is not None
@@ -232,11 +216,11 @@ class Assistant:
             return None
         return ranked[0].score
 
-    def _extractive_answer(self, turn: _Turn) -> Iterator[str | Answer]:
+    def _extractive_answer(self, turn: Turn) -> Iterator[str | Answer]:
         retrieval = turn.retrieval
         assert retrieval is not None and turn.standalone is not None
         clock = time.perf_counter()
-        _mark_repeats(retrieval.candidates, turn.standalone.previous_answer)
+        mark_repeats(retrieval.candidates, turn.standalone.previous_answer)
         composition = self.extractive.compose(retrieval)
         if (
             composition.grounded
@@ -269,7 +253,7 @@ class Assistant:
             limit=settings.answer_max_sentences,
         )
 
-    def _llm_answer(self, turn: _Turn) -> Iterator[str | Answer]:
+    def _llm_answer(self, turn: Turn) -> Iterator[str | Answer]:
         retrieval = turn.retrieval
         assert retrieval is not None and self.llm is not None and turn.standalone is not None
         clock = time.perf_counter()
@@ -277,7 +261,7 @@ class Assistant:
             c for c in score_candidates(retrieval, self.extractive.weights) if c.features["boilerplate"] < 1
         ]
         evidence_rows = ranked[: self.settings.llm_max_evidence]
-        evidence = [_evidence(retrieval, n, c) for n, c in enumerate(evidence_rows, start=1)]
+        evidence = [evidence_of(retrieval, n, c) for n, c in enumerate(evidence_rows, start=1)]
         outcome = LLMOutcome(failed=True, reason="no evidence")
         pieces_started = False
         if evidence:
@@ -291,7 +275,7 @@ class Assistant:
         yield from self._finish_llm(turn, outcome, evidence_rows, pieces_started)
 
     def _finish_llm(
-        self, turn: _Turn, outcome: LLMOutcome, rows: Sequence[Candidate], pieces_started: bool
+        self, turn: Turn, outcome: LLMOutcome, rows: Sequence[Candidate], pieces_started: bool
     ) -> Iterator[str | Answer]:
         assert turn.retrieval is not None
         turn.notices.extend(outcome.notices)
@@ -309,7 +293,7 @@ class Assistant:
         citations = make_citations(turn.retrieval.view, chosen)
         yield self._answer(turn, outcome.text, citations, grounded=True)
 
-    def _answer(self, turn: _Turn, text: str, citations: list[Citation], grounded: bool) -> Answer:
+    def _answer(self, turn: Turn, text: str, citations: list[Citation], grounded: bool) -> Answer:
         turn.timings["total"] = _ms(turn.started)
         standalone = turn.standalone.text if turn.standalone and turn.standalone.is_follow_up else ""
         answer = Answer(
@@ -349,7 +333,7 @@ class Assistant:
         dated = sorted(
             view.articles.values(), key=lambda a: str(a.metadata.get("published", "")), reverse=True
         )
-        titles = [t for t in dict.fromkeys(_clean_title(real_title(a.metadata)) for a in dated) if t]
+        titles = [t for t in dict.fromkeys(clean_title(real_title(a.metadata)) for a in dated) if t]
         rng = random.Random(view.generation)
         picked = rng.sample(titles[: max(n * 5, n)], k=min(n, len(titles)))
         return [f"What do the articles say about “{t}”?" for t in picked]
@@ -393,50 +377,6 @@ def create_assistant(
     """Build the store, model (loaded on first use), indexes and optional LLM from settings."""
     components = IngestComponents.build(settings, embedder=embedder)
     return Assistant(settings, components, chat_model or build_chat_model(settings))
-
-
-def _checked(question: str, max_chars: int) -> str:
-    check_text(question, "the question")
-    text = " ".join(question.split())
-    if not text:
-        raise InvalidQuestionError("the question is empty")
-    if len(text) > max_chars:
-        raise InvalidQuestionError(f"the question is longer than {max_chars} characters")
-    return text
-
-
-def _checked_history(history: Sequence[ChatTurn]) -> list[ChatTurn]:
-    for number, turn in enumerate(history, start=1):
-        check_text(turn.content, f"history turn {number}")
-    return list(history)
-
-
-def _mark_repeats(candidates: Sequence[Candidate], previous_answer: str) -> None:
-    """In a follow-up, sentences already given in the last answer should not be the new answer."""
-    if not previous_answer:
-        return
-    flat = " ".join(previous_answer.split())
-    for cand in candidates:
-        cand.repeat = " ".join(cand.text.split()) in flat
-
-
-def _evidence(retrieval: Retrieval, n: int, cand: Candidate) -> Evidence:
-    meta = retrieval.view.articles[cand.doc_id].metadata
-    return Evidence(n, cand.text, str(meta.get("source", "")), str(meta.get("published", "")))
-
-
-def real_title(metadata: Mapping[str, object]) -> str:
-    """The article's title, or "" when it is its file's name standing in for a missing title."""
-    title = str(metadata.get("title", "")).strip()
-    origin = str(metadata.get("origin", ""))
-    return "" if origin and title == PurePath(origin).stem else title
-
-
-def _clean_title(title: str) -> str:
-    title = " ".join(title.split())
-    while TITLE_TAIL_RE.search(title):
-        title = TITLE_TAIL_RE.sub("", title)
-    return title.strip(" '\"“”")
 
 
 def _ms(since: float) -> float:

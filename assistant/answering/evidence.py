@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from assistant.retrieval.retrieve import Candidate, Retrieval
+
 if TYPE_CHECKING:
     pass
 
@@ -30,3 +32,9 @@ def evidence_block(evidence: Sequence[Evidence]) -> str:
 
 def evidence_label(e: Evidence) -> str:
     return f"{e.source or 'unknown outlet'}, {e.published or 'undated'}"
+
+
+def evidence_of(retrieval: Retrieval, n: int, cand: Candidate) -> Evidence:
+    """The numbered evidence of a candidate sentence, with its article's outlet and date."""
+    meta = retrieval.view.articles[cand.doc_id].metadata
+    return Evidence(n, cand.text, str(meta.get("source", "")), str(meta.get("published", "")))

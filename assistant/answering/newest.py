@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from assistant.retrieval.retrieve import Candidate
 from assistant.retrieval.syndicated import HasDocId
-from assistant.retrieve import Candidate
 
 
 class Scored(HasDocId, Protocol):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.retrieve import Retrieval
+from assistant.retrieval.retrieve import Retrieval
 from assistant.text.lexical import normalize_for_match, stem, words, wordset
 from assistant.text.question import ROLE_WORDS, WEAKER_TYPE, AnswerType, Question, strip_dateline, typed_spans
 from assistant.types import Citation, ShortAnswer

@@ -8,12 +8,13 @@ capitalized names, quoted titles) plus a small gazetteer of countries, continent
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
 from assistant.text.lexical import content_terms, stem, words, wordset
+from assistant.types import ChatTurn
 from ingest.errors import NewsdeskError
 
 LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -300,3 +301,21 @@ def _is_place(span: str) -> bool:
 
 def _is_org(span: str) -> bool:
     return any(w in ORG_WORDS for w in words(span))
+
+
+def check_question(question: str, max_chars: int) -> str:
+    """The question with its white space folded; an empty, too long or malformed one is refused."""
+    check_text(question, "the question")
+    text = " ".join(question.split())
+    if not text:
+        raise InvalidQuestionError("the question is empty")
+    if len(text) > max_chars:
+        raise InvalidQuestionError(f"the question is longer than {max_chars} characters")
+    return text
+
+
+def check_history(history: Sequence[ChatTurn]) -> list[ChatTurn]:
+    """The chat history, each turn checked like a question's text."""
+    for number, turn in enumerate(history, start=1):
+        check_text(turn.content, f"history turn {number}")
+    return list(history)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.service import Assistant, InvalidQuestionError, create_assistant
+from assistant.service import Assistant, create_assistant
+from assistant.text.question import InvalidQuestionError
 from assistant.types import Answer
 from ingest.embedding.embedder import Embedder
 from ingest.errors import DocumentNotFoundError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import retrieve
-from assistant.retrieve import FilterError, FilterSpec, SentenceRetriever
+from assistant.retrieval import retrieve
+from assistant.retrieval.retrieve import FilterError, FilterSpec, SentenceRetriever
 from assistant.service import Assistant, create_assistant
 from assistant.text.question import read_question
 from assistant.types import Filters

@@ -469,7 +469,7 @@ def test_unexpected_error_is_a_bare_500_and_the_detail_is_only_logged(
         raise RuntimeError("secret detail /srv/newsdesk")
 
     monkeypatch.setattr(assistant, "stats", broken)  # fault injection into the real assistant
-    with caplog.at_level(logging.ERROR, logger="assistant.frontends.http.api"):
+    with caplog.at_level(logging.ERROR, logger="assistant.frontends.http"):
         response = httpx.get(f"{open_app.base}/api/stats")
     assert response.status_code == 500
     assert response.json() == {"error": "internal error"}

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 from assistant.retrieval.corpus import CorpusView
-from assistant.retrieve import Candidate, Retrieval
+from assistant.retrieval.retrieve import Candidate, Retrieval
 from assistant.text.lexical import content_terms
 from assistant.text.question import AnswerType, Question, answer_type_score
 from assistant.types import Citation

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer import is_headline, with_antecedent, word_overlap
+from assistant.answering.extractive import is_headline, with_antecedent, word_overlap
 from assistant.retrieval.corpus import CorpusView
-from assistant.retrieve import Candidate
+from assistant.retrieval.retrieve import Candidate
 from assistant.service import Assistant
 from assistant.text.question import AnswerType, answer_type_score, read_question, strip_dateline
 from tests.assistant.conftest import dev_questions
