@@ -23,7 +23,7 @@ from tests.assistant.conftest_api import SAMPLE_QUESTION
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.wheel
-PRINT_SAMPLES_DIR = "from assistant.frontends.ui.app import samples_dir; print(samples_dir())"
+PRINT_SAMPLES_DIR = "from assistant.frontends.ui.handlers import samples_dir; print(samples_dir())"
 LOAD_EVERY_PROMPT = (
     "from assistant.answering.prompts import load_prompt\n"
     "for name in ('answer_system', 'answer_user', 'condense'): load_prompt(name)"
