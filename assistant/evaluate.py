@@ -36,9 +36,9 @@ import numpy.typing as npt
 from assistant.answering.condense import strip_markers
 from assistant.text.dates import parse_day
 from assistant.text.lexical import contains_answer, contains_normalized, normalize_for_match
-from assistant.text.question import InvalidQuestionError, check_text
+from assistant.text.question import check_text
 from assistant.types import Answer
-from ingest.errors import SourceError
+from ingest.errors import InvalidQuestionError, SourceError
 
 if TYPE_CHECKING:
     from assistant.answering.turn import Mode

@@ -41,12 +41,7 @@ from assistant.retrieval.corpus import CorpusCache
 from assistant.retrieval.retrieve import Candidate, HybridSearch, Retrieval, SentenceRetriever
 from assistant.text.dates import asks_for_latest
 from assistant.text.injection import screen, suspect_notice
-from assistant.text.question import (
-    Question,
-    check_history,
-    check_question,
-    read_question,
-)
+from assistant.text.question import Question, check_history, check_question, read_question
 from assistant.text.titles import clean_title, real_title
 from assistant.types import Answer, ChatTurn, Citation, Filters
 from ingest.components import IngestComponents

@@ -1,4 +1,4 @@
-"""User-facing errors.
+"""User-facing errors: the whole error tree of Newsdesk (ingest, store, feeds, questions, uploads).
 
 Every error a user can cause derives from :class:`NewsdeskError`. Code raises the specific
 subclass (re-raised ``from exc`` when it wraps a library error); only the edges (CLI, UI, HTTP
@@ -63,3 +63,37 @@ class FeedNotFoundError(FeedError):
 
 class ModelError(NewsdeskError):
     """The embedding model could not be loaded."""
+
+
+class InvalidQuestionError(NewsdeskError):
+    """An empty or over-long question, or one that is not valid Unicode text."""
+
+
+class FeedbackError(NewsdeskError):
+    """Feedback could not be written or read."""
+
+
+class FilterError(NewsdeskError):
+    """A filter value (date or source) that cannot be used."""
+
+
+class UploadError(NewsdeskError):
+    """An upload that is refused as a whole; ``status`` is the HTTP status to answer with."""
+
+    status = 400
+
+
+class UploadTooLargeError(UploadError):
+    """An upload over the size limit."""
+
+    status = 413
+
+
+class UploadTypeError(UploadError):
+    """An upload of a file kind that is not ingested."""
+
+    status = 415
+
+
+class BackupError(StoreError):
+    """A backup cannot be written, or a backup folder cannot be restored."""

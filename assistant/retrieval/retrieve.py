@@ -27,7 +27,7 @@ from assistant.retrieval.syndicated import collapse_syndicated, story_of
 from assistant.text.question import Question, read_question
 from assistant.types import Filters
 from ingest.embedding.embedder import Embedder, Vectors
-from ingest.errors import ConfigError, NewsdeskError
+from ingest.errors import ConfigError, FilterError
 from ingest.settings import Settings
 from ingest.storage.chroma import chroma_call
 from ingest.storage.records import ID_SEP, sentence_id
@@ -39,10 +39,6 @@ FloatArray = npt.NDArray[np.float32]
 # (ids only: ~7 / ~20 ms at 59k sentences) and filters them in memory until at least half of retrieve_k
 # pass; only then does it send the filter to Chroma (a filtered query costs ~80-120 ms at 59k sentences).
 DENSE_OVERFETCH = (16, 64)
-
-
-class FilterError(NewsdeskError):
-    """A filter value (date or source) that cannot be used."""
 
 
 @dataclass
@@ -307,7 +303,9 @@ class SentenceRetriever(BaseRetriever):
     k: int = 10
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
+        """The best ``k`` sentences (``invoke(query, k=3)``; default: the retriever's ``k``)."""
         retrieval = self.search.search(read_question(query), self.filters)
-        return [candidate_document(retrieval.view, c) for c in retrieval.candidates[: self.k]]
+        limit = self.k if k is None else k
+        return [candidate_document(retrieval.view, c) for c in retrieval.candidates[:limit]]

@@ -15,13 +15,9 @@ from functools import lru_cache
 
 from assistant.text.lexical import content_terms, stem, words, wordset
 from assistant.types import ChatTurn
-from ingest.errors import NewsdeskError
+from ingest.errors import InvalidQuestionError
 
 LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
-
-
-class InvalidQuestionError(NewsdeskError):
-    """An empty or over-long question, or one that is not valid Unicode text."""
 
 
 def check_text(text: str, what: str) -> None:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from ingest.errors import NewsdeskError
+from ingest.errors import UploadError, UploadTooLargeError, UploadTypeError
 from ingest.loading.articles import path_doc_id, stable_id
 from ingest.loading.files import FILE_KINDS
 from ingest.loading.sources import iter_articles
@@ -35,20 +35,6 @@ from ingest.types import Article, LoadFailure
 MAX_NAME_CHARS = 100
 MAX_FIELD_BYTES = 64 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class UploadError(NewsdeskError):
-    """An upload that is refused as a whole; ``status`` is the HTTP status to answer with."""
-
-    status = 400
-
-
-class UploadTooLargeError(UploadError):
-    status = 413
-
-
-class UploadTypeError(UploadError):
-    status = 415
 
 
 class IngestDocument(BaseModel):

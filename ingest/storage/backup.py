@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import StoreError
+from ingest.errors import BackupError
 from ingest.settings import Settings
 from ingest.storage.chroma import parse_major_minor
 from ingest.storage.locks import MARKER_FILES, ensure_not_served, folder_write_lock
@@ -38,10 +38,6 @@ MANIFEST_NAME = "manifest.json"
 DATA_DIR = "store"
 FORMAT = 1
 CHUNK = 1 << 20
-
-
-class BackupError(StoreError):
-    """A backup cannot be written, or a backup folder cannot be restored."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Side collections of the store (``{collection}_stories``, ``{collection}_versions`` ...).
 
 They hold records that are not searched by the answering side's vector index (MinHash signatures,
-earlier versions of articles); their Chroma calls go through :func:`ingest.storage.store.chroma_call` like
-the store's own.
+earlier versions of articles); their Chroma calls go through :func:`ingest.storage.chroma.chroma_call`
+like the store's own.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ingest.storage.chroma import chroma_call as chroma_call
+from ingest.storage.chroma import chroma_call
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection

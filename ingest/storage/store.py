@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
+T = TypeVar("T")
 SETTLE_ROUNDS = 3
 HEALTH_QUERY_K = 10
 
@@ -196,7 +198,7 @@ class NewsStore:
         out: dict[str, str] = {}
         for begin in range(0, len(doc_ids), self.batch_size):
             ids = list(doc_ids[begin : begin + self.batch_size])
-            got = self._call("read", lambda ids=ids: self.articles.get(ids=ids, include=["metadatas"]))
+            got = self._call("read", partial(self.articles.get, ids=ids, include=["metadatas"]))
             for doc_id, meta in zip(got["ids"], got["metadatas"] or []):
                 out[doc_id] = str((meta or {}).get("content_hash", ""))
         return out
@@ -223,7 +225,7 @@ class NewsStore:
         while True:
             got = self._call(
                 "read",
-                lambda offset=offset: self.sentences.get(include=["metadatas"], limit=page, offset=offset),
+                partial(self.sentences.get, include=["metadatas"], limit=page, offset=offset),
             )
             for meta in got["metadatas"] or []:
                 yield sentence_record(meta or {}, 0.0)
@@ -349,7 +351,7 @@ class NewsStore:
         present: set[str] = set()
         for begin in range(0, len(ids), self.batch_size):
             chunk = ids[begin : begin + self.batch_size]
-            got = self._call("read", lambda chunk=chunk: self.sentences.get(ids=chunk, include=[]))
+            got = self._call("read", partial(self.sentences.get, ids=chunk, include=[]))
             present.update(got["ids"])
         return [i for i, sid in enumerate(ids) if sid not in present]
 
@@ -392,5 +394,5 @@ class NewsStore:
             ),
         )
 
-    def _call(self, what: str, fn: Any) -> Any:
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
         return chroma_call(self.where, what, fn)

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from assistant.service import Assistant, create_assistant
-from assistant.text.question import InvalidQuestionError
 from assistant.types import Answer
 from ingest.embedding.embedder import Embedder
-from ingest.errors import DocumentNotFoundError
+from ingest.errors import DocumentNotFoundError, InvalidQuestionError
 from ingest.settings import Settings
 from ingest.types import Article
 

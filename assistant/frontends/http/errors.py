@@ -24,8 +24,6 @@ from ingest.errors import (
     NewsdeskError,
     StoreError,
     StoreLockedError,
-)
-from ingest.loading.uploads import (
     UploadError,
 )
 

@@ -9,9 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assistant.frontends.http.days import ISO_DAY_RE
 from assistant.types import ChatTurn, Filters
-from ingest.loading.uploads import (
-    IngestDocument,
-)
+from ingest.loading.uploads import IngestDocument
 
 if TYPE_CHECKING:
     pass

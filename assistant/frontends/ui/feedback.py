@@ -16,13 +16,9 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel, Field, ValidationError
 
 from assistant.types import Answer, Citation
-from ingest.errors import ConfigError, NewsdeskError
+from ingest.errors import ConfigError, FeedbackError
 
 Rating = Literal["up", "down"]
-
-
-class FeedbackError(NewsdeskError):
-    """Feedback could not be written or read."""
 
 
 class FeedbackRecord(BaseModel):

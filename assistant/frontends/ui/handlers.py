@@ -15,9 +15,8 @@ from assistant.frontends.ui.feedback import FeedbackLog
 from assistant.frontends.ui.html import esc
 from assistant.frontends.ui.library_html import CorpusFacts, corpus_line, ingest_report_html, stats_html
 from assistant.frontends.ui.render import answer_html, error_html, streaming_html
-from assistant.retrieval.retrieve import FilterError
 from assistant.types import Answer, ChatTurn, Filters
-from ingest.errors import ConfigError, DocumentNotFoundError, NewsdeskError
+from ingest.errors import ConfigError, DocumentNotFoundError, FilterError, NewsdeskError
 from ingest.loading.uploads import SavedUpload, load_uploads, sanitize_filename
 from ingest.settings import Settings
 from ingest.types import safe_url

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from assistant.retrieval import retrieve
-from assistant.retrieval.retrieve import FilterError, FilterSpec, SentenceRetriever
+from assistant.retrieval.retrieve import FilterSpec, SentenceRetriever
 from assistant.service import Assistant, create_assistant
 from assistant.text.question import read_question
 from assistant.types import Filters
 from ingest.embedding.embedder import Embedder
+from ingest.errors import FilterError
 from ingest.settings import Settings
 from ingest.types import Article
 from tests.assistant.conftest import dev_questions

@@ -8,17 +8,9 @@ from pathlib import Path
 import anyio
 import pytest
 
+from ingest.errors import UploadError, UploadTooLargeError, UploadTypeError
 from ingest.loading.articles import stable_id
-from ingest.loading.uploads import (
-    IngestDocument,
-    MultipartSaver,
-    UploadArea,
-    UploadError,
-    UploadTooLargeError,
-    UploadTypeError,
-    load_uploads,
-    sanitize_filename,
-)
+from ingest.loading.uploads import IngestDocument, MultipartSaver, UploadArea, load_uploads, sanitize_filename
 from ingest.settings import Settings
 
 BOUNDARY = "nd-boundary"
