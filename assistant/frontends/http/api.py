@@ -29,6 +29,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPBearer
+from fastapi.sse import EventSourceResponse, ServerSentEvent, format_sse_event
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
@@ -55,11 +56,7 @@ from assistant.types import Answer
 from ingest.errors import (
     NewsdeskError,
 )
-from ingest.loading.uploads import (
-    MultipartSaver,
-    UploadArea,
-    load_uploads,
-)
+from ingest.loading.uploads import MultipartSaver, UploadArea, load_uploads
 from ingest.pipeline import IngestReport
 from ingest.settings import Settings
 
@@ -68,7 +65,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering
 
 
 class Api:
@@ -103,25 +100,25 @@ class Api:
             self.assistant.ask, body.question, body.history, body.filters, body.mode, body.today
         )
 
-    async def ask_stream(self, body: AskRequest) -> StreamingResponse:
+    async def ask_stream(self, body: AskRequest) -> EventSourceResponse:
         self.check_question(body)
         pieces = self.assistant.stream(body.question, body.history, body.filters, body.mode, body.today)
         first = await self.run(_next_or_none, pieces)  # errors before the first piece are plain HTTP errors
-        return StreamingResponse(
-            self._events(first, pieces), media_type="text/event-stream", headers=SSE_HEADERS
-        )
+        return EventSourceResponse(self._events(first, pieces), headers=SSE_HEADERS)
 
-    async def _events(self, first: str | Answer | None, pieces: Iterator[str | Answer]) -> AsyncIterator[str]:
+    async def _events(
+        self, first: str | Answer | None, pieces: Iterator[str | Answer]
+    ) -> AsyncIterator[bytes]:
         item = first
         try:
             while item is not None:
-                yield _sse_item(item)
+                yield _encoded(_event_of(item))
                 item = await self.run(_next_or_none, pieces)
         except NewsdeskError as exc:
-            yield _sse("error", {"error": str(exc)})
+            yield _encoded(_event("error", {"error": str(exc)}))
         except Exception:
             logger.exception("error while streaming an answer")
-            yield _sse("error", {"error": "internal error"})
+            yield _encoded(_event("error", {"error": "internal error"}))
 
     async def ingest(self, request: Request) -> IngestResult:
         require_write(request)
@@ -190,14 +187,21 @@ def _next_or_none(pieces: Iterator[T]) -> T | None:
     return next(pieces, None)
 
 
-def _sse(event: str, data: object) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def _event(name: str, data: object) -> ServerSentEvent:
+    """An event whose data is JSON as written (UTF-8, not ``\\u`` escapes)."""
+    return ServerSentEvent(event=name, raw_data=json.dumps(data, ensure_ascii=False))
 
 
-def _sse_item(item: str | Answer) -> str:
+def _event_of(item: str | Answer) -> ServerSentEvent:
+    """``delta`` with a piece of the answer text, or ``answer`` with the whole answer."""
     if isinstance(item, Answer):
-        return f"event: answer\ndata: {item.model_dump_json()}\n\n"
-    return _sse("delta", {"text": item})
+        return ServerSentEvent(event="answer", raw_data=item.model_dump_json())
+    return _event("delta", {"text": item})
+
+
+def _encoded(event: ServerSentEvent) -> bytes:
+    """The event on the wire (FastAPI's encoder): ``event: NAME``, ``data: JSON``, a blank line."""
+    return format_sse_event(data_str=event.raw_data, event=event.event)
 
 
 def _result(report: IngestReport, doc_ids: list[str]) -> IngestResult:
@@ -276,7 +280,7 @@ def _router(handlers: Api, keyed: bool) -> APIRouter:
         "/ask/stream",
         handlers.ask_stream,
         methods=["POST"],
-        response_class=StreamingResponse,
+        response_class=StreamingResponse,  # the schema of a stream; the handler returns EventSourceResponse
         responses={
             200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"},
             **asking,
