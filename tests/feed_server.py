@@ -12,7 +12,7 @@ import hashlib
 import html
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -157,7 +157,7 @@ def feed_server() -> Iterator[FeedServer]:
     yield from run_feed_server()
 
 
-def run_feed_server(title: str = "Testville Gazette") -> Iterator[FeedServer]:
+def run_feed_server(title: str = "Testville Gazette") -> Generator[FeedServer]:
     feed = FeedServer(title=title)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(feed))
     feed.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"

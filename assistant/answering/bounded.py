@@ -13,7 +13,7 @@ import contextvars
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -36,7 +36,9 @@ class _Failed(Generic[T]):
         self.error = error
 
 
-def within(seconds: float, produce: Callable[[], Iterator[T]], name: str = "newsdesk-bounded") -> Iterator[T]:
+def within(
+    seconds: float, produce: Callable[[], Iterator[T]], name: str = "newsdesk-bounded"
+) -> Generator[T]:
     """The items of ``produce()`` as they come; :class:`DeadlinePassed` once ``seconds`` have passed.
 
     The producer's own exceptions are re-raised here. Stopping early (a ``break``, a closed

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from ingest.storage.store import NewsStore
 from tests.conftest import REPO, SAMPLE, dev_articles_path
 
 
-def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+def write_jsonl(path: Path, rows: Sequence[Mapping[str, object]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
@@ -209,7 +210,9 @@ def test_pairs_mode_stores_one_vector_per_pair_for_both_of_its_sentences(
     got = components.store.sentences.get(
         where={"doc_id": article.doc_id}, include=["embeddings", "metadatas"]
     )
-    vectors = {int(m["index"]): np.asarray(e) for m, e in zip(got["metadatas"] or [], got["embeddings"])}
+    embeddings = got["embeddings"]
+    assert embeddings is not None
+    vectors = {int(str(m["index"])): np.asarray(e) for m, e in zip(got["metadatas"] or [], embeddings)}
     spans = article.spans or ()
     assert len(vectors) == len(spans) > 4
     first_pair = embedder.embed([article.text[spans[0][0] : spans[1][1]]])[0]

@@ -9,6 +9,7 @@ Medal of Freedom ceremony as reported by USA TODAY and by CNN, whose story the d
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -41,7 +42,7 @@ FED_MAR, FED_MAY, FED_JUN = "d3f4d8a50b80e693", "2c00e915b7928e18", "00217bb7dbd
 DATED = (UK_JAN, UK_APR, FED_MAR, FED_MAY, FED_JUN)
 
 
-def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+def write_jsonl(path: Path, rows: Sequence[Mapping[str, object]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 

@@ -156,7 +156,7 @@ def test_address_problem_names_every_non_public_kind(address: str, problem: str 
 )
 def test_fetcher_rejects_bad_limits_with_a_config_error_naming_them(field: str, value: float) -> None:
     with pytest.raises(ConfigError, match=field):
-        Fetcher(Settings(**{field: value}))
+        Fetcher(Settings.model_validate({field: value}))
 
 
 def test_sizes_are_formatted_for_messages() -> None:

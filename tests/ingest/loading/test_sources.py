@@ -399,7 +399,12 @@ def test_feed_served_as_html_is_recognised_by_its_content(server: LocalServer) -
 
 def test_loading_the_same_sources_twice_gives_identical_articles(server: LocalServer) -> None:
     feed_url = serve_rss_site(server)
-    sources = [feed_url, FIXTURES / "articles.jsonl", FIXTURES / "notes.md", FIXTURES / "article.html"]
+    sources: list[str | Path] = [
+        feed_url,
+        FIXTURES / "articles.jsonl",
+        FIXTURES / "notes.md",
+        FIXTURES / "article.html",
+    ]
     first = load(*sources)
     assert len(articles(first)) == 3 + 3 + 1 + 1
     assert first == load(*sources)

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from ingest.embedding.embedder import Embedder
 from ingest.pipeline import article_metadata, content_hash
 from ingest.settings import Settings
 from ingest.storage.store import NewsStore
-from ingest.types import Article, Span
+from ingest.types import Article, MetaValue, Span
 from tests.assistant.conftest_api import SAMPLE_QUESTION, api_settings, serve_app
 from tests.chroma_server import ChromaServer, chroma_cli, chroma_server, free_port, new_collection
 from tests.conftest import REPO, SAMPLE
@@ -158,8 +158,8 @@ def test_concurrent_updates_of_one_article_end_with_the_last_commit_and_all_its_
 @dataclass
 class PreparedWrite:
     version: str
-    sentences: tuple[list[str], np.ndarray, list[dict[str, object]]]
-    article: tuple[list[str], np.ndarray, list[dict[str, object]], list[str]]
+    sentences: tuple[list[str], np.ndarray, list[Mapping[str, MetaValue]]]
+    article: tuple[list[str], np.ndarray, list[Mapping[str, MetaValue]], list[str]]
 
 
 def prepared_write(embedder: Embedder, text: str) -> PreparedWrite:
@@ -172,7 +172,7 @@ def prepared_write(embedder: Embedder, text: str) -> PreparedWrite:
     meta = article_metadata(article, digest, embedder.model_name, len(spans))
     version = str(meta["version"])
     ids = [f"d1|{version}|{i}" for i in range(len(spans))]
-    metas: list[dict[str, object]] = [
+    metas: list[Mapping[str, MetaValue]] = [
         {"doc_id": "d1", "version": version, "index": i, "start": s.start, "end": s.end}
         for i, s in enumerate(spans)
     ]

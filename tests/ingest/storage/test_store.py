@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,7 +42,7 @@ print(NewsStore(Settings(store_dir=sys.argv[1])).generation())
 """
 
 
-def python(code: str, *args: str, **kw: object) -> subprocess.Popen[str]:
+def python(code: str, *args: str, **kw: Any) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", code, *args],
         cwd=REPO,
@@ -180,7 +181,9 @@ def test_a_group_written_in_one_call_gives_every_sentence_of_every_article_its_o
     store = components.store
     for article in store.iter_articles():
         got = store.sentences.get(where={"doc_id": article.doc_id}, include=["embeddings", "metadatas"])
-        stored = {int(m["index"]): np.asarray(e) for m, e in zip(got["metadatas"] or [], got["embeddings"])}
+        embeddings = got["embeddings"]
+        assert embeddings is not None
+        stored = {int(str(m["index"])): np.asarray(e) for m, e in zip(got["metadatas"] or [], embeddings)}
         spans = components.splitter.split(article.text)
         expected = components.embedder.embed(embedding_texts(article.text, spans, 1))
         assert sorted(stored) == list(range(len(spans)))

@@ -67,7 +67,8 @@ def test_eval_of_two_splits_prints_one_line_each_with_weeks_and_writes_the_misse
     dev_assistant: Assistant, sample_assistant: Assistant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dev, sample = tmp_path / "dev", tmp_path / "sample"
-    dev.mkdir(), sample.mkdir()
+    dev.mkdir()
+    sample.mkdir()
     (dev / "questions.jsonl").write_text(
         "".join(json.dumps(q) + "\n" for q in dev_questions()[:3]), encoding="utf-8"
     )
