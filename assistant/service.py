@@ -1,8 +1,9 @@
 """The Assistant: the one object every front end (CLI, Gradio, HTTP API) answers through.
 
-The answer chain is a LangChain runnable sequence::
+The answer chain is a LangChain runnable sequence (:mod:`assistant.answering.chain`)::
 
-    standalone question (chat.py) -> hybrid retrieval (retrieve.py) -> answer (answer.py | llm.py)
+    standalone question (answering/condense.py) -> hybrid retrieval (retrieval/retrieve.py)
+        -> answer (answering/llm.py, falling back to answering/extractive.py)
 
 Everything is built in :func:`create_assistant`; nothing happens at import time.
 """
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assistant.answering.chain import LLMFallback, build_chain
 from assistant.answering.condense import Standalone, condense
 from assistant.answering.date_scope import date_phrase_notice, prefer_dated, question_filters
 from assistant.answering.evidence import evidence_of
@@ -76,7 +78,7 @@ class Assistant:
             if chat_model is not None
             else None
         )
-        self._chain: Runnable[Turn, Turn] | None = None
+        self._chain: Runnable[Turn, str | Answer] | None = None
 
     # --- answering -------------------------------------------------------------------------
     @property
@@ -84,14 +86,11 @@ class Assistant:
         return self.llm is not None
 
     @property
-    def chain(self) -> Runnable[Turn, Turn]:
-        """standalone question -> retrieval, as a LangChain runnable (built on first use)."""
+    def chain(self) -> Runnable[Turn, str | Answer]:
+        """The whole answering path as a LangChain runnable (built on first use): its steps are
+        the methods below (:func:`assistant.answering.chain.build_chain`)."""
         if self._chain is None:
-            from langchain_core.runnables import RunnableLambda
-
-            self._chain = RunnableLambda(self._standalone, name="standalone_question") | RunnableLambda(
-                self._retrieve, name="hybrid_retrieval"
-            )
+            self._chain = build_chain(self)
         return self._chain
 
     def ask(
@@ -139,18 +138,18 @@ class Assistant:
         return answers[-1], turn.retrieval
 
     def _answer_turn(self, turn: Turn) -> Iterator[str | Answer]:
-        turn = self.chain.invoke(turn)
+        yield from self.chain.stream(turn)
+
+    def answer_mode(self, turn: Turn) -> Turn:
+        """LLM mode without an LLM configured answers extractively, saying so."""
         if turn.mode == "llm" and self.llm is None:
             turn.notices.append(
                 "LLM mode is not configured (set llm_base_url); this is the extractive answer."
             )
             turn.mode = "extractive"
-        if turn.mode == "llm":
-            yield from self._llm_answer(turn)
-        else:
-            yield from self._extractive_answer(turn)
+        return turn
 
-    def _standalone(self, turn: Turn) -> Turn:
+    def standalone(self, turn: Turn) -> Turn:
         clock = time.perf_counter()
         turn.standalone = condense(turn.question, turn.history, self.settings.chat_history_turns)
         if turn.standalone.is_follow_up and turn.mode == "llm" and self.chat_model is not None:
@@ -161,7 +160,7 @@ class Assistant:
         turn.timings["condense"] = _ms(clock)
         return turn
 
-    def _retrieve(self, turn: Turn) -> Turn:
+    def retrieve(self, turn: Turn) -> Turn:
         assert turn.standalone is not None
         question = read_question(turn.standalone.text)
         turn.retrieval, turn.suspect = self._search(question, turn.filters)
@@ -211,7 +210,7 @@ class Assistant:
             return None
         return ranked[0].score
 
-    def _extractive_answer(self, turn: Turn) -> Iterator[str | Answer]:
+    def extractive_answer(self, turn: Turn) -> Iterator[str | Answer]:
         retrieval = turn.retrieval
         assert retrieval is not None and turn.standalone is not None
         clock = time.perf_counter()
@@ -248,7 +247,9 @@ class Assistant:
             limit=settings.answer_max_sentences,
         )
 
-    def _llm_answer(self, turn: Turn) -> Iterator[str | Answer]:
+    def llm_answer(self, turn: Turn) -> Iterator[str | Answer]:
+        """The LLM's answer from the best evidence; :class:`LLMFallback` when it fails before any of it
+        was streamed (the chain then answers extractively)."""
         retrieval = turn.retrieval
         assert retrieval is not None and self.llm is not None and turn.standalone is not None
         clock = time.perf_counter()
@@ -274,11 +275,10 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         assert turn.retrieval is not None
         turn.notices.extend(outcome.notices)
-        if outcome.failed and not pieces_started:
+        if outcome.failed and not pieces_started:  # the chain's fallback gives the extractive answer
             turn.notices.append(f"Showing the extractive answer: {outcome.reason}.")
             turn.mode = "extractive"
-            yield from self._extractive_answer(turn)
-            return
+            raise LLMFallback(outcome.reason)
         if not outcome.grounded or not rows:
             text = refusal_text(outcome.reason or "the evidence does not answer the question")
             yield text
