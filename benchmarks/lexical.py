@@ -69,7 +69,7 @@ def build(args: argparse.Namespace, index_file: Path) -> tuple[Any, Any, list[An
     from assistant.lexical import content_terms
     from ingest.storage.lexical_index import LexicalIndex
 
-    records = list(load_records(args.articles, args.limit))
+    records = list({r.doc_id: r for r in load_records(args.articles, args.limit)}.values())  # each id once
     index_file.unlink(missing_ok=True)
     fts = LexicalIndex.open(index_file, content_terms, ANALYZER_NAME, timeout_s=600.0)
     clock = time.perf_counter()
