@@ -3,10 +3,10 @@
     .venv/bin/python -m benchmarks.lexical [--articles JSONL ...] [--questions JSONL ...] [--limit N]
         [--index FILE] [--k 40] [--readers N] [--out FILE]
 
-Loads the articles as ingest does (:func:`ingest.sources.iter_articles`, the default sentence
+Loads the articles as ingest does (:func:`ingest.loading.sources.iter_articles`, the default sentence
 splitter), then builds both indexes over the same sentences and the same analyzer
 (``content_terms``): the FTS5 file with :meth:`LexicalIndex.rebuild` (articles/s, size on disk)
-and the in-memory :class:`assistant.lexical.LexicalIndex` (build seconds, RSS it added). For every
+and the in-memory :class:`assistant.text.lexical.LexicalIndex` (build seconds, RSS it added). For every
 question (``read_question(...).terms``, as the retriever asks): the overlap of the two top-``k``
 sets (|A ∩ B| / |B|, B the in-memory list), of the top 10, whether the first hit is the same, and
 the latency of each, unfiltered and with a 7-day date filter. No embedding: cheap enough to run on
@@ -51,10 +51,10 @@ WEEK_S = 7 * 86400
 
 def load_records(paths: Sequence[Path], limit: int | None) -> Iterator[Any]:
     """IndexedArticle records of the articles in ``paths`` (first ``limit`` in all), as ingest reads them."""
+    from ingest.loading.sources import iter_articles
     from ingest.pipeline import published_timestamp
     from ingest.sentences import split_sentences
     from ingest.settings import Settings
-    from ingest.sources import iter_articles
     from ingest.storage.lexical_records import IndexedArticle
     from ingest.types import Article
 
@@ -86,8 +86,8 @@ def build(
     args: argparse.Namespace, index_file: Path, tantivy_dir: Path
 ) -> tuple[Any, Any, Any, list[Any], dict[str, Any]]:
     """The three indexes over the same sentences, and what building them cost."""
-    from assistant.lexical import LexicalIndex as MemoryIndex
-    from assistant.lexical import content_terms, stem
+    from assistant.text.lexical import LexicalIndex as MemoryIndex
+    from assistant.text.lexical import content_terms, stem
     from ingest.storage.lexical_index import LexicalIndex
     from ingest.storage.lexical_tantivy import TantivyLexicalIndex
 
@@ -148,7 +148,7 @@ def agreement(prefix: str, found: list[list[Any]], expected: list[list[Any]]) ->
 
 def compare(fts: Any, tantivy: Any, memory: Any, keys: list[Any], asked: list[str], k: int) -> dict[str, Any]:
     """Overlap of each persistent index's top-k list with the in-memory one, and their latencies."""
-    from assistant.question import read_question
+    from assistant.text.question import read_question
     from ingest.storage.lexical_records import SearchFilters
 
     found: dict[str, list[list[Any]]] = {"fts": [], "tantivy": []}
@@ -193,8 +193,8 @@ def compare(fts: Any, tantivy: Any, memory: Any, keys: list[Any], asked: list[st
 READER = """
 import json, sys, time
 from pathlib import Path
-from assistant.lexical import content_terms
-from assistant.question import read_question
+from assistant.text.lexical import content_terms
+from assistant.text.question import read_question
 from benchmarks.common import current_rss_mb
 
 engine, path, analyzer, word, asked = sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]

@@ -41,10 +41,10 @@ import tantivy
 
 from ingest.storage.lexical_records import Hit, IndexedArticle, SearchFilters, SentenceKey
 from ingest.storage.lexical_sql import LexicalIndexError
+from ingest.storage.tantivy_schema import INDEX_DIR, key_term, tantivy_path, tantivy_schema, unique_terms
 
 __all__ = ["INDEX_DIR", "TantivyLexicalIndex", "tantivy_path"]
 
-INDEX_DIR = "lexical.tantivy"
 SETTINGS_FILE = "newsdesk.json"  # our schema version and the analyzer's name, beside meta.json
 SCHEMA_VERSION = "1"
 DEFAULT_TIMEOUT_S = 5.0
@@ -52,35 +52,7 @@ K1 = 1.2  # Tantivy's BM25 constants (not configurable); its scores are k1 + 1 t
 LOCK_POLL_S = 0.05
 WRITER_HEAP = 64_000_000
 REBUILD_HEAP = 256_000_000
-KEY_SEPARATOR = "\x1f"
 Analyzer = Callable[[str], Sequence[str]]
-
-
-def tantivy_path(store_dir: Path) -> Path:
-    """Where the Tantivy lexical index of an embedded store folder lives."""
-    return Path(store_dir) / INDEX_DIR
-
-
-def _schema() -> tantivy.Schema:
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("terms", tokenizer_name="whitespace", index_option="freq")
-    builder.add_text_field("doc_id", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("key", tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("version", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("source", tokenizer_name="raw", index_option="basic")
-    builder.add_integer_field("idx", stored=True, indexed=True, fast=True)
-    builder.add_integer_field("sentences", stored=True)  # the article's count, on every sentence
-    builder.add_integer_field("published_ts", indexed=True, fast=True)
-    return builder.build()
-
-
-def _key_term(doc_id: str, index: int) -> str:
-    return f"{doc_id}{KEY_SEPARATOR}{index}"
-
-
-def _unique_terms(terms: Iterable[str]) -> list[str]:
-    """Each term once; empty ones and ones with whitespace (which the index cannot hold) left out."""
-    return [t for t in dict.fromkeys(terms) if t and not any(c.isspace() for c in t)]
 
 
 class TantivyLexicalIndex:
@@ -91,7 +63,7 @@ class TantivyLexicalIndex:
         self.analyzer = analyzer
         self.analyzer_name = analyzer_name
         self.timeout_s = timeout_s
-        self._schema = _schema()
+        self._schema = tantivy_schema()
         self._index: tantivy.Index | None = None
         self._loaded: tuple[int, int, int] | None = None  # meta.json (inode, mtime, size) last loaded
         self._lock = threading.Lock()
@@ -264,14 +236,14 @@ class TantivyLexicalIndex:
     def search(self, terms: Iterable[str], k: int, filters: SearchFilters | None = None) -> list[Hit]:
         """The ``k`` best sentences by BM25 over ``terms`` (analyzer output), within ``filters``;
         equal scores in the order of (doc_id, index)."""
-        unique = _unique_terms(terms)
+        unique = unique_terms(terms)
         if k < 1 or not unique:
             return []
         return self._ranked(self._filtered(self._disjunction(unique), filters), k)
 
     def scores(self, terms: Iterable[str], keys: Iterable[SentenceKey]) -> dict[SentenceKey, float]:
         """The BM25 score of each of ``keys`` for ``terms`` (keys that match no term are left out)."""
-        unique, wanted = _unique_terms(terms), sorted({_key_term(k.doc_id, k.index) for k in keys})
+        unique, wanted = unique_terms(terms), sorted({key_term(k.doc_id, k.index) for k in keys})
         if not unique or not wanted:
             return {}
         only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(self._schema, "key", wanted), 0.0)
@@ -282,7 +254,7 @@ class TantivyLexicalIndex:
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         """How many (live) sentences contain each term (terms in no sentence are left out)."""
         found = {
-            t: self._count(tantivy.Query.term_query(self._schema, "terms", t)) for t in _unique_terms(terms)
+            t: self._count(tantivy.Query.term_query(self._schema, "terms", t)) for t in unique_terms(terms)
         }
         return {t: n for t, n in found.items() if n}
 
@@ -368,7 +340,7 @@ class TantivyLexicalIndex:
             yield tantivy.Document(
                 terms=" ".join(self.analyzer(article.text[start:end])),
                 doc_id=article.doc_id,
-                key=_key_term(article.doc_id, i),
+                key=key_term(article.doc_id, i),
                 version=article.version,
                 source=article.source,
                 idx=i,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.lexical import LexicalIndex as MemoryIndex
-from assistant.lexical import content_terms
+from assistant.text.lexical import LexicalIndex as MemoryIndex
+from assistant.text.lexical import content_terms
 from ingest.errors import StoreError
 from ingest.storage.lexical_records import IndexedArticle, SearchFilters, SentenceKey
 from ingest.storage.lexical_tantivy import TantivyLexicalIndex, tantivy_path
