@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     answer_max_sentences: int = Field(3, description="Most sentences in an answer.")
     lexical_k: int = Field(40, description="BM25 sentence candidates fetched per question.")
     rrf_k: int = Field(60, description="Reciprocal rank fusion constant (dense + BM25 ranks).")
+    neighbour_candidates: int = Field(
+        10, description="The sentences before and after each of this many best-fused candidates join them."
+    )
     answer_score_margin: float = Field(
         0.6, description="Extra answer sentences must score within this margin of the best one."
     )

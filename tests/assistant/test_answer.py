@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer import is_headline, with_antecedent, word_overlap
+from assistant.answer import with_antecedent, word_overlap
 from assistant.corpus import CorpusView
 from assistant.question import AnswerType, answer_type_score, read_question, strip_dateline
+from assistant.ranking import is_headline
 from assistant.retrieve import Candidate
 from assistant.service import Assistant
 from tests.assistant.conftest import dev_questions
