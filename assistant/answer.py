@@ -28,15 +28,19 @@ from ingest.settings import Settings
 
 # A sentence opening with a personal pronoun ("Tuesday night, he picked up ...") names its subject in
 # the sentence before it.
+REFUSAL_PEERS = 3  # the best-ranked sentences of which one must be supported to answer
 PRONOUN_OPENING_RE = re.compile(r"^(?:[^,]{0,25},\s*)?(?:he|she|they|his|her|their)\b", re.IGNORECASE)
 
 
 def score_candidates(
     retrieval: Retrieval, ranker: LearnedRanker, today: date | None = None
 ) -> list[Candidate]:
-    """Fill each candidate's features and score (the learned ranker); best first, boilerplate out."""
-    ranked = ranker.score(retrieval, today)
-    return [c for c in ranked if c.features.get("boilerplate", 0.0) < 1.0]
+    """Fill each candidate's features and score (the learned ranker); best first, boilerplate out,
+    repeats of the previous answer last."""
+    ranked = [c for c in ranker.score(retrieval, today) if c.features.get("boilerplate", 0.0) < 1.0]
+    # A follow-up's candidates that the previous answer already gave go after the others: the model
+    # is fitted on single questions, where no sentence is a repeat, so this stays a rule.
+    return [c for c in ranked if not c.repeat] + [c for c in ranked if c.repeat]
 
 
 def support(cand: Candidate) -> float:
@@ -78,23 +82,32 @@ class ExtractiveAnswerer:
         ranked = self.rank(retrieval, today)
         if not ranked:
             return Composition([], False, "nothing in the articles matches the question")
-        best = ranked[0]
-        if not self.supported(best, retrieval.question):
+        if not self.answerable(ranked, retrieval.question):
             return Composition([], False, "the closest sentences do not answer the question")
-        chosen = with_antecedent(retrieval.view, self._select(ranked), self.settings.answer_max_sentences)
+        chosen = with_antecedent(
+            retrieval.view, self._select(ranked, retrieval.question), self.settings.answer_max_sentences
+        )
         return Composition(chosen, True)
+
+    def answerable(self, ranked: Sequence[Candidate], question: Question) -> bool:
+        """Whether the evidence around the best-ranked sentences is strong enough to answer: one of
+        the first few is supported. (The ranker may put first the sentence after the one that matches
+        the question's words, which alone is weakly supported.)"""
+        return any(self.supported(c, question) for c in ranked[:REFUSAL_PEERS])
 
     def supported(self, best: Candidate, question: Question) -> bool:
         """Evidence test: the sentence is close to the question and enough of the question is found."""
         return support(best) >= self.settings.refusal_min_support
 
-    def _select(self, ranked: list[Candidate]) -> list[Candidate]:
+    def _select(self, ranked: list[Candidate], question: Question) -> list[Candidate]:
         best = ranked[0]
         chosen = [best]
         floor = best.score - self.settings.answer_score_margin
         for cand in ranked[1:]:
             if len(chosen) >= self.settings.answer_max_sentences or cand.score < floor:
                 break
+            if not self.supported(cand, question):  # every cited sentence is evidence, not only the first
+                continue
             if any(_same_or_repeat(cand, c, self.settings.duplicate_overlap) for c in chosen):
                 continue
             chosen.append(cand)

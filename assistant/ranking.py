@@ -87,7 +87,7 @@ class CandidateContext:
     lexical_max: float
     dense_max: float
     title_max: float
-    today_ts: float
+    reference_ts: float
     newest_ts: float
     per_article: Counter[str]
     article_best: dict[str, float]
@@ -113,6 +113,10 @@ def _context(retrieval: Retrieval, today: date | None) -> CandidateContext:
     cands, view = retrieval.candidates, retrieval.view
     day = today or date.today()
     end_of_day = datetime.combine(day, time.max, tzinfo=UTC).timestamp()
+    dated = [int(view.s_ts[c.row]) for c in cands]
+    # Ages count from the newest candidate published by the end of today, not from today itself: a
+    # question about an archive of old news sees the same ages as one asked the week the news broke.
+    reference = max((ts for ts in dated if 0 <= ts <= end_of_day), default=end_of_day)
     best: dict[str, float] = {}
     for c in cands:
         best[c.doc_id] = max(best.get(c.doc_id, -1.0), c.dense)
@@ -120,8 +124,8 @@ def _context(retrieval: Retrieval, today: date | None) -> CandidateContext:
         lexical_max=max(c.lexical for c in cands),
         dense_max=max(c.dense for c in cands),
         title_max=max(c.title_sim for c in cands),
-        today_ts=end_of_day,
-        newest_ts=float(max(int(view.s_ts[c.row]) for c in cands)),
+        reference_ts=float(reference),
+        newest_ts=float(max(dated)),
         per_article=Counter(c.doc_id for c in cands),
         article_best=best,
         dense_by_row={c.row: c.dense for c in cands},
@@ -135,7 +139,7 @@ def _named_features(retrieval: Retrieval, cand: Candidate, ctx: CandidateContext
     context_lex = max((float(retrieval.lexical_scores[r]) for r in neighbours), default=0.0)
     rows = view.article_rows(cand.doc_id)
     published = int(view.s_ts[cand.row])
-    age = (ctx.today_ts - published) / DAY_S if published >= 0 else UNDATED_AGE_DAYS
+    age = (ctx.reference_ts - published) / DAY_S if published >= 0 else UNDATED_AGE_DAYS
     text = cand.text
     named = {
         "dense": cand.dense,

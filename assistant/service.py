@@ -232,7 +232,7 @@ class Assistant:
     def _strength(self, retrieval: Retrieval, today: date | None) -> float | None:
         """The score of the sentence an extractive answer would lead with; None for a refusal."""
         ranked = self.extractive.rank(retrieval, today)
-        if not ranked or not self.extractive.supported(ranked[0], retrieval.question):
+        if not ranked or not self.extractive.answerable(ranked, retrieval.question):
             return None
         return ranked[0].score
 
