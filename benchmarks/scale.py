@@ -1,0 +1,359 @@
+"""The archive at scale: ingest rate, store size, serving memory, ask latency and freshness per size.
+
+    .venv/bin/python -m benchmarks.scale [--sizes 1000,5000,10000] [--store-root DIR] [--tiny]
+        [--articles JSONL[.gz] ...] [--questions JSONL ...] [--max-questions N]
+        [--from-stores DIR,DIR] [--out FILE]
+
+Stores of the first N articles of the RealTimeQA archive (both splits, interleaved line by line,
+each doc_id once) are built under ``--store-root`` (outside the repository) and **reused** when a
+run finds them complete (``archive-N.json`` beside ``archive-N/``): building 10k articles takes
+about an hour on two cores. A larger store starts as a copy of the largest smaller one and ingests
+only the articles it lacks. ``--from-stores`` instead copies records *with their stored vectors*
+from existing complete stores (first copied aside: the sources are only read), no embedding.
+
+Per size, in a fresh ``python -m assistant serve`` process on a free loopback port:
+``ingest_articles_per_s`` (the CLI ingest of the articles this size added, its ~10 s start-up
+included: meaningful from about 1k articles; recorded when the store was built),
+``store_mb`` on disk and the part that is Chroma's HNSW files, the server's RSS after the questions
+(``/proc/PID/status`` VmRSS, and its peak VmHWM), ``ask_ms`` p50/p95 over a fixed set of archive
+questions (``--max-questions`` from each split's questions file, the same at every size), and
+freshness: one new article posted to ``/api/ingest``, then the same question asked until an answer
+cites it (``write_to_cited_answer_s``; ``first_ask_after_write_ms`` is the first ask's own time).
+The new article is deleted again, so the store can be reused. ``--tiny`` (CI): sizes 20 and 40,
+3 questions a split. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import REPO, emit, load_average, worker_env
+from benchmarks.query import latency_stats
+from benchmarks.startup import _stop, _wait_ready, free_port, process_rss_mb
+
+ARCHIVE = REPO / ".." / "shared" / "data" / "realtimeqa-archive"
+SPLITS = ("2022", "2024h1")
+TARGETS = {"ask_p50_ms": 60.0, "ask_p95_ms": 150.0, "write_to_cited_answer_s": 2.0}
+FRESH_TEXT = (
+    "The Quendale city council named Ilsa Varnholt the first harbour master of the Zorblatt Bridge "
+    "port on Monday. Varnholt, a former ferry captain, takes office in June."
+)
+FRESH_QUESTION = "Who was named the first harbour master of the Zorblatt Bridge port?"
+
+
+# --- data ----------------------------------------------------------------------------------------
+def open_text(path: Path) -> Any:
+    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")
+
+
+def pooled_lines(paths: Sequence[Path]) -> Iterator[str]:
+    """The JSONL lines of several files interleaved (one of each in turn), each ``id`` once."""
+    handles = [open_text(p) for p in paths]
+    seen: set[str] = set()
+    try:
+        while handles:
+            for handle in list(handles):
+                line = handle.readline()
+                if not line:
+                    handles.remove(handle)
+                elif line.strip() and (key := str(json.loads(line).get("id", line))) not in seen:
+                    seen.add(key)
+                    yield line if line.endswith("\n") else line + "\n"
+    finally:
+        for handle in handles:
+            handle.close()
+
+
+def write_pool(paths: Sequence[Path], n: int, dest: Path) -> int:
+    """The first ``n`` pooled articles as one JSONL file; how many there were."""
+    count = 0
+    with dest.open("w", encoding="utf-8") as out:
+        for line in pooled_lines(paths):
+            if count >= n:
+                break
+            out.write(line)
+            count += 1
+    return count
+
+
+def fixed_questions(paths: Sequence[Path], per_file: int) -> list[str]:
+    """The first ``per_file`` questions of each file: the same set at every size."""
+    out: list[str] = []
+    for path in paths:
+        with open_text(path) as handle:
+            rows = [json.loads(line) for line in handle if line.strip()]
+        out += [str(row["question"]) for row in rows[:per_file]]
+    return out
+
+
+# --- stores --------------------------------------------------------------------------------------
+def folder_mb(folder: Path, pattern: str = "*") -> float:
+    return round(sum(p.stat().st_size for p in folder.rglob(pattern) if p.is_file()) / 1e6, 1)
+
+
+def run_cli(argv: Sequence[str], timeout_s: float = 4 * 3600.0) -> dict[str, Any]:
+    """``python -m assistant ARGV`` from the repo; its last stdout line as JSON."""
+    cmd = [sys.executable, "-m", "assistant", *argv]
+    done = subprocess.run(
+        cmd, cwd=REPO, env=worker_env(), capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def complete_stores(root: Path) -> dict[int, dict[str, Any]]:
+    """Sizes with a complete store under ``root``, and what was recorded when it was built."""
+    out: dict[int, dict[str, Any]] = {}
+    for marker in root.glob("archive-*.json"):
+        record = json.loads(marker.read_text(encoding="utf-8"))
+        if (root / marker.stem).is_dir():
+            out[int(record["articles_wanted"])] = record
+    return out
+
+
+def ensure_store(root: Path, n: int, articles: Sequence[Path]) -> tuple[Path, dict[str, Any]]:
+    """The store of the first ``n`` pooled articles: reused, or grown from a smaller one by ingest."""
+    store, marker = root / f"archive-{n}", root / f"archive-{n}.json"
+    done = complete_stores(root)
+    if n in done:
+        return store, {**done[n], "reused": True}
+    shutil.rmtree(store, ignore_errors=True)
+    smaller = max((size for size in done if size < n), default=0)
+    if smaller:
+        shutil.copytree(root / f"archive-{smaller}", store)
+    pool = root / f"archive-{n}.jsonl"
+    count = write_pool(articles, n, pool)
+    started = time.perf_counter()
+    report = run_cli(["--store", str(store), "ingest", str(pool), "--quiet", "--json"])
+    seconds = time.perf_counter() - started
+    added = int(report.get("added", 0)) + int(report.get("updated", 0))
+    record = {
+        "articles_wanted": n,
+        "articles": count,
+        "built": f"ingest after a copy of archive-{smaller}" if smaller else "ingest",
+        "ingested": added,
+        "ingest_s": round(seconds, 1),
+        "ingest_articles_per_s": round(added / seconds, 2) if seconds else 0.0,
+    }
+    marker.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return store, {**record, "reused": False}
+
+
+def copy_from_stores(root: Path, n: int, sources: Sequence[Path]) -> tuple[Path, dict[str, Any]]:
+    """A store of ``n`` articles made of records copied with their vectors from complete stores."""
+    store, marker = root / f"archive-{n}", root / f"archive-{n}.json"
+    done = complete_stores(root)
+    if n in done:
+        return store, {**done[n], "reused": True}
+    import chromadb
+
+    started = time.perf_counter()
+    shutil.rmtree(store, ignore_errors=True)
+    dest = chromadb.PersistentClient(path=str(store))
+    copied = 0
+    for source in sources:
+        if copied >= n:
+            break
+        copied += copy_store(private_copy(root, source), dest, n - copied)
+    seconds = time.perf_counter() - started
+    record = {
+        "articles_wanted": n,
+        "articles": copied,
+        "built": "copied vectors",
+        "copy_s": round(seconds, 1),
+    }
+    marker.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return store, {**record, "reused": False}
+
+
+def private_copy(root: Path, source: Path) -> Path:
+    """A copy of a source store to read from (opening a Chroma folder may write to it)."""
+    copy = root / "_sources" / source.name
+    if not copy.is_dir():
+        shutil.copytree(source, copy)
+    return copy
+
+
+def copy_store(source: Path, dest: Any, limit: int, collection: str = "news", page: int = 200) -> int:
+    """Copy up to ``limit`` articles and their committed sentence records (vectors included)."""
+    import chromadb
+
+    src = chromadb.PersistentClient(path=str(source))
+    config: Any = {"hnsw": {"space": "cosine"}}
+    articles_in, sentences_in = (src.get_collection(f"{collection}_{s}") for s in ("articles", "sentences"))
+    articles_out, sentences_out = (
+        dest.get_or_create_collection(f"{collection}_{s}", configuration=config)
+        for s in ("articles", "sentences")
+    )
+    copied = 0
+    while copied < limit:
+        got = articles_in.get(
+            limit=min(page, limit - copied), offset=copied, include=["embeddings", "documents", "metadatas"]
+        )
+        if not got["ids"]:
+            break
+        for doc_id, meta in zip(got["ids"], got["metadatas"] or []):
+            version = (meta or {}).get("version", "")
+            where: Any = {"$and": [{"doc_id": doc_id}, {"version": version}]}
+            sents = sentences_in.get(where=where, include=["embeddings", "metadatas"])
+            if sents["ids"]:
+                sentences_out.upsert(
+                    ids=sents["ids"], embeddings=sents["embeddings"], metadatas=sents["metadatas"]
+                )
+        articles_out.upsert(
+            ids=got["ids"],
+            embeddings=got["embeddings"],
+            documents=got["documents"],
+            metadatas=got["metadatas"],
+        )
+        copied += len(got["ids"])
+    return copied
+
+
+# --- serving -------------------------------------------------------------------------------------
+def measure_serving(store: Path, questions: Sequence[str], timeout_s: float = 900.0) -> dict[str, Any]:
+    """Start ``assistant serve`` on the store; ask latency, RSS and freshness of one new article."""
+    import httpx
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "assistant", "serve", "--store", str(store), "--port", str(port)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=worker_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout_s) as client:
+            _wait_ready(client, proc, started + timeout_s)
+            client.post("/api/ask", json={"question": questions[0]}).raise_for_status()  # warm up
+            ready_s = time.perf_counter() - started
+            asks = [timed_ask(client, q)[0] for q in questions]
+            rss = {"rss_mb": process_rss_mb(proc.pid), "peak_rss_mb": peak_rss_mb(proc.pid)}
+            fresh = freshness(client)
+    finally:
+        _stop(proc)
+    return {"ready_s": round(ready_s, 1), "ask_ms": latency_stats(asks), **rss, **fresh}
+
+
+def timed_ask(client: Any, question: str) -> tuple[float, dict[str, Any]]:
+    clock = time.perf_counter()
+    response = client.post("/api/ask", json={"question": question})
+    response.raise_for_status()
+    return (time.perf_counter() - clock) * 1000, dict(response.json())
+
+
+def freshness(client: Any, deadline_s: float = 120.0) -> dict[str, Any]:
+    """Post a new article, then ask about it until an answer cites it; delete it again."""
+    doc_id = f"scale-fresh-{time.time_ns()}"
+    document = {
+        "id": doc_id,
+        "text": FRESH_TEXT,
+        "title": "Quendale names a harbour master",
+        "source": "bench",
+    }
+    clock = time.perf_counter()
+    client.post("/api/ingest", json={"documents": [document]}).raise_for_status()
+    written = time.perf_counter()
+    first_ms, cited = None, False
+    while not cited and time.perf_counter() - written < deadline_s:
+        ms, answer = timed_ask(client, FRESH_QUESTION)
+        first_ms = ms if first_ms is None else first_ms
+        cited = any(c.get("doc_id") == doc_id for c in answer.get("citations", []))
+    cited_s = time.perf_counter() - written
+    client.delete(f"/api/documents/{doc_id}").raise_for_status()
+    return {
+        "write_s": round(written - clock, 3),
+        "first_ask_after_write_ms": round(first_ms or 0.0, 1),
+        "write_to_cited_answer_s": round(cited_s, 3) if cited else None,
+    }
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak RSS of a process so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+# --- the driver ----------------------------------------------------------------------------------
+def measure_size(args: argparse.Namespace, root: Path, n: int, questions: Sequence[str]) -> dict[str, Any]:
+    if args.from_stores:
+        store, built = copy_from_stores(root, n, [Path(p) for p in args.from_stores.split(",")])
+    else:
+        store, built = ensure_store(root, n, args.articles)
+    row: dict[str, Any] = {"size": n, **built}
+    row.update(store_mb=folder_mb(store), hnsw_files_mb=folder_mb(store, "*.bin"))
+    row.update(measure_serving(store, questions))
+    return row
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    largest, smallest = rows[-1], rows[0]
+    return {
+        "rss_largest_vs_smallest": round(largest["rss_mb"] / smallest["rss_mb"], 3)
+        if smallest["rss_mb"]
+        else 0.0,
+        "meets_targets": {
+            "ask_p50_ms": largest["ask_ms"]["p50"] <= TARGETS["ask_p50_ms"],
+            "ask_p95_ms": largest["ask_ms"]["p95"] <= TARGETS["ask_p95_ms"],
+            "write_to_cited_answer_s": all(
+                (r["write_to_cited_answer_s"] or 1e9) <= TARGETS["write_to_cited_answer_s"] for r in rows
+            ),
+        },
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    root = Path(args.store_root or tempfile.mkdtemp(prefix="bench-scale-")).resolve()
+    if root.is_relative_to(REPO.resolve()):
+        raise SystemExit(f"--store-root {root} is inside the repository: keep the stores outside it")
+    root.mkdir(parents=True, exist_ok=True)
+    questions = fixed_questions(args.questions, args.max_questions)
+    started_load = load_average()
+    rows = [measure_size(args, root, n, questions) for n in sorted(args.sizes)]
+    result: dict[str, Any] = {"benchmark": "scale", "store_root": str(root), "questions": len(questions)}
+    result.update(sizes=rows, targets=TARGETS, **summarize(rows))
+    result.update(load_average_start=started_load, load_average_end=load_average())
+    if not args.store_root:
+        shutil.rmtree(root, ignore_errors=True)
+    emit(result, args.out)
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--sizes", type=lambda s: [int(x) for x in s.split(",")], help="default 1000,5000,10000"
+    )
+    parser.add_argument("--store-root", help="where the stores are built and reused (outside the repo)")
+    parser.add_argument("--tiny", action="store_true", help="CI: sizes 20,40 and 3 questions a split")
+    archive = [ARCHIVE / s for s in SPLITS]
+    parser.add_argument(
+        "--articles", type=Path, nargs="+", default=[d / "articles.jsonl.gz" for d in archive]
+    )
+    parser.add_argument("--questions", type=Path, nargs="+", default=[d / "questions.jsonl" for d in archive])
+    parser.add_argument("--max-questions", type=int, default=50, help="questions taken from each file")
+    parser.add_argument("--from-stores", help="comma-separated complete stores to copy vectors from")
+    parser.add_argument("--out", type=Path, help="also write the JSON (indented) to this file")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.sizes, args.max_questions = args.sizes or [20, 40], min(args.max_questions, 3)
+    args.sizes = args.sizes or [1000, 5000, 10000]
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,417 @@
+"""The lexical sentence index on Tantivy (tantivy-py): BM25 ranking only, beside the SQLite file.
+
+An alternative to the FTS5 ranking of :mod:`ingest.storage.lexical_index`, measured against it by
+``benchmarks/lexical.py``. One folder next to the Chroma folder (:func:`tantivy_path`:
+``<store>/lexical.tantivy/``) holds one Tantivy document per sentence: its analyzer terms
+(space-joined, split by Tantivy's ``whitespace`` tokenizer, so the index ranks exactly the terms
+the in-memory BM25 ranks), its key (``doc_id``, ``idx``), the article's version, outlet and
+publication time (an indexed fast field, for date filters). No text is stored: the read side cuts
+sentences, neighbours and article metadata from the SQLite file by key, which SQLite does in well
+under a millisecond; Tantivy only answers "which keys, with which score".
+
+Scores are Tantivy's BM25 (k1 1.2, b 0.75, Lucene's idf with its +1) divided by k1 + 1: the same
+number as the in-memory bm25s (Lucene variant) score, apart from Tantivy's one-byte sentence
+lengths (exact up to 40 terms).
+
+Writes: every :meth:`add` of a group of articles, :meth:`delete` and :meth:`rebuild` is one
+Tantivy commit, which is atomic (new segments are written first, then ``meta.json`` is replaced):
+after a kill -9 the uncommitted operations are lost and the folder opens at the last commit. One
+writer at a time across processes (Tantivy's lock file); a second writer waits up to its timeout,
+then gets a :class:`LexicalIndexError` saying so. Readers: any number of processes; each read
+first compares ``meta.json`` (one ``stat``) with what its searcher was loaded from and reloads on
+a change, so the first search after another process's commit already sees it.
+
+With the SQLite file beside it, a write commits SQLite first, then Tantivy; every sentence carries
+its article's version, and :meth:`stale` lists the articles whose indexed version differs from
+SQLite's (a kill between the two commits), for the writer to re-index on open.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import tantivy
+
+from ingest.storage.lexical_records import Hit, IndexedArticle, SearchFilters, SentenceKey
+from ingest.storage.lexical_sql import LexicalIndexError
+
+__all__ = ["INDEX_DIR", "TantivyLexicalIndex", "tantivy_path"]
+
+INDEX_DIR = "lexical.tantivy"
+SETTINGS_FILE = "newsdesk.json"  # our schema version and the analyzer's name, beside meta.json
+SCHEMA_VERSION = "1"
+DEFAULT_TIMEOUT_S = 5.0
+K1 = 1.2  # Tantivy's BM25 constants (not configurable); its scores are k1 + 1 times bm25s's
+LOCK_POLL_S = 0.05
+WRITER_HEAP = 64_000_000
+REBUILD_HEAP = 256_000_000
+KEY_SEPARATOR = "\x1f"
+Analyzer = Callable[[str], Sequence[str]]
+
+
+def tantivy_path(store_dir: Path) -> Path:
+    """Where the Tantivy lexical index of an embedded store folder lives."""
+    return Path(store_dir) / INDEX_DIR
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("terms", tokenizer_name="whitespace", index_option="freq")
+    builder.add_text_field("doc_id", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("key", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("version", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("source", tokenizer_name="raw", index_option="basic")
+    builder.add_integer_field("idx", stored=True, indexed=True, fast=True)
+    builder.add_integer_field("sentences", stored=True)  # the article's count, on every sentence
+    builder.add_integer_field("published_ts", indexed=True, fast=True)
+    return builder.build()
+
+
+def _key_term(doc_id: str, index: int) -> str:
+    return f"{doc_id}{KEY_SEPARATOR}{index}"
+
+
+def _unique_terms(terms: Iterable[str]) -> list[str]:
+    """Each term once; empty ones and ones with whitespace (which the index cannot hold) left out."""
+    return [t for t in dict.fromkeys(terms) if t and not any(c.isspace() for c in t)]
+
+
+class TantivyLexicalIndex:
+    """The Tantivy ranking index of one store; safe to share between the threads of a process."""
+
+    def __init__(self, path: Path, analyzer: Analyzer, analyzer_name: str, timeout_s: float) -> None:
+        self.path = Path(path)
+        self.analyzer = analyzer
+        self.analyzer_name = analyzer_name
+        self.timeout_s = timeout_s
+        self._schema = _schema()
+        self._index: tantivy.Index | None = None
+        self._loaded: tuple[int, int, int] | None = None  # meta.json (inode, mtime, size) last loaded
+        self._lock = threading.Lock()
+
+    # --- opening ---------------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        analyzer: Analyzer,
+        analyzer_name: str,
+        *,
+        create: bool = True,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> TantivyLexicalIndex:
+        """Open (or with ``create``, create) the index folder; LexicalIndexError naming the folder
+        when it is missing, not a folder, damaged, of another schema or made by another analyzer."""
+        index = cls(path, analyzer, analyzer_name, timeout_s)
+        index._open(create)
+        return index
+
+    def _error(self, what: str, detail: object = "") -> LexicalIndexError:
+        return LexicalIndexError(f"lexical index {self.path}: {what}{f': {detail}' if detail else ''}")
+
+    def _open(self, create: bool) -> None:
+        meta = self.path / "meta.json"
+        if self.path.exists() and not self.path.is_dir():
+            raise self._error("is not a folder (move it away or rebuild the index from the store)")
+        if not meta.is_file():
+            if not create:
+                raise self._error("no such index (rebuild it from the store)")
+            self._create()
+        self._check_settings()
+        try:
+            self._index = tantivy.Index.open(str(self.path))
+            self._index.config_reader("manual")  # reloads are ours: see _searcher
+            self._reload()
+        except (ValueError, OSError) as exc:
+            raise self._error(
+                "open failed", f"{exc} (the index is damaged: rebuild it from the store)"
+            ) from exc
+
+    def _create(self) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            settings = {"schema": SCHEMA_VERSION, "analyzer": self.analyzer_name}
+            (self.path / SETTINGS_FILE).write_text(json.dumps(settings))
+            created = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+            with self._writer(created, "create") as writer:
+                writer.commit()  # meta.json exists from here on: an empty, valid index
+        except OSError as exc:
+            raise self._error("create failed", exc) from exc
+
+    def _check_settings(self) -> None:
+        """Refuse a folder of another schema version or made with another analyzer."""
+        try:
+            settings = json.loads((self.path / SETTINGS_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            raise self._error(f"cannot read {SETTINGS_FILE} (rebuild the index from the store)", exc) from exc
+        if not isinstance(settings, dict) or settings.get("schema") != SCHEMA_VERSION:
+            found = settings.get("schema") if isinstance(settings, dict) else None
+            raise self._error(
+                f"schema version {found!r}, this Newsdesk reads {SCHEMA_VERSION!r}: rebuild it from the store"
+            )
+        if settings.get("analyzer") != self.analyzer_name:
+            raise self._error(
+                f"its terms were made by analyzer {settings.get('analyzer')!r}, this process uses "
+                f"{self.analyzer_name!r}: rebuild it from the store"
+            )
+
+    def close(self) -> None:
+        """Drop the searcher (files are memory-mapped; nothing to flush)."""
+        with self._lock:
+            self._index = None
+
+    # --- reading: one stat per read, a reload when meta.json changed ------------------------------
+    def _meta_state(self) -> tuple[int, int, int]:
+        try:
+            st = os.stat(self.path / "meta.json")
+        except OSError as exc:
+            raise self._error("meta.json is gone (rebuild the index from the store)", exc) from exc
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _reload(self) -> None:
+        index = self._opened()
+        state = self._meta_state()
+        if state != self._loaded:
+            try:
+                index.reload()
+            except ValueError as exc:
+                raise self._error("reload failed", exc) from exc
+            self._loaded = state
+
+    def _opened(self) -> tantivy.Index:
+        if self._index is None:
+            raise self._error("is closed")
+        return self._index
+
+    def _searcher(self) -> tantivy.Searcher:
+        """A searcher of the last commit by any process (reloaded when meta.json changed)."""
+        self._reload()
+        return self._opened().searcher()
+
+    def generation(self) -> int:
+        """The opstamp of the last commit by any process: it grows with every committed write."""
+        self._reload()
+        try:
+            return int(json.loads((self.path / "meta.json").read_text()).get("opstamp", 0))
+        except (OSError, ValueError) as exc:
+            raise self._error("cannot read meta.json", exc) from exc
+
+    def sentence_count(self) -> int:
+        return int(self._searcher().num_docs)
+
+    def doc_count(self) -> int:
+        """Articles with at least one sentence (an article without sentences ranks nothing)."""
+        return self._count(self._int_term("idx", 0))
+
+    def _count(self, query: tantivy.Query) -> int:
+        result = self._searcher().search(query, 1, count=True)
+        return int(result.count)  # type: ignore[attr-defined]  # in tantivy-py, not in its stub
+
+    def _int_term(self, field: str, value: int) -> tantivy.Query:
+        return tantivy.Query.term_query(self._schema, field, value)
+
+    def _disjunction(self, terms: Sequence[str]) -> tantivy.Query:
+        should = tantivy.Occur.Should
+        return tantivy.Query.boolean_query(
+            [(should, tantivy.Query.term_query(self._schema, "terms", t)) for t in terms]
+        )
+
+    def _filtered(self, query: tantivy.Query, filters: SearchFilters | None) -> tantivy.Query:
+        """``query`` restricted by ``filters``; the restrictions add nothing to the score."""
+        clauses = self._filter_clauses(filters or SearchFilters())
+        if not clauses:
+            return query
+        must = tantivy.Occur.Must
+        zero = [(must, tantivy.Query.const_score_query(c, 0.0)) for c in clauses]
+        return tantivy.Query.boolean_query([(must, query), *zero])
+
+    def _filter_clauses(self, filters: SearchFilters) -> list[tantivy.Query]:
+        clauses: list[tantivy.Query] = []
+        if filters.ts_from is not None or filters.ts_to is not None:
+            # an upper bound also excludes sentences without a date (published_ts -1)
+            lower = filters.ts_from if filters.ts_to is None else max(filters.ts_from or 0, 0)
+            clauses.append(
+                tantivy.Query.range_query(
+                    self._schema, "published_ts", tantivy.FieldType.Integer, lower, filters.ts_to
+                )
+            )
+        if filters.sources:
+            clauses.append(tantivy.Query.term_set_query(self._schema, "source", sorted(filters.sources)))
+        if filters.doc_ids is not None:
+            if not filters.doc_ids:
+                clauses.append(tantivy.Query.empty_query())
+            else:
+                clauses.append(tantivy.Query.term_set_query(self._schema, "doc_id", sorted(filters.doc_ids)))
+        return clauses
+
+    def _ranked(self, query: tantivy.Query, k: int) -> list[Hit]:
+        searcher = self._searcher()
+        hits: list[Hit] = []
+        for score, address in searcher.search(query, k, count=False).hits:
+            doc = searcher.doc(address)
+            key = SentenceKey(str(doc.get_first("doc_id")), int(doc.get_first("idx") or 0))
+            hits.append(Hit(key, float(score) / (K1 + 1.0)))
+        hits.sort(key=lambda h: (-h.score, h.key))
+        return hits
+
+    def search(self, terms: Iterable[str], k: int, filters: SearchFilters | None = None) -> list[Hit]:
+        """The ``k`` best sentences by BM25 over ``terms`` (analyzer output), within ``filters``;
+        equal scores in the order of (doc_id, index)."""
+        unique = _unique_terms(terms)
+        if k < 1 or not unique:
+            return []
+        return self._ranked(self._filtered(self._disjunction(unique), filters), k)
+
+    def scores(self, terms: Iterable[str], keys: Iterable[SentenceKey]) -> dict[SentenceKey, float]:
+        """The BM25 score of each of ``keys`` for ``terms`` (keys that match no term are left out)."""
+        unique, wanted = _unique_terms(terms), sorted({_key_term(k.doc_id, k.index) for k in keys})
+        if not unique or not wanted:
+            return {}
+        only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(self._schema, "key", wanted), 0.0)
+        must = tantivy.Occur.Must
+        query = tantivy.Query.boolean_query([(must, self._disjunction(unique)), (must, only)])
+        return {hit.key: hit.score for hit in self._ranked(query, len(wanted))}
+
+    def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        """How many (live) sentences contain each term (terms in no sentence are left out)."""
+        found = {
+            t: self._count(tantivy.Query.term_query(self._schema, "terms", t)) for t in _unique_terms(terms)
+        }
+        return {t: n for t, n in found.items() if n}
+
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """Inverse sentence frequency of each term, the in-memory index's formula (unseen: highest)."""
+        wanted = list(dict.fromkeys(terms))
+        size, df = self.sentence_count(), self.document_frequencies(wanted)
+        return {t: math.log(1.0 + (size - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in wanted}
+
+    def _first_sentences(self) -> list[tantivy.Document]:
+        """The stored fields of every article's sentence 0."""
+        searcher = self._searcher()
+        query = self._int_term("idx", 0)
+        total = max(1, self._count(query))
+        return [searcher.doc(address) for _, address in searcher.search(query, total, count=False).hits]
+
+    def versions(self) -> dict[str, str]:
+        """doc_id -> version of every indexed article (with at least one sentence)."""
+        return {str(d.get_first("doc_id")): str(d.get_first("version")) for d in self._first_sentences()}
+
+    def stale(self, expected: Mapping[str, str]) -> tuple[list[str], list[str]]:
+        """Against ``expected`` (doc_id -> version, e.g. the SQLite file's): the articles to (re)index
+        here (missing or of another version) and those to delete (not expected)."""
+        have = self.versions()
+        redo = sorted(d for d, v in expected.items() if have.get(d) != v)
+        return redo, sorted(set(have) - set(expected))
+
+    def check(self) -> list[str]:
+        """Articles indexed twice or with a partial set of sentences (empty: consistent)."""
+        problems: list[str] = []
+        seen: set[str] = set()
+        for doc in self._first_sentences():
+            doc_id, expected = str(doc.get_first("doc_id")), int(doc.get_first("sentences") or 0)
+            if doc_id in seen:
+                problems.append(f"article {doc_id!r} is indexed twice")
+            seen.add(doc_id)
+            found = self._count(tantivy.Query.term_query(self._schema, "doc_id", doc_id))
+            if found != expected:
+                problems.append(f"article {doc_id!r} has {found} of its {expected} sentences")
+        return problems
+
+    # --- writes: each one commit -----------------------------------------------------------------
+    @contextmanager
+    def _writer(
+        self, index: tantivy.Index, what: str, heap: int = WRITER_HEAP
+    ) -> Iterator[tantivy.IndexWriter]:
+        """The index's writer, waiting up to the timeout for another one (in any process) to finish;
+        uncommitted operations are rolled back on an error, and the lock is released at the end."""
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                writer = index.writer(heap_size=heap, num_threads=1)
+                break
+            except ValueError as exc:
+                if "LockBusy" not in str(exc):
+                    raise self._error(f"{what} failed", exc) from exc
+                if time.monotonic() >= deadline:
+                    raise self._error(
+                        f"{what} failed (another process held the write lock "
+                        f"for more than {self.timeout_s:g} s)"
+                    ) from exc
+                time.sleep(LOCK_POLL_S)
+        try:
+            yield writer
+        except BaseException:
+            writer.rollback()
+            raise
+        finally:
+            writer.wait_merging_threads()  # finishes merges and releases the lock
+
+    @contextmanager
+    def _write(self, what: str, heap: int = WRITER_HEAP) -> Iterator[tantivy.IndexWriter]:
+        with self._lock, self._writer(self._opened(), what, heap) as writer:
+            yield writer
+            try:
+                writer.commit()
+            except ValueError as exc:
+                raise self._error(f"{what} (commit) failed", exc) from exc
+
+    def _documents(self, article: IndexedArticle) -> Iterator[tantivy.Document]:
+        total = len(article.spans)
+        for i, (start, end) in enumerate(article.spans):
+            yield tantivy.Document(
+                terms=" ".join(self.analyzer(article.text[start:end])),
+                doc_id=article.doc_id,
+                key=_key_term(article.doc_id, i),
+                version=article.version,
+                source=article.source,
+                idx=i,
+                sentences=total,
+                published_ts=article.published_ts,
+            )
+
+    def add(self, articles: Iterable[IndexedArticle]) -> int:
+        """Index a group of articles in one commit, each replacing any earlier version of it; the
+        number of sentences written. The iterable is consumed before the commit."""
+        written = 0
+        with self._write("add") as writer:
+            for article in articles:
+                article.check()
+                writer.delete_documents_by_term("doc_id", article.doc_id)
+                for doc in self._documents(article):
+                    writer.add_document(doc)
+                written += len(article.spans)
+        return written
+
+    def delete(self, doc_id: str) -> bool:
+        """Remove an article's sentences in one commit; False when it was not indexed."""
+        if not self._count(tantivy.Query.term_query(self._schema, "doc_id", doc_id)):
+            return False
+        with self._write("delete") as writer:
+            writer.delete_documents_by_term("doc_id", doc_id)
+        return True
+
+    def rebuild(self, articles: Iterable[IndexedArticle]) -> int:
+        """Replace the whole index with ``articles`` in one commit (readers see the old index until
+        it commits); the number of sentences written. A doc_id seen twice: the later one stays."""
+        latest: dict[str, IndexedArticle] = {}
+        for article in articles:
+            article.check()
+            latest.pop(article.doc_id, None)
+            latest[article.doc_id] = article
+        with self._write("rebuild", REBUILD_HEAP) as writer:
+            writer.delete_all_documents()
+            for article in latest.values():
+                for doc in self._documents(article):
+                    writer.add_document(doc)
+        return sum(len(a.spans) for a in latest.values())
+
+    def size_bytes(self) -> int:
+        """Bytes on disk of the index folder."""
+        return sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())

@@ -1,0 +1,320 @@
+"""The persistent lexical index: real SQLite files in tmp_path, other processes as readers and writers."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.lexical import LexicalIndex as MemoryIndex
+from assistant.lexical import content_terms
+from ingest.errors import StoreError
+from ingest.storage.lexical_index import LexicalIndex, index_path
+from ingest.storage.lexical_records import IndexedArticle, SearchFilters, SentenceKey
+from tests.conftest import REPO
+
+ANALYZER = "test-words/v1"
+DAY = 86400
+
+
+def analyze(text: str) -> list[str]:
+    """The tests' analyzer: lowercase words (the index only needs the same one on both sides)."""
+    return re.findall(r"[^\W_]+", text.lower())
+
+
+def article(doc_id: str, sentences: list[str], version: str = "v1", **meta: object) -> IndexedArticle:
+    """An article whose text is its sentences joined by spaces, with their spans."""
+    spans, start = [], 0
+    for sentence in sentences:
+        spans.append((start, start + len(sentence)))
+        start += len(sentence) + 1
+    return IndexedArticle(doc_id, version, " ".join(sentences), spans, **meta)  # type: ignore[arg-type]
+
+
+DAM = article(
+    "dam",
+    ["The dam opened on Tuesday.", "It took eleven years to build.", "Sign up for our newsletter."],
+    title="Dam opens",
+    source="Wire",
+    published_ts=10 * DAY,
+)
+TALKS = article(
+    "talks",
+    ["Talks resumed in Damascus.", "The dam was not discussed.", "Sign up for our newsletter."],
+    title="Talks resume",
+    source="Wire",
+    published_ts=20 * DAY,
+)
+UNDATED = article("undated", ["A dam story without a date."], source="Blog")
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[LexicalIndex]:
+    opened = LexicalIndex.open(index_path(tmp_path), analyze, ANALYZER)
+    yield opened
+    opened.close()
+
+
+def test_a_new_index_lives_next_to_the_store_in_wal_mode_and_is_empty(tmp_path: Path) -> None:
+    index = LexicalIndex.open(index_path(tmp_path), analyze, ANALYZER)
+    assert index.path == tmp_path / "lexical.sqlite3" and index.path.is_file()
+    assert (index.doc_count(), index.sentence_count(), index.generation()) == (0, 0, 0)
+    assert index.search(["dam"], 10) == [] and index.check() == []
+    header = index.path.read_bytes()[:20]
+    assert header[18:20] == b"\x02\x02"  # WAL read and write versions in the file header
+
+
+def test_search_ranks_sentences_by_bm25_and_fetches_their_text_from_the_offsets(index: LexicalIndex) -> None:
+    index.add([DAM, TALKS])
+    hits = index.search(["dam", "opened"], 10)
+    assert [h.key for h in hits] == [SentenceKey("dam", 0), SentenceKey("talks", 1)]
+    assert hits[0].score > hits[1].score > 0
+    first = index.sentences([hits[0].key])[0]
+    assert (first.text, first.start, first.end) == ("The dam opened on Tuesday.", 0, 26)
+    assert first.text == DAM.text[first.start : first.end] and first.terms == tuple(analyze(first.text))
+    assert (first.published_ts, first.source) == (10 * DAY, "Wire")
+    assert index.search(["zebra"], 10) == [] and index.search([], 10) == []
+
+
+def test_sentences_come_back_in_the_order_asked_and_unknown_keys_are_left_out(index: LexicalIndex) -> None:
+    index.add([DAM, TALKS])
+    keys = [SentenceKey("talks", 2), SentenceKey("nope", 0), SentenceKey("dam", 1)]
+    assert [s.key for s in index.sentences(keys)] == [keys[0], keys[2]]
+
+
+def test_neighbours_are_the_sentences_around_each_key_within_its_article(index: LexicalIndex) -> None:
+    index.add([DAM, TALKS])
+    around = index.neighbours([SentenceKey("dam", 0), SentenceKey("talks", 1)])
+    assert [s.index for s in around[SentenceKey("dam", 0)]] == [1]
+    assert [s.text for s in around[SentenceKey("talks", 1)]] == [
+        "Talks resumed in Damascus.",
+        "Sign up for our newsletter.",
+    ]
+    assert [s.index for s in index.article_sentences("dam")] == [0, 1, 2]
+
+
+def test_adding_an_article_again_replaces_its_sentences_and_counts_as_a_write(index: LexicalIndex) -> None:
+    index.add([DAM])
+    index.add([article("dam", ["The dam was closed again."], version="v2", source="Wire")])
+    assert (index.doc_count(), index.sentence_count(), index.generation()) == (1, 1, 2)
+    assert index.versions() == {"dam": "v2"}
+    assert [h.key for h in index.search(["closed"], 5)] == [SentenceKey("dam", 0)]
+    assert index.search(["eleven"], 5) == [] and index.check() == []
+
+
+def test_deleting_an_article_removes_its_sentences_and_a_second_delete_changes_nothing(
+    index: LexicalIndex,
+) -> None:
+    index.add([DAM, TALKS])
+    assert index.delete("dam") is True
+    assert [h.key for h in index.search(["dam"], 10)] == [SentenceKey("talks", 1)]
+    assert {h.key.doc_id for h in index.search(["dam", "newsletter"], 10)} == {"talks"}
+    generation = index.generation()
+    assert index.delete("dam") is False and index.generation() == generation
+    assert (index.doc_count(), index.sentence_count()) == (1, 3) and index.check() == []
+
+
+def test_filters_bound_the_publication_time_the_outlet_and_the_articles(index: LexicalIndex) -> None:
+    index.add([DAM, TALKS, UNDATED])
+
+    def found(filters: SearchFilters) -> set[str]:
+        return {h.key.doc_id for h in index.search(["dam"], 10, filters)}
+
+    assert found(SearchFilters()) == {"dam", "talks", "undated"}
+    assert found(SearchFilters(ts_from=15 * DAY)) == {"talks"}
+    assert found(SearchFilters(ts_to=15 * DAY)) == {"dam"}  # no date: outside any upper bound
+    assert found(SearchFilters(sources=frozenset({"Blog"}))) == {"undated"}
+    assert found(SearchFilters(doc_ids=frozenset({"talks", "undated"}))) == {"talks", "undated"}
+    assert found(SearchFilters(ts_from=30 * DAY)) == set()
+
+
+def test_copies_count_the_articles_of_one_outlet_that_carry_the_same_line(index: LexicalIndex) -> None:
+    other = article("other", ["sign up  for our NEWSLETTER.", "Rain."], source="Elsewhere")
+    index.add([DAM, TALKS, other])
+    copies = index.copies([SentenceKey("dam", 2), SentenceKey("dam", 0), SentenceKey("other", 0)])
+    assert copies == {SentenceKey("dam", 2): 2, SentenceKey("dam", 0): 1, SentenceKey("other", 0): 1}
+
+
+def test_article_metadata_and_text_are_read_by_id(index: LexicalIndex) -> None:
+    index.add([DAM])
+    info = index.articles(["dam", "missing"])
+    assert list(info) == ["dam"] and (info["dam"].title, info["dam"].sentences) == ("Dam opens", 3)
+    assert index.text("dam") == DAM.text and index.text("missing") is None
+
+
+def test_rebuild_replaces_everything_in_one_write(index: LexicalIndex) -> None:
+    index.add([DAM, TALKS])
+    index.rebuild([UNDATED, UNDATED])  # a doc_id seen twice is kept once
+    assert (index.sentence_count(), index.versions(), index.generation()) == (1, {"undated": "v1"}, 2)
+    assert index.check() == []
+
+
+def test_a_span_outside_its_text_is_refused_and_nothing_of_the_group_is_written(index: LexicalIndex) -> None:
+    broken = IndexedArticle("broken", "v1", "Short.", [(0, 6), (7, 40)])
+    with pytest.raises(ValueError, match="broken"):
+        index.add([DAM, broken])
+    assert (index.doc_count(), index.generation()) == (0, 0)
+
+
+def test_ranking_matches_the_in_memory_bm25_on_terms_in_fewer_than_half_the_sentences(tmp_path: Path) -> None:
+    """FTS5's idf is log((N - df + 0.5) / (df + 0.5)), floored near 0 for terms in over half the
+    sentences; the in-memory (Lucene) idf adds 1 inside the log: equal order for rarer terms."""
+    filler = [f"Filler sentence number {n} about gardening." for n in range(12)]
+    sentences = [
+        *filler,
+        "The central bank raised interest rates again.",
+        "Interest in the bank's new app grew.",
+        "Rates of inflation fell in the spring.",
+        "The river bank flooded after the storm.",
+        "Storm warnings were issued for the coast.",
+        "The bank said rates would stay high for longer.",
+    ]
+    index = LexicalIndex.open(index_path(tmp_path), content_terms, "content_terms")
+    index.add([article(f"d{i}", [s]) for i, s in enumerate(sentences)])
+    memory = MemoryIndex(sentences)
+    for question in ("Which bank raised rates?", "Where did the storm flood?", "interest rates"):
+        terms = content_terms(question)
+        assert [int(h.key.doc_id[1:]) for h in index.search(terms, 4)] == memory.top(terms, 4), question
+    idf = index.idf(["bank", "unseen"])
+    assert idf == pytest.approx({"bank": memory.idf("bank"), "unseen": memory.idf("unseen")})
+
+
+# --- errors -----------------------------------------------------------------------------------
+def test_a_damaged_file_gives_an_error_naming_it(tmp_path: Path) -> None:
+    path = index_path(tmp_path)
+    path.write_bytes(b"this is not a database, just some bytes " * 200)
+    with pytest.raises(StoreError, match=re.escape(str(path))) as caught:
+        LexicalIndex.open(path, analyze, ANALYZER)
+    assert "not a database" in str(caught.value) and "rebuild" in str(caught.value)
+
+
+def test_a_folder_where_the_file_should_be_gives_an_error_naming_it(tmp_path: Path) -> None:
+    path = index_path(tmp_path)
+    path.mkdir()
+    with pytest.raises(StoreError, match=re.escape(str(path))):
+        LexicalIndex.open(path, analyze, ANALYZER)
+
+
+def test_a_missing_file_is_an_error_when_asked_not_to_create_it(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no such file"):
+        LexicalIndex.open(index_path(tmp_path), analyze, ANALYZER, create=False)
+    assert not index_path(tmp_path).exists()
+
+
+def test_a_file_made_with_another_analyzer_is_refused(index: LexicalIndex) -> None:
+    with pytest.raises(StoreError, match=r"analyzer 'test-words/v1'.*rebuild"):
+        LexicalIndex.open(index.path, content_terms, "content_terms")
+
+
+# --- other processes --------------------------------------------------------------------------
+def child(script: str) -> subprocess.Popen[str]:
+    """A Python process running ``script`` from the repository (it can import this module)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+READER = """
+import time
+from pathlib import Path
+from ingest.storage.lexical_index import LexicalIndex
+from tests.ingest.storage.test_lexical_index import ANALYZER, analyze
+index = LexicalIndex.open(Path({path!r}), analyze, ANALYZER, create=False)
+seen = index.generation()
+print("ready", flush=True)
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    if index.generation() != seen:
+        print(",".join(h.key.doc_id for h in index.search(["dam"], 5)), flush=True)
+        break
+    time.sleep(0.05)
+"""
+
+
+def test_a_reader_in_another_process_sees_a_write_within_two_seconds(index: LexicalIndex) -> None:
+    index.add([TALKS])
+    reader = child(READER.format(path=str(index.path)))
+    assert reader.stdout is not None
+    try:
+        assert reader.stdout.readline().strip() == "ready", reader.stderr.read() if reader.stderr else ""
+        index.add([DAM])
+        written = time.monotonic()
+        line = reader.stdout.readline().strip()
+        assert time.monotonic() - written < 2.0
+        assert set(line.split(",")) == {"dam", "talks"}
+    finally:
+        reader.kill()
+        reader.communicate()
+
+
+STALLED_WRITER = """
+import time
+from pathlib import Path
+from ingest.storage.lexical_index import LexicalIndex
+from tests.ingest.storage.test_lexical_index import ANALYZER, TALKS, analyze, article
+index = LexicalIndex.open(Path({path!r}), analyze, ANALYZER)
+def group():
+    yield article("dam", ["The dam burst."], version="v2", source="Wire")
+    yield TALKS
+    print("inside the transaction", flush=True)
+    time.sleep(120)
+    yield article("late", ["Never written."])
+index.add(group())
+"""
+
+
+@pytest.fixture
+def stalled_writer(index: LexicalIndex) -> Iterator[subprocess.Popen[str]]:
+    """A process that has written part of a group (replacing DAM, adding TALKS) inside one
+    transaction, and waits there."""
+    index.add([DAM])
+    writer = child(STALLED_WRITER.format(path=str(index.path)))
+    assert writer.stdout is not None
+    line = writer.stdout.readline().strip()
+    assert line == "inside the transaction", writer.stderr.read() if writer.stderr else ""
+    yield writer
+    writer.kill()
+    writer.communicate()
+
+
+def test_readers_see_the_last_commit_while_another_process_is_inside_a_write(
+    index: LexicalIndex, stalled_writer: subprocess.Popen[str]
+) -> None:
+    assert (index.versions(), index.generation()) == ({"dam": "v1"}, 1)
+    assert [h.key.doc_id for h in index.search(["dam"], 5)] == ["dam"]
+
+
+def test_a_writer_killed_mid_transaction_leaves_the_last_commit_whole(
+    index: LexicalIndex, stalled_writer: subprocess.Popen[str]
+) -> None:
+    stalled_writer.send_signal(signal.SIGKILL)
+    stalled_writer.wait()
+    reopened = LexicalIndex.open(index.path, analyze, ANALYZER)
+    assert reopened.check() == []
+    assert (reopened.versions(), reopened.generation(), reopened.sentence_count()) == ({"dam": "v1"}, 1, 3)
+    assert [s.text for s in reopened.article_sentences("dam")] == [DAM.text[a:b] for a, b in DAM.spans]
+    reopened.add([TALKS])  # the kill left no lock behind
+    assert reopened.doc_count() == 2 and reopened.check() == []
+
+
+def test_a_second_writer_waits_at_most_its_timeout_and_says_why(
+    index: LexicalIndex, stalled_writer: subprocess.Popen[str]
+) -> None:
+    impatient = LexicalIndex.open(index.path, analyze, ANALYZER, timeout_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="write lock"):
+        impatient.add([UNDATED])
+    assert time.monotonic() - started < 3.0
