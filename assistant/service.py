@@ -30,7 +30,6 @@ from assistant.answering.extractive import (
     answer_text,
     make_citations,
     refusal_text,
-    score_candidates,
     word_overlap,
 )
 from assistant.answering.llm import LLMAnswerer, LLMOutcome, build_chat_model, condense_with_llm
@@ -194,19 +193,19 @@ class Assistant:
         clock = time.perf_counter()
         narrow, suspect = self._search(question, dated)
         kept = prefer_dated(
-            self._strength(turn.retrieval), self._strength(narrow), self.settings.date_phrase_margin
+            self._strength(turn.retrieval, turn.today),
+            self._strength(narrow, turn.today),
+            self.settings.date_phrase_margin,
         )
         if kept:
             turn.retrieval, turn.filters_applied, turn.suspect = narrow, dated, suspect
         turn.notices.append(date_phrase_notice(dated, kept))
         turn.timings["date_phrase"] = _ms(clock)
 
-    def _strength(self, retrieval: Retrieval) -> float | None:
+    def _strength(self, retrieval: Retrieval, today: date | None) -> float | None:
         """The score of the sentence an extractive answer would lead with; None for a refusal."""
-        ranked = [
-            c for c in score_candidates(retrieval, self.extractive.weights) if c.features["boilerplate"] < 1
-        ]
-        if not ranked or not self.extractive.supported(ranked[0], retrieval.question):
+        ranked = self.extractive.rank(retrieval, today)
+        if not ranked or not self.extractive.answerable(ranked, retrieval.question):
             return None
         return ranked[0].score
 
@@ -215,7 +214,7 @@ class Assistant:
         assert retrieval is not None and turn.standalone is not None
         clock = time.perf_counter()
         mark_repeats(retrieval.candidates, turn.standalone.previous_answer)
-        composition = self.extractive.compose(retrieval)
+        composition = self.extractive.compose(retrieval, turn.today)
         if (
             composition.grounded
             and self.settings.latest_prefers_newest
@@ -253,9 +252,7 @@ class Assistant:
         retrieval = turn.retrieval
         assert retrieval is not None and self.llm is not None and turn.standalone is not None
         clock = time.perf_counter()
-        ranked = [
-            c for c in score_candidates(retrieval, self.extractive.weights) if c.features["boilerplate"] < 1
-        ]
+        ranked = self.extractive.rank(retrieval, turn.today)
         evidence_rows = ranked[: self.settings.llm_max_evidence]
         evidence = [evidence_of(retrieval, n, c) for n, c in enumerate(evidence_rows, start=1)]
         outcome = LLMOutcome(failed=True, reason="no evidence")

@@ -129,8 +129,13 @@ class Settings(BaseSettings):
     answer_max_sentences: int = Field(3, description="Most sentences in an answer.")
     lexical_k: int = Field(40, description="BM25 sentence candidates fetched per question.")
     rrf_k: int = Field(60, description="Reciprocal rank fusion constant (dense + BM25 ranks).")
+    neighbour_candidates: int = Field(
+        10, description="The sentences before and after each of this many best-fused candidates join them."
+    )
     answer_score_margin: float = Field(
-        0.6, description="Extra answer sentences must score within this margin of the best one."
+        1.0,
+        description="Extra answer sentences must score within this margin of the best one (ranker score "
+        "units: a question's candidates spread about 1.3 around their mean) and be supported.",
     )
     duplicate_overlap: float = Field(
         0.6, description="Word overlap (Jaccard, 0-1) above which a sentence repeats one already cited."
@@ -177,7 +182,7 @@ class Settings(BaseSettings):
         "answers about as well as the best one (see latest_score_margin); the refusal decision is unchanged.",
     )
     latest_score_margin: float = Field(
-        0.2,
+        0.5,
         description="A newer sentence may lead a 'latest' answer if it scores within this of the best one.",
     )
     question_date_filters: bool = Field(
@@ -186,7 +191,7 @@ class Settings(BaseSettings):
         "filter, kept only when the articles of that range answer about as well as all articles do.",
     )
     date_phrase_margin: float = Field(
-        0.3,
+        0.8,
         description="The date range read from a question is used when its best sentence scores within "
         "this of the best sentence of all articles.",
     )

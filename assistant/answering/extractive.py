@@ -12,130 +12,35 @@ near-repeats of what is already said (by word overlap).
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 
+from assistant.answering.ranking import LearnedRanker
 from assistant.retrieval.corpus import CorpusView
 from assistant.retrieval.retrieve import Candidate, Retrieval
 from assistant.text.lexical import content_terms
-from assistant.text.question import AnswerType, Question, answer_type_score
+from assistant.text.question import AnswerType, Question
 from assistant.types import Citation
 from ingest.errors import ConfigError
 from ingest.settings import Settings
 
-TERMINAL_RE = re.compile(r"[.!?][\"'”’)\]]*\s*$")
-# A related-story link glued to its label ("Learn more:Cassidy Hutchinson to testify ..."): a headline.
-LINK_LABEL_RE = re.compile(r"^[^:.!?]{2,40}:(?=[A-Z“\"‘'])")
-ECHO_OVERLAP = 0.7  # Jaccard of sentence and question terms above which the sentence is an echo
 # A sentence opening with a personal pronoun ("Tuesday night, he picked up ...") names its subject in
 # the sentence before it.
+REFUSAL_PEERS = 3  # the best-ranked sentences of which one must be supported to answer
 PRONOUN_OPENING_RE = re.compile(r"^(?:[^,]{0,25},\s*)?(?:he|she|they|his|her|their)\b", re.IGNORECASE)
-RECENCY_SCALE_S = 30 * 86400  # a month older than the newest candidate: weight 1/e
 
 
-@dataclass(frozen=True)
-class ScoreWeights:
-    """Weights of the sentence score; see docs/answering.md for how they were measured."""
-
-    dense: float = 1.0
-    lexical: float = 0.5
-    context: float = 0.0
-    title: float = 0.0
-    coverage: float = 0.3
-    answer_type: float = 0.7
-    rrf: float = 0.0
-    boilerplate: float = -1.0
-    fragment: float = -0.3
-    repeat: float = -0.6
-    headline: float = -0.4
-    recency: float = 0.2
-    novelty: float = 0.0
-    echo: float = -1.0
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, float]) -> ScoreWeights:
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ConfigError(f"unknown score weights {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**values)
-
-
-def sentence_features(
-    retrieval: Retrieval, cand: Candidate, lexical_max: float, newest: int = -1
-) -> dict[str, float]:
-    """The signals of one candidate, each roughly in [0, 1]."""
-    view, question = retrieval.view, retrieval.question
-    neighbours = view.neighbours(cand.row)
-    context_lex = max((float(retrieval.lexical_scores[r]) for r in neighbours), default=0.0)
-    return {
-        "dense": cand.dense,
-        "lexical": cand.lexical / lexical_max if lexical_max > 0 else 0.0,
-        "context": context_lex / lexical_max if lexical_max > 0 else 0.0,
-        "title": cand.title_sim,
-        "coverage": coverage(view, question, cand, neighbours),
-        "answer_type": answer_type_score(cand.text, question),
-        "rrf": cand.fused * 30.0,
-        "boilerplate": float(view.boilerplate[cand.row]),
-        "fragment": 1.0 if len(cand.text) < 40 or len(cand.text.split()) < 6 else 0.0,
-        "repeat": float(cand.repeat),
-        "headline": 1.0 if is_headline(cand.text) else 0.0,
-        "recency": recency(view, cand, newest),
-        "novelty": novelty(view, question, cand),
-        "echo": 1.0 if _echoes(view, question, cand) else 0.0,
-    }
-
-
-def is_headline(text: str) -> bool:
-    """A heading or related-story link rather than a sentence of the article's body."""
-    return not TERMINAL_RE.search(text) or bool(LINK_LABEL_RE.search(text))
-
-
-def recency(view: CorpusView, cand: Candidate, newest: int) -> float:
-    """1 for the newest candidate article, decaying with its age relative to it (undated: 0)."""
-    published = int(view.s_ts[cand.row])
-    if published < 0 or newest < 0:
-        return 0.0
-    return math.exp(-max(0, newest - published) / RECENCY_SCALE_S)
-
-
-def novelty(view: CorpusView, question: Question, cand: Candidate) -> float:
-    """Share of the sentence's terms that are not in the question (restatements score low)."""
-    terms = view.terms(cand.row)
-    if not terms:
-        return 0.0
-    return len(terms - set(question.terms)) / len(terms)
-
-
-def _echoes(view: CorpusView, question: Question, cand: Candidate) -> bool:
-    """The sentence restates the question (e.g. a news quiz quoting it) rather than answering it."""
-    terms, asked = view.terms(cand.row), set(question.terms)
-    return bool(terms) and len(terms & asked) / len(terms | asked) >= ECHO_OVERLAP
-
-
-def coverage(view: CorpusView, question: Question, cand: Candidate, neighbours: Sequence[int]) -> float:
-    """IDF-weighted share of the question's terms found in the sentence, its neighbours or title."""
-    terms = set(question.terms)
-    if not terms:
-        return 0.0
-    found = view.terms(cand.row) | view.title_terms[int(view.s_doc[cand.row])]
-    for row in neighbours:
-        found = found | view.terms(row)
-    weights = {t: view.lexical.idf(t) for t in terms}
-    total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in found) / total if total else 0.0
-
-
-def score_candidates(retrieval: Retrieval, weights: ScoreWeights) -> list[Candidate]:
-    """Fill each candidate's features and score; return them best first."""
-    lexical_max = max((c.lexical for c in retrieval.candidates), default=0.0)
-    newest = max((int(retrieval.view.s_ts[c.row]) for c in retrieval.candidates), default=-1)
-    for cand in retrieval.candidates:
-        cand.features = sentence_features(retrieval, cand, lexical_max, newest)
-        cand.score = sum(getattr(weights, name) * value for name, value in cand.features.items())
-    return sorted(retrieval.candidates, key=lambda c: -c.score)
+def score_candidates(
+    retrieval: Retrieval, ranker: LearnedRanker, today: date | None = None
+) -> list[Candidate]:
+    """Fill each candidate's features and score (the learned ranker); best first, boilerplate out,
+    repeats of the previous answer last."""
+    ranked = [c for c in ranker.score(retrieval, today) if c.features.get("boilerplate", 0.0) < 1.0]
+    # A follow-up's candidates that the previous answer already gave go after the others: the model
+    # is fitted on single questions, where no sentence is a repeat, so this stays a rule.
+    return [c for c in ranked if not c.repeat] + [c for c in ranked if c.repeat]
 
 
 def support(cand: Candidate) -> float:
@@ -163,34 +68,46 @@ class Composition:
 class ExtractiveAnswerer:
     """Refuses when the evidence is weak; otherwise the best sentence plus a few that add to it."""
 
-    def __init__(self, settings: Settings, weights: ScoreWeights | None = None) -> None:
+    def __init__(self, settings: Settings, ranker: LearnedRanker | None = None) -> None:
         if not 0.0 <= settings.duplicate_overlap <= 1.0:
             raise ConfigError(f"duplicate_overlap must be within [0, 1], got {settings.duplicate_overlap}")
         self.settings = settings
-        self.weights = weights or ScoreWeights()
+        self.ranker = ranker or LearnedRanker()
 
-    def compose(self, retrieval: Retrieval) -> Composition:
-        ranked = score_candidates(retrieval, self.weights)
-        ranked = [c for c in ranked if c.features.get("boilerplate", 0.0) < 1.0]
+    def rank(self, retrieval: Retrieval, today: date | None = None) -> list[Candidate]:
+        """The candidates best first, boilerplate left out."""
+        return score_candidates(retrieval, self.ranker, today)
+
+    def compose(self, retrieval: Retrieval, today: date | None = None) -> Composition:
+        ranked = self.rank(retrieval, today)
         if not ranked:
             return Composition([], False, "nothing in the articles matches the question")
-        best = ranked[0]
-        if not self.supported(best, retrieval.question):
+        if not self.answerable(ranked, retrieval.question):
             return Composition([], False, "the closest sentences do not answer the question")
-        chosen = with_antecedent(retrieval.view, self._select(ranked), self.settings.answer_max_sentences)
+        chosen = with_antecedent(
+            retrieval.view, self._select(ranked, retrieval.question), self.settings.answer_max_sentences
+        )
         return Composition(chosen, True)
+
+    def answerable(self, ranked: Sequence[Candidate], question: Question) -> bool:
+        """Whether the evidence around the best-ranked sentences is strong enough to answer: one of
+        the first few is supported. (The ranker may put first the sentence after the one that matches
+        the question's words, which alone is weakly supported.)"""
+        return any(self.supported(c, question) for c in ranked[:REFUSAL_PEERS])
 
     def supported(self, best: Candidate, question: Question) -> bool:
         """Evidence test: the sentence is close to the question and enough of the question is found."""
         return support(best) >= self.settings.refusal_min_support
 
-    def _select(self, ranked: list[Candidate]) -> list[Candidate]:
+    def _select(self, ranked: list[Candidate], question: Question) -> list[Candidate]:
         best = ranked[0]
         chosen = [best]
         floor = best.score - self.settings.answer_score_margin
         for cand in ranked[1:]:
             if len(chosen) >= self.settings.answer_max_sentences or cand.score < floor:
                 break
+            if not self.supported(cand, question):  # every cited sentence is evidence, not only the first
+                continue
             if any(_same_or_repeat(cand, c, self.settings.duplicate_overlap) for c in chosen):
                 continue
             chosen.append(cand)
@@ -260,7 +177,6 @@ __all__ = [
     "AnswerType",
     "Composition",
     "ExtractiveAnswerer",
-    "ScoreWeights",
     "answer_text",
     "make_citations",
     "refusal_text",

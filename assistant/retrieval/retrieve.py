@@ -176,6 +176,7 @@ class HybridSearch:
         candidates = collapse_syndicated(
             self._fuse(view, dense, lexical, scores), lambda d: story_of(view.articles[d])
         )
+        candidates += self._neighbours(view, candidates, scores)
         clock = time.perf_counter()
         self._complete(view, candidates, vector)
         timings["complete"] = _ms(clock)
@@ -225,6 +226,25 @@ class HybridSearch:
             )
             out.append(cand)
         out.sort(key=lambda c: -c.fused)
+        return out
+
+    def _neighbours(
+        self, view: CorpusView, candidates: list[Candidate], scores: FloatArray
+    ) -> list[Candidate]:
+        """The sentences around the best-fused candidates that are not candidates yet: an answer is
+        often the sentence after (or before) the one that matches the question's words."""
+        have = {c.row for c in candidates}
+        out = []
+        for cand in candidates[: self.settings.neighbour_candidates]:
+            for row in view.neighbours(cand.row):
+                if row not in have:
+                    have.add(row)
+                    s = view.sentence(row)
+                    out.append(
+                        Candidate(
+                            row, s.doc_id, s.index, s.start, s.end, view.text(row), lexical=float(scores[row])
+                        )
+                    )
         return out
 
     def _complete(self, view: CorpusView, candidates: list[Candidate], vector: Vectors) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answering.extractive import is_headline, with_antecedent, word_overlap
+from assistant.answering.extractive import with_antecedent, word_overlap
+from assistant.answering.ranking import is_headline
 from assistant.retrieval.corpus import CorpusView
 from assistant.retrieval.retrieve import Candidate
 from assistant.service import Assistant

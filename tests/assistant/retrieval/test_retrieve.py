@@ -20,10 +20,23 @@ def test_candidates_are_committed_sentences_with_exact_offsets(dev_assistant: As
     question = read_question(dev_questions()[0]["question"])
     retrieval = dev_assistant.search.search(question)
     assert retrieval.candidates
+    searched = {c.row for c in retrieval.candidates if c.dense_rank is not None or c.lexical_rank is not None}
     for cand in retrieval.candidates:
         article = dev_assistant.document(cand.doc_id)
         assert cand.text == article.text[cand.start : cand.end]
-        assert cand.dense_rank is not None or cand.lexical_rank is not None
+        # found by a search, or the sentence before or after one that was (a neighbour candidate)
+        assert cand.row in searched or {cand.row - 1, cand.row + 1} & searched
+
+
+def test_neighbour_candidates_are_the_sentences_around_the_best_fused_ones(dev_assistant: Assistant) -> None:
+    question = read_question(dev_questions()[0]["question"])
+    retrieval = dev_assistant.search.search(question)
+    view = retrieval.view
+    neighbours = [c for c in retrieval.candidates if c.dense_rank is None and c.lexical_rank is None]
+    assert neighbours
+    best = [c.row for c in retrieval.candidates[: dev_assistant.settings.neighbour_candidates]]
+    for cand in neighbours:
+        assert any(cand.row in view.neighbours(row) for row in best)
 
 
 def test_dense_and_lexical_candidates_are_both_fused(dev_assistant: Assistant) -> None:
