@@ -68,10 +68,10 @@ class Assistant:
         self.components = components
         self.chat_model = chat_model
         self.cache = CorpusCache(components.store)
-        self.news = NewsEnricher(settings, components.store, components.embedder, self.cache)
-        self.search = HybridSearch(settings, components.store, components.embedder, self.cache)
+        self.news = NewsEnricher(settings.news, components.store, components.embedder, self.cache)
+        self.search = HybridSearch(settings.retrieval, components.store, components.embedder, self.cache)
         self.retriever = SentenceRetriever(search=self.search, k=settings.llm_max_evidence)
-        self.extractive = ExtractiveAnswerer(settings)
+        self.extractive = ExtractiveAnswerer(settings.answering)
         self.llm = (
             LLMAnswerer(chat_model, settings.llm_timeout_s, settings.llm_max_reply_chars, self._embed)
             if chat_model is not None
@@ -368,7 +368,7 @@ def create_assistant(
 ) -> Assistant:
     """Build the store, model (loaded on first use), indexes and optional LLM from settings."""
     components = IngestComponents.build(settings, embedder=embedder)
-    return Assistant(settings, components, chat_model or build_chat_model(settings))
+    return Assistant(settings, components, chat_model or build_chat_model(settings.llm))
 
 
 def _ms(since: float) -> float:

@@ -245,7 +245,7 @@ class IngestPipeline:
         self.store = store
         self.embedder = embedder
         self.splitter = splitter
-        self.stories = StoryIndex(settings, store)
+        self.stories = StoryIndex(settings.news, store)
         self.versions = VersionArchive(store)
 
     @property

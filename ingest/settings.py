@@ -23,12 +23,23 @@ from pydantic_settings import (
 )
 
 from ingest.errors import ConfigError
+from ingest.sections import Sections
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_AT_LEAST_ONE = (
+    "embed_batch_size", "write_batch_size", "ingest_group_size", "sentence_max_chars", "retrieve_k",
+    "lexical_k", "rrf_k", "answer_max_sentences", "max_body_bytes", "max_question_chars", "queue_size",
+    "concurrency", "upload_max_bytes", "upload_max_files", "syndication_shingle_words",
+    "corroboration_candidates", "feeds_concurrency", "llm_max_tokens",
+)  # fmt: skip
+_ABOVE_ZERO_SECONDS = (
+    "chroma_timeout_s", "llm_timeout_s", "feed_min_every_s", "feeds_backoff_max_s", "feeds_lease_s",
+    "feeds_check_s",
+)  # fmt: skip
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?")
 
 
-class Settings(BaseSettings):
+class Settings(Sections, BaseSettings):
     """Typed settings; environment variable names are the field names with a NEWSDESK_ prefix."""
 
     model_config = SettingsConfigDict(
@@ -248,23 +259,7 @@ class Settings(BaseSettings):
             raise ValueError(f"collection {value!r} must be 3-50 letters, digits, '-' or '_'")
         return value
 
-    @field_validator(
-        "embed_batch_size",
-        "write_batch_size",
-        "ingest_group_size",
-        "sentence_max_chars",
-        "retrieve_k",
-        "answer_max_sentences",
-        "max_body_bytes",
-        "max_question_chars",
-        "queue_size",
-        "concurrency",
-        "upload_max_bytes",
-        "upload_max_files",
-        "syndication_shingle_words",
-        "corroboration_candidates",
-        "feeds_concurrency",
-    )
+    @field_validator(*_AT_LEAST_ONE)
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:
@@ -280,9 +275,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be 0 or more, got {value}")
         return value
 
-    @field_validator(
-        "chroma_timeout_s", "feed_min_every_s", "feeds_backoff_max_s", "feeds_lease_s", "feeds_check_s"
-    )
+    @field_validator(*_ABOVE_ZERO_SECONDS)
     @classmethod
     def _positive_seconds(cls, value: float) -> float:
         if value <= 0:
@@ -301,6 +294,13 @@ class Settings(BaseSettings):
     def _fraction(cls, value: float) -> float:
         if not 0.0 < value <= 1.0:
             raise ValueError(f"must be above 0 and at most 1, got {value}")
+        return value
+
+    @field_validator("duplicate_overlap")
+    @classmethod
+    def _share(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"must be within [0, 1], got {value}")
         return value
 
     @field_validator("fetch_allowed_hosts", mode="before")
@@ -345,11 +345,6 @@ class Settings(BaseSettings):
             return target(**overrides)
         except ValueError as exc:  # pydantic's ValidationError and TOML decoding errors
             raise ConfigError(f"invalid settings: {exc}") from exc
-
-    @property
-    def uses_server(self) -> bool:
-        """True when a Chroma server is configured instead of the embedded store."""
-        return bool(self.chroma_host)
 
 
 def _listed(value: Any) -> list[str]:

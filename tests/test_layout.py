@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 MAX_LINES = 400
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("ingest.errors", "ingest.types"),
+    ("ingest.sections",),
     ("ingest.settings",),
     ("ingest.loading", "ingest.sentences", "ingest.embedding"),
     ("ingest.storage",),

@@ -23,8 +23,7 @@ from assistant.retrieval.retrieve import Candidate, Retrieval
 from assistant.text.lexical import content_terms
 from assistant.text.question import AnswerType, Question
 from assistant.types import Citation
-from ingest.errors import ConfigError
-from ingest.settings import Settings
+from ingest.sections import AnsweringSettings
 
 # A sentence opening with a personal pronoun ("Tuesday night, he picked up ...") names its subject in
 # the sentence before it.
@@ -68,9 +67,7 @@ class Composition:
 class ExtractiveAnswerer:
     """Refuses when the evidence is weak; otherwise the best sentence plus a few that add to it."""
 
-    def __init__(self, settings: Settings, ranker: LearnedRanker | None = None) -> None:
-        if not 0.0 <= settings.duplicate_overlap <= 1.0:
-            raise ConfigError(f"duplicate_overlap must be within [0, 1], got {settings.duplicate_overlap}")
+    def __init__(self, settings: AnsweringSettings, ranker: LearnedRanker | None = None) -> None:
         self.settings = settings
         self.ranker = ranker or LearnedRanker()
 

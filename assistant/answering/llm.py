@@ -32,14 +32,14 @@ from assistant.answering.prompts import render
 from assistant.answering.reply import NOT_FOUND, ReplyChecker, ReplySplitter
 from assistant.answering.support import Embed
 from ingest.errors import ConfigError
-from ingest.settings import Settings
+from ingest.sections import LLMSettings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
 
-def build_chat_model(settings: Settings) -> BaseChatModel | None:
+def build_chat_model(settings: LLMSettings) -> BaseChatModel | None:
     """A ChatOpenAI client for the configured OpenAI-compatible endpoint, or None if none is set.
 
     The reply's token limit goes out as ``llm_max_tokens_field``: ChatOpenAI itself sends
@@ -47,10 +47,6 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
     llama-cpp-python's ignore (they read ``max_tokens``); sending both breaks others."""
     if not settings.llm_base_url:
         return None
-    if settings.llm_timeout_s <= 0:
-        raise ConfigError(f"llm_timeout_s must be positive, got {settings.llm_timeout_s}")
-    if settings.llm_max_tokens < 1:
-        raise ConfigError(f"llm_max_tokens must be at least 1, got {settings.llm_max_tokens}")
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 

@@ -23,8 +23,7 @@ from assistant.retrieval.syndicated import story_of
 from assistant.text.lexical import content_terms
 from assistant.types import Citation, CitationRef, Corroboration
 from ingest.embedding.embedder import Embedder, Vectors
-from ingest.errors import ConfigError
-from ingest.settings import Settings
+from ingest.sections import NewsSettings
 from ingest.storage.chroma import chroma_call
 from ingest.storage.records import SentenceRecord, StoredArticle, sentence_record
 from ingest.storage.store import NewsStore
@@ -85,14 +84,7 @@ class Support:
 class Corroborator:
     """Counts the independent outlets saying what each cited sentence says."""
 
-    def __init__(self, settings: Settings, store: NewsStore, embedder: Embedder) -> None:
-        if not 0.0 < settings.corroboration_threshold <= 1.0:
-            value = settings.corroboration_threshold
-            raise ConfigError(f"corroboration_threshold must be above 0 and at most 1, got {value}")
-        if settings.corroboration_candidates < 1:
-            raise ConfigError(
-                f"corroboration_candidates must be at least 1, got {settings.corroboration_candidates}"
-            )
+    def __init__(self, settings: NewsSettings, store: NewsStore, embedder: Embedder) -> None:
         self.threshold = settings.corroboration_threshold
         self.k = settings.corroboration_candidates
         self.store = store

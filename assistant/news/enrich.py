@@ -25,7 +25,7 @@ from assistant.retrieval.syndicated import story_of
 from assistant.text.dates import anchor_dates, asks_for_latest, newest
 from assistant.types import Answer, Citation
 from ingest.embedding.embedder import Embedder, Vectors
-from ingest.settings import Settings
+from ingest.sections import NewsSettings
 from ingest.storage.records import StoredArticle, sentence_id
 from ingest.storage.store import NewsStore
 from ingest.storage.versions import VersionArchive
@@ -53,7 +53,9 @@ def also_published_by(
 class NewsEnricher:
     """Adds the news fields to an answer's citations (see the module doc)."""
 
-    def __init__(self, settings: Settings, store: NewsStore, embedder: Embedder, cache: CorpusCache) -> None:
+    def __init__(
+        self, settings: NewsSettings, store: NewsStore, embedder: Embedder, cache: CorpusCache
+    ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder

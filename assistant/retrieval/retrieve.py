@@ -27,8 +27,8 @@ from assistant.retrieval.syndicated import collapse_syndicated, story_of
 from assistant.text.question import Question, read_question
 from assistant.types import Filters
 from ingest.embedding.embedder import Embedder, Vectors
-from ingest.errors import ConfigError, FilterError
-from ingest.settings import Settings
+from ingest.errors import FilterError
+from ingest.sections import RetrievalSettings
 from ingest.storage.chroma import chroma_call
 from ingest.storage.records import ID_SEP, sentence_id
 from ingest.storage.store import NewsStore
@@ -147,10 +147,9 @@ class FilterSpec:
 class HybridSearch:
     """Dense + BM25 candidates over the committed sentences, fused with reciprocal rank fusion."""
 
-    def __init__(self, settings: Settings, store: NewsStore, embedder: Embedder, cache: CorpusCache) -> None:
-        for name in ("retrieve_k", "lexical_k", "rrf_k"):
-            if getattr(settings, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(settings, name)}")
+    def __init__(
+        self, settings: RetrievalSettings, store: NewsStore, embedder: Embedder, cache: CorpusCache
+    ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder

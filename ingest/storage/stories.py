@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ingest.errors import ConfigError
-from ingest.settings import Settings
+from ingest.sections import NewsSettings
 from ingest.storage.sidecar import SideCollection, placeholder_vectors
 from ingest.storage.store import NewsStore
 
@@ -103,15 +102,7 @@ class StoryMatch:
 class StoryIndex:
     """Assigns ``story_id`` to articles at ingest; persistent in ``{collection}_stories``."""
 
-    def __init__(self, settings: Settings, store: NewsStore) -> None:
-        if not 0.0 < settings.syndication_threshold <= 1.0:
-            raise ConfigError(
-                f"syndication_threshold must be above 0 and at most 1, got {settings.syndication_threshold}"
-            )
-        if settings.syndication_shingle_words < 1:
-            raise ConfigError(
-                f"syndication_shingle_words must be at least 1, got {settings.syndication_shingle_words}"
-            )
+    def __init__(self, settings: NewsSettings, store: NewsStore) -> None:
         self.threshold = settings.syndication_threshold
         self.words = settings.syndication_shingle_words
         self.side = SideCollection(store, "stories")

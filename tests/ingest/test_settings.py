@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
 
 from ingest.errors import ConfigError
+from ingest.sections import SECTIONS, NewsSettings
 from ingest.settings import Settings, settings_reference
 from tests.conftest import REPO
 
@@ -72,3 +74,55 @@ def test_a_broken_json_list_of_hosts_is_a_config_error_naming_the_setting(
     monkeypatch.setenv("NEWSDESK_FETCH_ALLOWED_HOSTS", '["localhost"')
     with pytest.raises(ConfigError, match="fetch_allowed_hosts"):
         Settings.load()
+
+
+def test_every_setting_belongs_to_exactly_one_section() -> None:
+    owners: dict[str, list[str]] = {name: [] for name in Settings.model_fields}
+    for section, kind in SECTIONS.items():
+        for name in kind.names():
+            assert name in owners, f"section {section} names {name}, which is no setting"
+            owners[name].append(section)
+    assert {name: found for name, found in owners.items() if len(found) != 1} == {}
+    sections = "store model ingest retrieval answering llm news server api ui"
+    assert list(SECTIONS) == sections.split()
+
+
+def test_sections_show_the_values_of_todays_names_from_file_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "newsdesk.toml"
+    path.write_text('collection = "from_file"\nretrieve_k = 7\nllm_model = "file-model"\n', encoding="utf-8")
+    monkeypatch.setenv("NEWSDESK_DUPLICATE_OVERLAP", "0.25")
+    monkeypatch.setenv("NEWSDESK_LLM_MODEL", "env-model")
+    loaded = Settings.load(path)
+    assert loaded.store.collection == "from_file" and loaded.retrieval.retrieve_k == 7
+    assert loaded.answering.duplicate_overlap == 0.25 and loaded.llm.llm_model == "env-model"
+    assert isinstance(loaded.news, NewsSettings) and loaded.store.uses_server is loaded.uses_server is False
+    with pytest.raises(FrozenInstanceError):
+        loaded.retrieval.retrieve_k = 3  # type: ignore[misc]
+
+
+def test_a_section_follows_a_copy_of_the_settings() -> None:
+    copied = Settings().model_copy(update={"rrf_k": 5})
+    assert copied.retrieval.rrf_k == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "rule"),
+    [
+        ("retrieve_k", 0, "must be at least 1, got 0"),
+        ("lexical_k", 0, "must be at least 1, got 0"),
+        ("rrf_k", -3, "must be at least 1, got -3"),
+        ("duplicate_overlap", 1.5, r"must be within \[0, 1\], got 1.5"),
+        ("corroboration_threshold", 0, "must be above 0 and at most 1, got 0"),
+        ("corroboration_candidates", 0, "must be at least 1, got 0"),
+        ("syndication_shingle_words", 0, "must be at least 1, got 0"),
+        ("llm_timeout_s", 0, "must be above 0 seconds, got 0"),
+        ("llm_max_tokens", 0, "must be at least 1, got 0"),
+    ],
+)
+def test_each_rule_is_checked_in_the_settings_naming_the_setting_and_value(
+    name: str, value: float, rule: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"{name}\n.*{rule}"):
+        Settings.load(None, **{name: value})

@@ -162,7 +162,7 @@ def test_endpoint_that_times_out_falls_back_to_the_extractive_answer(
     sample_assistant: Assistant, silent_server: int
 ) -> None:
     settings = Settings(llm_base_url=f"http://127.0.0.1:{silent_server}/v1", llm_timeout_s=0.5)
-    model = build_chat_model(settings)
+    model = build_chat_model(settings.llm)
     assert model is not None
     answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
     assert answer.mode == "extractive" and answer.grounded
@@ -170,7 +170,7 @@ def test_endpoint_that_times_out_falls_back_to_the_extractive_answer(
 
 
 def test_no_endpoint_configured_means_no_chat_model() -> None:
-    assert build_chat_model(Settings()) is None
+    assert build_chat_model(Settings().llm) is None
 
 
 # --- issue 13, case 4: support of each written sentence, injected instructions, limits -------------
@@ -304,11 +304,13 @@ def test_reply_longer_than_the_character_cap_is_cut_off_with_scripted_chat_model
 
 def test_token_limit_reaches_the_request_as_max_tokens(silent_server: int) -> None:
     settings = Settings(llm_base_url=f"http://127.0.0.1:{silent_server}/v1", llm_max_tokens=77)
-    model = build_chat_model(settings)
+    model = build_chat_model(settings.llm)
     assert model is not None
     payload = model._get_request_payload([HumanMessage(content="hi")])  # type: ignore[attr-defined]
     assert payload["extra_body"] == {"max_tokens": 77} and "max_completion_tokens" not in payload
-    openai = build_chat_model(settings.model_copy(update={"llm_max_tokens_field": "max_completion_tokens"}))
+    openai = build_chat_model(
+        settings.model_copy(update={"llm_max_tokens_field": "max_completion_tokens"}).llm
+    )
     assert openai._get_request_payload([HumanMessage(content="hi")])["max_completion_tokens"] == 77  # type: ignore[union-attr]
 
 

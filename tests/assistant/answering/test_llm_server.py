@@ -28,7 +28,7 @@ QUESTION = "Who led the Russian delegation to Damascus?"
 
 def assistant_on(base: Assistant, server: LlamaServer, **limits: object) -> Assistant:
     settings = server.settings(base.settings, **limits)
-    return Assistant(settings, base.components, build_chat_model(settings))
+    return Assistant(settings, base.components, build_chat_model(settings.llm))
 
 
 def ask_streaming(assistant: Assistant) -> tuple[list[str], Answer, float]:
@@ -73,7 +73,7 @@ def _sentences_with_markers(text: str) -> Iterator[tuple[str, list[int]]]:
 
 def test_real_server_stops_at_llm_max_tokens(sample_assistant: Assistant, llama_server: LlamaServer) -> None:
     settings = llama_server.settings(sample_assistant.settings, llm_max_tokens=12, llm_timeout_s=120.0)
-    model = build_chat_model(settings)
+    model = build_chat_model(settings.llm)
     assert model is not None
     sentences = [line for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()]
     reply = model.invoke(answer_messages(QUESTION, [Evidence(n, s) for n, s in enumerate(sentences, 1)]))
@@ -117,7 +117,7 @@ def test_server_dying_mid_reply_falls_back_to_the_extractive_answer(
     sample_assistant: Assistant, doomed_llama_server: LlamaServer
 ) -> None:
     settings = doomed_llama_server.settings(sample_assistant.settings, llm_timeout_s=60.0)
-    model = build_chat_model(settings)
+    model = build_chat_model(settings.llm)
     assert model is not None
     dying = KillsServerAfterChunks(model, doomed_llama_server, chunks=3)
     assistant = Assistant(settings, sample_assistant.components, dying)  # type: ignore[arg-type]

@@ -69,7 +69,7 @@ def dated_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 @pytest.fixture(scope="module")
 def enricher(news_assistant: Assistant) -> NewsEnricher:
     c = news_assistant.components
-    return NewsEnricher(c.settings, c.store, c.embedder, CorpusCache(c.store))
+    return NewsEnricher(c.settings.news, c.store, c.embedder, CorpusCache(c.store))
 
 
 def cite(assistant: Assistant, doc_id: str, sentence: str, n: int = 1) -> Citation:
