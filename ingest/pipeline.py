@@ -274,7 +274,9 @@ class IngestPipeline:
             if not self.settings.uses_server:  # with a server, other writers' records are in flight
                 self.store.purge_orphans()
             with GroupWriter(self.overlap_writes) as writer:
-                for group in batched(iter_articles(sources, self.settings), self.settings.ingest_group_size):
+                for group in batched(
+                    iter_articles(sources, self.settings.ingest), self.settings.ingest_group_size
+                ):
                     self._ingest_group(group, report, writer)
                     bar.update(len(group))
                     bar.set_postfix(added=report.added, updated=report.updated, failed=len(report.failed))

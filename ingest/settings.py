@@ -30,11 +30,11 @@ _AT_LEAST_ONE = (
     "embed_batch_size", "write_batch_size", "ingest_group_size", "sentence_max_chars", "retrieve_k",
     "lexical_k", "rrf_k", "answer_max_sentences", "max_body_bytes", "max_question_chars", "queue_size",
     "concurrency", "upload_max_bytes", "upload_max_files", "syndication_shingle_words",
-    "corroboration_candidates", "feeds_concurrency", "llm_max_tokens",
+    "corroboration_candidates", "feeds_concurrency", "llm_max_tokens", "max_file_bytes", "fetch_max_bytes",
 )  # fmt: skip
 _ABOVE_ZERO_SECONDS = (
-    "chroma_timeout_s", "llm_timeout_s", "feed_min_every_s", "feeds_backoff_max_s", "feeds_lease_s",
-    "feeds_check_s",
+    "fetch_timeout_s", "chroma_timeout_s", "llm_timeout_s", "feed_min_every_s", "feeds_backoff_max_s",
+    "feeds_lease_s", "feeds_check_s",
 )  # fmt: skip
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?")
 
@@ -267,7 +267,11 @@ class Settings(Sections, BaseSettings):
         return value
 
     @field_validator(
-        "rate_limit_per_minute", "max_history_turns", "latest_score_margin", "date_phrase_margin"
+        "rate_limit_per_minute",
+        "max_history_turns",
+        "latest_score_margin",
+        "date_phrase_margin",
+        "fetch_max_redirects",
     )
     @classmethod
     def _not_negative(cls, value: float) -> float:

@@ -26,8 +26,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from ingest.errors import ConfigError, FetchError
-from ingest.settings import Settings
+from ingest.errors import FetchError
+from ingest.sections import IngestSettings
 
 ACCEPTED_TYPES = frozenset(
     {
@@ -139,13 +139,9 @@ def _resolve(url: str, host: str, port: int) -> tuple[str, ...]:
 
 
 class Fetcher:
-    """Fetches one URL at a time with the limits of :class:`Settings`; reuse it, then ``close()``."""
+    """Fetches one URL at a time with the limits of :class:`IngestSettings`; reuse it, then ``close()``."""
 
-    def __init__(self, settings: Settings) -> None:
-        _check_positive("fetch_timeout_s", settings.fetch_timeout_s)
-        _check_positive("fetch_max_bytes", settings.fetch_max_bytes)
-        if settings.fetch_max_redirects < 0:
-            raise ConfigError(f"fetch_max_redirects must be 0 or more, got {settings.fetch_max_redirects}")
+    def __init__(self, settings: IngestSettings) -> None:
         self._timeout = settings.fetch_timeout_s
         self._max_bytes = settings.fetch_max_bytes
         self._max_redirects = settings.fetch_max_redirects
@@ -269,8 +265,3 @@ def _media_type(header: str) -> tuple[str, str | None]:
         if name.strip().lower() == "charset" and value.strip():
             charset = value.strip().strip("\"'").lower()
     return media.strip().lower(), charset
-
-
-def _check_positive(name: str, value: float) -> None:
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {value}")

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from ingest.errors import ConfigError, SourceError
+from ingest.errors import SourceError
 from ingest.loading.articles import (
     Item,
     file_article,
@@ -58,7 +58,7 @@ from ingest.loading.feed_entries import (
 )
 from ingest.loading.fetch import Fetched, Fetcher, format_size
 from ingest.loading.files import FILE_KINDS, bounded_lines, jsonl_item, read_sidecar, walk_folder
-from ingest.settings import Settings
+from ingest.sections import IngestSettings
 from ingest.types import Article, LoadFailure
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class SourceCount:
         return self.files + self.urls
 
 
-def iter_articles(sources: Sequence[str], settings: Settings) -> Iterator[Article | LoadFailure]:
+def iter_articles(sources: Sequence[str], settings: IngestSettings) -> Iterator[Article | LoadFailure]:
     """Expand each source (file, folder recursively, http(s) URL of an article page or an RSS/Atom
     feed) and yield one Article per article found, or a LoadFailure naming the source and the
     reason. Never raises for bad input (ConfigError for bad settings, before anything is read)."""
@@ -109,9 +109,7 @@ def count_sources(sources: Sequence[str]) -> SourceCount:
 class SourceLoader:
     """Loads sources with one :class:`Fetcher`; use as a context manager (or call ``close()``)."""
 
-    def __init__(self, settings: Settings, fetcher: Fetcher | None = None) -> None:
-        if settings.max_file_bytes < 1:
-            raise ConfigError(f"max_file_bytes must be positive, got {settings.max_file_bytes}")
+    def __init__(self, settings: IngestSettings, fetcher: Fetcher | None = None) -> None:
         self._max_file_bytes = settings.max_file_bytes
         self._fetcher = fetcher or Fetcher(settings)
         self._file_loaders: dict[str, Callable[[Path, str, bytes], Iterator[Item]]] = {

@@ -15,7 +15,7 @@ ALLOW_LOCAL = Settings(fetch_allowed_hosts=["127.0.0.1"])
 
 
 def fetch_error(settings: Settings, url: str) -> str:
-    with Fetcher(settings) as fetcher, pytest.raises(FetchError) as caught:
+    with Fetcher(settings.ingest) as fetcher, pytest.raises(FetchError) as caught:
         fetcher.fetch(url)
     assert caught.value.source == url
     return caught.value.reason
@@ -23,7 +23,7 @@ def fetch_error(settings: Settings, url: str) -> str:
 
 def test_fetch_returns_body_media_type_and_charset(server: LocalServer) -> None:
     url = server.add("/page", "<p>héllo</p>", 'Text/HTML; Charset="UTF-8"')
-    with Fetcher(ALLOW_LOCAL) as fetcher:
+    with Fetcher(ALLOW_LOCAL.ingest) as fetcher:
         fetched = fetcher.fetch(url)
     assert fetched.body == "<p>héllo</p>".encode()
     assert (fetched.content_type, fetched.charset, fetched.url) == ("text/html", "utf-8", url)
@@ -45,20 +45,20 @@ def test_host_name_resolving_to_loopback_is_refused(server: LocalServer) -> None
 
 def test_allowed_address_also_allows_host_names_resolving_to_it(server: LocalServer) -> None:
     url = server.add("/page", "<p>local</p>").replace("127.0.0.1", "localhost")
-    with Fetcher(Settings(fetch_allowed_hosts=["127.0.0.1", "::1"])) as fetcher:
+    with Fetcher(Settings(fetch_allowed_hosts=["127.0.0.1", "::1"]).ingest) as fetcher:
         assert fetcher.fetch(url).body == b"<p>local</p>"
 
 
 def test_allow_private_setting_lets_loopback_through(server: LocalServer) -> None:
     url = server.add("/page", "<p>intranet</p>")
-    with Fetcher(Settings(fetch_allow_private=True)) as fetcher:
+    with Fetcher(Settings(fetch_allow_private=True).ingest) as fetcher:
         assert fetcher.fetch(url).body == b"<p>intranet</p>"
 
 
 def test_relative_redirect_is_followed_and_final_url_reported(server: LocalServer) -> None:
     server.add("/old", "", status=301, headers={"Location": "/new"})
     final = server.add("/new", "<p>moved</p>")
-    with Fetcher(ALLOW_LOCAL) as fetcher:
+    with Fetcher(ALLOW_LOCAL.ingest) as fetcher:
         fetched = fetcher.fetch(server.url("/old"))
     assert (fetched.url, fetched.body) == (final, b"<p>moved</p>")
     assert server.requests == ["/old", "/new"]
@@ -103,7 +103,7 @@ def test_streamed_body_without_length_is_cut_off_at_the_limit(server: LocalServe
 
 def test_body_exactly_at_the_limit_is_accepted(server: LocalServer) -> None:
     url = server.add("/exact", b"z" * 2048, "text/plain", send_length=False)
-    with Fetcher(Settings(fetch_allowed_hosts=["127.0.0.1"], fetch_max_bytes=2048)) as fetcher:
+    with Fetcher(Settings(fetch_allowed_hosts=["127.0.0.1"], fetch_max_bytes=2048).ingest) as fetcher:
         assert len(fetcher.fetch(url).body) == 2048
 
 
@@ -152,11 +152,12 @@ def test_address_problem_names_every_non_public_kind(address: str, problem: str 
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("fetch_timeout_s", 0), ("fetch_max_bytes", -1), ("fetch_max_redirects", -1)]
+    ("field", "value"),
+    [("fetch_timeout_s", 0), ("fetch_max_bytes", -1), ("fetch_max_redirects", -1), ("max_file_bytes", 0)],
 )
-def test_fetcher_rejects_bad_limits_with_a_config_error_naming_them(field: str, value: float) -> None:
-    with pytest.raises(ConfigError, match=field):
-        Fetcher(Settings.model_validate({field: value}))
+def test_bad_fetch_limits_are_a_config_error_of_the_settings_naming_them(field: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=rf"{field}\n.*got {value}"):
+        Settings.load(None, **{field: value})
 
 
 def test_sizes_are_formatted_for_messages() -> None:

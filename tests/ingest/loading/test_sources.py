@@ -19,7 +19,7 @@ SHARED = Path(__file__).resolve().parents[3] / ".." / "shared"
 
 
 def load(*sources: str | Path, settings: Settings = LOCAL) -> list[Article | LoadFailure]:
-    return list(iter_articles([str(s) for s in sources], settings))
+    return list(iter_articles([str(s) for s in sources], settings.ingest))
 
 
 def articles(items: list[Article | LoadFailure]) -> list[Article]:
