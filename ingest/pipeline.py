@@ -24,7 +24,6 @@ from types import TracebackType
 from tqdm import tqdm
 
 from ingest.embedding.embedder import Embedder, Vectors, default_threads
-from ingest.errors import ConfigError
 from ingest.loading.sources import iter_articles
 from ingest.sentences import SentenceSplitter
 from ingest.settings import Settings
@@ -221,26 +220,12 @@ class GroupWriter:
                 self._pool.shutdown(wait=True)
 
 
-def check_context(settings: Settings) -> None:
-    """ConfigError naming the bad value when the context settings cannot be used together."""
-    if settings.context_sentences < 0:
-        raise ConfigError(f"context_sentences must be 0 or more, got {settings.context_sentences}")
-    if settings.context_words < 0:
-        raise ConfigError(f"context_words must be 0 (all) or more, got {settings.context_words}")
-    if settings.context_mode == "pairs" and (settings.context_sentences, settings.context_words) != (1, 0):
-        raise ConfigError(
-            "context_mode 'pairs' embeds each sentence with its neighbour: it needs context_sentences = 1"
-            f" and context_words = 0, got {settings.context_sentences} and {settings.context_words}"
-        )
-
-
 class IngestPipeline:
     """Loads sources and stores their articles; safe to interrupt and run again."""
 
     def __init__(
         self, settings: Settings, store: NewsStore, embedder: Embedder, splitter: SentenceSplitter
     ) -> None:
-        check_context(settings)
         self.settings = settings
         self.store = store
         self.embedder = embedder

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -35,6 +35,10 @@ _AT_LEAST_ONE = (
 _ABOVE_ZERO_SECONDS = (
     "fetch_timeout_s", "chroma_timeout_s", "llm_timeout_s", "feed_min_every_s", "feeds_backoff_max_s",
     "feeds_lease_s", "feeds_check_s",
+)  # fmt: skip
+_NOT_NEGATIVE = (
+    "rate_limit_per_minute", "max_history_turns", "latest_score_margin", "date_phrase_margin",
+    "fetch_max_redirects", "context_sentences", "context_words", "ui_example_questions",
 )  # fmt: skip
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?")
 
@@ -213,7 +217,7 @@ class Settings(Sections, BaseSettings):
     root_path: str = Field("", description="URL prefix when served behind a reverse proxy.")
     feedback_path: Path = Field(Path(".newsdesk/feedback.jsonl"), description="Feedback log.")
     ui_passage_chars: int = Field(
-        700, description="Most characters of article text shown around a cited sentence in the UI."
+        700, ge=80, description="Most characters of article text shown around a cited sentence in the UI."
     )
     ui_example_questions: int = Field(4, description="Example questions offered in the empty chat.")
 
@@ -266,13 +270,7 @@ class Settings(Sections, BaseSettings):
             raise ValueError(f"must be at least 1, got {value}")
         return value
 
-    @field_validator(
-        "rate_limit_per_minute",
-        "max_history_turns",
-        "latest_score_margin",
-        "date_phrase_margin",
-        "fetch_max_redirects",
-    )
+    @field_validator(*_NOT_NEGATIVE)
     @classmethod
     def _not_negative(cls, value: float) -> float:
         if value < 0:
@@ -306,6 +304,15 @@ class Settings(Sections, BaseSettings):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"must be within [0, 1], got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _context_pairs(self) -> Settings:
+        if self.context_mode == "pairs" and (self.context_sentences, self.context_words) != (1, 0):
+            raise ValueError(
+                "context_mode 'pairs' embeds each sentence with its neighbour: it needs context_sentences = 1"
+                f" and context_words = 0, got {self.context_sentences} and {self.context_words}"
+            )
+        return self
 
     @field_validator("fetch_allowed_hosts", mode="before")
     @classmethod

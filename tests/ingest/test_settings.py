@@ -119,6 +119,9 @@ def test_a_section_follows_a_copy_of_the_settings() -> None:
         ("syndication_shingle_words", 0, "must be at least 1, got 0"),
         ("llm_timeout_s", 0, "must be above 0 seconds, got 0"),
         ("llm_max_tokens", 0, "must be at least 1, got 0"),
+        ("context_sentences", -1, "must be 0 or more, got -1"),
+        ("ui_example_questions", -1, "must be 0 or more, got -1"),
+        ("ui_passage_chars", 79, "greater than or equal to 80"),
     ],
 )
 def test_each_rule_is_checked_in_the_settings_naming_the_setting_and_value(

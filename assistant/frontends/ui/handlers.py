@@ -16,7 +16,7 @@ from assistant.frontends.ui.html import esc
 from assistant.frontends.ui.library_html import CorpusFacts, corpus_line, ingest_report_html, stats_html
 from assistant.frontends.ui.render import answer_html, error_html, streaming_html
 from assistant.types import Answer, ChatTurn, Filters
-from ingest.errors import ConfigError, DocumentNotFoundError, FilterError, NewsdeskError
+from ingest.errors import DocumentNotFoundError, FilterError, NewsdeskError
 from ingest.loading.uploads import SavedUpload, load_uploads, sanitize_filename
 from ingest.settings import Settings
 from ingest.types import safe_url
@@ -104,8 +104,6 @@ class ChatHandlers:
     """Event handlers of the Ask tab."""
 
     def __init__(self, assistant: Assistant, settings: Settings, feedback: FeedbackLog) -> None:
-        if settings.ui_passage_chars < 80:
-            raise ConfigError(f"ui_passage_chars must be at least 80, got {settings.ui_passage_chars}")
         self.assistant = assistant
         self.settings = settings
         self.feedback = feedback
@@ -236,8 +234,6 @@ class LibraryHandlers:
     """Event handlers of the Library tab and of the corpus views shared with the Ask tab."""
 
     def __init__(self, assistant: Assistant, settings: Settings) -> None:
-        if settings.ui_example_questions < 0:
-            raise ConfigError(f"ui_example_questions must be 0 or more, got {settings.ui_example_questions}")
         self.assistant = assistant
         self.settings = settings
 
