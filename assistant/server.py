@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     settings = settings or Settings()
     assistant = assistant or create_assistant(settings)
-    feeds = FeedScheduler(settings, assistant.components.pipeline)
+    feeds = FeedScheduler(settings.ingest, assistant.components.pipeline)
     api = create_api(assistant, settings)
     add_feed_routes(api, feeds)
     app = mount_ui(api, build_ui(assistant, settings, feeds), settings)

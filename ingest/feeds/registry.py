@@ -27,7 +27,7 @@ import httpx
 
 from ingest.errors import FeedError, FeedNotFoundError
 from ingest.loading.articles import stable_id
-from ingest.settings import Settings
+from ingest.sections import IngestSettings
 from ingest.storage.records import ID_SEP
 from ingest.storage.sidecar import SideCollection, placeholder_vectors
 from ingest.storage.store import NewsStore
@@ -152,7 +152,7 @@ class ItemMemory:
 class FeedRegistry:
     """The followed feeds and their item memory, in the store's side collections."""
 
-    def __init__(self, store: NewsStore, settings: Settings) -> None:
+    def __init__(self, store: NewsStore, settings: IngestSettings) -> None:
         self.store = store
         self.settings = settings
         self._feeds: SideCollection | None = None
@@ -277,7 +277,7 @@ class FeedLeases:
     than a sync) unless released, so a crashed process blocks its feeds for at most that long.
     """
 
-    def __init__(self, store: NewsStore, settings: Settings) -> None:
+    def __init__(self, store: NewsStore, settings: IngestSettings) -> None:
         self.store = store
         self.ttl_s = settings.feeds_lease_s
         self._records: SideCollection | None = None

@@ -15,7 +15,7 @@ from ingest.errors import FeedError, NewsdeskError, StoreLockedError
 from ingest.feeds.registry import Feed, FeedLeases, FeedRegistry
 from ingest.feeds.sync import BUSY_RETRY_S, FeedSyncer, Progress, SyncResult, owner_name
 from ingest.pipeline import IngestPipeline
-from ingest.settings import Settings
+from ingest.sections import IngestSettings
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class FeedScheduler:
     Nothing runs until :meth:`start`; :meth:`sync_now` syncs at once (the CLI, the API, the UI).
     """
 
-    def __init__(self, settings: Settings, pipeline: IngestPipeline, owner: str | None = None) -> None:
+    def __init__(self, settings: IngestSettings, pipeline: IngestPipeline, owner: str | None = None) -> None:
         self.settings = settings
         self.registry = FeedRegistry(pipeline.store, settings)
         self.leases = FeedLeases(pipeline.store, settings)

@@ -40,7 +40,7 @@ from ingest.loading.feed_entries import entry_link, parse_feed, wants_page
 from ingest.loading.fetch import Fetcher, conditional_headers
 from ingest.loading.sources import SourceLoader
 from ingest.pipeline import IngestPipeline, IngestReport
-from ingest.settings import Settings
+from ingest.sections import IngestSettings
 from ingest.types import Article, LoadFailure
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class FeedSyncer:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: IngestSettings,
         pipeline: IngestPipeline,
         registry: FeedRegistry,
         write_guard: threading.Lock | None = None,
@@ -116,7 +116,7 @@ class FeedSyncer:
         return result
 
     def _poll(self, feed: Feed, progress: Progress | None) -> SyncResult:
-        with Fetcher(self.settings.ingest) as fetcher:
+        with Fetcher(self.settings) as fetcher:
             fetched = fetcher.fetch(feed.url, conditional_headers(feed.etag, feed.last_modified))
             if fetched.not_modified:
                 kept = replace(
@@ -154,7 +154,7 @@ class FeedSyncer:
         """The articles of the new and changed entries (pages fetched for summary-only ones), the
         entries that failed, and the memory of the ones that worked. An entry whose page could not
         be fetched is stored from its summary but not remembered: the next sync tries its page again."""
-        loader = SourceLoader(self.settings.ingest, fetcher)  # shares the fetcher: closed with it
+        loader = SourceLoader(self.settings, fetcher)  # shares the fetcher: closed with it
         articles: list[Article] = []
         failures: list[LoadFailure] = []
         remembered: list[ItemMemory] = []

@@ -40,7 +40,7 @@ def _registry(settings: Settings) -> FeedRegistry:
     from ingest.feeds.registry import FeedRegistry
     from ingest.storage.store import NewsStore
 
-    return FeedRegistry(NewsStore(settings), settings)
+    return FeedRegistry(NewsStore(settings), settings.ingest)
 
 
 def _feeds(args: argparse.Namespace, settings: Settings) -> int:
@@ -85,7 +85,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.components import IngestComponents
     from ingest.feeds.schedule import FeedScheduler
 
-    scheduler = FeedScheduler(settings, IngestComponents.build(settings).pipeline)
+    scheduler = FeedScheduler(settings.ingest, IngestComponents.build(settings).pipeline)
     with ExitStack() as bars:
 
         def progress(feed: Feed) -> Progress | None:

@@ -36,7 +36,7 @@ PLACEHOLDER = (
 def build_ui(assistant: Assistant, settings: Settings, feeds: FeedScheduler | None = None) -> gr.Blocks:
     """The whole UI: an Ask tab (chat, filters) and a Library tab (ingest, statistics, and the
     followed ``feeds`` when given)."""
-    chat = ChatHandlers(assistant, settings, FeedbackLog(settings.feedback_path))
+    chat = ChatHandlers(assistant, settings.ui, FeedbackLog(settings.feedback_path))
     library = LibraryHandlers(assistant, settings)
     with gr.Blocks(title="Newsdesk", analytics_enabled=False) as demo:
         gr.HTML(HEADER, head=head_html(), js_on_load=None, elem_id="nd-header")

@@ -18,6 +18,7 @@ from assistant.frontends.ui.render import answer_html, error_html, streaming_htm
 from assistant.types import Answer, ChatTurn, Filters
 from ingest.errors import DocumentNotFoundError, FilterError, NewsdeskError
 from ingest.loading.uploads import SavedUpload, load_uploads, sanitize_filename
+from ingest.sections import UISettings
 from ingest.settings import Settings
 from ingest.types import safe_url
 
@@ -103,7 +104,7 @@ def corpus_facts(assistant: Assistant) -> CorpusFacts:
 class ChatHandlers:
     """Event handlers of the Ask tab."""
 
-    def __init__(self, assistant: Assistant, settings: Settings, feedback: FeedbackLog) -> None:
+    def __init__(self, assistant: Assistant, settings: UISettings, feedback: FeedbackLog) -> None:
         self.assistant = assistant
         self.settings = settings
         self.feedback = feedback

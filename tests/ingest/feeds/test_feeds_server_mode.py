@@ -38,7 +38,7 @@ def test_two_schedulers_on_one_chroma_server_never_sync_the_same_feed_at_once(
             tmp_path, collection, fetch_allowed_hosts=["127.0.0.1"], feed_min_every_s=0.5, feeds_check_s=0.2
         )
         schedulers.append(
-            FeedScheduler(settings, IngestComponents.build(settings, embedder=embedder).pipeline)
+            FeedScheduler(settings.ingest, IngestComponents.build(settings, embedder=embedder).pipeline)
         )
     schedulers[0].registry.add(feed_server.feed_url(), "1s")
     for scheduler in schedulers:

@@ -70,7 +70,7 @@ def feed_settings(tmp_path: Path, **overrides: Any) -> Settings:
 def scheduler(tmp_path: Path, embedder: Embedder) -> Iterator[FeedScheduler]:
     settings = feed_settings(tmp_path)
     components = IngestComponents.build(settings, embedder=embedder)
-    running = FeedScheduler(settings, components.pipeline)
+    running = FeedScheduler(settings.ingest, components.pipeline)
     yield running
     running.stop()
 
@@ -112,7 +112,7 @@ def test_intervals_read_like_durations_and_bad_ones_name_the_feed() -> None:
 
 def test_feeds_are_added_listed_changed_and_removed_in_the_store(tmp_path: Path) -> None:
     settings = feed_settings(tmp_path, feed_min_every_s=60)
-    registry = FeedRegistry(NewsStore(settings), settings)
+    registry = FeedRegistry(NewsStore(settings), settings.ingest)
     first = registry.add("https://news.test/rss", "30m", source="Test News")
     registry.add("https://other.test/atom")
     assert [f.url for f in registry.list()] == ["https://news.test/rss", "https://other.test/atom"]
@@ -121,7 +121,9 @@ def test_feeds_are_added_listed_changed_and_removed_in_the_store(tmp_path: Path)
     assert (changed.every_s, changed.source, changed.added_at) == (3600, "Test News", first.added_at)
     assert registry.require(first.feed_id).url == "https://news.test/rss"  # by id as well as by URL
     registry.remove("https://news.test/rss")
-    assert [f.url for f in FeedRegistry(NewsStore(settings), settings).list()] == ["https://other.test/atom"]
+    assert [f.url for f in FeedRegistry(NewsStore(settings), settings.ingest).list()] == [
+        "https://other.test/atom"
+    ]
     with pytest.raises(FeedNotFoundError, match=r"no followed feed 'https://news\.test/rss'"):
         registry.remove("https://news.test/rss")
     with pytest.raises(FeedError, match=r"'file:///etc/passwd': url must be an http"):
@@ -132,7 +134,7 @@ def test_a_feed_read_back_from_the_store_equals_the_one_saved_times_included(tmp
     from ingest.feeds.registry import Feed
 
     settings = feed_settings(tmp_path)
-    registry = FeedRegistry(NewsStore(settings), settings)
+    registry = FeedRegistry(NewsStore(settings), settings.ingest)
     awkward = 1795973077.6264021  # a float Chroma would give back as 1795973077.626402
     feed = Feed("https://news.test/rss", 60.0, added_at=awkward, next_sync_at=awkward + 60)
     registry.save(feed)
@@ -290,7 +292,7 @@ def test_the_scheduler_syncs_at_most_feeds_concurrency_feeds_at_once(
     tmp_path: Path, embedder: Embedder, concurrency: int
 ) -> None:
     settings = feed_settings(tmp_path, feeds_concurrency=concurrency)
-    scheduler = FeedScheduler(settings, IngestComponents.build(settings, embedder=embedder).pipeline)
+    scheduler = FeedScheduler(settings.ingest, IngestComponents.build(settings, embedder=embedder).pipeline)
     servers = [run_feed_server(title) for title in ("One", "Two")]
     feeds = [next(server) for server in servers]
     try:
@@ -343,7 +345,7 @@ def test_a_bug_in_one_scheduled_sync_is_shown_on_that_feed_and_the_others_go_on(
 def test_only_one_of_many_contenders_gets_a_feeds_lease_until_it_is_released(tmp_path: Path) -> None:
     settings = feed_settings(tmp_path)
     store = NewsStore(settings)
-    leases = [FeedLeases(store, settings) for _ in range(6)]
+    leases = [FeedLeases(store, settings.ingest) for _ in range(6)]
     won: list[str] = []
     barrier = threading.Barrier(len(leases))
 
@@ -370,7 +372,7 @@ def test_only_one_of_many_contenders_gets_a_feeds_lease_until_it_is_released(tmp
 
 def test_an_expired_lease_can_be_taken_over(tmp_path: Path) -> None:
     settings = feed_settings(tmp_path, feeds_lease_s=0.3)
-    leases = FeedLeases(NewsStore(settings), settings)
+    leases = FeedLeases(NewsStore(settings), settings.ingest)
     assert leases.acquire(feed_id("https://x.test/rss"), "crashed")
     assert not leases.acquire(feed_id("https://x.test/rss"), "second")
     time.sleep(0.4)
@@ -379,7 +381,7 @@ def test_an_expired_lease_can_be_taken_over(tmp_path: Path) -> None:
 
 def test_a_long_sync_renews_its_lease_as_it_goes(tmp_path: Path, embedder: Embedder) -> None:
     settings = feed_settings(tmp_path, feeds_lease_s=0.6)
-    scheduler = FeedScheduler(settings, IngestComponents.build(settings, embedder=embedder).pipeline)
+    scheduler = FeedScheduler(settings.ingest, IngestComponents.build(settings, embedder=embedder).pipeline)
     feed = scheduler.registry.add("https://news.test/rss", "1m")
     assert scheduler.leases.acquire(feed.feed_id, scheduler.owner)
     taken = scheduler.leases.current(feed.feed_id)
@@ -409,12 +411,12 @@ def test_backup_and_restore_carry_the_followed_feeds_and_their_item_memory(tmp_p
     from ingest.storage.backup import backup_store, restore_store
 
     settings = feed_settings(tmp_path, feed_min_every_s=60)
-    registry = FeedRegistry(NewsStore(settings), settings)
+    registry = FeedRegistry(NewsStore(settings), settings.ingest)
     feed = registry.add("https://news.test/rss", "1h", source="Test News")
     registry.remember(feed, [ItemMemory("guid-1", "fingerprint", "doc-1", 1.0)])
     backup_store(settings, tmp_path / "backup")
     elsewhere = feed_settings(tmp_path, store_dir=tmp_path / "restored", feed_min_every_s=60)
     restore_store(elsewhere, tmp_path / "backup")
-    restored = FeedRegistry(NewsStore(elsewhere), elsewhere)
+    restored = FeedRegistry(NewsStore(elsewhere), elsewhere.ingest)
     assert restored.list() == [feed]
     assert restored.items(feed) == {"guid-1": ItemMemory("guid-1", "fingerprint", "doc-1", 1.0)}
