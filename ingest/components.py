@@ -26,7 +26,7 @@ class IngestComponents:
 
     @classmethod
     def build(cls, settings: Settings, embedder: Embedder | None = None) -> IngestComponents:
-        store = NewsStore(settings)
+        store = NewsStore(settings.store)
         embedder = embedder or Embedder(
             settings.model_name,
             settings.embed_batch_size,

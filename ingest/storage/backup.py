@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import BackupError
-from ingest.settings import Settings
+from ingest.sections import StoreSettings
 from ingest.storage.chroma import parse_major_minor
 from ingest.storage.locks import MARKER_FILES, ensure_not_served, folder_write_lock
 from ingest.storage.store import NewsStore
@@ -86,7 +86,7 @@ def chromadb_version() -> str:
 
 
 # --- backup --------------------------------------------------------------------------------
-def backup_store(settings: Settings, target: Path) -> Manifest:
+def backup_store(settings: StoreSettings, target: Path) -> Manifest:
     """Copy the embedded store to ``target`` (absent or empty) and write its manifest."""
     _require_embedded(settings, "backup")
     _require_empty_folder(target)
@@ -200,7 +200,7 @@ def check_files(folder: Path, expected: dict[str, FileDigest]) -> None:
         )
 
 
-def restore_store(settings: Settings, source: Path, force: bool = False) -> Manifest:
+def restore_store(settings: StoreSettings, source: Path, force: bool = False) -> Manifest:
     """Replace the embedded store with the backup in ``source``; see the module doc."""
     _require_embedded(settings, "restore")
     manifest = read_manifest(source)
@@ -239,7 +239,7 @@ def _swap_in(staged: Path, target: Path) -> None:
     shutil.rmtree(replaced, ignore_errors=True)
 
 
-def _require_embedded(settings: Settings, what: str) -> None:
+def _require_embedded(settings: StoreSettings, what: str) -> None:
     if settings.uses_server:
         raise BackupError(
             f"{what} works on the embedded store folder; NEWSDESK_CHROMA_HOST is set to a Chroma server, "

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ingest.errors import StoreError
-from ingest.settings import Settings
+from ingest.sections import StoreSettings
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def make_client(settings: Settings) -> ClientAPI:
+def make_client(settings: StoreSettings) -> ClientAPI:
     """An embedded PersistentClient, or an HttpClient (version-checked) when a Chroma host is set."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -33,7 +33,7 @@ def make_client(settings: Settings) -> ClientAPI:
         raise StoreError(f"cannot open the Chroma store at {store_where(settings)}: {exc}") from exc
 
 
-def _http_client(settings: Settings, chroma_settings: Any) -> ClientAPI:
+def _http_client(settings: StoreSettings, chroma_settings: Any) -> ClientAPI:
     """An HttpClient whose every request waits at most ``chroma_timeout_s``: chromadb gives its
     HTTP session no timeout, so a hung server (SIGSTOP, a stuck host) would hang every caller."""
     import chromadb
@@ -172,7 +172,7 @@ def check_server_version(server: str, client: str, where: str) -> None:
         )
 
 
-def _auth_headers(settings: Settings) -> dict[str, str]:
+def _auth_headers(settings: StoreSettings) -> dict[str, str]:
     if settings.chroma_auth_token is None:
         return {}
     token = settings.chroma_auth_token.get_secret_value()
@@ -181,7 +181,7 @@ def _auth_headers(settings: Settings) -> dict[str, str]:
     return {settings.chroma_auth_header: token}
 
 
-def store_where(settings: Settings) -> str:
+def store_where(settings: StoreSettings) -> str:
     if settings.chroma_host:
         scheme = "https" if settings.chroma_ssl else "http"
         return f"{scheme}://{settings.chroma_host}:{settings.chroma_port}"

@@ -39,7 +39,7 @@ import numpy as np
 
 from ingest.embedding.embedder import Vectors
 from ingest.errors import DocumentNotFoundError, StoreError
-from ingest.settings import Settings
+from ingest.sections import StoreSettings
 from ingest.storage.chroma import chroma_call, make_client, store_where
 from ingest.storage.locks import folder_write_lock, serving_hold
 from ingest.storage.records import (
@@ -67,7 +67,7 @@ HEALTH_QUERY_K = 10
 class NewsStore:
     """Articles and their sentence vectors in Chroma, embedded or on a server."""
 
-    def __init__(self, settings: Settings, client: ClientAPI | None = None) -> None:
+    def __init__(self, settings: StoreSettings, client: ClientAPI | None = None) -> None:
         self.settings = settings
         self.where = store_where(settings)
         self._client = client or make_client(settings)

@@ -168,10 +168,10 @@ def test_ingest_killed_midway_and_rerun_ends_like_a_clean_run(tmp_path: Path) ->
         done = run_cli(store, "--quiet", str(data))
         _, err = done.communicate(timeout=600)
         assert done.returncode == 0, err
-    results = [stored_ids(NewsStore(Settings(store_dir=s))) for s in (killed, clean)]
+    results = [stored_ids(NewsStore(Settings(store_dir=s).store)) for s in (killed, clean)]
     assert results[0] == results[1]
     assert len(results[0][0]) == 24
-    killed_store = NewsStore(Settings(store_dir=killed))
+    killed_store = NewsStore(Settings(store_dir=killed).store)
     assert killed_store.count()[1] == len(results[0][1])
 
 

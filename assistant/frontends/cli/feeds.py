@@ -40,7 +40,7 @@ def _registry(settings: Settings) -> FeedRegistry:
     from ingest.feeds.registry import FeedRegistry
     from ingest.storage.store import NewsStore
 
-    return FeedRegistry(NewsStore(settings), settings.ingest)
+    return FeedRegistry(NewsStore(settings.store), settings.ingest)
 
 
 def _feeds(args: argparse.Namespace, settings: Settings) -> int:

@@ -88,7 +88,7 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.storage.backup import backup_store
 
     started = time.perf_counter()
-    manifest = backup_store(settings, args.folder)
+    manifest = backup_store(settings.store, args.folder)
     size_mb = sum(f.size for f in manifest.files.values()) / 1e6
     seconds = time.perf_counter() - started
     print(
@@ -101,7 +101,7 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
 def _restore(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.storage.backup import restore_store
 
-    manifest = restore_store(settings, args.folder, force=args.force)
+    manifest = restore_store(settings.store, args.folder, force=args.force)
     print(
         f"restored {manifest.total_records} records ({_counts_text(manifest.counts)}) "
         f"from {args.folder} (made {manifest.created_at}) into {settings.store_dir}"
@@ -159,7 +159,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.storage.store import NewsStore
 
-    stats = NewsStore(settings).stats()
+    stats = NewsStore(settings.store).stats()
     if args.json:
         print(json.dumps(stats.__dict__))
         return 0
@@ -173,7 +173,7 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.storage.store import NewsStore
 
-    store = NewsStore(settings)
+    store = NewsStore(settings.store)
     article = store.require_article(args.doc_id)
     if args.versions:
         from ingest.storage.versions import VersionArchive, format_history, history_report

@@ -112,7 +112,7 @@ def test_intervals_read_like_durations_and_bad_ones_name_the_feed() -> None:
 
 def test_feeds_are_added_listed_changed_and_removed_in_the_store(tmp_path: Path) -> None:
     settings = feed_settings(tmp_path, feed_min_every_s=60)
-    registry = FeedRegistry(NewsStore(settings), settings.ingest)
+    registry = FeedRegistry(NewsStore(settings.store), settings.ingest)
     first = registry.add("https://news.test/rss", "30m", source="Test News")
     registry.add("https://other.test/atom")
     assert [f.url for f in registry.list()] == ["https://news.test/rss", "https://other.test/atom"]
@@ -121,7 +121,7 @@ def test_feeds_are_added_listed_changed_and_removed_in_the_store(tmp_path: Path)
     assert (changed.every_s, changed.source, changed.added_at) == (3600, "Test News", first.added_at)
     assert registry.require(first.feed_id).url == "https://news.test/rss"  # by id as well as by URL
     registry.remove("https://news.test/rss")
-    assert [f.url for f in FeedRegistry(NewsStore(settings), settings.ingest).list()] == [
+    assert [f.url for f in FeedRegistry(NewsStore(settings.store), settings.ingest).list()] == [
         "https://other.test/atom"
     ]
     with pytest.raises(FeedNotFoundError, match=r"no followed feed 'https://news\.test/rss'"):
@@ -134,7 +134,7 @@ def test_a_feed_read_back_from_the_store_equals_the_one_saved_times_included(tmp
     from ingest.feeds.registry import Feed
 
     settings = feed_settings(tmp_path)
-    registry = FeedRegistry(NewsStore(settings), settings.ingest)
+    registry = FeedRegistry(NewsStore(settings.store), settings.ingest)
     awkward = 1795973077.6264021  # a float Chroma would give back as 1795973077.626402
     feed = Feed("https://news.test/rss", 60.0, added_at=awkward, next_sync_at=awkward + 60)
     registry.save(feed)
@@ -344,7 +344,7 @@ def test_a_bug_in_one_scheduled_sync_is_shown_on_that_feed_and_the_others_go_on(
 
 def test_only_one_of_many_contenders_gets_a_feeds_lease_until_it_is_released(tmp_path: Path) -> None:
     settings = feed_settings(tmp_path)
-    store = NewsStore(settings)
+    store = NewsStore(settings.store)
     leases = [FeedLeases(store, settings.ingest) for _ in range(6)]
     won: list[str] = []
     barrier = threading.Barrier(len(leases))
@@ -372,7 +372,7 @@ def test_only_one_of_many_contenders_gets_a_feeds_lease_until_it_is_released(tmp
 
 def test_an_expired_lease_can_be_taken_over(tmp_path: Path) -> None:
     settings = feed_settings(tmp_path, feeds_lease_s=0.3)
-    leases = FeedLeases(NewsStore(settings), settings.ingest)
+    leases = FeedLeases(NewsStore(settings.store), settings.ingest)
     assert leases.acquire(feed_id("https://x.test/rss"), "crashed")
     assert not leases.acquire(feed_id("https://x.test/rss"), "second")
     time.sleep(0.4)
@@ -411,12 +411,12 @@ def test_backup_and_restore_carry_the_followed_feeds_and_their_item_memory(tmp_p
     from ingest.storage.backup import backup_store, restore_store
 
     settings = feed_settings(tmp_path, feed_min_every_s=60)
-    registry = FeedRegistry(NewsStore(settings), settings.ingest)
+    registry = FeedRegistry(NewsStore(settings.store), settings.ingest)
     feed = registry.add("https://news.test/rss", "1h", source="Test News")
     registry.remember(feed, [ItemMemory("guid-1", "fingerprint", "doc-1", 1.0)])
-    backup_store(settings, tmp_path / "backup")
+    backup_store(settings.store, tmp_path / "backup")
     elsewhere = feed_settings(tmp_path, store_dir=tmp_path / "restored", feed_min_every_s=60)
-    restore_store(elsewhere, tmp_path / "backup")
-    restored = FeedRegistry(NewsStore(elsewhere), elsewhere.ingest)
+    restore_store(elsewhere.store, tmp_path / "backup")
+    restored = FeedRegistry(NewsStore(elsewhere.store), elsewhere.ingest)
     assert restored.list() == [feed]
     assert restored.items(feed) == {"guid-1": ItemMemory("guid-1", "fingerprint", "doc-1", 1.0)}

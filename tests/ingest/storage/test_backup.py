@@ -46,7 +46,7 @@ def source(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Sett
 @pytest.fixture(scope="module")
 def backup_dir(source: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("backups") / "b1"
-    backup_store(source, target)
+    backup_store(source.store, target)
     return target
 
 
@@ -63,7 +63,7 @@ def top_answers(settings: Settings, embedder: Embedder, questions: list[str]) ->
 def top_sentences(
     settings: Settings, embedder: Embedder, questions: list[str]
 ) -> list[list[tuple[str, int, str]]]:
-    store = NewsStore(settings)
+    store = NewsStore(settings.store)
     hits = [store.query_sentences(embedder.embed([q])[0], k=10) for q in questions]
     store.close()
     return [[(h.doc_id, h.index, h.version) for h in hit] for hit in hits]
@@ -83,7 +83,7 @@ def test_restore_drill_gives_the_same_counts_and_the_same_top_answers(
     source: Settings, backup_dir: Path, embedder: Embedder, tmp_path: Path
 ) -> None:
     restored = store_settings(tmp_path)
-    restore_store(restored, backup_dir)
+    restore_store(restored.store, backup_dir)
     assert folder_counts(restored.store_dir) == folder_counts(source.store_dir)
     titles = [str(r["title"]) for r in dev_rows(N_ARTICLES)][:4]
     questions = [*titles, "Who won the election?"]
@@ -117,7 +117,7 @@ def test_restore_refuses_a_backup_whose_files_do_not_match_its_manifest(
         fh.write(b"\0")
     target = store_settings(tmp_path)
     with pytest.raises(BackupError, match=r"does not match its manifest.*changed \['chroma.sqlite3'\]"):
-        restore_store(target, damaged)
+        restore_store(target.store, damaged)
     assert not target.store_dir.exists()
 
 
@@ -128,7 +128,7 @@ def test_restore_refuses_a_backup_made_by_a_newer_chromadb(backup_dir: Path, tmp
     manifest["chromadb_version"] = "2.0.0"
     (newer / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(BackupError, match=r"made with chromadb 2\.0\.0"):
-        restore_store(store_settings(tmp_path), newer)
+        restore_store(store_settings(tmp_path).store, newer)
 
 
 def test_a_folder_without_a_manifest_is_not_restored(backup_dir: Path, tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_a_folder_without_a_manifest_is_not_restored(backup_dir: Path, tmp_path:
     shutil.copytree(backup_dir, partial)
     (partial / MANIFEST_NAME).unlink()
     with pytest.raises(BackupError, match=r"manifest\.json is missing"):
-        restore_store(store_settings(tmp_path), partial)
+        restore_store(store_settings(tmp_path).store, partial)
 
 
 def test_backup_waits_for_no_writer_and_refuses_a_used_folder(source: Settings, tmp_path: Path) -> None:
@@ -144,14 +144,14 @@ def test_backup_waits_for_no_writer_and_refuses_a_used_folder(source: Settings, 
         folder_write_lock(source.store_dir),
         pytest.raises(StoreLockedError, match="another process is writing"),
     ):
-        backup_store(source, tmp_path / "during-ingest")
+        backup_store(source.store, tmp_path / "during-ingest")
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "notes.txt").write_text("mine", encoding="utf-8")
     with pytest.raises(BackupError, match="not empty"):
-        backup_store(source, tmp_path / "used")
+        backup_store(source.store, tmp_path / "used")
 
 
 def test_backup_of_a_server_store_points_to_the_server_folder(tmp_path: Path) -> None:
     settings = Settings(chroma_host="127.0.0.1", chroma_port=1, store_dir=tmp_path / "store")
     with pytest.raises(BackupError, match="chroma run --path"):
-        backup_store(settings, tmp_path / "b")
+        backup_store(settings.store, tmp_path / "b")

@@ -139,7 +139,7 @@ def test_concurrent_updates_of_one_article_end_with_the_last_commit_and_all_its_
 ) -> None:
     """Two writers, driven step by step through the interleaving that lost sentences before."""
     collection = new_collection()
-    first, second = (NewsStore(chroma_server.settings(tmp_path, collection)) for _ in range(2))
+    first, second = (NewsStore(chroma_server.settings(tmp_path, collection).store) for _ in range(2))
     a = prepared_write(embedder, "Version A says one thing.\nAnd a second thing.")
     b = prepared_write(embedder, "Version B differs.\nIt has two.\nNo, three sentences.")
     first._upsert_sentences(*a.sentences)  # A: sentences in flight
@@ -214,7 +214,7 @@ def shared_ingest(
 
 def test_two_processes_ingesting_at_once_store_every_article_once(shared_ingest: SharedIngest) -> None:
     assert [code for code, _ in shared_ingest.exits] == [0, 0], shared_ingest.exits
-    store = NewsStore(shared_ingest.settings)
+    store = NewsStore(shared_ingest.settings.store)
     declared, stored = committed_sentence_counts(store)
     assert set(declared) == {str(r["id"]) for r in shared_ingest.rows}
     assert stored == declared
@@ -260,14 +260,14 @@ def test_killing_the_server_mid_ingest_fails_cleanly_and_a_rerun_matches_a_clean
     data = write_jsonl(tmp_path / "dev.jsonl", rows)
     collection = new_collection()
     child = ingest_child(own_server, collection, data)
-    wait_for_first_article(NewsStore(own_server.settings(tmp_path, collection)), child)
+    wait_for_first_article(NewsStore(own_server.settings(tmp_path, collection).store), child)
     own_server.kill()
     code, err = finish(child)
     assert code == 2, err
     assert err.strip().splitlines()[-1].startswith("error: ") and own_server.url in err
     assert "Traceback" not in err
     own_server.start()
-    killed = NewsStore(own_server.settings(tmp_path, collection))
+    killed = NewsStore(own_server.settings(tmp_path, collection).store)
     assert killed.count()[0] < len(rows)  # it really stopped midway
     assert finish(ingest_child(own_server, collection, data))[0] == 0
     clean = components_on(own_server, tmp_path, embedder)

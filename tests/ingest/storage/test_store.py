@@ -28,7 +28,7 @@ HOLD_LOCK = """
 import sys
 from ingest.settings import Settings
 from ingest.storage.store import NewsStore
-store = NewsStore(Settings(store_dir=sys.argv[1]))
+store = NewsStore(Settings(store_dir=sys.argv[1]).store)
 with store.write_lock():
     print("locked", flush=True)
     sys.stdin.read()
@@ -38,7 +38,7 @@ PRINT_GENERATION = """
 import sys
 from ingest.settings import Settings
 from ingest.storage.store import NewsStore
-print(NewsStore(Settings(store_dir=sys.argv[1])).generation())
+print(NewsStore(Settings(store_dir=sys.argv[1]).store).generation())
 """
 
 
@@ -136,7 +136,7 @@ def test_an_unreachable_server_gives_one_clear_line_and_exit_status_2(
     with pytest.raises(
         StoreError, match=rf"cannot reach the Chroma server at http://127\.0\.0\.1:{port}: .*chroma run"
     ):
-        NewsStore(Settings(chroma_host="127.0.0.1", chroma_port=port, store_dir=tmp_path / "unused"))
+        NewsStore(Settings(chroma_host="127.0.0.1", chroma_port=port, store_dir=tmp_path / "unused").store)
     monkeypatch.setenv("NEWSDESK_CHROMA_HOST", "127.0.0.1")
     monkeypatch.setenv("NEWSDESK_CHROMA_PORT", str(port))
     assert main(["stats"]) == 2

@@ -47,7 +47,7 @@ def wire_copy(text: str) -> str:
 
 @pytest.fixture
 def index(settings: Settings) -> StoryIndex:
-    return StoryIndex(settings.news, NewsStore(settings))
+    return StoryIndex(settings.news, NewsStore(settings.store))
 
 
 def test_copies_of_one_story_form_one_group(index: StoryIndex) -> None:
@@ -62,8 +62,8 @@ def test_copies_of_one_story_form_one_group(index: StoryIndex) -> None:
 def test_story_index_is_shared_by_every_process(settings: Settings) -> None:
     first, second = MEDAL_COPIES
     texts = dev_texts(first, second)
-    StoryIndex(settings.news, NewsStore(settings)).assign(first, texts[first])
-    later = StoryIndex(settings.news, NewsStore(settings))  # as another process would open it
+    StoryIndex(settings.news, NewsStore(settings.store)).assign(first, texts[first])
+    later = StoryIndex(settings.news, NewsStore(settings.store))  # as another process would open it
     assert later.assign(second, texts[second]) == first
     assert later.stories_of([first, second, "absent"]) == {first: first, second: first}
 

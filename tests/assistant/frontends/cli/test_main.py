@@ -27,7 +27,7 @@ def _only_doc_id(store: Path, capsys: pytest.CaptureFixture[str]) -> str:
     from ingest.settings import Settings
     from ingest.storage.store import NewsStore
 
-    return next(NewsStore(Settings(store_dir=store)).iter_articles()).doc_id
+    return next(NewsStore(Settings(store_dir=store).store).iter_articles()).doc_id
 
 
 def test_show_prints_the_canonical_text_exactly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
