@@ -120,8 +120,7 @@ def with_antecedent(view: CorpusView, chosen: list[Candidate], limit: int) -> li
         return chosen
     if view.boilerplate[row]:
         return chosen
-    s = view.sentence(row)
-    before = Candidate(row, s.doc_id, s.index, s.start, s.end, view.text(row), score=best.score)
+    before = Candidate.at(view, row, score=best.score)
     return [before, best, *(c for c in chosen[1:] if c.row != row)][:limit]
 
 

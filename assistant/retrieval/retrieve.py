@@ -61,6 +61,12 @@ class Candidate:
     features: dict[str, float] = field(default_factory=dict)
     score: float = 0.0
 
+    @classmethod
+    def at(cls, view: CorpusView, row: int, lexical: float = 0.0, score: float = 0.0) -> Candidate:
+        """The committed sentence at ``row`` of the view as a candidate (its other signals unset)."""
+        s = view.sentence(row)
+        return cls(row, s.doc_id, s.index, s.start, s.end, view.text(row), lexical=lexical, score=score)
+
 
 @dataclass
 class Retrieval:
@@ -215,10 +221,8 @@ class HybridSearch:
         lexical_rank = {row: i for i, row in enumerate(lexical)}
         out = []
         for row in dict.fromkeys([*dense, *lexical]):
-            s = view.sentence(row)
-            cand = Candidate(row, s.doc_id, s.index, s.start, s.end, view.text(row))
+            cand = Candidate.at(view, row, lexical=float(scores[row]))
             cand.dense = dense.get(row, 0.0)
-            cand.lexical = float(scores[row])
             cand.dense_rank, cand.lexical_rank = dense_rank.get(row), lexical_rank.get(row)
             cand.fused = sum(
                 1.0 / (rrf_k + 1 + r) for r in (cand.dense_rank, cand.lexical_rank) if r is not None
@@ -233,18 +237,9 @@ class HybridSearch:
         """The sentences around the best-fused candidates that are not candidates yet: an answer is
         often the sentence after (or before) the one that matches the question's words."""
         have = {c.row for c in candidates}
-        out = []
-        for cand in candidates[: self.settings.neighbour_candidates]:
-            for row in view.neighbours(cand.row):
-                if row not in have:
-                    have.add(row)
-                    s = view.sentence(row)
-                    out.append(
-                        Candidate(
-                            row, s.doc_id, s.index, s.start, s.end, view.text(row), lexical=float(scores[row])
-                        )
-                    )
-        return out
+        best = candidates[: self.settings.neighbour_candidates]
+        rows = [r for c in best for r in view.neighbours(c.row) if r not in have]
+        return [Candidate.at(view, r, lexical=float(scores[r])) for r in dict.fromkeys(rows)]
 
     def _complete(self, view: CorpusView, candidates: list[Candidate], vector: Vectors) -> None:
         """Dense similarity of lexical-only candidates, and every candidate's title similarity."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,41 +16,7 @@ from assistant.text.lexical import content_terms
 from ingest.errors import StoreError
 from ingest.storage.lexical_index import LexicalIndex, index_path
 from ingest.storage.lexical_records import IndexedArticle, SearchFilters, SentenceKey
-from tests.conftest import REPO
-
-ANALYZER = "test-words/v1"
-DAY = 86400
-
-
-def analyze(text: str) -> list[str]:
-    """The tests' analyzer: lowercase words (the index only needs the same one on both sides)."""
-    return re.findall(r"[^\W_]+", text.lower())
-
-
-def article(doc_id: str, sentences: list[str], version: str = "v1", **meta: object) -> IndexedArticle:
-    """An article whose text is its sentences joined by spaces, with their spans."""
-    spans, start = [], 0
-    for sentence in sentences:
-        spans.append((start, start + len(sentence)))
-        start += len(sentence) + 1
-    return IndexedArticle(doc_id, version, " ".join(sentences), spans, **meta)  # type: ignore[arg-type]
-
-
-DAM = article(
-    "dam",
-    ["The dam opened on Tuesday.", "It took eleven years to build.", "Sign up for our newsletter."],
-    title="Dam opens",
-    source="Wire",
-    published_ts=10 * DAY,
-)
-TALKS = article(
-    "talks",
-    ["Talks resumed in Damascus.", "The dam was not discussed.", "Sign up for our newsletter."],
-    title="Talks resume",
-    source="Wire",
-    published_ts=20 * DAY,
-)
-UNDATED = article("undated", ["A dam story without a date."], source="Blog")
+from tests.ingest.storage.lexical_data import ANALYZER, DAM, DAY, TALKS, UNDATED, analyze, article, child
 
 
 @pytest.fixture
@@ -214,24 +178,11 @@ def test_a_file_made_with_another_analyzer_is_refused(index: LexicalIndex) -> No
 
 
 # --- other processes --------------------------------------------------------------------------
-def child(script: str) -> subprocess.Popen[str]:
-    """A Python process running ``script`` from the repository (it can import this module)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 READER = """
 import time
 from pathlib import Path
 from ingest.storage.lexical_index import LexicalIndex
-from tests.ingest.storage.test_lexical_index import ANALYZER, analyze
+from tests.ingest.storage.lexical_data import ANALYZER, analyze
 index = LexicalIndex.open(Path({path!r}), analyze, ANALYZER, create=False)
 seen = index.generation()
 print("ready", flush=True)
@@ -264,7 +215,7 @@ STALLED_WRITER = """
 import time
 from pathlib import Path
 from ingest.storage.lexical_index import LexicalIndex
-from tests.ingest.storage.test_lexical_index import ANALYZER, TALKS, analyze, article
+from tests.ingest.storage.lexical_data import ANALYZER, TALKS, analyze, article
 index = LexicalIndex.open(Path({path!r}), analyze, ANALYZER)
 def group():
     yield article("dam", ["The dam burst."], version="v2", source="Wire")
