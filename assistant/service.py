@@ -38,7 +38,7 @@ from assistant.answering.repeats import mark_repeats
 from assistant.answering.short_answer import short_answer_of
 from assistant.answering.turn import Mode, Turn
 from assistant.news.enrich import NewsEnricher
-from assistant.retrieval.corpus import CorpusCache
+from assistant.retrieval.corpus import ArticleLookup
 from assistant.retrieval.retrieve import Candidate, HybridSearch, Retrieval, SentenceRetriever
 from assistant.text.dates import asks_for_latest
 from assistant.text.injection import screen, suspect_notice
@@ -67,9 +67,10 @@ class Assistant:
         self.settings = settings
         self.components = components
         self.chat_model = chat_model
-        self.cache = CorpusCache(components.store)
-        self.news = NewsEnricher(settings.news, components.store, components.embedder, self.cache)
-        self.search = HybridSearch(settings.retrieval, components.store, components.embedder, self.cache)
+        self.news = NewsEnricher(settings.news, components.store, components.embedder)
+        self.search = HybridSearch(
+            settings.retrieval, components.store, components.embedder, components.store.lexical
+        )
         self.retriever = SentenceRetriever(search=self.search, k=settings.llm_max_evidence)
         self.extractive = ExtractiveAnswerer(settings.answering)
         self.llm = (
@@ -321,12 +322,12 @@ class Assistant:
     def example_questions(self, n: int = 4) -> list[str]:
         """Questions about the newest stories of the loaded corpus, from their real titles (an article
         whose title is only its file's name gives none)."""
-        view = self.cache.get()
-        dated = sorted(
-            view.articles.values(), key=lambda a: str(a.metadata.get("published", "")), reverse=True
-        )
+        newest = self.components.store.lexical.newest_articles(max(n * 5, n) * 2)
+        found = ArticleLookup(self.components.store)
+        found.load(newest)
+        dated = [found[d] for d in newest if d in found]
         titles = [t for t in dict.fromkeys(clean_title(real_title(a.metadata)) for a in dated) if t]
-        rng = random.Random(view.generation)
+        rng = random.Random(",".join(newest))
         picked = rng.sample(titles[: max(n * 5, n)], k=min(n, len(titles)))
         return [f"What do the articles say about “{t}”?" for t in picked]
 
@@ -339,11 +340,11 @@ class Assistant:
         return {"store": store_ok, "model_loaded": self.components.embedder.loaded, "articles": articles}
 
     def prepare(self) -> None:
-        """Load the model (in a thread: it mostly waits on torch) while the corpus view is built."""
+        """Load the model (in a thread: it mostly waits on torch) while the lexical index opens."""
         loader = threading.Thread(target=self._load_model_quietly, name="newsdesk-model-load")
         loader.start()
         try:
-            self.cache.get()
+            self.components.store.lexical.sentence_count()
         finally:
             loader.join()
         _ = self.components.embedder.model  # re-raises a load error in this thread, as a ModelError

@@ -41,6 +41,10 @@ class StoreServedError(StoreLockedError):
     """A ``newsdesk serve`` process holds the embedded store folder: only it may write there."""
 
 
+class ServerIngestError(StoreServedError):
+    """The ``newsdesk serve`` process that holds the embedded store could not take an ingest."""
+
+
 class DocumentNotFoundError(NewsdeskError):
     """No article with the given doc_id is stored."""
 

@@ -118,7 +118,7 @@ def with_antecedent(view: CorpusView, chosen: list[Candidate], limit: int) -> li
     row = best.row - 1
     if not PRONOUN_OPENING_RE.search(best.text.strip()) or row < 0 or view.s_doc[row] != view.s_doc[best.row]:
         return chosen
-    if view.boilerplate[row]:
+    if view.is_boilerplate(row):
         return chosen
     before = Candidate.at(view, row, score=best.score)
     return [before, best, *(c for c in chosen[1:] if c.row != row)][:limit]

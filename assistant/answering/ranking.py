@@ -102,6 +102,8 @@ def candidate_features(retrieval: Retrieval, today: date | None = None) -> Float
     if not cands:
         return out
     context = _context(retrieval, today)
+    retrieval.view.load_idf(retrieval.question.terms)  # archive-wide signals: one index call each
+    retrieval.view.mark_boilerplate(c.row for c in cands)
     for i, cand in enumerate(cands):
         named = _named_features(retrieval, cand, context)
         cand.features = named
@@ -136,7 +138,7 @@ def _named_features(retrieval: Retrieval, cand: Candidate, ctx: CandidateContext
     view, question = retrieval.view, retrieval.question
     neighbours = view.neighbours(cand.row)
     lex_max = ctx.lexical_max if ctx.lexical_max > 0 else 1.0
-    context_lex = max((float(retrieval.lexical_scores[r]) for r in neighbours), default=0.0)
+    context_lex = max((retrieval.lexical_scores.get(r, 0.0) for r in neighbours), default=0.0)
     rows = view.article_rows(cand.doc_id)
     published = int(view.s_ts[cand.row])
     age = (ctx.reference_ts - published) / DAY_S if published >= 0 else UNDATED_AGE_DAYS
@@ -157,7 +159,7 @@ def _named_features(retrieval: Retrieval, cand: Candidate, ctx: CandidateContext
         "sentence_coverage": coverage(view, question, cand.row, ()),
         "answer_type": answer_type_score(text, question),
         "novel_spans": float(min(len(novel_spans(text, question)), 5)),
-        "boilerplate": float(view.boilerplate[cand.row]),
+        "boilerplate": float(view.is_boilerplate(cand.row)),
         "fragment": 1.0 if len(text) < 40 or len(text.split()) < 6 else 0.0,
         "headline": 1.0 if is_headline(text) else 0.0,
         "repeat": float(cand.repeat),
@@ -197,7 +199,7 @@ def coverage(view: CorpusView, question: Question, row: int, neighbours: Sequenc
         found |= view.title_terms[int(view.s_doc[row])]
         for other in neighbours:
             found |= view.terms(other)
-    weights = {t: view.lexical.idf(t) for t in terms}
+    weights = {t: view.idf(t) for t in terms}
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in found) / total if total else 0.0
 

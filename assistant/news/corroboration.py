@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from assistant.retrieval.corpus import ArticleLookup
 from assistant.retrieval.syndicated import story_of
 from assistant.text.lexical import content_terms
 from assistant.types import Citation, CitationRef, Corroboration
@@ -96,12 +97,13 @@ class Corroborator:
         self,
         citations: Sequence[Citation],
         stored_vectors: Sequence[Vectors | None],
-        articles: Mapping[str, StoredArticle],
+        articles: ArticleLookup,
     ) -> list[Corroboration]:
         """One Corroboration per citation, in order. ``stored_vectors`` are the cited sentences'
         vectors in the store (None when unknown: that citation then counts as single-sourced)."""
         queries = [(i, v) for i, v in enumerate(stored_vectors) if v is not None]
         records = self._nearest([v for _, v in queries])
+        articles.load(r.doc_id for found in records for r in found)  # one read for all of them
         candidates: list[list[Support]] = [[] for _ in citations]
         for (i, _), found in zip(queries, records):
             candidates[i] = self._supports(citations[i], found, articles)

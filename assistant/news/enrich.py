@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,13 +21,14 @@ import numpy as np
 from assistant.news.corrections import CorrectionChecker, CorrectionFlag
 from assistant.news.corroboration import Corroborator, outlet_of
 from assistant.news.deeplink import deep_link
-from assistant.retrieval.corpus import CorpusCache, CorpusView, fetch_embeddings
+from assistant.retrieval.corpus import ArticleLookup, committed_sentences, fetch_embeddings
 from assistant.retrieval.syndicated import story_of
 from assistant.text.dates import anchor_dates, asks_for_latest, newest
 from assistant.types import Answer, Citation
 from ingest.embedding.embedder import Embedder, Vectors
 from ingest.sections import NewsSettings
-from ingest.storage.records import StoredArticle, sentence_id
+from ingest.storage.chroma import chroma_call
+from ingest.storage.records import StoredArticle, sentence_id, stored_article
 from ingest.storage.store import NewsStore
 from ingest.storage.versions import VersionArchive
 
@@ -51,45 +53,52 @@ def also_published_by(
 
 
 class NewsEnricher:
-    """Adds the news fields to an answer's citations (see the module doc)."""
+    """Adds the news fields to an answer's citations (see the module doc).
 
-    def __init__(
-        self, settings: NewsSettings, store: NewsStore, embedder: Embedder, cache: CorpusCache
-    ) -> None:
+    It reads what it needs by id: the cited articles, the other copies of their stories (by their
+    stored ``story_id``) and the articles of the sentences found near the cited ones.
+    """
+
+    def __init__(self, settings: NewsSettings, store: NewsStore, embedder: Embedder) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self.cache = cache
         self.corroborator = Corroborator(settings, store, embedder)
         self.archive = VersionArchive(store)
         self.corrections = CorrectionChecker(self.archive, embedder.model_name)
-        self._groups: tuple[str, dict[str, list[str]]] = ("", {})
         self._retracted: tuple[str, bool] = ("", False)
 
     def enrich(self, answer: Answer) -> Answer:
         """The answer with every news field filled (a new object; the input is not changed)."""
         clock = time.perf_counter()
-        view = self.cache.get()
-        groups = self._story_groups(view)
-        citations = [self._citation(c, view.articles, groups) for c in answer.citations]
-        stored = self._stored_vectors(citations, view)
-        for citation, found in zip(
-            citations, self.corroborator.corroborate(citations, stored, view.articles)
-        ):
+        articles = ArticleLookup(self.store)
+        articles.load(c.doc_id for c in answer.citations)
+        members = self._story_members(articles, answer.citations)
+        groups = story_groups(members)
+        citations = [self._citation(c, {**members, **articles}, groups) for c in answer.citations]
+        stored = self._stored_vectors(citations, articles)
+        for citation, found in zip(citations, self.corroborator.corroborate(citations, stored, articles)):
             citation.corroboration = found
         update: dict[str, Any] = {"citations": citations, "notices": list(answer.notices)}
         question = answer.standalone_question or answer.question
         if answer.grounded and citations and asks_for_latest(question):
             update.update(self._as_of(answer, citations))
-        flags = self._corrections(question, [v for v in stored if v is not None], view)
+        flags = self._corrections(question, [v for v in stored if v is not None], articles)
         update["notices"] += [flag.notice() for flag in flags]
         update["timings_ms"] = _with_news_time(answer.timings_ms, (time.perf_counter() - clock) * 1000)
         return answer.model_copy(update=update)
 
-    def _story_groups(self, view: CorpusView) -> dict[str, list[str]]:
-        if self._groups[0] != view.generation:
-            self._groups = (view.generation, story_groups(view.articles))
-        return self._groups[1]
+    def _story_members(
+        self, articles: ArticleLookup, citations: Sequence[Citation]
+    ) -> dict[str, StoredArticle]:
+        """Every stored article of the cited articles' stories (metadata only: no text)."""
+        stories = sorted({story_of(articles[c.doc_id]) for c in citations if c.doc_id in articles})
+        if not stories:
+            return {}
+        where: dict[str, Any] = {"story_id": {"$in": stories}}
+        read = partial(self.store.articles.get, where=where, include=["metadatas"])
+        got = chroma_call(self.store.where, "read", read)
+        return {d: stored_article(d, "", m) for d, m in zip(got["ids"], got["metadatas"] or [])}
 
     def _citation(
         self, citation: Citation, articles: Mapping[str, StoredArticle], groups: Mapping[str, Sequence[str]]
@@ -111,31 +120,34 @@ class NewsEnricher:
             return {}
         return {"as_of": day.isoformat(), "answer": f"{answer.answer}\n\nAs of {day.isoformat()}."}
 
-    def _corrections(self, question: str, cited: Sequence[Vectors], view: CorpusView) -> list[CorrectionFlag]:
-        if self._retracted[0] != view.generation:  # only a write (new generation) can change it
-            self._retracted = (view.generation, self.archive.has_retracted())
+    def _corrections(
+        self, question: str, cited: Sequence[Vectors], articles: ArticleLookup
+    ) -> list[CorrectionFlag]:
+        generation = self.store.generation()
+        if self._retracted[0] != generation:  # only a write (new generation) can change it
+            self._retracted = (generation, self.archive.has_retracted())
         if not self._retracted[1]:
             return []
         vector = self.embedder.embed_query(question)
         similarities = [float(np.dot(v, vector)) for v in cited]
-        return self.corrections.check(question, vector, similarities, view.articles)
+        return self.corrections.check(question, vector, similarities, articles)
 
-    def _stored_vectors(self, citations: Sequence[Citation], view: CorpusView) -> list[Vectors | None]:
+    def _stored_vectors(self, citations: Sequence[Citation], articles: ArticleLookup) -> list[Vectors | None]:
         """The stored vectors of the cited sentences (what retrieval compared), None if not found."""
-        ids = [_sentence_id(view, c) for c in citations]
+        ids = [_sentence_id(self.store, articles, c) for c in citations]
         found = fetch_embeddings(self.store, self.store.sentences, [i for i in ids if i])
         return [found.get(i) if i else None for i in ids]
 
 
-def _sentence_id(view: CorpusView, citation: Citation) -> str:
-    """The store id of a cited sentence of the view, "" when the view does not hold it."""
-    pos = view.doc_pos.get(citation.doc_id)
-    if pos is None:
+def _sentence_id(store: NewsStore, articles: Mapping[str, StoredArticle], citation: Citation) -> str:
+    """The store id of a cited sentence, "" when its article does not hold a sentence there."""
+    article = articles.get(citation.doc_id)
+    if article is None:
         return ""
-    rows = np.flatnonzero((view.s_doc == pos) & (view.s_start == citation.char_start))
-    if not len(rows):
-        return ""
-    return sentence_id(citation.doc_id, view.articles[citation.doc_id].version, int(view.s_index[rows[0]]))
+    for record in committed_sentences(store, {article.doc_id: article}):
+        if record.start == citation.char_start:
+            return sentence_id(citation.doc_id, article.version, record.index)
+    return ""
 
 
 def _with_news_time(timings: Mapping[str, float], ms: float) -> dict[str, float]:

@@ -1,30 +1,33 @@
-"""An in-memory view of the committed store: article texts, sentence offsets, the lexical index.
+"""The part of the store one question needs, fetched by id: no process keeps a copy of the archive.
 
-The view is what the read side needs besides the vector index: the canonical text of every
-article (to cut ``text[start:end]``), the committed sentences (those whose ``version`` equals
-their article's ``version``) in article order with their neighbours, and a BM25 index over their
-texts. :class:`CorpusCache` rebuilds it only when :meth:`NewsStore.generation` changes, which
-happens on every write by any process, so it is never rebuilt when nothing changed; while one
-request rebuilds it, concurrent ones are answered from the previous view.
+A :class:`CorpusView` holds the articles of one question's candidate sentences (their canonical
+text, metadata, sentence offsets and title vectors, read from Chroma by id), every committed
+sentence of those articles as numbered rows (so a candidate's neighbours and its position in its
+article are at hand), and asks the store's lexical index (Tantivy) for what depends on the whole
+archive: a term's inverse sentence frequency and whether a line is boilerplate (the same sentence
+in several articles of one outlet; the index keeps a key of each line, written with the article).
+Rows are local to the view; a sentence's identity is (doc_id, index).
+
+:class:`ArticleLookup` is the same by-id fetch for the news features: a mapping that reads an
+article from the store the first time it is asked for.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from assistant.text.lexical import LexicalIndex, content_terms
 from ingest.storage.chroma import chroma_call
-from ingest.storage.records import SentenceRecord, StoredArticle
+from ingest.storage.lexical_tantivy import TantivyLexicalIndex
+from ingest.storage.records import SentenceRecord, StoredArticle, sentence_record, stored_article
 from ingest.storage.store import NewsStore
+from ingest.storage.tantivy_schema import line_key
+from ingest.terms import content_terms
 from ingest.types import MetaValue
 
 if TYPE_CHECKING:
@@ -32,7 +35,6 @@ if TYPE_CHECKING:
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
-BoolArray = npt.NDArray[np.bool_]
 BOILERPLATE_MIN_COPIES = 3  # the same sentence in this many articles of one outlet is boilerplate
 
 
@@ -49,9 +51,8 @@ class SentenceRow:
 
 @dataclass
 class CorpusView:
-    """Articles and committed sentences as of one store generation, with a BM25 index."""
+    """Some articles and all their committed sentences, with the archive-wide signals on demand."""
 
-    generation: str
     articles: dict[str, StoredArticle]
     doc_ids: list[str]
     s_doc: IntArray
@@ -60,13 +61,14 @@ class CorpusView:
     s_end: IntArray
     s_ts: IntArray
     s_source: list[str]
-    boilerplate: BoolArray
-    lexical: LexicalIndex
     title_vectors: FloatArray
+    index: TantivyLexicalIndex | None = None
     title_terms: list[frozenset[str]] = field(default_factory=list)
     rows_by_key: dict[tuple[str, int], int] = field(default_factory=dict)
     doc_pos: dict[str, int] = field(default_factory=dict)
-    built_ms: float = 0.0
+    _terms: dict[int, frozenset[str]] = field(default_factory=dict)
+    _idf: dict[str, float] = field(default_factory=dict)
+    _boilerplate: dict[int, bool] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -77,8 +79,39 @@ class CorpusView:
         return article.text[int(self.s_start[row]) : int(self.s_end[row])]
 
     def terms(self, row: int) -> frozenset[str]:
-        """Stemmed content terms of a sentence."""
-        return self.lexical.term_sets[row]
+        """Stemmed content terms of a sentence (the terms the lexical index holds for it)."""
+        found = self._terms.get(row)
+        if found is None:
+            found = self._terms[row] = frozenset(content_terms(self.text(row)) or ["_empty_"])
+        return found
+
+    def idf(self, term: str) -> float:
+        """Inverse sentence frequency of a term over the whole archive (see :meth:`load_idf`)."""
+        if term not in self._idf:
+            self.load_idf([term])
+        return self._idf[term]
+
+    def load_idf(self, terms: Iterable[str]) -> None:
+        """Ask the lexical index for the idf of several terms at once."""
+        wanted = [t for t in dict.fromkeys(terms) if t not in self._idf]
+        if wanted:
+            self._idf.update(self.index.idf(wanted) if self.index is not None else dict.fromkeys(wanted, 0.0))
+
+    def is_boilerplate(self, row: int) -> bool:
+        """Whether the sentence is repeated verbatim in several articles of its outlet."""
+        if row not in self._boilerplate:
+            self.mark_boilerplate([row])
+        return self._boilerplate[row]
+
+    def mark_boilerplate(self, rows: Iterable[int]) -> None:
+        """Look up several rows' lines in the lexical index at once."""
+        wanted = {r: line_key(self.s_source[r], self.text(r)) for r in rows if r not in self._boilerplate}
+        if not wanted:
+            return
+        lines = set(wanted.values())
+        counts = self.index.line_articles(lines, BOILERPLATE_MIN_COPIES) if self.index is not None else {}
+        for row, line in wanted.items():
+            self._boilerplate[row] = counts.get(line, 0) >= BOILERPLATE_MIN_COPIES
 
     def doc_id(self, row: int) -> str:
         return self.doc_ids[int(self.s_doc[row])]
@@ -109,63 +142,77 @@ class CorpusView:
         return range(int(lo), int(hi))
 
 
-def build_view(store: NewsStore, generation: str) -> CorpusView:
-    """Read every article and committed sentence from the store and index them."""
-    started = time.perf_counter()
-    articles = {a.doc_id: a for a in store.iter_articles()}
+def build_view(store: NewsStore, index: TantivyLexicalIndex | None, doc_ids: Iterable[str]) -> CorpusView:
+    """The view of the articles ``doc_ids`` (those not in the store are left out)."""
+    articles, titles = fetch_articles(store, list(dict.fromkeys(doc_ids)), vectors=True)
     records = committed_sentences(store, articles)
     records.sort(key=lambda s: (s.doc_id, s.index))
-    doc_ids = sorted({s.doc_id for s in records})
-    doc_pos = {d: i for i, d in enumerate(doc_ids)}
-    texts = [articles[s.doc_id].text[s.start : s.end] for s in records]
-    sources = [str(articles[s.doc_id].metadata.get("source", "")) for s in records]
-    view = CorpusView(
-        generation=generation,
+    ordered = sorted({s.doc_id for s in records})
+    doc_pos = {d: i for i, d in enumerate(ordered)}
+    return CorpusView(
         articles=articles,
-        doc_ids=doc_ids,
+        doc_ids=ordered,
         s_doc=np.array([doc_pos[s.doc_id] for s in records], dtype=np.int64),
         s_index=np.array([s.index for s in records], dtype=np.int64),
         s_start=np.array([s.start for s in records], dtype=np.int64),
         s_end=np.array([s.end for s in records], dtype=np.int64),
         s_ts=np.array([_ts(articles[s.doc_id].metadata) for s in records], dtype=np.int64),
-        s_source=sources,
-        boilerplate=_boilerplate(texts, sources, [s.doc_id for s in records]),
-        lexical=LexicalIndex(texts),
-        title_vectors=_title_vectors(store, doc_ids),
+        s_source=[str(articles[s.doc_id].metadata.get("source", "")) for s in records],
+        title_vectors=_title_matrix(titles, ordered),
+        index=index,
+        title_terms=[frozenset(content_terms(str(articles[d].metadata.get("title", "")))) for d in ordered],
         rows_by_key={(s.doc_id, s.index): i for i, s in enumerate(records)},
         doc_pos=doc_pos,
-        title_terms=[frozenset(content_terms(str(articles[d].metadata.get("title", "")))) for d in doc_ids],
     )
-    view.built_ms = (time.perf_counter() - started) * 1000
-    return view
+
+
+def fetch_articles(
+    store: NewsStore, doc_ids: Sequence[str], vectors: bool = False
+) -> tuple[dict[str, StoredArticle], dict[str, FloatArray]]:
+    """The stored articles among ``doc_ids`` (and with ``vectors``, their title vectors), by id."""
+    articles: dict[str, StoredArticle] = {}
+    titles: dict[str, FloatArray] = {}
+    include: list[Literal["documents", "metadatas", "embeddings"]] = ["documents", "metadatas"]
+    if vectors:
+        include.append("embeddings")
+    for begin in range(0, len(doc_ids), store.batch_size):
+        batch = list(doc_ids[begin : begin + store.batch_size])
+        got = chroma_call(store.where, "read", partial(store.articles.get, ids=batch, include=include))
+        embeddings = got.get("embeddings")
+        rows = zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
+        for i, (doc_id, text, meta) in enumerate(rows):
+            articles[doc_id] = stored_article(doc_id, text, meta)
+            if embeddings is not None and len(embeddings) > i:
+                titles[doc_id] = np.asarray(embeddings[i], dtype=np.float32)
+    return articles, titles
 
 
 def committed_sentences(store: NewsStore, articles: Mapping[str, StoredArticle]) -> list[SentenceRecord]:
     """The sentences of the articles' current versions: from the offsets kept in the article records,
-    and, for articles written before records kept them, from the sentence records."""
+    and, for articles written before records kept them, from their sentence records."""
     out = [
         SentenceRecord(a.doc_id, i, start, end, a.version)
         for a in articles.values()
         if a.spans is not None
         for i, (start, end) in enumerate(a.spans)
     ]
-    if any(a.spans is None for a in articles.values()):
-        legacy = {d for d, a in articles.items() if a.spans is None}
-        stored = store.iter_sentences()
-        out += [s for s in stored if s.doc_id in legacy and _committed(articles, s.doc_id, s.version)]
+    legacy = sorted(d for d, a in articles.items() if a.spans is None)
+    if legacy:
+        where: dict[str, Any] = {"doc_id": {"$in": legacy}}
+        read = partial(store.sentences.get, where=where, include=["metadatas"])
+        got = chroma_call(store.where, "read", read)
+        stored = [sentence_record(m or {}, 0.0) for m in got["metadatas"] or []]
+        out += [s for s in stored if articles[s.doc_id].version == s.version]
     return out
 
 
-def _title_vectors(store: NewsStore, doc_ids: list[str]) -> FloatArray:
-    """The stored title vector of each article, aligned with ``doc_ids`` (zeros if missing)."""
-    vectors = fetch_embeddings(store, store.articles, doc_ids)
-    if not doc_ids:
-        return np.zeros((0, 0), dtype=np.float32)
-    dim = next((len(v) for v in vectors.values()), 0)
+def _title_matrix(titles: Mapping[str, FloatArray], doc_ids: Sequence[str]) -> FloatArray:
+    """The title vector of each article, aligned with ``doc_ids`` (zeros if missing)."""
+    dim = next((len(v) for v in titles.values()), 0)
     out = np.zeros((len(doc_ids), dim), dtype=np.float32)
     for i, doc_id in enumerate(doc_ids):
-        if doc_id in vectors:
-            out[i] = vectors[doc_id]
+        if doc_id in titles:
+            out[i] = titles[doc_id]
     return out
 
 
@@ -181,55 +228,38 @@ def fetch_embeddings(store: NewsStore, collection: Collection, ids: Sequence[str
     return out
 
 
-def _committed(articles: Mapping[str, StoredArticle], doc_id: str, version: str) -> bool:
-    article = articles.get(doc_id)
-    return article is not None and article.version == version
-
-
 def _ts(meta: Mapping[str, MetaValue]) -> int:
     value = meta.get("published_ts")
     return int(value) if isinstance(value, int | float) else -1
 
 
-def _boilerplate(texts: list[str], sources: list[str], docs: list[str]) -> BoolArray:
-    """Sentences repeated verbatim in several articles of the same outlet (ads, sign-up lines)."""
-    keys = [(src, " ".join(t.lower().split())) for src, t in zip(sources, texts)]
-    copies = Counter(k for k in set(zip(keys, docs)))
-    per_key = Counter(k for k, _ in copies)
-    return np.array([per_key[k] >= BOILERPLATE_MIN_COPIES for k in keys], dtype=np.bool_)
+class ArticleLookup(Mapping[str, StoredArticle]):
+    """Articles by id, each read from the store the first time it is asked for (then kept).
 
-
-class CorpusCache:
-    """Holds the current :class:`CorpusView`; rebuilds it when the store's generation changes.
-
-    One request at a time rebuilds (and waits for it); requests that arrive meanwhile are answered
-    from the previous view instead of queueing behind the rebuild, so a running ingest does not
-    stall every reader. A single caller always sees its own writes.
+    Iterating and ``len`` cover only the articles read so far: this is a window on the store, not a
+    copy of it. :meth:`load` reads several at once.
     """
 
-    def __init__(self, store: NewsStore) -> None:
+    def __init__(self, store: NewsStore, known: Mapping[str, StoredArticle] | None = None) -> None:
         self.store = store
-        self._view: CorpusView | None = None
-        self._lock = threading.Lock()
-        self.rebuilds = 0
+        self._found: dict[str, StoredArticle] = dict(known or {})
+        self._missing: set[str] = set()
 
-    def get(self) -> CorpusView:
-        """The view of the store as it is now (one cheap generation read when nothing changed)."""
-        generation = self.store.generation()
-        view = self._view
-        if view is not None and view.generation == generation:
-            return view
-        if view is not None and not self._lock.acquire(blocking=False):
-            return view  # another request is rebuilding: answer from the previous view meanwhile
-        if view is None:
-            self._lock.acquire()
-        try:
-            if self._view is None or self._view.generation != generation:
-                self._view = build_view(self.store, generation)
-                self.rebuilds += 1
-            return self._view
-        finally:
-            self._lock.release()
+    def load(self, doc_ids: Iterable[str]) -> None:
+        wanted = [d for d in dict.fromkeys(doc_ids) if d not in self._found and d not in self._missing]
+        if wanted:
+            found, _ = fetch_articles(self.store, wanted)
+            self._found.update(found)
+            self._missing.update(d for d in wanted if d not in found)
 
-    def invalidate(self) -> None:
-        self._view = None
+    def __getitem__(self, doc_id: str) -> StoredArticle:
+        self.load([doc_id])
+        if doc_id not in self._found:
+            raise KeyError(doc_id)
+        return self._found[doc_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._found))
+
+    def __len__(self) -> int:
+        return len(self._found)

@@ -22,7 +22,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.retrieval.corpus import CorpusCache, CorpusView, fetch_embeddings
+from assistant.retrieval.corpus import CorpusView, build_view, fetch_embeddings
 from assistant.retrieval.syndicated import collapse_syndicated, story_of
 from assistant.text.question import Question, read_question
 from assistant.types import Filters
@@ -30,6 +30,8 @@ from ingest.embedding.embedder import Embedder, Vectors
 from ingest.errors import FilterError
 from ingest.sections import RetrievalSettings
 from ingest.storage.chroma import chroma_call
+from ingest.storage.lexical_records import Hit, SearchFilters, SentenceKey
+from ingest.storage.lexical_tantivy import TantivyLexicalIndex
 from ingest.storage.records import ID_SEP, sentence_id
 from ingest.storage.store import NewsStore
 
@@ -75,7 +77,7 @@ class Retrieval:
     question: Question
     view: CorpusView
     candidates: list[Candidate]
-    lexical_scores: FloatArray
+    lexical_scores: Mapping[int, float]  # BM25 of the candidates and their neighbours, by row
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -128,100 +130,95 @@ class FilterSpec:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def mask(self, view: CorpusView) -> npt.NDArray[np.bool_] | None:
-        if self.empty:
-            return None
-        keep = np.ones(view.size, dtype=np.bool_)
-        if self.ts_from is not None:
-            keep &= view.s_ts >= self.ts_from
-        if self.ts_to is not None:
-            keep &= (view.s_ts <= self.ts_to) & (view.s_ts >= 0)
-        if self.sources:
-            keep &= np.array([s in self.sources for s in view.s_source], dtype=np.bool_)
-        return keep
+    def search_filters(self) -> SearchFilters:
+        """The same bounds for the lexical index."""
+        return SearchFilters(self.ts_from, self.ts_to, self.sources)
 
-    def accepts(self, view: CorpusView, row: int) -> bool:
-        """Whether one sentence row passes the filters (the same test as :meth:`mask`)."""
-        ts = int(view.s_ts[row])
+    def accepts(self, meta: Mapping[str, Any]) -> bool:
+        """Whether a sentence record (its ``published_ts`` and ``source`` metadata) passes the filters;
+        an upper bound also excludes sentences without a date, as the lexical index does."""
+        value = meta.get("published_ts")
+        ts = int(value) if isinstance(value, int | float) else -1
         if self.ts_from is not None and ts < self.ts_from:
             return False
         if self.ts_to is not None and not 0 <= ts <= self.ts_to:
             return False
-        return not self.sources or view.s_source[row] in self.sources
+        return not self.sources or str(meta.get("source", "")) in self.sources
 
 
 class HybridSearch:
-    """Dense + BM25 candidates over the committed sentences, fused with reciprocal rank fusion."""
+    """Dense + BM25 candidates over the committed sentences, fused with reciprocal rank fusion.
+
+    Dense neighbours come from Chroma, lexical ones from the store's Tantivy index; then the
+    articles of the candidates are read by id (:func:`build_view`). Nothing is kept between
+    questions, so a write by any process is seen by the next question.
+    """
 
     def __init__(
-        self, settings: RetrievalSettings, store: NewsStore, embedder: Embedder, cache: CorpusCache
+        self, settings: RetrievalSettings, store: NewsStore, embedder: Embedder, index: TantivyLexicalIndex
     ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self.cache = cache
+        self.index = index
 
     def search(self, question: Question, filters: Filters | None = None) -> Retrieval:
         """Candidates for a question (no candidate when the store is empty or nothing matches)."""
         spec = FilterSpec.from_filters(filters)
         timings: dict[str, float] = {}
         clock = time.perf_counter()
-        view = self.cache.get()
-        timings["view"] = _ms(clock)
-        clock = time.perf_counter()
         vector = self.embedder.embed_query(question.text)
         timings["embed"] = _ms(clock)
         clock = time.perf_counter()
-        dense = self._dense(view, vector, spec) if view.size else {}
+        dense_hits = self._dense(vector, spec)
         timings["dense"] = _ms(clock)
         clock = time.perf_counter()
-        scores = view.lexical.scores(question.terms)
-        lexical = self._lexical(scores, spec.mask(view))
+        lexical_hits = self.index.search(question.terms, self.settings.lexical_k, spec.search_filters())
         timings["lexical"] = _ms(clock)
-        candidates = collapse_syndicated(
-            self._fuse(view, dense, lexical, scores), lambda d: story_of(view.articles[d])
-        )
-        candidates += self._neighbours(view, candidates, scores)
         clock = time.perf_counter()
+        docs = [h.doc_id for h in dense_hits] + [h.key.doc_id for h in lexical_hits]
+        view = build_view(self.store, self.index, docs)
+        dense = _dense_rows(view, dense_hits)
+        lexical = _lexical_rows(view, lexical_hits)
+        timings["view"] = _ms(clock)
+        candidates = collapse_syndicated(
+            self._fuse(view, dense, lexical), lambda d: story_of(view.articles[d])
+        )
+        candidates += self._neighbours(view, candidates, lexical)
+        clock = time.perf_counter()
+        scores = self._lexical_scores(view, question, candidates, lexical)
+        for cand in candidates:
+            cand.lexical = scores.get(cand.row, 0.0)
         self._complete(view, candidates, vector)
         timings["complete"] = _ms(clock)
         return Retrieval(question, view, candidates, scores, timings)
 
-    def _dense(self, view: CorpusView, vector: Vectors, spec: FilterSpec) -> dict[int, float]:
-        """Row -> cosine similarity of the nearest committed sentences that pass the filters.
+    def _dense(self, vector: Vectors, spec: FilterSpec) -> list[DenseHit]:
+        """The nearest sentence records that pass the filters, nearest first.
 
         A filtered Chroma query costs time in proportion to the collection, so filters are first applied
-        in memory to a larger unfiltered query; the Chroma ``where`` is only the fallback for filters
-        that few of the nearest sentences pass (a narrow date range, a small outlet).
+        to the metadata of a larger unfiltered query; the Chroma ``where`` is only the fallback for
+        filters that few of the nearest sentences pass (a narrow date range, a small outlet).
         """
         k = self.settings.retrieve_k
         if spec.empty:
-            return _dense_rows(view, nearest_sentences(self.store, vector, k))
+            return nearest_sentences(self.store, vector, k)
         for factor in DENSE_OVERFETCH:
-            nearest = _dense_rows(view, nearest_sentences(self.store, vector, k * factor))
-            kept = [(row, sim) for row, sim in nearest.items() if spec.accepts(view, row)]
+            nearest = nearest_sentences(self.store, vector, k * factor, with_meta=True)
+            kept = [h for h in nearest if spec.accepts(h.meta)]
             if len(kept) * 2 >= k:
-                return dict(kept[:k])
-        return _dense_rows(view, nearest_sentences(self.store, vector, k, spec.where()))
-
-    def _lexical(self, scores: FloatArray, mask: npt.NDArray[np.bool_] | None) -> dict[int, float]:
-        masked = scores if mask is None else np.where(mask, scores, 0.0)
-        k = min(self.settings.lexical_k, int(np.count_nonzero(masked > 0)))
-        if k <= 0:
-            return {}
-        best = np.argpartition(-masked, k - 1)[:k]
-        best = best[np.argsort(-masked[best], kind="stable")]
-        return {int(r): float(masked[r]) for r in best}
+                return kept[:k]
+        return nearest_sentences(self.store, vector, k, spec.where())
 
     def _fuse(
-        self, view: CorpusView, dense: Mapping[int, float], lexical: Mapping[int, float], scores: FloatArray
+        self, view: CorpusView, dense: Mapping[int, float], lexical: Mapping[int, float]
     ) -> list[Candidate]:
         rrf_k = self.settings.rrf_k
         dense_rank = {row: i for i, row in enumerate(dense)}
         lexical_rank = {row: i for i, row in enumerate(lexical)}
         out = []
         for row in dict.fromkeys([*dense, *lexical]):
-            cand = Candidate.at(view, row, lexical=float(scores[row]))
+            cand = Candidate.at(view, row)
             cand.dense = dense.get(row, 0.0)
             cand.dense_rank, cand.lexical_rank = dense_rank.get(row), lexical_rank.get(row)
             cand.fused = sum(
@@ -232,14 +229,25 @@ class HybridSearch:
         return out
 
     def _neighbours(
-        self, view: CorpusView, candidates: list[Candidate], scores: FloatArray
+        self, view: CorpusView, candidates: list[Candidate], lexical: Mapping[int, float]
     ) -> list[Candidate]:
         """The sentences around the best-fused candidates that are not candidates yet: an answer is
         often the sentence after (or before) the one that matches the question's words."""
         have = {c.row for c in candidates}
         best = candidates[: self.settings.neighbour_candidates]
         rows = [r for c in best for r in view.neighbours(c.row) if r not in have]
-        return [Candidate.at(view, r, lexical=float(scores[r])) for r in dict.fromkeys(rows)]
+        return [Candidate.at(view, r) for r in dict.fromkeys(rows)]
+
+    def _lexical_scores(
+        self, view: CorpusView, question: Question, candidates: list[Candidate], lexical: Mapping[int, float]
+    ) -> dict[int, float]:
+        """BM25 scores of the candidates and their neighbours (the ranker reads both): the lexical
+        hits' own, the others' from the index in one call."""
+        rows = {r for c in candidates for r in (c.row, *view.neighbours(c.row))}
+        wanted = [r for r in rows if r not in lexical]
+        keys = {SentenceKey(view.doc_id(r), int(view.s_index[r])): r for r in wanted}
+        found = self.index.scores(question.terms, keys) if keys else {}
+        return {**lexical, **{keys[k]: s for k, s in found.items()}}
 
     def _complete(self, view: CorpusView, candidates: list[Candidate], vector: Vectors) -> None:
         """Dense similarity of lexical-only candidates, and every candidate's title similarity."""
@@ -253,11 +261,22 @@ class HybridSearch:
                 cand.title_sim = float(view.title_vectors[view.doc_pos[cand.doc_id]] @ vector)
 
 
+@dataclass(frozen=True)
+class DenseHit:
+    """A sentence record near the question: its id parts, cosine similarity and metadata."""
+
+    doc_id: str
+    version: str
+    index: int
+    similarity: float
+    meta: Mapping[str, Any]
+
+
 def nearest_sentences(
-    store: NewsStore, vector: Vectors, k: int, where: dict[str, Any] | None = None
-) -> list[tuple[str, float]]:
-    """(record id, distance) of the k nearest sentence records; ids only, as the metadata fetch of a
-    large k costs more than the search itself."""
+    store: NewsStore, vector: Vectors, k: int, where: dict[str, Any] | None = None, with_meta: bool = False
+) -> list[DenseHit]:
+    """The k nearest sentence records, nearest first; ``with_meta``: with their metadata (what the
+    filters read), which costs more than the search itself for a large k."""
     got = chroma_call(
         store.where,
         "query",
@@ -265,21 +284,36 @@ def nearest_sentences(
             query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
             n_results=k,
             where=where,
-            include=["distances"],
+            include=["distances", "metadatas"] if with_meta else ["distances"],
         ),
     )
-    return list(zip(got["ids"][0], (float(d) for d in (got["distances"] or [[]])[0])))
+    ids = got["ids"][0]
+    metas = (got["metadatas"] or [[{}] * len(ids)])[0]
+    out = []
+    for record_id, distance, meta in zip(ids, (got["distances"] or [[]])[0], metas):
+        doc_id, version, index = record_id.rsplit(ID_SEP, 2)
+        out.append(DenseHit(doc_id, version, int(index), 1.0 - float(distance), meta or {}))
+    return out
 
 
-def _dense_rows(view: CorpusView, nearest: list[tuple[str, float]]) -> dict[int, float]:
+def _dense_rows(view: CorpusView, hits: list[DenseHit]) -> dict[int, float]:
     """Row -> cosine similarity of the nearest records that are committed sentences of the view."""
     out: dict[int, float] = {}
-    for record_id, distance in nearest:
-        doc_id, version, index = record_id.rsplit(ID_SEP, 2)
-        row = view.row_of(doc_id, int(index))
-        article = view.articles.get(doc_id)
-        if row is not None and article is not None and article.version == version:
-            out.setdefault(row, 1.0 - distance)
+    for hit in hits:
+        row = view.row_of(hit.doc_id, hit.index)
+        article = view.articles.get(hit.doc_id)
+        if row is not None and article is not None and article.version == hit.version:
+            out.setdefault(row, hit.similarity)
+    return out
+
+
+def _lexical_rows(view: CorpusView, hits: list[Hit]) -> dict[int, float]:
+    """Row -> BM25 score of the lexical hits that are sentences of the view, best first."""
+    out: dict[int, float] = {}
+    for hit in hits:
+        row = view.row_of(hit.key.doc_id, hit.key.index)
+        if row is not None:
+            out.setdefault(row, hit.score)
     return out
 
 

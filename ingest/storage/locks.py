@@ -100,6 +100,19 @@ def _refuse_if_writing(store_dir: Path) -> None:
         ) from exc
 
 
+def serving_address(store_dir: Path) -> str | None:
+    """The http(s) address of the live ``newsdesk serve`` holding the folder; None when no server
+    holds it (or its marker names no address)."""
+    if not (store_dir / SERVE_LOCK_FILE).is_file():
+        return None
+    try:
+        ensure_not_served(store_dir)
+    except StoreServedError:
+        _, address = _server_info(store_dir)
+        return address if address.startswith(("http://", "https://")) else None
+    return None
+
+
 def _served_message(store_dir: Path) -> str:
     pid, address = _server_info(store_dir)
     return (

@@ -2,8 +2,9 @@
 
 An open embedded Chroma client never reloads its vector index, so a write by another process used
 to break every answer of a running server (503 "Error finding id") while /api/health said ok. Now
-the server holds the store folder: other processes cannot write to it, and are told how to ingest
-through the server; and /api/health runs a real read, so a store it cannot read is reported.
+the server holds the store folder: other processes cannot write to it (``newsdesk ingest`` sends its
+articles through the server's API instead, other writes are told how); and /api/health runs a real
+read, so a store it cannot read is reported.
 """
 
 from __future__ import annotations
@@ -99,23 +100,29 @@ def write_ferry(folder: Path, **changes: str) -> Path:
     return path
 
 
-def test_an_ingest_from_another_process_cannot_write_to_a_store_a_server_holds(
+def test_an_ingest_from_another_process_goes_through_the_server_that_holds_the_store(
     served_store: ServedStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    store, base = served_store.store, served_store.base
+    assert main(["ingest", "--json", str(write_ferry(tmp_path)), "--store", str(store)]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["via"] == base and summary["added"] == 1 and summary["doc_ids"] == ["ferry-1"]
+    answer = httpx.post(f"{base}/api/ask", json={"question": FERRY_QUESTION}, timeout=60).json()
+    assert answer["grounded"] and answer["citations"][0]["doc_id"] == "ferry-1"  # its next question
+    assert main(["ingest", "--quiet", str(tmp_path / "missing.txt"), "--store", str(store)]) == 2
+    assert "missing.txt: no such file or folder" in capsys.readouterr().err
+
+
+def test_other_writes_to_a_store_a_server_holds_are_refused_with_the_way_through_it(
+    served_store: ServedStore, capsys: pytest.CaptureFixture[str]
+) -> None:
     store, base, pid = served_store.store, served_store.base, served_store.server.pid
-    assert main(["ingest", "--quiet", str(write_ferry(tmp_path)), "--store", str(store)]) == 2
+    assert main(["delete", "any-doc-id", "--store", str(store)]) == 2  # any write, before any lookup
     refusal = capsys.readouterr().err
     assert f"pid {pid}" in refusal and base in refusal and f"{base}/api/ingest" in refusal
     assert "Chroma server" in refusal and len(refusal.strip().splitlines()) == 1
-    assert main(["delete", "any-doc-id", "--store", str(store)]) == 2  # any write, before any lookup
-    assert "held by `newsdesk serve`" in capsys.readouterr().err
     asked = httpx.post(f"{base}/api/ask", json={"question": SAMPLE_QUESTION}, timeout=60)
     assert asked.status_code == 200 and asked.json()["grounded"]  # the server is unharmed
-
-    added = httpx.post(f"{base}/api/ingest", json={"documents": [FERRY]}, timeout=120)
-    assert added.status_code == 200 and added.json()["added"] == 1  # the way the refusal names
-    answer = httpx.post(f"{base}/api/ask", json={"question": FERRY_QUESTION}, timeout=60).json()
-    assert answer["grounded"] and answer["citations"][0]["doc_id"] == "ferry-1"
 
 
 def test_a_served_store_can_be_backed_up_but_not_restored_under_the_server(

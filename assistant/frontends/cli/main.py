@@ -139,7 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.components import IngestComponents
+    from ingest.storage.locks import serving_address
 
+    served = None if settings.store.uses_server else serving_address(Path(settings.store_dir))
+    if served is not None:
+        return _ingest_through(served, args, settings)
     started = time.perf_counter()
     components = IngestComponents.build(settings)
     report = components.pipeline.run(args.sources, show_progress=not (args.quiet or args.json))
@@ -154,6 +158,27 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
             f"failed {len(report.failed)} ({report.sentences} sentences embedded) in {seconds:.1f} s"
         )
     return 0 if report.ok else 1
+
+
+def _ingest_through(address: str, args: argparse.Namespace, settings: Settings) -> int:
+    """Send the sources to the server that holds the embedded store (see cli/forward.py)."""
+    from assistant.frontends.cli.forward import forward_ingest, merge
+
+    if not args.json:
+        print(f"the store is served by {address}: sending the articles through its API", file=sys.stderr)
+    started = time.perf_counter()
+    summary = merge(list(forward_ingest(address, args.sources, settings)))
+    seconds = time.perf_counter() - started
+    for failure in summary["failed"]:
+        print(f"failed: {failure.get('source', '')}: {failure.get('error', '')}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({**summary, "via": address, "seconds": round(seconds, 2)}))
+    else:
+        print(
+            f"added {summary['added']}, updated {summary['updated']}, unchanged {summary['unchanged']}, "
+            f"failed {len(summary['failed'])} through {address} in {seconds:.1f} s"
+        )
+    return 0 if not summary["failed"] else 1
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,7 +6,7 @@ import pytest
 
 from assistant.answering.extractive import with_antecedent, word_overlap
 from assistant.answering.ranking import is_headline
-from assistant.retrieval.corpus import CorpusView
+from assistant.retrieval.corpus import CorpusView, build_view
 from assistant.retrieval.retrieve import Candidate
 from assistant.service import Assistant
 from assistant.text.question import AnswerType, answer_type_score, read_question, strip_dateline
@@ -113,7 +113,8 @@ def test_related_story_links_and_unpunctuated_lines_count_as_headlines() -> None
 def test_a_best_sentence_opening_with_a_pronoun_is_preceded_by_the_sentence_naming_its_subject(
     sample_assistant: Assistant,
 ) -> None:
-    view = sample_assistant.cache.get()
+    store = sample_assistant.components.store
+    view = build_view(store, store.lexical, [a.doc_id for a in store.iter_articles()])
     rows = [r for r in range(view.size) if view.text(r).startswith("Their dialogue")]
     assert len(rows) == 1
     best, other = (_candidate(view, r) for r in (rows[0], 0))

@@ -22,7 +22,6 @@ from assistant.evaluate import read_questions
 from assistant.frontends.cli.answer import news_line
 from assistant.frontends.ui.render import answer_html
 from assistant.news.enrich import NewsEnricher
-from assistant.retrieval.corpus import CorpusCache
 from assistant.retrieval.syndicated import collapse_syndicated
 from assistant.service import Assistant, create_assistant
 from assistant.types import Answer, Citation, Corroboration, Filters
@@ -69,7 +68,7 @@ def dated_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 @pytest.fixture(scope="module")
 def enricher(news_assistant: Assistant) -> NewsEnricher:
     c = news_assistant.components
-    return NewsEnricher(c.settings.news, c.store, c.embedder, CorpusCache(c.store))
+    return NewsEnricher(c.settings.news, c.store, c.embedder)
 
 
 def cite(assistant: Assistant, doc_id: str, sentence: str, n: int = 1) -> Citation:

@@ -1,16 +1,13 @@
-"""The corpus view: built from the article records, the same as from the sentence records."""
+"""The view of one question's articles: read by id, with the archive-wide signals from the index."""
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 
 import pytest
 
-from assistant.retrieval import corpus
-from assistant.retrieval.corpus import CorpusCache, committed_sentences
+from assistant.retrieval.corpus import ArticleLookup, build_view, committed_sentences
 from ingest.components import IngestComponents
-from ingest.storage.store import NewsStore
 from ingest.types import Article
 from tests.conftest import SAMPLE
 
@@ -29,37 +26,48 @@ def test_offsets_from_article_records_match_the_sentence_records_of_older_stores
 
 def test_the_view_cuts_every_sentence_from_its_article_text(components: IngestComponents) -> None:
     components.pipeline.run([str(SAMPLE)], show_progress=False)
-    view = CorpusCache(components.store).get()
+    [doc_id] = [a.doc_id for a in components.store.iter_articles()]
+    view = build_view(components.store, components.store.lexical, [doc_id])
     [article] = view.articles.values()
     assert article.spans is not None
     assert [view.text(row) for row in range(view.size)] == [article.text[a:b] for a, b in article.spans]
     assert any("Evkurov" in view.text(row) for row in range(view.size))
 
 
-def test_requests_during_a_rebuild_get_the_previous_view_and_the_rebuilder_the_new_one(
-    components: IngestComponents, monkeypatch: pytest.MonkeyPatch
+def _outlet_articles() -> list[Article]:
+    line = "Sign up for our morning newsletter to get the day's news."
+    texts = [
+        f"The council approved the budget on Monday. {line}",
+        f"A storm closed the harbour on Tuesday. {line}",
+        f"The museum reopened after repairs on Wednesday. {line}",
+        "The library extended its opening hours on Thursday. Readers welcomed the change.",
+    ]
+    return [Article(doc_id=f"d{i}", text=t, source="Daily Post") for i, t in enumerate(texts)]
+
+
+def test_a_view_holds_only_the_articles_it_was_asked_for(components: IngestComponents) -> None:
+    components.pipeline.ingest_articles(_outlet_articles())
+    view = build_view(components.store, components.store.lexical, ["d3", "d0", "missing"])
+    assert set(view.articles) == {"d0", "d3"}
+    assert view.doc_ids == ["d0", "d3"]
+    assert [view.doc_id(r) for r in view.article_rows("d3")] == ["d3", "d3"]
+
+
+def test_a_line_repeated_by_three_articles_of_one_outlet_is_boilerplate_though_the_view_holds_one(
+    components: IngestComponents,
 ) -> None:
-    components.pipeline.run([str(SAMPLE)], show_progress=False)
-    cache = CorpusCache(components.store)
-    old = cache.get()
-    components.pipeline.ingest_articles(
-        [Article(doc_id="dam", text="The dam opened on Tuesday. It took years.")]
-    )
-    started, release = threading.Event(), threading.Event()
-    real_build = corpus.build_view
+    components.pipeline.ingest_articles(_outlet_articles())
+    view = build_view(components.store, components.store.lexical, ["d0"])
+    assert [view.is_boilerplate(r) for r in range(view.size)] == [False, True]
+    assert view.idf("newslett") < view.idf("council")  # archive-wide: in three articles, not one
 
-    def slow_build(store: NewsStore, generation: str) -> corpus.CorpusView:
-        started.set()
-        release.wait(timeout=60)
-        return real_build(store, generation)
 
-    monkeypatch.setattr(corpus, "build_view", slow_build)
-    result: list[corpus.CorpusView] = []
-    rebuilder = threading.Thread(target=lambda: result.append(cache.get()))
-    rebuilder.start()
-    assert started.wait(timeout=60)
-    assert cache.get() is old  # not blocked behind the rebuild
-    release.set()
-    rebuilder.join(timeout=60)
-    assert "dam" in result[0].articles and "dam" not in old.articles
-    assert cache.get() is result[0]
+def test_the_article_lookup_reads_an_article_only_when_asked_for(components: IngestComponents) -> None:
+    components.pipeline.ingest_articles(_outlet_articles())
+    lookup = ArticleLookup(components.store)
+    assert len(lookup) == 0
+    assert lookup["d1"].text.startswith("A storm")
+    assert "d2" in lookup and "nowhere" not in lookup
+    assert sorted(lookup) == ["d1", "d2"]
+    with pytest.raises(KeyError):
+        lookup["nowhere"]
