@@ -20,10 +20,12 @@ included: meaningful from about 1k articles; recorded when the store was built),
 a separate process), the server's RSS after the questions (``/proc/PID/status`` VmRSS, its peak
 VmHWM, and ``rss_without_chroma_index_mb``), ``ask_ms`` p50/p95 over a fixed set of archive
 questions (``--max-questions`` from each split's questions file, the same at every size), and
-freshness: one new article posted to ``/api/ingest``, then the same question asked until an answer
-cites it (``write_to_cited_answer_s``; ``first_ask_after_write_ms`` is the first ask's own time).
-The new article is deleted again, so the store can be reused. ``--tiny`` (CI): sizes 20 and 40,
-3 questions a split. Prints one JSON object.
+``recipe``: the plain LangChain recipe's ``similarity_search(k=4)`` over the same sentence vectors
+(``langchain_chroma`` + ``HuggingFaceEmbeddings``, same model) in its own process, with the ratios
+of our ask p50 and RSS to it; freshness: one new article posted to ``/api/ingest``, then the same
+question asked until an answer cites it (``write_to_cited_answer_s``; ``first_ask_after_write_ms``
+is the first ask's own time). The new article is deleted again, so the store can be reused.
+``--tiny`` (CI): sizes 20 and 40, 3 questions a split. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -305,7 +308,44 @@ def measure_size(args: argparse.Namespace, root: Path, n: int, questions: Sequen
     row.update(chroma_index_rss_mb=chroma_index_rss_mb(store))
     row.update(measure_serving(store, questions))
     row["rss_without_chroma_index_mb"] = round(row["rss_mb"] - row["chroma_index_rss_mb"], 1)
+    row["recipe"] = recipe_on_store(store, root, questions)
+    row["ask_p50_vs_recipe"] = _ratio(row["ask_ms"]["p50"], row["recipe"]["search_ms"]["p50"])
+    row["rss_vs_recipe"] = _ratio(row["rss_mb"], row["recipe"]["rss_mb"])
     return row
+
+
+def recipe_on_store(store: Path, root: Path, questions: Sequence[str]) -> dict[str, Any]:
+    """The plain LangChain recipe over the same sentence vectors, in its own process: a
+    ``langchain_chroma.Chroma`` on the store's sentence collection with ``HuggingFaceEmbeddings``
+    (same model), ``similarity_search(question, k=4)``; its latency and RSS."""
+    listed = root / "scale-questions.json"
+    listed.write_text(json.dumps(list(questions)), encoding="utf-8")
+    cmd = [sys.executable, "-m", "benchmarks.scale", "--recipe-worker", str(store), "--out", str(listed)]
+    done = subprocess.run(cmd, cwd=REPO, env=worker_env(), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def recipe_worker(store: Path, questions: Sequence[str]) -> dict[str, Any]:
+    from langchain_chroma import Chroma
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    from ingest.embedding.embedder import resolve_model_path
+    from ingest.settings import DEFAULT_MODEL
+
+    embeddings = HuggingFaceEmbeddings(model_name=resolve_model_path(DEFAULT_MODEL))
+    recipe = Chroma(
+        collection_name="news_sentences", embedding_function=embeddings, persist_directory=str(store)
+    )
+    recipe.similarity_search("Warm-up question for the model?", k=4)
+    times = []
+    for question in questions:
+        clock = time.perf_counter()
+        recipe.similarity_search(question, k=4)
+        times.append((time.perf_counter() - clock) * 1000)
+    return {"search_ms": latency_stats(times), "rss_mb": process_rss_mb(os.getpid())}
 
 
 def ensure_lexical_index(store: Path) -> dict[str, Any]:
@@ -366,6 +406,10 @@ def _ratio(a: float, b: float) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.recipe_worker:  # the child process of recipe_on_store
+        questions = json.loads(Path(args.out).read_text(encoding="utf-8"))
+        print(json.dumps(recipe_worker(Path(args.recipe_worker), questions)))
+        return 0
     root = Path(args.store_root or tempfile.mkdtemp(prefix="bench-scale-")).resolve()
     if root.is_relative_to(REPO.resolve()):
         raise SystemExit(f"--store-root {root} is inside the repository: keep the stores outside it")
@@ -397,6 +441,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-questions", type=int, default=50, help="questions taken from each file")
     parser.add_argument("--from-stores", help="comma-separated complete stores to copy vectors from")
     parser.add_argument("--out", type=Path, help="also write the JSON (indented) to this file")
+    parser.add_argument("--recipe-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.tiny:
         args.sizes, args.max_questions = args.sizes or [20, 40], min(args.max_questions, 3)
