@@ -109,6 +109,8 @@ def test_an_ingest_from_another_process_cannot_write_to_a_store_a_server_holds(
     assert "Chroma server" in refusal and len(refusal.strip().splitlines()) == 1
     assert main(["delete", "any-doc-id", "--store", str(store)]) == 2  # any write, before any lookup
     assert "held by `newsdesk serve`" in capsys.readouterr().err
+    assert main(["reindex", "--quiet", "--store", str(store)]) == 2  # the lexical index is written too
+    assert "held by `newsdesk serve`" in capsys.readouterr().err
     asked = httpx.post(f"{base}/api/ask", json={"question": SAMPLE_QUESTION}, timeout=60)
     assert asked.status_code == 200 and asked.json()["grounded"]  # the server is unharmed
 
