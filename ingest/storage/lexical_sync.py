@@ -42,7 +42,14 @@ from ingest.storage.chroma import chroma_call, store_where
 from ingest.storage.lexical_records import IndexedArticle
 from ingest.storage.lexical_sql import LexicalIndexError
 from ingest.storage.lexical_tantivy import LexicalIndexUnreadableError, TantivyLexicalIndex
-from ingest.storage.records import ArticleWrite, StoredArticle, sentence_record, stored_article
+from ingest.storage.records import (
+    SPANS_KEY,
+    ArticleWrite,
+    StoredArticle,
+    decode_spans,
+    sentence_record,
+    stored_article,
+)
 from ingest.storage.tantivy_schema import tantivy_path
 from ingest.terms import ANALYZER_NAME, content_terms
 from ingest.types import MetaValue
@@ -93,6 +100,11 @@ def indexed_article(
 
 def written_article(item: ArticleWrite) -> IndexedArticle:
     return indexed_article(item.doc_id, item.text, item.metadata, ((s.start, s.end) for s in item.spans))
+
+
+def sentence_less(meta: Mapping[str, Any]) -> bool:
+    """An article record of no sentence (a text of punctuation only, say)."""
+    return meta.get("n_sentences") == 0 or decode_spans(meta.get(SPANS_KEY)) == ()
 
 
 def version_map(got: Any) -> dict[str, str]:
@@ -212,12 +224,14 @@ class LexicalSync:
         return [*redo, *drop]
 
     def _chroma_versions(self) -> dict[str, str]:
+        """doc_id -> version of every stored article with sentences (one without has nothing to index)."""
         versions: dict[str, str] = {}
         for offset in count(0, PAGE):
             got = self._call(
                 "read", partial(self._articles.get, include=["metadatas"], limit=PAGE, offset=offset)
             )
-            versions.update(version_map(got))
+            empty = {d for d, m in zip(got["ids"], got["metadatas"] or []) if sentence_less(m or {})}
+            versions.update((d, v) for d, v in version_map(got).items() if d not in empty)
             if len(got["ids"]) < PAGE:
                 break
         return versions
