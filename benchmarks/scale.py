@@ -350,7 +350,7 @@ def recipe_worker(store: Path, questions: Sequence[str]) -> dict[str, Any]:
 
 def ensure_lexical_index(store: Path) -> dict[str, Any]:
     """Build the lexical index of a store that has none (a store copied record by record)."""
-    if (store / "lexical.tantivy" / "meta.json").is_file():
+    if any((store / "lexical.tantivy").glob("*/meta.json")):
         return {}
     started = time.perf_counter()
     cmd = [sys.executable, "-m", "assistant", "--store", str(store), "reindex"]

@@ -258,6 +258,7 @@ class IngestPipeline:
         ):
             if not self.settings.uses_server:  # with a server, other writers' records are in flight
                 self.store.purge_orphans()
+            self.store.lexical_sync.prepare(show_progress)  # heals what a crash left behind, before writes
             with GroupWriter(self.overlap_writes) as writer:
                 for group in batched(
                     iter_articles(sources, self.settings.ingest), self.settings.ingest_group_size

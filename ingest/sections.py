@@ -42,6 +42,7 @@ class StoreSettings(Section):
     chroma_auth_header: str
     write_batch_size: int
     chroma_timeout_s: float
+    lexical_dir: Path | None
 
     @property
     def uses_server(self) -> bool:

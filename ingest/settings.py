@@ -1,8 +1,8 @@
 """The one settings object of Newsdesk, for both the write side and the read side.
 
-Values come, highest priority first, from keyword arguments, ``NEWSDESK_*`` environment
-variables, a ``.env`` file, and an optional TOML settings file named by ``NEWSDESK_SETTINGS_FILE``
-(or passed to :meth:`Settings.load`). Every knob is documented in ``docs/settings.md``.
+Values come, highest priority first, from keyword arguments, ``NEWSDESK_*`` environment variables, a
+``.env`` file, and an optional TOML settings file named by ``NEWSDESK_SETTINGS_FILE`` (or passed to
+:meth:`Settings.load`). Every knob is documented in ``docs/settings.md``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -43,6 +43,17 @@ _NOT_NEGATIVE = (
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?")
 
 
+def _listed(value: Any) -> list[str]:
+    """A list setting from a comma-separated string, a JSON list string or a list; blanks dropped."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a JSON list ({exc.msg}); or give a comma-separated list") from exc
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
 class Settings(Sections, BaseSettings):
     """Typed settings; environment variable names are the field names with a NEWSDESK_ prefix."""
 
@@ -61,8 +72,14 @@ class Settings(Sections, BaseSettings):
     write_batch_size: int = Field(2000, description="Records per Chroma write (capped by Chroma).")
     chroma_timeout_s: float = Field(
         5.0,
-        description="Longest wait for one call to the Chroma server, seconds (connecting included); "
-        "a hung server then gives a clear error instead of hanging every request.",
+        description="Longest wait for one call to the Chroma server, seconds (connecting included), and for "
+        "another process's write to the lexical index; a hung server gives a clear error, not a hang.",
+    )
+    lexical_dir: Path | None = Field(
+        None,
+        description="Lexical (Tantivy) index folder, a subfolder per collection; unset = lexical.tantivy in "
+        "store_dir. A folder of this machine: with a Chroma server, the workers on one machine share it; "
+        "workers on several machines would need an engine behind the same interface (not built).",
     )
 
     # --- embedding -----------------------------------------------------------------------
@@ -111,7 +128,7 @@ class Settings(Sections, BaseSettings):
     fetch_allow_private: bool = Field(
         False, description="Allow loopback/private/link-local addresses (tests, intranets)."
     )
-    fetch_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+    fetch_allowed_hosts: Annotated[list[str], NoDecode, BeforeValidator(_listed)] = Field(
         default_factory=list,
         description="Hosts/IPs allowed even if private, comma-separated (or a JSON list), e.g. 127.0.0.1.",
     )
@@ -314,11 +331,6 @@ class Settings(Sections, BaseSettings):
             )
         return self
 
-    @field_validator("fetch_allowed_hosts", mode="before")
-    @classmethod
-    def _hosts(cls, value: Any) -> list[str]:
-        return _listed(value)
-
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _origins(cls, value: Any) -> list[str]:
@@ -356,17 +368,6 @@ class Settings(Sections, BaseSettings):
             return target(**overrides)
         except ValueError as exc:  # pydantic's ValidationError and TOML decoding errors
             raise ConfigError(f"invalid settings: {exc}") from exc
-
-
-def _listed(value: Any) -> list[str]:
-    """A list setting from a comma-separated string, a JSON list string or a list; blanks dropped."""
-    if isinstance(value, str) and value.strip().startswith("["):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"not a JSON list ({exc.msg}); or give a comma-separated list") from exc
-    items = value.split(",") if isinstance(value, str) else list(value or [])
-    return [str(item).strip() for item in items if str(item).strip()]
 
 
 def settings_reference() -> str:

@@ -55,15 +55,23 @@ class ChromaServer(ServerProcess):
     def _answers(self) -> bool:
         return httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1.0).status_code == 200
 
+    @property
+    def lexical_dir(self) -> Path:
+        """The lexical index folder of every process using this server (all on this machine)."""
+        return self.path.parent / f"lexical-{self.port}"
+
     def settings(self, tmp_path: Path, collection: str | None = None, **overrides: Any) -> Settings:
         """Settings for this server, with a fresh collection unless one is named."""
         return Settings(
-            chroma_host=HOST,
-            chroma_port=self.port,
-            collection=collection or new_collection(),
-            store_dir=tmp_path / "unused-store",
-            feedback_path=tmp_path / "feedback.jsonl",
-            **overrides,
+            **{
+                "chroma_host": HOST,
+                "chroma_port": self.port,
+                "collection": collection or new_collection(),
+                "store_dir": tmp_path / "unused-store",
+                "feedback_path": tmp_path / "feedback.jsonl",
+                "lexical_dir": self.lexical_dir,
+                **overrides,
+            }
         )
 
     def env(self, collection: str) -> dict[str, str]:
@@ -72,6 +80,7 @@ class ChromaServer(ServerProcess):
             "NEWSDESK_CHROMA_HOST": HOST,
             "NEWSDESK_CHROMA_PORT": str(self.port),
             "NEWSDESK_COLLECTION": collection,
+            "NEWSDESK_LEXICAL_DIR": str(self.lexical_dir),
         }
 
 

@@ -16,7 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ingest.errors", "ingest.types"),
     ("ingest.sections",),
     ("ingest.settings",),
-    ("ingest.loading", "ingest.sentences", "ingest.embedding"),
+    ("ingest.loading", "ingest.sentences", "ingest.terms", "ingest.embedding"),
     ("ingest.storage",),
     ("ingest.pipeline",),
     ("ingest.components", "ingest.feeds"),

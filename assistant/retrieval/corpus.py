@@ -172,9 +172,8 @@ def fetch_articles(
     """The stored articles among ``doc_ids`` (and with ``vectors``, their title vectors), by id."""
     articles: dict[str, StoredArticle] = {}
     titles: dict[str, FloatArray] = {}
-    include: list[Literal["documents", "metadatas", "embeddings"]] = ["documents", "metadatas"]
-    if vectors:
-        include.append("embeddings")
+    include: list[Literal["documents", "embeddings", "metadatas", "distances", "uris", "data"]]
+    include = ["documents", "metadatas", "embeddings"] if vectors else ["documents", "metadatas"]
     for begin in range(0, len(doc_ids), store.batch_size):
         batch = list(doc_ids[begin : begin + store.batch_size])
         got = chroma_call(store.where, "read", partial(store.articles.get, ids=batch, include=include))

@@ -208,7 +208,7 @@ class HybridSearch:
             kept = [h for h in nearest if spec.accepts(h.meta)]
             if len(kept) * 2 >= k:
                 return kept[:k]
-        return nearest_sentences(self.store, vector, k, spec.where())
+        return nearest_sentences(self.store, vector, k, spec.where(), with_meta=True)
 
     def _fuse(
         self, view: CorpusView, dense: Mapping[int, float], lexical: Mapping[int, float]

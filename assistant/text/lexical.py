@@ -1,65 +1,27 @@
-"""Words: tokenizing, stemming, stopwords, answer-match normalization, and a BM25 sentence index."""
+"""Words: answer-match normalization and a BM25 sentence index; the analyzer (tokenizing, stemming,
+stopwords) is :mod:`ingest.terms`, its names importable from here too."""
 
 from __future__ import annotations
 
 import math
-import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
+from ingest.terms import ANALYZER_NAME, STOPWORDS, TOKEN_RE, content_terms, stem, words, wordset
+
 if TYPE_CHECKING:
     import bm25s
 
+__all__ = [
+    "ANALYZER_NAME", "STOPWORDS", "TOKEN_RE", "LexicalIndex", "contains_answer", "contains_normalized",
+    "content_terms", "normalize_for_match", "stem", "words", "wordset",
+]  # fmt: skip
 FloatArray = npt.NDArray[np.float32]
-
-
-def wordset(text: str) -> frozenset[str]:
-    """The whitespace-separated words of a string, as a set."""
-    return frozenset(text.split())
-
-
-STOPWORDS = wordset(
-    """a about above after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had has
-    have having he her here hers herself him himself his how i if in into is it its itself just me more
-    most my myself no nor not now of off on once only or other our ours ourselves out over own same she
-    should so some such than that the their theirs them themselves then there these they this those
-    through to too under until up very was we were what when where which while who whom whose why will
-    with would you your yours yourself yourselves according said says say told week weeks recently
-    recent new newly year years this that these those being one ones s t ll ve re d m isn aren wasn
-    weren don doesn didn won"""
-)
-TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> object:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-@lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
-    stemmed: str = _stemmer().stemWord(word)  # type: ignore[attr-defined]
-    return stemmed
-
-
-def words(text: str) -> list[str]:
-    """Lowercased word tokens, possessive 's dropped."""
-    tokens: list[str] = TOKEN_RE.findall(text.lower().replace("’", "'"))
-    return [w[:-2] if w.endswith("'s") else w for w in tokens]
-
-
-def content_terms(text: str) -> list[str]:
-    """Stemmed tokens without stopwords and single letters: what BM25 and overlap measures use."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
 def normalize_for_match(text: str) -> str:

@@ -1,10 +1,12 @@
 """Backup and restore of the embedded store: a consistent copy of its folder, with a manifest.
 
 ``backup_store`` holds the folder's write lock (no ingest or delete can run meanwhile), copies the
-folder (the sqlite database through sqlite's online backup API, the vector segment files as they
-are), opens the copy to check that every collection has the record count the live store had, and
-writes ``manifest.json`` last: counts, chromadb version, and the size and sha256 of every file.
-A backup folder without a manifest is incomplete.
+folder (the sqlite database through sqlite's online backup API, the vector segment files and the
+lexical index in ``lexical.tantivy/`` as they are, without lock files), opens the copy to check
+that every collection has the record count the live store had, and writes ``manifest.json`` last:
+counts, chromadb version, and the size and sha256 of every file. A backup folder without a
+manifest is incomplete. A lexical index kept elsewhere (the ``lexical_dir`` setting) is not in the
+backup: the first write after a restore brings it in step with the restored store.
 
 ``restore_store`` checks the manifest (format, a chromadb version this one can open, every file
 present and unchanged), refuses to replace a store that holds records unless forced, copies the
@@ -35,6 +37,8 @@ from ingest.storage.locks import MARKER_FILES, ensure_not_served, folder_write_l
 from ingest.storage.store import NewsStore
 
 MANIFEST_NAME = "manifest.json"
+# Tantivy's lock files: empty, held by the processes using the index, made again by the next one
+TANTIVY_LOCKS = ".tantivy-*.lock"
 DATA_DIR = "store"
 FORMAT = 1
 CHUNK = 1 << 20
@@ -116,7 +120,8 @@ def copy_store_folder(source: Path, dest: Path) -> None:
     """Copy a store folder: sqlite files through the online backup API, the rest as files."""
     partial = dest.with_name(f"{dest.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(source, partial, ignore=shutil.ignore_patterns(MARKER_FILES, "*.sqlite3", "*.sqlite3-*"))
+    skipped = shutil.ignore_patterns(MARKER_FILES, TANTIVY_LOCKS, "*.sqlite3", "*.sqlite3-*")
+    shutil.copytree(source, partial, ignore=skipped)
     for db in source.glob("*.sqlite3"):
         with (
             closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as src,

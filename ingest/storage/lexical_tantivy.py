@@ -5,7 +5,9 @@ An alternative to the FTS5 ranking of :mod:`ingest.storage.lexical_index`, measu
 ``<store>/lexical.tantivy/``) holds one Tantivy document per sentence: its analyzer terms
 (space-joined, split by Tantivy's ``whitespace`` tokenizer, so the index ranks exactly the terms
 the in-memory BM25 ranks), its key (``doc_id``, ``idx``), the article's version, outlet and
-publication time (an indexed fast field, for date filters). No text is stored: the read side cuts
+publication time (an indexed fast field, for date filters and :meth:`newest_articles`), and its
+line key (:func:`~ingest.storage.tantivy_schema.line_key`, for :meth:`line_articles`: boilerplate).
+No text is stored: the read side cuts
 sentences, neighbours and article metadata from the SQLite file by key, which SQLite does in well
 under a millisecond; Tantivy only answers "which keys, with which score".
 
@@ -21,9 +23,9 @@ then gets a :class:`LexicalIndexError` saying so. Readers: any number of process
 first compares ``meta.json`` (one ``stat``) with what its searcher was loaded from and reloads on
 a change, so the first search after another process's commit already sees it.
 
-With the SQLite file beside it, a write commits SQLite first, then Tantivy; every sentence carries
-its article's version, and :meth:`stale` lists the articles whose indexed version differs from
-SQLite's (a kill between the two commits), for the writer to re-index on open.
+The store commits Chroma first, then Tantivy (:mod:`ingest.storage.lexical_sync`); every sentence
+carries its article's version, and :meth:`stale` lists the articles whose indexed version differs
+from the store's (a kill between the two commits), for the writer to re-index on open.
 """
 
 from __future__ import annotations
@@ -32,8 +34,7 @@ import json
 import math
 import os
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,18 +42,30 @@ import tantivy
 
 from ingest.storage.lexical_records import Hit, IndexedArticle, SearchFilters, SentenceKey
 from ingest.storage.lexical_sql import LexicalIndexError
-from ingest.storage.tantivy_schema import INDEX_DIR, key_term, tantivy_path, tantivy_schema, unique_terms
+from ingest.storage.tantivy_schema import (
+    INDEX_DIR,
+    WRITER_HEAP,
+    Analyzer,
+    index_writer,
+    key_term,
+    sentence_documents,
+    tantivy_path,
+    tantivy_schema,
+    unique_terms,
+)
 
-__all__ = ["INDEX_DIR", "TantivyLexicalIndex", "tantivy_path"]
+__all__ = ["INDEX_DIR", "LexicalIndexUnreadableError", "TantivyLexicalIndex", "tantivy_path"]
 
 SETTINGS_FILE = "newsdesk.json"  # our schema version and the analyzer's name, beside meta.json
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the line and article fields
 DEFAULT_TIMEOUT_S = 5.0
 K1 = 1.2  # Tantivy's BM25 constants (not configurable); its scores are k1 + 1 times bm25s's
-LOCK_POLL_S = 0.05
-WRITER_HEAP = 64_000_000
 REBUILD_HEAP = 256_000_000
-Analyzer = Callable[[str], Sequence[str]]
+
+
+class LexicalIndexUnreadableError(LexicalIndexError):
+    """The folder is not an index this process can read (missing, not a folder, damaged, of another
+    schema or analyzer): only a rebuild from the store helps."""
 
 
 class TantivyLexicalIndex:
@@ -88,13 +101,16 @@ class TantivyLexicalIndex:
     def _error(self, what: str, detail: object = "") -> LexicalIndexError:
         return LexicalIndexError(f"lexical index {self.path}: {what}{f': {detail}' if detail else ''}")
 
+    def _unreadable(self, what: str, detail: object = "") -> LexicalIndexUnreadableError:
+        return LexicalIndexUnreadableError(str(self._error(what, detail)))
+
     def _open(self, create: bool) -> None:
         meta = self.path / "meta.json"
         if self.path.exists() and not self.path.is_dir():
-            raise self._error("is not a folder (move it away or rebuild the index from the store)")
+            raise self._unreadable("is not a folder (move it away or rebuild the index from the store)")
         if not meta.is_file():
             if not create:
-                raise self._error("no such index (rebuild it from the store)")
+                raise self._unreadable("no such index (rebuild it from the store)")
             self._create()
         self._check_settings()
         try:
@@ -102,7 +118,7 @@ class TantivyLexicalIndex:
             self._index.config_reader("manual")  # reloads are ours: see _searcher
             self._reload()
         except (ValueError, OSError) as exc:
-            raise self._error(
+            raise self._unreadable(
                 "open failed", f"{exc} (the index is damaged: rebuild it from the store)"
             ) from exc
 
@@ -112,7 +128,7 @@ class TantivyLexicalIndex:
             settings = {"schema": SCHEMA_VERSION, "analyzer": self.analyzer_name}
             (self.path / SETTINGS_FILE).write_text(json.dumps(settings))
             created = tantivy.Index(self._schema, path=str(self.path), reuse=True)
-            with self._writer(created, "create") as writer:
+            with index_writer(created, "create", self.timeout_s, self._error) as writer:
                 writer.commit()  # meta.json exists from here on: an empty, valid index
         except OSError as exc:
             raise self._error("create failed", exc) from exc
@@ -122,14 +138,16 @@ class TantivyLexicalIndex:
         try:
             settings = json.loads((self.path / SETTINGS_FILE).read_text())
         except (OSError, ValueError) as exc:
-            raise self._error(f"cannot read {SETTINGS_FILE} (rebuild the index from the store)", exc) from exc
+            raise self._unreadable(
+                f"cannot read {SETTINGS_FILE} (rebuild the index from the store)", exc
+            ) from exc
         if not isinstance(settings, dict) or settings.get("schema") != SCHEMA_VERSION:
             found = settings.get("schema") if isinstance(settings, dict) else None
-            raise self._error(
+            raise self._unreadable(
                 f"schema version {found!r}, this Newsdesk reads {SCHEMA_VERSION!r}: rebuild it from the store"
             )
         if settings.get("analyzer") != self.analyzer_name:
-            raise self._error(
+            raise self._unreadable(
                 f"its terms were made by analyzer {settings.get('analyzer')!r}, this process uses "
                 f"{self.analyzer_name!r}: rebuild it from the store"
             )
@@ -296,69 +314,54 @@ class TantivyLexicalIndex:
                 problems.append(f"article {doc_id!r} has {found} of its {expected} sentences")
         return problems
 
+    def line_articles(self, lines: Iterable[str], cap: int) -> dict[str, int]:
+        """For each line key (:func:`~ingest.storage.tantivy_schema.line_key`), how many distinct
+        articles have a sentence of that line, counted up to ``cap`` (0: in no article)."""
+        searcher = self._searcher()
+        return {line: self._line_articles(searcher, line, cap) for line in dict.fromkeys(lines)}
+
+    def _line_articles(self, searcher: tantivy.Searcher, line: str, cap: int) -> int:
+        if cap < 1:
+            return 0
+        found = searcher.search(tantivy.Query.term_query(self._schema, "first_line", line), 1, count=True)
+        return min(int(found.count), cap)  # type: ignore[attr-defined]  # in tantivy-py, not its stub
+
+    def newest_articles(self, n: int) -> list[str]:
+        """The doc_ids of the ``n`` most recently published articles, newest first; articles without
+        a publication time come after all dated ones."""
+        if n < 1:
+            return []
+        searcher = self._searcher()
+        hits = searcher.search(
+            self._int_term("idx", 0), n, count=False, order_by_field="published_ts", order=tantivy.Order.Desc
+        ).hits
+        return [str(searcher.doc(address).get_first("doc_id")) for _, address in hits]
+
     # --- writes: each one commit -----------------------------------------------------------------
     @contextmanager
-    def _writer(
-        self, index: tantivy.Index, what: str, heap: int = WRITER_HEAP
-    ) -> Iterator[tantivy.IndexWriter]:
-        """The index's writer, waiting up to the timeout for another one (in any process) to finish;
-        uncommitted operations are rolled back on an error, and the lock is released at the end."""
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            try:
-                writer = index.writer(heap_size=heap, num_threads=1)
-                break
-            except ValueError as exc:
-                if "LockBusy" not in str(exc):
-                    raise self._error(f"{what} failed", exc) from exc
-                if time.monotonic() >= deadline:
-                    raise self._error(
-                        f"{what} failed (another process held the write lock "
-                        f"for more than {self.timeout_s:g} s)"
-                    ) from exc
-                time.sleep(LOCK_POLL_S)
-        try:
-            yield writer
-        except BaseException:
-            writer.rollback()
-            raise
-        finally:
-            writer.wait_merging_threads()  # finishes merges and releases the lock
-
-    @contextmanager
     def _write(self, what: str, heap: int = WRITER_HEAP) -> Iterator[tantivy.IndexWriter]:
-        with self._lock, self._writer(self._opened(), what, heap) as writer:
+        with self._lock, index_writer(self._opened(), what, self.timeout_s, self._error, heap) as writer:
             yield writer
             try:
                 writer.commit()
             except ValueError as exc:
                 raise self._error(f"{what} (commit) failed", exc) from exc
 
-    def _documents(self, article: IndexedArticle) -> Iterator[tantivy.Document]:
-        total = len(article.spans)
-        for i, (start, end) in enumerate(article.spans):
-            yield tantivy.Document(
-                terms=" ".join(self.analyzer(article.text[start:end])),
-                doc_id=article.doc_id,
-                key=key_term(article.doc_id, i),
-                version=article.version,
-                source=article.source,
-                idx=i,
-                sentences=total,
-                published_ts=article.published_ts,
-            )
-
-    def add(self, articles: Iterable[IndexedArticle]) -> int:
-        """Index a group of articles in one commit, each replacing any earlier version of it; the
-        number of sentences written. The iterable is consumed before the commit."""
+    def add(self, articles: Iterable[IndexedArticle], delete: Iterable[str] = ()) -> int:
+        """Index a group of articles in one commit, each replacing any earlier version of it, and
+        remove the articles ``delete`` names; the number of sentences written. Both iterables are
+        consumed while this process holds the write lock, ``articles`` first, then ``delete`` (so a
+        generator can decide what to write from what is current then)."""
         written = 0
         with self._write("add") as writer:
             for article in articles:
                 article.check()
                 writer.delete_documents_by_term("doc_id", article.doc_id)
-                for doc in self._documents(article):
+                for doc in sentence_documents(article, self.analyzer):
                     writer.add_document(doc)
                 written += len(article.spans)
+            for doc_id in delete:
+                writer.delete_documents_by_term("doc_id", doc_id)
         return written
 
     def delete(self, doc_id: str) -> bool:
@@ -371,18 +374,18 @@ class TantivyLexicalIndex:
 
     def rebuild(self, articles: Iterable[IndexedArticle]) -> int:
         """Replace the whole index with ``articles`` in one commit (readers see the old index until
-        it commits); the number of sentences written. A doc_id seen twice: the later one stays."""
-        latest: dict[str, IndexedArticle] = {}
-        for article in articles:
-            article.check()
-            latest.pop(article.doc_id, None)
-            latest[article.doc_id] = article
+        it commits); the number of sentences written. The articles are read one at a time, not
+        held; a doc_id seen twice: the later one stays."""
+        written: dict[str, int] = {}
         with self._write("rebuild", REBUILD_HEAP) as writer:
             writer.delete_all_documents()
-            for article in latest.values():
-                for doc in self._documents(article):
+            for article in articles:
+                article.check()
+                writer.delete_documents_by_term("doc_id", article.doc_id)  # an earlier copy of it
+                for doc in sentence_documents(article, self.analyzer):
                     writer.add_document(doc)
-        return sum(len(a.spans) for a in latest.values())
+                written[article.doc_id] = len(article.spans)
+        return sum(written.values())
 
     def size_bytes(self) -> int:
         """Bytes on disk of the index folder."""

@@ -28,6 +28,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from ingest.errors import StoreLockedError, StoreServedError
+from ingest.sections import StoreSettings
 
 LOCK_FILE = ".newsdesk-write.lock"
 SERVE_LOCK_FILE = ".newsdesk-serve.lock"
@@ -132,3 +133,35 @@ def _server_info(store_dir: Path) -> tuple[str, str]:
     if not isinstance(info, dict):
         info = {}
     return str(info.get("pid", "unknown")), str(info.get("address", "address unknown"))
+
+
+class StoreFolderLocks:
+    """The locks of a store's folder, as methods of :class:`~ingest.storage.store.NewsStore`."""
+
+    settings: StoreSettings
+    _serving = False  # this process serves the embedded folder (hold_for_serving)
+
+    @contextmanager
+    def write_lock(self, timeout_s: float = 0.5, writing: bool = True) -> Iterator[None]:
+        """Hold the folder's writer lock (embedded mode); a second writer gets StoreLockedError,
+        and a writer other than the server that holds the folder StoreServedError (``writing``
+        False: a reader that only keeps writers out, such as a backup, is allowed)."""
+        if self.settings.uses_server:
+            yield
+            return
+        with folder_write_lock(Path(self.settings.store_dir), timeout_s, self._serving or not writing):
+            yield
+
+    @contextmanager
+    def hold_for_serving(self, address: str) -> Iterator[None]:
+        """While the block runs, this process is the only one that may write to the embedded
+        folder (see the module doc); a Chroma server needs no hold: its clients see every write."""
+        if self.settings.uses_server:
+            yield
+            return
+        with serving_hold(Path(self.settings.store_dir), address):
+            self._serving = True
+            try:
+                yield
+            finally:
+                self._serving = False

@@ -1,4 +1,4 @@
-"""The only code that talks to Chroma.
+"""The only code that talks to Chroma, and the owner of the store's lexical index.
 
 What the two collections hold: :mod:`ingest.storage.records`.
 
@@ -6,7 +6,9 @@ Writes go sentences first, then the article record, then stale sentences are del
 interrupted write leaves at most unreferenced sentence records, which readers ignore (their
 ``version`` is not the article's) and the next write of that article replaces or removes. An
 ingest group is written the same way with few calls (:meth:`NewsStore.write_articles`): the
-sentences of all its articles, then all their records in one upsert, then the stale sentences.
+sentences of all its articles, then all their records in one upsert, then the stale sentences;
+then the lexical index, one commit per group (:mod:`ingest.storage.lexical_sync`: a writer first
+repairs what a crash between the two commits left behind).
 Every change sets a new ``generation`` token on the articles collection so other processes know
 when their in-memory views (lexical index, texts) are stale: read the token *before* reading the
 data it stands for, then a write that lands in between is seen as a change next time. Readers
@@ -32,7 +34,6 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -41,7 +42,9 @@ from ingest.embedding.embedder import Vectors
 from ingest.errors import DocumentNotFoundError, StoreError
 from ingest.sections import StoreSettings
 from ingest.storage.chroma import chroma_call, make_client, store_where
-from ingest.storage.locks import folder_write_lock, serving_hold
+from ingest.storage.lexical_sync import LexicalSync
+from ingest.storage.lexical_tantivy import TantivyLexicalIndex
+from ingest.storage.locks import StoreFolderLocks
 from ingest.storage.records import (
     SPANS_KEY,
     ArticleWrite,
@@ -64,8 +67,9 @@ SETTLE_ROUNDS = 3
 HEALTH_QUERY_K = 10
 
 
-class NewsStore:
-    """Articles and their sentence vectors in Chroma, embedded or on a server."""
+class NewsStore(StoreFolderLocks):
+    """Articles and their sentence vectors in Chroma, embedded or on a server (and their lexical
+    index); its folder's locks: :class:`~ingest.storage.locks.StoreFolderLocks`."""
 
     def __init__(self, settings: StoreSettings, client: ClientAPI | None = None) -> None:
         self.settings = settings
@@ -78,7 +82,7 @@ class NewsStore:
         self._batch_lock = threading.Lock()
         self._batch_depth = 0
         self._bump_pending = False
-        self._serving = False  # this process serves the embedded folder (hold_for_serving)
+        self.lexical_sync = LexicalSync(settings, self.articles, self.sentences, self.batch_size)
 
     def _collection(self, name: str) -> Collection:
         try:
@@ -88,8 +92,14 @@ class NewsStore:
         except Exception as exc:
             raise StoreError(f"cannot open collection {name!r} at {self.where}: {exc}") from exc
 
+    @property
+    def lexical(self) -> TantivyLexicalIndex:
+        """The store's lexical index (BM25, line keys, newest articles), opened on first use."""
+        return self.lexical_sync.index
+
     def close(self) -> None:
         """Release this store's Chroma client (embedded: the folder's files once no client uses them)."""
+        self.lexical_sync.close()
         close = getattr(self._client, "close", None)
         if callable(close):
             close()
@@ -102,32 +112,6 @@ class NewsStore:
     def side_collection(self, suffix: str) -> Collection:
         """Another collection of this store, ``{collection}_{suffix}`` (stories, versions...)."""
         return self._collection(f"{self.settings.collection}_{suffix}")
-
-    # --- locking ---------------------------------------------------------------------------
-    @contextmanager
-    def write_lock(self, timeout_s: float = 0.5, writing: bool = True) -> Iterator[None]:
-        """Hold the folder's writer lock (embedded mode); a second writer gets StoreLockedError,
-        and a writer other than the server that holds the folder StoreServedError (``writing``
-        False: a reader that only keeps writers out, such as a backup, is allowed)."""
-        if self.settings.uses_server:
-            yield
-            return
-        with folder_write_lock(Path(self.settings.store_dir), timeout_s, self._serving or not writing):
-            yield
-
-    @contextmanager
-    def hold_for_serving(self, address: str) -> Iterator[None]:
-        """While the block runs, this process is the only one that may write to the embedded
-        folder (:mod:`ingest.storage.locks`); a Chroma server needs no hold: its clients see every write."""
-        if self.settings.uses_server:
-            yield
-            return
-        with serving_hold(Path(self.settings.store_dir), address):
-            self._serving = True
-            try:
-                yield
-            finally:
-                self._serving = False
 
     # --- generation ------------------------------------------------------------------------
     def generation(self) -> str:
@@ -291,6 +275,7 @@ class NewsStore:
         """
         if not items:
             return
+        self.lexical_sync.prepare()
         sentences = [sentence_rows(item) for item in items]
         self._upsert_sentences(
             [i for ids, _ in sentences for i in ids],
@@ -302,7 +287,10 @@ class NewsStore:
         self._upsert(self.articles, [item.doc_id for item in items], titles, records, [i.text for i in items])
         for item, (ids, metas) in zip(items, sentences):
             self._after_commit(item, ids, metas)
-        self._generation_changed()
+        try:
+            self.lexical_sync.write(items)
+        finally:  # Chroma changed, whatever the index did
+            self._generation_changed()
 
     def _after_commit(
         self, item: ArticleWrite, ids: list[str], metas: Sequence[Mapping[str, MetaValue]]
@@ -358,9 +346,13 @@ class NewsStore:
     def delete_article(self, doc_id: str) -> None:
         """Remove an article and every sentence record of it; DocumentNotFoundError if absent."""
         self.require_article(doc_id)
+        self.lexical_sync.prepare()
         self._call("delete", lambda: self.articles.delete(ids=[doc_id]))
         self._delete_stale(doc_id, keep_version=None)
-        self._generation_changed()
+        try:
+            self.lexical_sync.delete(doc_id)
+        finally:
+            self._generation_changed()
 
     def purge_orphans(self) -> int:
         """Delete sentence records whose article is missing or has another version."""

@@ -121,6 +121,8 @@ def test_other_writes_to_a_store_a_server_holds_are_refused_with_the_way_through
     refusal = capsys.readouterr().err
     assert f"pid {pid}" in refusal and base in refusal and f"{base}/api/ingest" in refusal
     assert "Chroma server" in refusal and len(refusal.strip().splitlines()) == 1
+    assert main(["reindex", "--quiet", "--store", str(store)]) == 2  # the lexical index is written too
+    assert "held by `newsdesk serve`" in capsys.readouterr().err
     asked = httpx.post(f"{base}/api/ask", json={"question": SAMPLE_QUESTION}, timeout=60)
     assert asked.status_code == 200 and asked.json()["grounded"]  # the server is unharmed
 

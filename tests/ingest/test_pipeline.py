@@ -164,6 +164,10 @@ def test_ingest_killed_midway_and_rerun_ends_like_a_clean_run(tmp_path: Path) ->
     wait_for_first_commit(killed, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    reopened = NewsStore(Settings(store_dir=killed).store)
+    reopened.lexical_sync.prepare(show_progress=False)  # what the next writer does first
+    assert lexical_matches_chroma(reopened)
+    reopened.close()
     for store in (killed, clean):
         done = run_cli(store, "--quiet", str(data))
         _, err = done.communicate(timeout=600)
@@ -173,6 +177,14 @@ def test_ingest_killed_midway_and_rerun_ends_like_a_clean_run(tmp_path: Path) ->
     assert len(results[0][0]) == 24
     killed_store = NewsStore(Settings(store_dir=killed).store)
     assert killed_store.count()[1] == len(results[0][1])
+    assert lexical_matches_chroma(killed_store)
+    assert killed_store.lexical.sentence_count() == len(results[0][1])
+
+
+def lexical_matches_chroma(store: NewsStore) -> bool:
+    """The lexical index holds every committed article at its version, with all its sentences."""
+    versions = {a.doc_id: a.version for a in store.iter_articles() if a.spans != ()}
+    return store.lexical.check() == [] and store.lexical.stale(versions) == ([], [])
 
 
 def test_context_words_keep_only_the_last_words_of_the_previous_sentence() -> None:

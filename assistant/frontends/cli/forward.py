@@ -34,7 +34,7 @@ def source_files(sources: Sequence[str]) -> tuple[list[Path], list[str]]:
         elif path.is_file():
             files.append(path)
         else:
-            raise SourceError(f"{source}: no such file or folder")
+            raise SourceError(source, "no such file or folder")
     return files, urls
 
 

@@ -68,6 +68,9 @@ def _add_ingest_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("delete", help="remove articles and all their sentences")
     p.add_argument("doc_ids", nargs="+")
+    p = sub.add_parser("reindex", help="rebuild the lexical index from the store (progress on stderr)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_serve_command(sub: Any) -> None:
@@ -228,6 +231,22 @@ def _delete(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.storage.store import NewsStore
+
+    store = NewsStore(settings.store)
+    with store.write_lock():
+        done = store.lexical_sync.rebuild(show_progress=not args.quiet)
+    if args.json:
+        print(json.dumps(done.as_dict()))
+    else:
+        print(
+            f"reindexed {done.articles} articles ({done.sentences} sentences) "
+            f"into {store.lexical_sync.path} in {done.seconds:.1f} s"
+        )
+    return 0
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.server import serve
 
@@ -243,6 +262,7 @@ COMMANDS: dict[str, Handler] = {
     "stats": _stats,
     "show": _show,
     "delete": _delete,
+    "reindex": _reindex,
     "serve": _serve,
     **answer.COMMANDS,
     **feeds.COMMANDS,

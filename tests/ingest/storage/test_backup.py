@@ -18,6 +18,7 @@ from ingest.settings import Settings
 from ingest.storage.backup import MANIFEST_NAME, backup_store, folder_counts, restore_store
 from ingest.storage.locks import folder_write_lock
 from ingest.storage.store import NewsStore
+from ingest.terms import content_terms
 from tests.conftest import SAMPLE
 from tests.ingest.test_pipeline import dev_rows, write_jsonl
 
@@ -91,6 +92,26 @@ def test_restore_drill_gives_the_same_counts_and_the_same_top_answers(
     before = top_answers(source, embedder, questions)
     assert top_answers(restored, embedder, questions) == before
     assert any(citations for _, citations in before)
+
+
+def test_a_restored_store_answers_lexical_searches_from_its_restored_index(
+    backup_dir: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    assert not [p.name for p in (backup_dir / "store").rglob(".tantivy-*")]  # no lock files copied
+    restored = store_settings(tmp_path)
+    restore_store(restored.store, backup_dir)
+    rows = {str(r["id"]): str(r["text"])[:2000] for r in dev_rows(N_ARTICLES)}
+    first = next(iter(rows))
+    elsewhere = {t for doc_id, text in rows.items() if doc_id != first for t in content_terms(text)}
+    word = next(t for t in content_terms(rows[first]) if t not in elsewhere)
+    components = IngestComponents.build(restored, embedder=embedder)
+    store = components.store
+    assert store.lexical.path.is_relative_to(restored.store_dir)
+    assert {hit.key.doc_id for hit in store.lexical.search([word], 5)} == {first}
+    assert store.lexical.stale({a.doc_id: a.version for a in store.iter_articles()}) == ([], [])
+    components.pipeline.run([str(SAMPLE)], show_progress=False)  # the restored index takes writes
+    assert store.lexical.doc_count() == N_ARTICLES + 1 and store.lexical.check() == []
+    store.close()
 
 
 def test_restore_refuses_a_store_that_holds_records_unless_forced(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -15,7 +16,8 @@ from assistant.text.lexical import LexicalIndex as MemoryIndex
 from assistant.text.lexical import content_terms
 from ingest.errors import StoreError
 from ingest.storage.lexical_records import IndexedArticle, SearchFilters, SentenceKey
-from ingest.storage.lexical_tantivy import TantivyLexicalIndex, tantivy_path
+from ingest.storage.lexical_tantivy import SETTINGS_FILE, TantivyLexicalIndex, tantivy_path
+from ingest.storage.tantivy_schema import line_key
 from tests.ingest.storage.lexical_data import ANALYZER, DAM, DAY, TALKS, UNDATED, analyze, article, child
 
 
@@ -127,6 +129,45 @@ def test_stale_lists_the_articles_whose_version_differs_from_the_expected_one(
     assert index.stale({"dam": "v1"}) == ([], ["talks"])
 
 
+def test_one_add_can_also_remove_articles_in_the_same_commit(index: TantivyLexicalIndex) -> None:
+    index.add([DAM, TALKS])
+    generation = index.generation()
+    index.add([UNDATED], delete=["talks", "never-indexed"])
+    assert index.versions() == {"dam": "v1", "undated": "v1"} and index.generation() > generation
+
+
+def test_line_articles_counts_the_distinct_articles_of_an_outlet_with_a_line_up_to_the_cap(
+    index: TantivyLexicalIndex,
+) -> None:
+    sign_up = line_key("Wire", "Sign up for our newsletter.")
+    assert line_key("Wire", "  sign up for our\nNEWSLETTER. ") == sign_up  # case and spaces folded
+    assert line_key("Blog", "Sign up for our newsletter.") != sign_up  # a line is an outlet's
+    index.add([DAM, TALKS])
+    opened = line_key("Wire", "The dam opened on Tuesday.")
+    assert index.line_articles([sign_up, opened, "0123456789abcdef"], cap=3) == {
+        sign_up: 2,
+        opened: 1,
+        "0123456789abcdef": 0,
+    }
+    index.add([article("ads", ["Sign up for our newsletter."] * 9 + ["Ads."], source="Wire")])
+    assert index.line_articles([sign_up], cap=3) == {sign_up: 3}  # nine copies in one article: one
+    assert index.line_articles([sign_up], cap=2) == {sign_up: 2}
+    assert index.line_articles([sign_up], cap=10) == {sign_up: 3}
+    index.delete("talks")
+    assert index.line_articles([sign_up, sign_up], cap=3) == {sign_up: 2}
+    assert index.line_articles([], cap=3) == {} and index.line_articles([sign_up], cap=0) == {sign_up: 0}
+
+
+def test_newest_articles_are_the_latest_published_first_and_undated_ones_last(
+    index: TantivyLexicalIndex,
+) -> None:
+    assert index.newest_articles(3) == []
+    index.add([UNDATED, DAM, TALKS])
+    assert index.newest_articles(2) == ["talks", "dam"]
+    assert index.newest_articles(10) == ["talks", "dam", "undated"]
+    assert index.newest_articles(0) == []
+
+
 def test_ranking_and_scores_match_the_in_memory_bm25(tmp_path: Path) -> None:
     """Tantivy's BM25 is Lucene's (idf with +1), times k1 + 1, which the index divides out."""
     filler = [f"Filler sentence number {n} about gardening." for n in range(12)]
@@ -173,6 +214,12 @@ def test_a_missing_index_is_an_error_when_asked_not_to_create_it(tmp_path: Path)
     with pytest.raises(StoreError, match="no such index"):
         TantivyLexicalIndex.open(tantivy_path(tmp_path), analyze, ANALYZER, create=False)
     assert not tantivy_path(tmp_path).exists()
+
+
+def test_an_index_of_the_first_schema_is_refused_until_rebuilt(index: TantivyLexicalIndex) -> None:
+    (index.path / SETTINGS_FILE).write_text(json.dumps({"schema": "1", "analyzer": ANALYZER}))
+    with pytest.raises(StoreError, match=r"schema version '1', this Newsdesk reads '2': rebuild it"):
+        TantivyLexicalIndex.open(index.path, analyze, ANALYZER)
 
 
 def test_an_index_made_with_another_analyzer_is_refused(index: TantivyLexicalIndex) -> None:

@@ -20,7 +20,10 @@ from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
 from ingest.pipeline import article_metadata, content_hash
 from ingest.settings import Settings
+from ingest.storage.lexical_records import SentenceKey
+from ingest.storage.records import ArticleWrite
 from ingest.storage.store import NewsStore
+from ingest.terms import content_terms
 from ingest.types import Article, MetaValue, Span
 from tests.assistant.conftest_api import SAMPLE_QUESTION, api_settings, serve_app
 from tests.chroma_server import ChromaServer, chroma_cli, chroma_server, free_port, new_collection
@@ -153,6 +156,44 @@ def test_concurrent_updates_of_one_article_end_with_the_last_commit_and_all_its_
     assert first.require_article("d1").version == a.version
     assert declared == stored == {"d1": 2}
     assert first.count() == (1, 2)
+
+
+def test_on_a_server_the_lexical_index_lives_in_lexical_dir_and_follows_the_pipeline(
+    chroma_server: ChromaServer, embedder: Embedder, tmp_path: Path
+) -> None:
+    settings = chroma_server.settings(tmp_path, lexical_dir=tmp_path / "lexical")
+    components = IngestComponents.build(settings, embedder=embedder)
+    rows = [{"id": "z1", "text": "The zeppelin landed in Lisbon.\nLate."}, {"id": "z2", "text": "Ferry."}]
+    components.pipeline.run([str(write_jsonl(tmp_path / "z.jsonl", rows))], show_progress=False)
+    store = components.store
+    assert store.lexical.path == tmp_path / "lexical" / settings.collection
+    hits = store.lexical.search(content_terms("zeppelin in Lisbon"), 5)
+    assert [h.key for h in hits] == [SentenceKey("z1", 0)]
+    components.pipeline.delete("z2")
+    assert store.lexical.versions() == {"z1": store.require_article("z1").version}
+    assert store.lexical.check() == [] and not settings.store_dir.exists()  # nothing in store_dir
+
+
+def test_an_index_write_that_lands_after_a_later_commit_of_the_article_is_skipped(
+    chroma_server: ChromaServer, embedder: Embedder, tmp_path: Path
+) -> None:
+    collection = new_collection()
+    first, second = (NewsStore(chroma_server.settings(tmp_path, collection).store) for _ in range(2))
+    older, newer = (article_write(embedder, f"The {craft} landed.") for craft in ("zeppelin", "airship"))
+    first.write_articles([older])
+    second.write_articles([newer])  # a later commit of the same article, by another process
+    first.lexical_sync.write([older])  # the first writer's index write, late
+    assert second.lexical.versions() == {"d1": newer.version}
+    assert [h.key.doc_id for h in second.lexical.search(content_terms("airship"), 5)] == ["d1"]
+    assert second.lexical.search(content_terms("zeppelin"), 5) == []
+
+
+def article_write(embedder: Embedder, text: str) -> ArticleWrite:
+    """What the pipeline writes for doc ``d1`` with this one-sentence text."""
+    article = Article(doc_id="d1", text=text)
+    meta = article_metadata(article, content_hash(article, embedder.model_name), embedder.model_name, 1)
+    vectors = embedder.embed([text, text])
+    return ArticleWrite("d1", text, meta, vectors[0], [Span(0, len(text))], vectors[1:])
 
 
 @dataclass

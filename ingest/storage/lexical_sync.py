@@ -1,0 +1,345 @@
+"""The store's lexical index: where it lives, and how the store's writes keep it in step with Chroma.
+
+The index (:class:`~ingest.storage.lexical_tantivy.TantivyLexicalIndex`: BM25 over the sentences'
+analyzer terms, their line keys and publication times) is a folder of this machine,
+:func:`lexical_path`: ``<store_dir>/lexical.tantivy/<collection>/``, or ``<lexical_dir>/<collection>/``
+when that setting names another parent (the workers of a Chroma server on one machine share it;
+workers on several machines would need another engine behind the same interface).
+
+Write order: :class:`~ingest.storage.store.NewsStore` commits to Chroma first (the sentence records,
+then the article records: the commit point), then to the index, one Tantivy commit per group of
+articles. The index is derived data: a kill between the two commits leaves it behind Chroma, never
+ahead. So before its first write a writer (:meth:`LexicalSync.prepare`) compares the versions the
+index holds with Chroma's and re-indexes or removes what differs: cheap when nothing does (the
+versions of both sides, no texts). An index folder that is missing, damaged, or of another schema or
+analyzer is rebuilt from the store, with a progress bar on stderr (:meth:`LexicalSync.rebuild`, also
+``newsdesk reindex``).
+
+Several writers (a Chroma server): Tantivy's write lock orders their index writes, and under it a
+writer indexes an article only while Chroma still holds the version it wrote (a later writer indexes
+its own), and a repair or a delete reads Chroma's current record of each article it touches. So the
+index ends with each article's last committed version, whatever the interleaving.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from functools import partial
+from itertools import count
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from filelock import FileLock
+from tqdm import tqdm
+
+from ingest.sections import StoreSettings
+from ingest.storage.chroma import chroma_call, store_where
+from ingest.storage.lexical_records import IndexedArticle
+from ingest.storage.lexical_sql import LexicalIndexError
+from ingest.storage.lexical_tantivy import LexicalIndexUnreadableError, TantivyLexicalIndex
+from ingest.storage.records import (
+    SPANS_KEY,
+    ArticleWrite,
+    StoredArticle,
+    decode_spans,
+    sentence_record,
+    stored_article,
+)
+from ingest.storage.tantivy_schema import tantivy_path
+from ingest.terms import ANALYZER_NAME, content_terms
+from ingest.types import MetaValue
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
+
+T = TypeVar("T")
+PAGE = 500  # article records read per Chroma call
+LEGACY_BATCH = 50  # articles whose sentence records are read per call (a few thousand records)
+PROGRESS_MIN = 200  # a repair of this many articles or more shows a progress bar
+REBUILD_LOCK = ".newsdesk-reindex-{}.lock"  # beside the index folders; '.newsdesk-*': backups skip it
+
+
+def lexical_path(settings: StoreSettings) -> Path:
+    """The lexical index folder of a store's collection."""
+    parent = settings.lexical_dir if settings.lexical_dir is not None else tantivy_path(settings.store_dir)
+    return Path(parent) / settings.collection
+
+
+@dataclass(frozen=True)
+class Reindexed:
+    """What a rebuild of the lexical index wrote, and how long it took."""
+
+    articles: int
+    sentences: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def indexed_article(
+    doc_id: str, text: str, metadata: Mapping[str, MetaValue], spans: Iterable[tuple[int, int]]
+) -> IndexedArticle:
+    """What the lexical index holds of an article record (``spans``: its committed sentences)."""
+    ts = metadata.get("published_ts")
+    return IndexedArticle(
+        doc_id,
+        str(metadata.get("version", "")),
+        text,
+        tuple(spans),
+        title=str(metadata.get("title", "")),
+        source=str(metadata.get("source", "")),
+        published_ts=int(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else -1,
+    )
+
+
+def written_article(item: ArticleWrite) -> IndexedArticle:
+    return indexed_article(item.doc_id, item.text, item.metadata, ((s.start, s.end) for s in item.spans))
+
+
+def sentence_less(meta: Mapping[str, Any]) -> bool:
+    """An article record of no sentence (a text of punctuation only, say)."""
+    return meta.get("n_sentences") == 0 or decode_spans(meta.get(SPANS_KEY)) == ()
+
+
+def version_map(got: Any) -> dict[str, str]:
+    """doc_id -> version of the article records of a Chroma ``get``."""
+    return {d: str((m or {}).get("version", "")) for d, m in zip(got["ids"], got["metadatas"] or [])}
+
+
+class LexicalSync:
+    """The lexical index of one store: opened on first use, repaired before the first write,
+    written after each Chroma commit. Safe to share between the threads of a process."""
+
+    def __init__(
+        self, settings: StoreSettings, articles: Collection, sentences: Collection, batch_size: int
+    ) -> None:
+        self.settings = settings
+        self.path = lexical_path(settings)
+        self._articles, self._sentences, self._batch = articles, sentences, batch_size
+        self._where = store_where(settings)
+        self._index: TantivyLexicalIndex | None = None
+        self._repaired = False
+        self._lock = threading.RLock()
+
+    # --- opening ---------------------------------------------------------------------------------
+    @property
+    def index(self) -> TantivyLexicalIndex:
+        """The index, opened (created when missing) on first use; LexicalIndexError naming the folder
+        when it cannot be read (``newsdesk reindex`` rebuilds it)."""
+        index = self._index
+        if index is not None:
+            return index
+        with self._lock:
+            if self._index is None:
+                try:
+                    self._index = self._open()
+                except LexicalIndexUnreadableError as exc:
+                    raise LexicalIndexError(f"{exc} (`newsdesk reindex`)") from exc
+            return self._index
+
+    def _open(self) -> TantivyLexicalIndex:
+        return TantivyLexicalIndex.open(
+            self.path, content_terms, ANALYZER_NAME, timeout_s=self.settings.chroma_timeout_s
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+            self._index, self._repaired = None, False
+
+    def prepare(self, show_progress: bool = True) -> TantivyLexicalIndex:
+        """The index, ready for this process's writes: rebuilt from the store when it cannot be read,
+        and (once per store object, and again after a failed index write) brought in step with Chroma."""
+        with self._lock:
+            if self._index is None:
+                try:
+                    self._index = self._open()
+                except LexicalIndexUnreadableError:
+                    self._recover(show_progress)
+            index = self.index
+            if not self._repaired:
+                self._sync(index, self._stale(index), show_progress)
+                self._repaired = True
+            return index
+
+    def _recover(self, show_progress: bool) -> None:
+        """Rebuild an unreadable index, unless another process did while this one waited for it."""
+        with self._rebuild_lock():
+            try:
+                self._index = self._open()
+            except LexicalIndexUnreadableError:
+                self._rebuild(show_progress)
+
+    @contextmanager
+    def _rebuild_lock(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.path.parent / REBUILD_LOCK.format(self.path.name))):
+            yield
+
+    # --- writes after Chroma's ---------------------------------------------------------------------
+    def write(self, items: Sequence[ArticleWrite]) -> None:
+        """Index a group of articles whose Chroma records just committed (one Tantivy commit)."""
+        articles = [written_article(item) for item in items]
+        with self._failing_marks_stale():
+            if self.settings.uses_server:
+                self.index.add(self._still_committed(articles))
+            else:  # the folder's write lock makes this process the only writer
+                self.index.add(articles)
+
+    def delete(self, doc_id: str) -> None:
+        """Remove an article whose Chroma records were just deleted."""
+        with self._failing_marks_stale():
+            if self.settings.uses_server:
+                self._sync(self.index, [doc_id], show_progress=False)
+            else:
+                self.index.delete(doc_id)
+
+    @contextmanager
+    def _failing_marks_stale(self) -> Iterator[None]:
+        """An index write that fails after Chroma's commit leaves the index behind: the next
+        :meth:`prepare` repairs it."""
+        try:
+            yield
+        except BaseException:
+            self._repaired = False
+            raise
+
+    def _still_committed(self, articles: Sequence[IndexedArticle]) -> Iterator[IndexedArticle]:
+        """The articles whose version Chroma still holds (read under the index's write lock)."""
+        ids = [a.doc_id for a in articles]
+        current = version_map(self._call("read", partial(self._articles.get, ids=ids, include=["metadatas"])))
+        yield from (a for a in articles if current.get(a.doc_id) == a.version)
+
+    # --- repair and rebuild ----------------------------------------------------------------------
+    def _stale(self, index: TantivyLexicalIndex) -> list[str]:
+        """The doc_ids whose index entry differs from Chroma's record (missing, other version, gone)."""
+        redo, drop = index.stale(self._chroma_versions())
+        return [*redo, *drop]
+
+    def _chroma_versions(self) -> dict[str, str]:
+        """doc_id -> version of every stored article with sentences (one without has nothing to index)."""
+        versions: dict[str, str] = {}
+        for offset in count(0, PAGE):
+            got = self._call(
+                "read", partial(self._articles.get, include=["metadatas"], limit=PAGE, offset=offset)
+            )
+            empty = {d for d, m in zip(got["ids"], got["metadatas"] or []) if sentence_less(m or {})}
+            versions.update((d, v) for d, v in version_map(got).items() if d not in empty)
+            if len(got["ids"]) < PAGE:
+                break
+        return versions
+
+    def _sync(self, index: TantivyLexicalIndex, doc_ids: Sequence[str], show_progress: bool) -> None:
+        """Make the index hold Chroma's current record of each of ``doc_ids`` (read under the index's
+        write lock): indexed when stored, removed when not. One commit."""
+        if not doc_ids:
+            return
+        gone: list[str] = []
+        shown = show_progress and len(doc_ids) >= PROGRESS_MIN
+        with tqdm(total=len(doc_ids), desc="lexical index: repair", unit="article", disable=not shown) as bar:
+
+            def current() -> Iterator[IndexedArticle]:
+                for begin in range(0, len(doc_ids), self._batch):
+                    batch = list(doc_ids[begin : begin + self._batch])
+                    found = self._read(batch)
+                    gone.extend(d for d in batch if d not in found)
+                    yield from found.values()
+                    bar.update(len(batch))
+
+            index.add(current(), delete=gone)  # ``gone`` is read after ``current()`` is consumed
+
+    def rebuild(self, show_progress: bool = True) -> Reindexed:
+        """Rebuild the index from every article in the store (one commit; readers keep the old index
+        until it lands); a folder that is not a readable index is replaced."""
+        with self._lock, self._rebuild_lock():
+            try:
+                self._index = self._index or self._open()
+            except LexicalIndexUnreadableError:
+                self._index = None
+            return self._rebuild(show_progress)
+
+    def _rebuild(self, show_progress: bool) -> Reindexed:
+        started = time.perf_counter()
+        if self._index is None:
+            self._remove_unreadable()
+            self._index = self._open()
+        index = self._index
+        total: int = self._call("count", self._articles.count)
+        done = 0
+        with tqdm(
+            total=total, desc="lexical index: rebuild", unit="article", disable=not show_progress
+        ) as bar:
+
+            def every_article() -> Iterator[IndexedArticle]:
+                nonlocal done
+                for page in self._pages():
+                    yield from page
+                    done += len(page)
+                    bar.update(len(page))
+
+            sentences = index.rebuild(every_article())
+        self._repaired = True
+        return Reindexed(done, sentences, round(time.perf_counter() - started, 2))
+
+    def _remove_unreadable(self) -> None:
+        try:
+            if self.path.is_dir() and not self.path.is_symlink():
+                shutil.rmtree(self.path)
+            elif self.path.exists() or self.path.is_symlink():
+                self.path.unlink()
+        except OSError as exc:
+            raise LexicalIndexError(f"lexical index {self.path}: cannot remove it to rebuild: {exc}") from exc
+
+    # --- reading Chroma ----------------------------------------------------------------------------
+    def _pages(self) -> Iterator[list[IndexedArticle]]:
+        for offset in count(0, PAGE):
+            page = partial(self._articles.get, include=["documents", "metadatas"], limit=PAGE, offset=offset)
+            got = self._call("read", page)
+            yield list(self._indexed(got).values())
+            if len(got["ids"]) < PAGE:
+                return
+
+    def _read(self, doc_ids: list[str]) -> dict[str, IndexedArticle]:
+        """Chroma's current record of each of ``doc_ids`` that is stored."""
+        got = self._call("read", partial(self._articles.get, ids=doc_ids, include=["documents", "metadatas"]))
+        return self._indexed(got)
+
+    def _indexed(self, got: Any) -> dict[str, IndexedArticle]:
+        stored = [
+            stored_article(d, t, m)
+            for d, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
+        ]
+        legacy = self._legacy_spans([a for a in stored if a.spans is None])
+        return {
+            a.doc_id: indexed_article(
+                a.doc_id, a.text, a.metadata, legacy.get(a.doc_id, []) if a.spans is None else a.spans
+            )
+            for a in stored
+        }
+
+    def _legacy_spans(self, articles: list[StoredArticle]) -> dict[str, list[tuple[int, int]]]:
+        """The committed sentences of articles stored before article records kept their offsets, from
+        their sentence records (those of the article's version, in order)."""
+        if not articles:
+            return {}
+        versions = {a.doc_id: a.version for a in articles}
+        ids, records = sorted(versions), []
+        for begin in range(0, len(ids), LEGACY_BATCH):
+            where: dict[str, Any] = {"doc_id": {"$in": ids[begin : begin + LEGACY_BATCH]}}
+            got = self._call("read", partial(self._sentences.get, where=where, include=["metadatas"]))
+            records += [sentence_record(m or {}, 0.0) for m in got["metadatas"] or []]
+        out: dict[str, list[tuple[int, int]]] = {}
+        for r in sorted(records, key=lambda r: (r.doc_id, r.index)):
+            if versions.get(r.doc_id) == r.version:
+                out.setdefault(r.doc_id, []).append((r.start, r.end))
+        return out
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        return chroma_call(self._where, what, fn)
