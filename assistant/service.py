@@ -47,7 +47,7 @@ from assistant.text.titles import clean_title, real_title
 from assistant.types import Answer, ChatTurn, Citation, Filters
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder, Vectors
-from ingest.errors import NewsdeskError
+from ingest.errors import NewsdeskError, StoreLockedError
 from ingest.pipeline import IngestReport
 from ingest.settings import Settings
 from ingest.storage.records import StoredArticle, StoreStats
@@ -301,7 +301,8 @@ class Assistant:
             filters_applied=turn.filters_applied,
             timings_ms=dict(turn.timings),
         )
-        return self.news.enrich(answer)  # syndication, corroboration, dates, deep links, corrections
+        known = turn.retrieval.view.articles if turn.retrieval is not None else {}
+        return self.news.enrich(answer, known)  # syndication, corroboration, dates, deep links, corrections
 
     # --- corpus ----------------------------------------------------------------------------
     def ingest_sources(self, sources: Sequence[str]) -> IngestReport:
@@ -340,14 +341,26 @@ class Assistant:
         return {"store": store_ok, "model_loaded": self.components.embedder.loaded, "articles": articles}
 
     def prepare(self) -> None:
-        """Load the model (in a thread: it mostly waits on torch) while the lexical index opens."""
+        """Load the model (in a thread: it mostly waits on torch) while the lexical index is brought
+        in step with the store (:meth:`prepare_index`)."""
         loader = threading.Thread(target=self._load_model_quietly, name="newsdesk-model-load")
         loader.start()
         try:
-            self.components.store.lexical.sentence_count()
+            self.prepare_index()
         finally:
             loader.join()
         _ = self.components.embedder.model  # re-raises a load error in this thread, as a ModelError
+
+    def prepare_index(self) -> None:
+        """Open the lexical index, rebuilt or repaired from Chroma if a crash or an older Newsdesk left
+        it behind, when this process may write to the store; when another process writes or serves
+        it, that process keeps the index in step, and this one only reads it."""
+        store = self.components.store
+        try:
+            with store.write_lock():
+                store.lexical_sync.prepare()
+        except StoreLockedError:
+            store.lexical.sentence_count()
 
     def _load_model_quietly(self) -> None:
         """Load and run the model, then touch the vector index (Chroma loads it on the first query)."""

@@ -68,10 +68,11 @@ class NewsEnricher:
         self.corrections = CorrectionChecker(self.archive, embedder.model_name)
         self._retracted: tuple[str, bool] = ("", False)
 
-    def enrich(self, answer: Answer) -> Answer:
-        """The answer with every news field filled (a new object; the input is not changed)."""
+    def enrich(self, answer: Answer, known: Mapping[str, StoredArticle] | None = None) -> Answer:
+        """The answer with every news field filled (a new object; the input is not changed);
+        ``known``: articles already read for this answer (the retrieval's), not read again."""
         clock = time.perf_counter()
-        articles = ArticleLookup(self.store)
+        articles = ArticleLookup(self.store, known)
         articles.load(c.doc_id for c in answer.citations)
         members = self._story_members(articles, answer.citations)
         groups = story_groups(members)

@@ -64,7 +64,6 @@ class CorpusView:
     title_vectors: FloatArray
     index: TantivyLexicalIndex | None = None
     title_terms: list[frozenset[str]] = field(default_factory=list)
-    rows_by_key: dict[tuple[str, int], int] = field(default_factory=dict)
     doc_pos: dict[str, int] = field(default_factory=dict)
     _terms: dict[int, frozenset[str]] = field(default_factory=dict)
     _idf: dict[str, float] = field(default_factory=dict)
@@ -131,7 +130,12 @@ class CorpusView:
         return [r for r in range(lo, hi) if r != row and self.s_doc[r] == doc]
 
     def row_of(self, doc_id: str, index: int) -> int | None:
-        return self.rows_by_key.get((doc_id, index))
+        """The row of sentence ``index`` of an article of the view (None when it holds no such sentence)."""
+        rows = self.article_rows(doc_id)
+        if not rows:
+            return None
+        at = rows.start + int(np.searchsorted(self.s_index[rows.start : rows.stop], index))
+        return at if at < rows.stop and int(self.s_index[at]) == index else None
 
     def article_rows(self, doc_id: str) -> range:
         """Every row of one article, in text order."""
@@ -145,25 +149,42 @@ class CorpusView:
 def build_view(store: NewsStore, index: TantivyLexicalIndex | None, doc_ids: Iterable[str]) -> CorpusView:
     """The view of the articles ``doc_ids`` (those not in the store are left out)."""
     articles, titles = fetch_articles(store, list(dict.fromkeys(doc_ids)), vectors=True)
-    records = committed_sentences(store, articles)
-    records.sort(key=lambda s: (s.doc_id, s.index))
-    ordered = sorted({s.doc_id for s in records})
-    doc_pos = {d: i for i, d in enumerate(ordered)}
+    sentences = article_sentences(store, articles)
+    ordered = sorted(d for d, rows in sentences.items() if rows)
+    counts = [len(sentences[d]) for d in ordered]
+    rows = np.array([row for d in ordered for row in sentences[d]], dtype=np.int64).reshape(-1, 3)
+    sources = [str(articles[d].metadata.get("source", "")) for d in ordered]
     return CorpusView(
         articles=articles,
         doc_ids=ordered,
-        s_doc=np.array([doc_pos[s.doc_id] for s in records], dtype=np.int64),
-        s_index=np.array([s.index for s in records], dtype=np.int64),
-        s_start=np.array([s.start for s in records], dtype=np.int64),
-        s_end=np.array([s.end for s in records], dtype=np.int64),
-        s_ts=np.array([_ts(articles[s.doc_id].metadata) for s in records], dtype=np.int64),
-        s_source=[str(articles[s.doc_id].metadata.get("source", "")) for s in records],
+        s_doc=np.repeat(np.arange(len(ordered), dtype=np.int64), counts),
+        s_index=rows[:, 0],
+        s_start=rows[:, 1],
+        s_end=rows[:, 2],
+        s_ts=np.repeat(np.array([_ts(articles[d].metadata) for d in ordered], dtype=np.int64), counts),
+        s_source=[source for source, n in zip(sources, counts) for _ in range(n)],
         title_vectors=_title_matrix(titles, ordered),
         index=index,
         title_terms=[frozenset(content_terms(str(articles[d].metadata.get("title", "")))) for d in ordered],
-        rows_by_key={(s.doc_id, s.index): i for i, s in enumerate(records)},
-        doc_pos=doc_pos,
+        doc_pos={d: i for i, d in enumerate(ordered)},
     )
+
+
+def article_sentences(
+    store: NewsStore, articles: Mapping[str, StoredArticle]
+) -> dict[str, list[tuple[int, int, int]]]:
+    """doc_id -> (index, start, end) of each committed sentence, in text order: from the offsets kept
+    in the article records, and for articles written before records kept them, from their sentence
+    records whose version is the article's."""
+    out = {
+        d: [(i, start, end) for i, (start, end) in enumerate(a.spans)] for d, a in articles.items() if a.spans
+    }
+    legacy = {d: a for d, a in articles.items() if a.spans is None}
+    for record in committed_sentences(store, legacy) if legacy else []:
+        out.setdefault(record.doc_id, []).append((record.index, record.start, record.end))
+    for doc_id in legacy:
+        out.get(doc_id, []).sort()
+    return out
 
 
 def fetch_articles(

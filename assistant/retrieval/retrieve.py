@@ -134,17 +134,6 @@ class FilterSpec:
         """The same bounds for the lexical index."""
         return SearchFilters(self.ts_from, self.ts_to, self.sources)
 
-    def accepts(self, meta: Mapping[str, Any]) -> bool:
-        """Whether a sentence record (its ``published_ts`` and ``source`` metadata) passes the filters;
-        an upper bound also excludes sentences without a date, as the lexical index does."""
-        value = meta.get("published_ts")
-        ts = int(value) if isinstance(value, int | float) else -1
-        if self.ts_from is not None and ts < self.ts_from:
-            return False
-        if self.ts_to is not None and not 0 <= ts <= self.ts_to:
-            return False
-        return not self.sources or str(meta.get("source", "")) in self.sources
-
 
 class HybridSearch:
     """Dense + BM25 candidates over the committed sentences, fused with reciprocal rank fusion.
@@ -196,19 +185,21 @@ class HybridSearch:
     def _dense(self, vector: Vectors, spec: FilterSpec) -> list[DenseHit]:
         """The nearest sentence records that pass the filters, nearest first.
 
-        A filtered Chroma query costs time in proportion to the collection, so filters are first applied
-        to the metadata of a larger unfiltered query; the Chroma ``where`` is only the fallback for
-        filters that few of the nearest sentences pass (a narrow date range, a small outlet).
+        A filtered Chroma query costs time in proportion to the collection, so a larger unfiltered
+        query (ids only) is filtered first, by asking the lexical index which of its articles pass
+        (one query); the Chroma ``where`` is only the fallback for filters that few of the nearest
+        sentences pass (a narrow date range, a small outlet).
         """
         k = self.settings.retrieve_k
         if spec.empty:
             return nearest_sentences(self.store, vector, k)
         for factor in DENSE_OVERFETCH:
-            nearest = nearest_sentences(self.store, vector, k * factor, with_meta=True)
-            kept = [h for h in nearest if spec.accepts(h.meta)]
+            nearest = nearest_sentences(self.store, vector, k * factor)
+            passing = self.index.passing({h.doc_id for h in nearest}, spec.search_filters())
+            kept = [h for h in nearest if h.doc_id in passing]
             if len(kept) * 2 >= k:
                 return kept[:k]
-        return nearest_sentences(self.store, vector, k, spec.where(), with_meta=True)
+        return nearest_sentences(self.store, vector, k, spec.where())
 
     def _fuse(
         self, view: CorpusView, dense: Mapping[int, float], lexical: Mapping[int, float]
@@ -263,20 +254,19 @@ class HybridSearch:
 
 @dataclass(frozen=True)
 class DenseHit:
-    """A sentence record near the question: its id parts, cosine similarity and metadata."""
+    """A sentence record near the question: the parts of its id, and its cosine similarity."""
 
     doc_id: str
     version: str
     index: int
     similarity: float
-    meta: Mapping[str, Any]
 
 
 def nearest_sentences(
-    store: NewsStore, vector: Vectors, k: int, where: dict[str, Any] | None = None, with_meta: bool = False
+    store: NewsStore, vector: Vectors, k: int, where: dict[str, Any] | None = None
 ) -> list[DenseHit]:
-    """The k nearest sentence records, nearest first; ``with_meta``: with their metadata (what the
-    filters read), which costs more than the search itself for a large k."""
+    """The k nearest sentence records, nearest first; ids only, as the metadata fetch of a large k
+    costs more than the search itself."""
     got = chroma_call(
         store.where,
         "query",
@@ -284,15 +274,13 @@ def nearest_sentences(
             query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
             n_results=k,
             where=where,
-            include=["distances", "metadatas"] if with_meta else ["distances"],
+            include=["distances"],
         ),
     )
-    ids = got["ids"][0]
-    metas = (got["metadatas"] or [[{}] * len(ids)])[0]
     out = []
-    for record_id, distance, meta in zip(ids, (got["distances"] or [[]])[0], metas):
+    for record_id, distance in zip(got["ids"][0], (got["distances"] or [[]])[0]):
         doc_id, version, index = record_id.rsplit(ID_SEP, 2)
-        out.append(DenseHit(doc_id, version, int(index), 1.0 - float(distance), meta or {}))
+        out.append(DenseHit(doc_id, version, int(index), 1.0 - float(distance)))
     return out
 
 

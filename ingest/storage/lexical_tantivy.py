@@ -36,6 +36,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import tantivy
@@ -325,6 +326,13 @@ class TantivyLexicalIndex:
             return 0
         found = searcher.search(tantivy.Query.term_query(self._schema, "first_line", line), 1, count=True)
         return min(int(found.count), cap)  # type: ignore[attr-defined]  # in tantivy-py, not its stub
+
+    def passing(self, doc_ids: Iterable[str], filters: SearchFilters) -> set[str]:
+        """Those of ``doc_ids`` whose articles pass ``filters`` (dates, outlets): one query."""
+        wanted = replace(filters, doc_ids=frozenset(doc_ids))
+        query, searcher = self._filtered(self._int_term("idx", 0), wanted), self._searcher()
+        hits = searcher.search(query, max(1, len(wanted.doc_ids or ())), count=False).hits
+        return {str(searcher.doc(address).get_first("doc_id")) for _, address in hits}
 
     def newest_articles(self, n: int) -> list[str]:
         """The doc_ids of the ``n`` most recently published articles, newest first; articles without

@@ -61,10 +61,15 @@ def decode_spans(value: MetaValue | None) -> tuple[tuple[int, int], ...] | None:
     """The offsets written by :func:`encode_spans` (None when absent or unreadable)."""
     if not isinstance(value, str):
         return None
+    items = value.split()
+    numbers = value.replace(":", " ").split()
+    if len(numbers) != 2 * len(items):  # each item is exactly one start:end pair
+        return None
     try:
-        return tuple((int(a), int(b)) for a, _, b in (item.partition(":") for item in value.split()))
+        ints = iter(list(map(int, numbers)))
     except ValueError:
         return None
+    return tuple(zip(ints, ints))
 
 
 def stored_article(doc_id: str, text: str | None, meta: Mapping[str, Any] | None) -> StoredArticle:

@@ -26,8 +26,13 @@ def test_scale_benchmark_builds_each_size_once_then_reuses_it_and_reports_servin
             assert is_positive(row[key]), key
         assert row["ask_ms"]["n"] == 2 and is_positive(row["ask_ms"]["p95"])
         assert is_positive(row["write_to_cited_answer_s"]), "the new article was never cited"
+        assert any((root / f"archive-{row['size']}" / "lexical.tantivy").glob("*/meta.json"))
+        assert row["lexical_index_mb"] >= 0 and row["chroma_index_rss_mb"] >= 0
+        assert row["rss_without_chroma_index_mb"] <= row["rss_mb"]
+        assert row["recipe"]["search_ms"]["n"] == 2 and is_positive(row["ask_p50_vs_recipe"])
     assert set(result["meets_targets"]) == set(result["targets"])
     assert is_positive(result["rss_largest_vs_smallest"])
+    assert is_positive(result["rss_without_chroma_index_largest_vs_smallest"])
 
     again = run_benchmark("benchmarks.scale", *args, "--sizes", "3", "--store-root", str(root))
     assert again["sizes"][0]["reused"] is True and again["sizes"][0]["articles"] == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from assistant.types import Filters
 from ingest.embedding.embedder import Embedder
 from ingest.errors import FilterError
 from ingest.settings import Settings
-from ingest.types import Article
+from ingest.types import Article, MetaValue
 from tests.assistant.conftest import dev_questions
 
 
@@ -62,6 +63,15 @@ def test_date_filter_keeps_only_sentences_published_in_range(dev_assistant: Assi
         assert spec.ts_from <= retrieval.view.s_ts[cand.row] <= spec.ts_to
 
 
+def _passes(spec: FilterSpec, meta: Mapping[str, MetaValue]) -> bool:
+    """The filters' meaning, written out: in the date range (a dated article) and from an outlet."""
+    value = meta.get("published_ts")
+    ts = value if isinstance(value, int) else -1
+    after = spec.ts_from is None or ts >= spec.ts_from
+    before = spec.ts_to is None or 0 <= ts <= spec.ts_to
+    return after and before and (not spec.sources or meta.get("source") in spec.sources)
+
+
 def _chroma_filtered_keys(assistant: Assistant, question: str, spec: FilterSpec) -> set[tuple[str, int]]:
     """(doc_id, index) of the k nearest sentences of a Chroma query carrying the filter as ``where``."""
     vector = assistant.search.embedder.embed_query(question)
@@ -85,7 +95,9 @@ def test_filtered_dense_search_finds_what_a_chroma_filtered_query_finds(
     got = search._dense(search.embedder.embed_query(question), spec)
     expected = _chroma_filtered_keys(dev_assistant, question, spec)
     keys = {(h.doc_id, h.index) for h in got}
-    assert all(spec.accepts(h.meta) for h in got) and len(keys) == len(got)
+    articles = ArticleLookup(dev_assistant.components.store)
+    articles.load(h.doc_id for h in got)
+    assert all(_passes(spec, articles[h.doc_id].metadata) for h in got) and len(keys) == len(got)
     assert len(got) >= min(len(expected), dev_assistant.settings.retrieve_k / 2)
     assert len(keys - expected) <= 0.1 * len(got)  # the best of the filtered sentences
 
@@ -102,7 +114,7 @@ def test_the_lexical_index_applies_the_same_filters_as_the_dense_side(dev_assist
     assert 0 < len(filtered) < len(unfiltered)
     articles = ArticleLookup(store)
     articles.load(h.key.doc_id for h in unfiltered)
-    passing = {h.key for h in unfiltered if spec.accepts(articles[h.key.doc_id].metadata)}
+    passing = {h.key for h in unfiltered if _passes(spec, articles[h.key.doc_id].metadata)}
     assert {h.key for h in filtered} >= passing
 
 
@@ -158,3 +170,27 @@ def test_an_article_written_by_another_assistant_is_found_by_the_next_question(
     retrieval = assistant.search.search(read_question("Shelbyville schools snow"))
     assert any(c.doc_id == "a2" and c.lexical_rank is not None for c in retrieval.candidates)
     assert any(c.doc_id == "a2" and c.dense_rank is not None for c in retrieval.candidates)
+
+
+def test_a_lost_lexical_index_is_rebuilt_when_the_assistant_prepares(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    import shutil
+
+    settings = Settings(store_dir=tmp_path / "store")
+    writer = create_assistant(settings, embedder=embedder)
+    writer.ingest_articles(
+        [
+            Article(
+                doc_id="z1",
+                text="A zeppelin landed in Lisbon on Friday. Crowds watched it.",
+                title="Zeppelin",
+            )
+        ]
+    )
+    writer.components.store.close()
+    shutil.rmtree(tmp_path / "store" / "lexical.tantivy")
+    reader = create_assistant(settings, embedder=embedder)
+    reader.prepare()
+    found = reader.search.search(read_question("zeppelin Lisbon")).candidates
+    assert any(c.doc_id == "z1" and c.lexical_rank is not None for c in found)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from assistant.service import Assistant, create_assistant
+from assistant.text.question import read_question
 from assistant.types import Answer
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
@@ -269,7 +270,11 @@ def test_a_running_app_sees_articles_another_process_ingested_without_restart(
     assert assistant.components.store.generation() != shared_ingest.generation_before
     assert not shared_ingest.before.citations
     after = assistant.ask(shared_ingest.question)
-    assert str(shared_ingest.rows[7]["id"]) in {c.doc_id for c in after.citations}
+    doc_id = str(shared_ingest.rows[7]["id"])
+    assert doc_id in {c.doc_id for c in after.citations}
+    found = assistant.search.search(read_question(shared_ingest.question)).candidates
+    assert any(c.doc_id == doc_id and c.lexical_rank is not None for c in found)  # the shared index
+    assert any(c.doc_id == doc_id and c.dense_rank is not None for c in found)  # the Chroma server
 
 
 # --- crashes ------------------------------------------------------------------------------
