@@ -241,9 +241,14 @@ def measure_serving(store: Path, questions: Sequence[str], timeout_s: float = 90
     port = free_port()
     cmd = [sys.executable, "-m", "assistant", "serve", "--store", str(store), "--port", str(port)]
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=worker_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    with (store.parent / f"serve-{store.name}.log").open("ab") as log:  # read after a failure
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=worker_env({"NEWSDESK_RATE_LIMIT_PER_MINUTE": "0"}),  # the questions come faster than 60/min
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout_s) as client:
             _wait_ready(client, proc, started + timeout_s)
