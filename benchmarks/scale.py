@@ -25,7 +25,9 @@ questions (``--max-questions`` from each split's questions file, the same at eve
 of our ask p50 and RSS to it; freshness: one new article posted to ``/api/ingest``, then the same
 question asked until an answer cites it (``write_to_cited_answer_s``; ``first_ask_after_write_ms``
 is the first ask's own time). The new article is deleted again, so the store can be reused.
-``--tiny`` (CI): sizes 20 and 40, 3 questions a split. Prints one JSON object.
+``chroma_server``: the same serving figures with the store behind a ``chroma run`` server on
+loopback (``--no-server-mode`` skips it). ``--tiny`` (CI): sizes 20 and 40, 3 questions a split.
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -234,8 +237,11 @@ def copy_store(source: Path, dest: Any, limit: int, collection: str = "news", pa
 
 
 # --- serving -------------------------------------------------------------------------------------
-def measure_serving(store: Path, questions: Sequence[str], timeout_s: float = 900.0) -> dict[str, Any]:
-    """Start ``assistant serve`` on the store; ask latency, RSS and freshness of one new article."""
+def measure_serving(
+    store: Path, questions: Sequence[str], env: dict[str, str] | None = None, timeout_s: float = 900.0
+) -> dict[str, Any]:
+    """Start ``assistant serve`` on the store; ask latency, RSS and freshness of one new article.
+    ``env``: more settings (a Chroma server's address)."""
     import httpx
 
     port = free_port()
@@ -245,7 +251,9 @@ def measure_serving(store: Path, questions: Sequence[str], timeout_s: float = 90
         proc = subprocess.Popen(
             cmd,
             cwd=REPO,
-            env=worker_env({"NEWSDESK_RATE_LIMIT_PER_MINUTE": "0"}),  # the questions come faster than 60/min
+            env=worker_env(
+                {"NEWSDESK_RATE_LIMIT_PER_MINUTE": "0", **(env or {})}
+            ),  # no 429 for our questions
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
@@ -321,7 +329,39 @@ def measure_size(args: argparse.Namespace, root: Path, n: int, questions: Sequen
     row["recipe"] = recipe_on_store(store, root, questions)
     row["ask_p50_vs_recipe"] = _ratio(row["ask_ms"]["p50"], row["recipe"]["search_ms"]["p50"])
     row["rss_vs_recipe"] = _ratio(row["rss_mb"], row["recipe"]["rss_mb"])
+    if args.server_mode:
+        with chroma_run(store) as port:
+            served = {"NEWSDESK_CHROMA_HOST": "127.0.0.1", "NEWSDESK_CHROMA_PORT": str(port)}
+            row["chroma_server"] = measure_serving(store, questions, served)
     return row
+
+
+@contextmanager
+def chroma_run(store: Path, timeout_s: float = 120.0) -> Iterator[int]:
+    """``chroma run`` on the store folder, on a free loopback port, for the block (then stopped).
+    The serving process reaches it with NEWSDESK_CHROMA_HOST/PORT; its lexical index stays the
+    store's (``<store>/lexical.tantivy/``), as ``--store`` is still given."""
+    import httpx
+
+    cli = Path(sys.executable).parent / "chroma"
+    port = free_port()
+    cmd = [str(cli), "run", "--path", str(store), "--host", "127.0.0.1", "--port", str(port)]
+    with (store.parent / f"chroma-{store.name}.log").open("ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.perf_counter() + timeout_s
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.perf_counter() > deadline:
+                raise RuntimeError(f"chroma run on {store} did not start (see chroma-{store.name}.log)")
+            time.sleep(0.2)
+        yield port
+    finally:
+        _stop(proc)
 
 
 def recipe_on_store(store: Path, root: Path, questions: Sequence[str]) -> dict[str, Any]:
@@ -394,18 +434,23 @@ def chroma_index_rss_mb(store: Path) -> float:
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ratios of the largest to the smallest size, and which targets the largest size meets
+    (the ask targets in both modes when the Chroma-server run was made)."""
     largest, smallest = rows[-1], rows[0]
     own = "rss_without_chroma_index_mb"
+    runs = [largest, *([largest["chroma_server"]] if "chroma_server" in largest else [])]
     return {
         "rss_largest_vs_smallest": _ratio(largest["rss_mb"], smallest["rss_mb"]),
         "rss_without_chroma_index_largest_vs_smallest": _ratio(largest[own], smallest[own]),
         "meets_targets": {
             "rss_without_chroma_index_largest_vs_smallest": _ratio(largest[own], smallest[own])
             <= TARGETS["rss_without_chroma_index_largest_vs_smallest"],
-            "ask_p50_ms": largest["ask_ms"]["p50"] <= TARGETS["ask_p50_ms"],
-            "ask_p95_ms": largest["ask_ms"]["p95"] <= TARGETS["ask_p95_ms"],
+            "ask_p50_ms": all(r["ask_ms"]["p50"] <= TARGETS["ask_p50_ms"] for r in runs),
+            "ask_p95_ms": all(r["ask_ms"]["p95"] <= TARGETS["ask_p95_ms"] for r in runs),
             "write_to_cited_answer_s": all(
-                (r["write_to_cited_answer_s"] or 1e9) <= TARGETS["write_to_cited_answer_s"] for r in rows
+                (r["write_to_cited_answer_s"] or 1e9) <= TARGETS["write_to_cited_answer_s"]
+                for row in rows
+                for r in (row, row.get("chroma_server", row))
             ),
         },
     }
@@ -453,6 +498,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--from-stores", help="comma-separated complete stores to copy vectors from")
     parser.add_argument("--out", type=Path, help="also write the JSON (indented) to this file")
     parser.add_argument("--recipe-worker", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-server-mode", dest="server_mode", action="store_false", help="skip the Chroma-server run"
+    )
     args = parser.parse_args(argv)
     if args.tiny:
         args.sizes, args.max_questions = args.sizes or [20, 40], min(args.max_questions, 3)

@@ -30,11 +30,15 @@ def test_scale_benchmark_builds_each_size_once_then_reuses_it_and_reports_servin
         assert row["lexical_index_mb"] >= 0 and row["chroma_index_rss_mb"] >= 0
         assert row["rss_without_chroma_index_mb"] <= row["rss_mb"]
         assert row["recipe"]["search_ms"]["n"] == 2 and is_positive(row["ask_p50_vs_recipe"])
+        served = row["chroma_server"]  # the same store behind `chroma run`
+        assert served["ask_ms"]["n"] == 2 and is_positive(served["write_to_cited_answer_s"])
     assert set(result["meets_targets"]) == set(result["targets"])
     assert is_positive(result["rss_largest_vs_smallest"])
     assert is_positive(result["rss_without_chroma_index_largest_vs_smallest"])
 
-    again = run_benchmark("benchmarks.scale", *args, "--sizes", "3", "--store-root", str(root))
+    again = run_benchmark(
+        "benchmarks.scale", *args, "--sizes", "3", "--store-root", str(root), "--no-server-mode"
+    )
     assert again["sizes"][0]["reused"] is True and again["sizes"][0]["articles"] == 3
 
 
