@@ -193,6 +193,8 @@ class HybridSearch:
         k = self.settings.retrieve_k
         if spec.empty:
             return nearest_sentences(self.store, vector, k)
+        if not self.index.doc_count(spec.search_filters()):
+            return []  # no article passes ("this week" in an archive of older news): no vector query
         for factor in DENSE_OVERFETCH:
             nearest = nearest_sentences(self.store, vector, k * factor)
             passing = self.index.passing({h.doc_id for h in nearest}, spec.search_filters())

@@ -197,9 +197,9 @@ class TantivyLexicalIndex:
     def sentence_count(self) -> int:
         return int(self._searcher().num_docs)
 
-    def doc_count(self) -> int:
-        """Articles with at least one sentence (an article without sentences ranks nothing)."""
-        return self._count(self._int_term("idx", 0))
+    def doc_count(self, filters: SearchFilters | None = None) -> int:
+        """Articles with at least one sentence (without, one ranks nothing), within ``filters``."""
+        return self._count(self._filtered(self._int_term("idx", 0), filters))
 
     def _count(self, query: tantivy.Query) -> int:
         result = self._searcher().search(query, 1, count=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,3 +195,23 @@ def test_a_lost_lexical_index_is_rebuilt_when_the_assistant_prepares(
     reader.prepare()
     found = reader.search.search(read_question("zeppelin Lisbon")).candidates
     assert any(c.doc_id == "z1" and c.lexical_rank is not None for c in found)
+
+
+def test_a_filter_no_article_passes_answers_nothing_without_a_vector_query(
+    dev_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real = retrieve.nearest_sentences
+
+    def counted(*args: Any, **kwargs: Any) -> list[retrieve.DenseHit]:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(retrieve, "nearest_sentences", counted)
+    filters = Filters(published_from="1990-01-01", published_to="1990-12-31")
+    retrieval = dev_assistant.search.search(read_question("Which automaker recalled vehicles?"), filters)
+    assert retrieval.candidates == [] and calls == []
+    dev_assistant.search.search(
+        read_question("Which automaker recalled vehicles?"), Filters(published_from="2022-01-01")
+    )
+    assert calls  # a filter some article passes still searches the vectors
