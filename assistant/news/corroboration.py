@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from assistant.retrieval.corpus import ArticleLookup
+from assistant.retrieval.corpus import ArticleLookup, fetch_articles
 from assistant.retrieval.syndicated import story_of
 from assistant.text.lexical import content_terms
 from assistant.types import Citation, CitationRef, Corroboration
@@ -103,12 +103,32 @@ class Corroborator:
         vectors in the store (None when unknown: that citation then counts as single-sourced)."""
         queries = [(i, v) for i, v in enumerate(stored_vectors) if v is not None]
         records = self._nearest([v for _, v in queries])
-        articles.load(r.doc_id for found in records for r in found)  # one read for all of them
+        pool = self._pool(citations, records, articles)
         candidates: list[list[Support]] = [[] for _ in citations]
         for (i, _), found in zip(queries, records):
-            candidates[i] = self._supports(citations[i], found, articles)
+            candidates[i] = self._supports(citations[i], found, pool)
         scored = self._similarities(citations, candidates)
-        return [self._count(c, found, articles) for c, found in zip(citations, scored)]
+        return [self._count(c, found, pool) for c, found in zip(citations, scored)]
+
+    def _pool(
+        self,
+        citations: Sequence[Citation],
+        records: Sequence[Sequence[SentenceRecord]],
+        articles: ArticleLookup,
+    ) -> dict[str, StoredArticle]:
+        """The cited articles and those of the found sentences that can corroborate one: their
+        current version, of another outlet and story. Their metadata first (one read, no text),
+        then the texts of those only (one read)."""
+        cited = {c.doc_id: articles[c.doc_id] for c in citations if c.doc_id in articles}
+        found = {r.doc_id: r.version for rs in records for r in rs if r.doc_id not in cited}
+        heads, _ = fetch_articles(self.store, sorted(found), texts=False)
+        useful = [
+            d
+            for d, head in heads.items()
+            if head.version == found[d] and any(_independent(c, head) for c in cited.values())
+        ]
+        articles.load(useful)
+        return {**cited, **{d: articles[d] for d in useful if d in articles}}
 
     def _similarities(
         self, citations: Sequence[Citation], candidates: Sequence[Sequence[Support]]

@@ -188,18 +188,24 @@ def article_sentences(
 
 
 def fetch_articles(
-    store: NewsStore, doc_ids: Sequence[str], vectors: bool = False
+    store: NewsStore, doc_ids: Sequence[str], vectors: bool = False, texts: bool = True
 ) -> tuple[dict[str, StoredArticle], dict[str, FloatArray]]:
-    """The stored articles among ``doc_ids`` (and with ``vectors``, their title vectors), by id."""
+    """The stored articles among ``doc_ids`` (and with ``vectors``, their title vectors), by id;
+    without ``texts``, their metadata only (the articles' ``text`` is then empty)."""
     articles: dict[str, StoredArticle] = {}
     titles: dict[str, FloatArray] = {}
     include: list[Literal["documents", "embeddings", "metadatas", "distances", "uris", "data"]]
-    include = ["documents", "metadatas", "embeddings"] if vectors else ["documents", "metadatas"]
+    include = ["metadatas"]
+    if texts:
+        include.append("documents")
+    if vectors:
+        include.append("embeddings")
     for begin in range(0, len(doc_ids), store.batch_size):
         batch = list(doc_ids[begin : begin + store.batch_size])
         got = chroma_call(store.where, "read", partial(store.articles.get, ids=batch, include=include))
         embeddings = got.get("embeddings")
-        rows = zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
+        documents = got["documents"] or [""] * len(got["ids"])
+        rows = zip(got["ids"], documents, got["metadatas"] or [])
         for i, (doc_id, text, meta) in enumerate(rows):
             articles[doc_id] = stored_article(doc_id, text, meta)
             if embeddings is not None and len(embeddings) > i:
