@@ -72,8 +72,15 @@ class ExtractiveAnswerer:
         self.ranker = ranker or LearnedRanker()
 
     def rank(self, retrieval: Retrieval, today: date | None = None) -> list[Candidate]:
-        """The candidates best first, boilerplate left out."""
-        return score_candidates(retrieval, self.ranker, today)
+        """The candidates best first, boilerplate left out; kept on the retrieval, so a second call
+        for the same day and the same repeats of the previous answer (a date phrase's search is
+        ranked to be compared, then answered from) does not score the candidates again."""
+        key = (today, tuple(c.repeat for c in retrieval.candidates))
+        if retrieval.ranked is not None and retrieval.ranked[0] == key:
+            return list(retrieval.ranked[1])
+        ranked = score_candidates(retrieval, self.ranker, today)
+        retrieval.ranked = (key, ranked)
+        return list(ranked)
 
     def compose(self, retrieval: Retrieval, today: date | None = None) -> Composition:
         ranked = self.rank(retrieval, today)

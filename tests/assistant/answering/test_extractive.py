@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from assistant.answering import extractive
 from assistant.answering.extractive import with_antecedent, word_overlap
 from assistant.answering.ranking import is_headline
 from assistant.retrieval.corpus import CorpusView, build_view
@@ -144,3 +147,23 @@ def test_the_short_answer_is_the_name_inside_the_first_cited_sentence_with_exact
 
 def test_a_refused_answer_has_no_short_answer(sample_assistant: Assistant) -> None:
     assert sample_assistant.ask("What did the Pope say about bananas in Ecuador?").short_answer is None
+
+
+def test_a_retrieval_is_scored_once_for_a_day_unless_the_repeats_of_the_last_answer_change(
+    sample_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real = extractive.score_candidates
+
+    def counted(*args: Any, **kwargs: Any) -> list[Candidate]:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(extractive, "score_candidates", counted)
+    retrieval = sample_assistant.search.search(read_question(SAMPLE_QUESTION))
+    answerer = sample_assistant.extractive
+    first = answerer.rank(retrieval)
+    assert answerer.rank(retrieval) == first and len(calls) == 1
+    retrieval.candidates[0].repeat = True  # a follow-up: the previous answer gave this sentence
+    answerer.rank(retrieval)
+    assert len(calls) == 2
