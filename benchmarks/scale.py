@@ -46,7 +46,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import REPO, emit, load_average, worker_env
+from benchmarks.common import REPO, emit, load_average, run_worker, worker_env
 from benchmarks.query import latency_stats
 from benchmarks.startup import _stop, _wait_ready, free_port, process_rss_mb
 
@@ -370,12 +370,7 @@ def recipe_on_store(store: Path, root: Path, questions: Sequence[str]) -> dict[s
     (same model), ``similarity_search(question, k=4)``; its latency and RSS."""
     listed = root / "scale-questions.json"
     listed.write_text(json.dumps(list(questions)), encoding="utf-8")
-    cmd = [sys.executable, "-m", "benchmarks.scale", "--recipe-worker", str(store), "--out", str(listed)]
-    done = subprocess.run(cmd, cwd=REPO, env=worker_env(), capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return run_worker("benchmarks.scale", ["--recipe-worker", str(store), "--out", str(listed)])
 
 
 def recipe_worker(store: Path, questions: Sequence[str]) -> dict[str, Any]:
@@ -403,10 +398,7 @@ def ensure_lexical_index(store: Path) -> dict[str, Any]:
     if any((store / "lexical.tantivy").glob("*/meta.json")):
         return {}
     started = time.perf_counter()
-    cmd = [sys.executable, "-m", "assistant", "--store", str(store), "reindex"]
-    done = subprocess.run(cmd, cwd=REPO, env=worker_env(), capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    run_cli(["--store", str(store), "reindex", "--json"])
     return {"reindex_s": round(time.perf_counter() - started, 1)}
 
 

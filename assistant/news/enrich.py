@@ -21,7 +21,7 @@ import numpy as np
 from assistant.news.corrections import CorrectionChecker, CorrectionFlag
 from assistant.news.corroboration import Corroborator, outlet_of
 from assistant.news.deeplink import deep_link
-from assistant.retrieval.corpus import ArticleLookup, committed_sentences, fetch_embeddings
+from assistant.retrieval.corpus import ArticleLookup, fetch_embeddings
 from assistant.retrieval.syndicated import story_of
 from assistant.text.dates import anchor_dates, asks_for_latest, newest
 from assistant.types import Answer, Citation
@@ -29,6 +29,7 @@ from ingest.embedding.embedder import Embedder, Vectors
 from ingest.sections import NewsSettings
 from ingest.storage.chroma import chroma_call
 from ingest.storage.records import StoredArticle, sentence_id, stored_article
+from ingest.storage.spans import committed_sentences
 from ingest.storage.store import NewsStore
 from ingest.storage.versions import VersionArchive
 
@@ -145,9 +146,11 @@ def _sentence_id(store: NewsStore, articles: Mapping[str, StoredArticle], citati
     article = articles.get(citation.doc_id)
     if article is None:
         return ""
-    for record in committed_sentences(store, {article.doc_id: article}):
-        if record.start == citation.char_start:
-            return sentence_id(citation.doc_id, article.version, record.index)
+    for index, start, _ in committed_sentences(store.sentences, store.where, [article]).get(
+        article.doc_id, []
+    ):
+        if start == citation.char_start:
+            return sentence_id(citation.doc_id, article.version, index)
     return ""
 
 

@@ -17,14 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from ingest.storage.chroma import chroma_call
 from ingest.storage.lexical_tantivy import TantivyLexicalIndex
-from ingest.storage.records import SentenceRecord, StoredArticle, sentence_record, stored_article
+from ingest.storage.records import StoredArticle, stored_article
+from ingest.storage.spans import committed_sentences
 from ingest.storage.store import NewsStore
 from ingest.storage.tantivy_schema import line_key
 from ingest.terms import content_terms
@@ -62,7 +63,7 @@ class CorpusView:
     s_ts: IntArray
     s_source: list[str]
     title_vectors: FloatArray
-    index: TantivyLexicalIndex | None = None
+    index: TantivyLexicalIndex
     title_terms: list[frozenset[str]] = field(default_factory=list)
     doc_pos: dict[str, int] = field(default_factory=dict)
     _terms: dict[int, frozenset[str]] = field(default_factory=dict)
@@ -94,7 +95,7 @@ class CorpusView:
         """Ask the lexical index for the idf of several terms at once."""
         wanted = [t for t in dict.fromkeys(terms) if t not in self._idf]
         if wanted:
-            self._idf.update(self.index.idf(wanted) if self.index is not None else dict.fromkeys(wanted, 0.0))
+            self._idf.update(self.index.idf(wanted))
 
     def is_boilerplate(self, row: int) -> bool:
         """Whether the sentence is repeated verbatim in several articles of its outlet."""
@@ -108,7 +109,7 @@ class CorpusView:
         if not wanted:
             return
         lines = set(wanted.values())
-        counts = self.index.line_articles(lines, BOILERPLATE_MIN_COPIES) if self.index is not None else {}
+        counts = self.index.line_articles(lines, BOILERPLATE_MIN_COPIES)
         for row, line in wanted.items():
             self._boilerplate[row] = counts.get(line, 0) >= BOILERPLATE_MIN_COPIES
 
@@ -146,10 +147,10 @@ class CorpusView:
         return range(int(lo), int(hi))
 
 
-def build_view(store: NewsStore, index: TantivyLexicalIndex | None, doc_ids: Iterable[str]) -> CorpusView:
+def build_view(store: NewsStore, index: TantivyLexicalIndex, doc_ids: Iterable[str]) -> CorpusView:
     """The view of the articles ``doc_ids`` (those not in the store are left out)."""
     articles, titles = fetch_articles(store, list(dict.fromkeys(doc_ids)), vectors=True)
-    sentences = article_sentences(store, articles)
+    sentences = committed_sentences(store.sentences, store.where, articles.values())
     ordered = sorted(d for d, rows in sentences.items() if rows)
     counts = [len(sentences[d]) for d in ordered]
     rows = np.array([row for d in ordered for row in sentences[d]], dtype=np.int64).reshape(-1, 3)
@@ -168,23 +169,6 @@ def build_view(store: NewsStore, index: TantivyLexicalIndex | None, doc_ids: Ite
         title_terms=[frozenset(content_terms(str(articles[d].metadata.get("title", "")))) for d in ordered],
         doc_pos={d: i for i, d in enumerate(ordered)},
     )
-
-
-def article_sentences(
-    store: NewsStore, articles: Mapping[str, StoredArticle]
-) -> dict[str, list[tuple[int, int, int]]]:
-    """doc_id -> (index, start, end) of each committed sentence, in text order: from the offsets kept
-    in the article records, and for articles written before records kept them, from their sentence
-    records whose version is the article's."""
-    out = {
-        d: [(i, start, end) for i, (start, end) in enumerate(a.spans)] for d, a in articles.items() if a.spans
-    }
-    legacy = {d: a for d, a in articles.items() if a.spans is None}
-    for record in committed_sentences(store, legacy) if legacy else []:
-        out.setdefault(record.doc_id, []).append((record.index, record.start, record.end))
-    for doc_id in legacy:
-        out.get(doc_id, []).sort()
-    return out
 
 
 def fetch_articles(
@@ -211,25 +195,6 @@ def fetch_articles(
             if embeddings is not None and len(embeddings) > i:
                 titles[doc_id] = np.asarray(embeddings[i], dtype=np.float32)
     return articles, titles
-
-
-def committed_sentences(store: NewsStore, articles: Mapping[str, StoredArticle]) -> list[SentenceRecord]:
-    """The sentences of the articles' current versions: from the offsets kept in the article records,
-    and, for articles written before records kept them, from their sentence records."""
-    out = [
-        SentenceRecord(a.doc_id, i, start, end, a.version)
-        for a in articles.values()
-        if a.spans is not None
-        for i, (start, end) in enumerate(a.spans)
-    ]
-    legacy = sorted(d for d, a in articles.items() if a.spans is None)
-    if legacy:
-        where: dict[str, Any] = {"doc_id": {"$in": legacy}}
-        read = partial(store.sentences.get, where=where, include=["metadatas"])
-        got = chroma_call(store.where, "read", read)
-        stored = [sentence_record(m or {}, 0.0) for m in got["metadatas"] or []]
-        out += [s for s in stored if articles[s.doc_id].version == s.version]
-    return out
 
 
 def _title_matrix(titles: Mapping[str, FloatArray], doc_ids: Sequence[str]) -> FloatArray:

@@ -45,11 +45,10 @@ from ingest.storage.lexical_tantivy import LexicalIndexUnreadableError, TantivyL
 from ingest.storage.records import (
     SPANS_KEY,
     ArticleWrite,
-    StoredArticle,
     decode_spans,
-    sentence_record,
     stored_article,
 )
+from ingest.storage.spans import committed_sentences
 from ingest.storage.tantivy_schema import tantivy_path
 from ingest.terms import ANALYZER_NAME, content_terms
 from ingest.types import MetaValue
@@ -59,7 +58,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 PAGE = 500  # article records read per Chroma call
-LEGACY_BATCH = 50  # articles whose sentence records are read per call (a few thousand records)
 PROGRESS_MIN = 200  # a repair of this many articles or more shows a progress bar
 REBUILD_LOCK = ".newsdesk-reindex-{}.lock"  # beside the index folders; '.newsdesk-*': backups skip it
 
@@ -316,30 +314,13 @@ class LexicalSync:
             stored_article(d, t, m)
             for d, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
         ]
-        legacy = self._legacy_spans([a for a in stored if a.spans is None])
+        found = committed_sentences(self._sentences, self._where, stored)
         return {
             a.doc_id: indexed_article(
-                a.doc_id, a.text, a.metadata, legacy.get(a.doc_id, []) if a.spans is None else a.spans
+                a.doc_id, a.text, a.metadata, ((s, e) for _, s, e in found.get(a.doc_id, []))
             )
             for a in stored
         }
-
-    def _legacy_spans(self, articles: list[StoredArticle]) -> dict[str, list[tuple[int, int]]]:
-        """The committed sentences of articles stored before article records kept their offsets, from
-        their sentence records (those of the article's version, in order)."""
-        if not articles:
-            return {}
-        versions = {a.doc_id: a.version for a in articles}
-        ids, records = sorted(versions), []
-        for begin in range(0, len(ids), LEGACY_BATCH):
-            where: dict[str, Any] = {"doc_id": {"$in": ids[begin : begin + LEGACY_BATCH]}}
-            got = self._call("read", partial(self._sentences.get, where=where, include=["metadatas"]))
-            records += [sentence_record(m or {}, 0.0) for m in got["metadatas"] or []]
-        out: dict[str, list[tuple[int, int]]] = {}
-        for r in sorted(records, key=lambda r: (r.doc_id, r.index)):
-            if versions.get(r.doc_id) == r.version:
-                out.setdefault(r.doc_id, []).append((r.start, r.end))
-        return out
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         return chroma_call(self._where, what, fn)

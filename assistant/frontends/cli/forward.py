@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import ServerIngestError, SourceError
+from ingest.loading.files import walk_folder
 from ingest.settings import Settings
 
 CONNECT_TIMEOUT_S = 5.0
@@ -24,22 +25,19 @@ IngestSummary = dict[str, Any]
 
 
 def source_files(sources: Sequence[str]) -> tuple[list[Path], list[str]]:
-    """The files (folders walked, hidden files skipped) and the http(s) URLs among ``sources``."""
+    """The files (supported ones in folders, as ``newsdesk ingest`` would read them) and the http(s)
+    URLs among ``sources``."""
     urls = [s for s in sources if s.lower().startswith(("http://", "https://"))]
     files: list[Path] = []
     for source in (s for s in sources if s not in urls):
-        path = Path(source)
+        path = Path(source).expanduser()
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
+            files += walk_folder(path)[0]
         elif path.is_file():
             files.append(path)
         else:
             raise SourceError(source, "no such file or folder")
     return files, urls
-
-
-def _hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
 def write_key(settings: Settings) -> str | None:

@@ -103,7 +103,9 @@ def test_filtered_dense_search_finds_what_a_chroma_filtered_query_finds(
     assert len(keys - expected) <= 0.1 * len(got)  # the best of the filtered sentences
 
 
-def test_the_lexical_index_applies_the_same_filters_as_the_dense_side(dev_assistant: Assistant) -> None:
+def test_the_lexical_index_keeps_what_the_filters_let_through_and_nothing_else(
+    dev_assistant: Assistant,
+) -> None:
     store = dev_assistant.components.store
     source = sorted(dev_assistant.stats().sources)[0]
     spec = FilterSpec.from_filters(
@@ -114,7 +116,8 @@ def test_the_lexical_index_applies_the_same_filters_as_the_dense_side(dev_assist
     filtered = store.lexical.search(terms, 200, spec.search_filters())
     assert 0 < len(filtered) < len(unfiltered)
     articles = ArticleLookup(store)
-    articles.load(h.key.doc_id for h in unfiltered)
+    articles.load(h.key.doc_id for h in [*unfiltered, *filtered])
+    assert all(_passes(spec, articles[h.key.doc_id].metadata) for h in filtered)
     passing = {h.key for h in unfiltered if _passes(spec, articles[h.key.doc_id].metadata)}
     assert {h.key for h in filtered} >= passing
 
