@@ -18,7 +18,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import cached_property
@@ -92,6 +92,7 @@ class CandidateContext:
     per_article: Counter[str]
     article_best: dict[str, float]
     dense_by_row: dict[int, float]
+    weights: dict[str, float]  # idf of each of the question's terms
 
 
 def candidate_features(retrieval: Retrieval, today: date | None = None) -> FloatArray:
@@ -101,9 +102,9 @@ def candidate_features(retrieval: Retrieval, today: date | None = None) -> Float
     out = np.zeros((len(cands), len(FEATURES)), dtype=np.float64)
     if not cands:
         return out
-    context = _context(retrieval, today)
     retrieval.view.load_idf(retrieval.question.terms)  # archive-wide signals: one index call each
     retrieval.view.mark_boilerplate(c.row for c in cands)
+    context = _context(retrieval, today)
     for i, cand in enumerate(cands):
         named = _named_features(retrieval, cand, context)
         cand.features = named
@@ -131,6 +132,7 @@ def _context(retrieval: Retrieval, today: date | None) -> CandidateContext:
         per_article=Counter(c.doc_id for c in cands),
         article_best=best,
         dense_by_row={c.row: c.dense for c in cands},
+        weights={t: view.idf(t) for t in set(retrieval.question.terms)},
     )
 
 
@@ -155,8 +157,8 @@ def _named_features(retrieval: Retrieval, cand: Candidate, ctx: CandidateContext
         "neighbour_dense": max((ctx.dense_by_row.get(r, 0.0) for r in neighbours), default=0.0),
         "title": cand.title_sim,
         "title_gap": cand.title_sim - ctx.title_max,
-        "coverage": coverage(view, question, cand.row, neighbours),
-        "sentence_coverage": coverage(view, question, cand.row, ()),
+        "coverage": coverage(view, ctx.weights, cand.row, neighbours),
+        "sentence_coverage": coverage(view, ctx.weights, cand.row, ()),
         "answer_type": answer_type_score(text, question),
         "novel_spans": float(min(len(novel_spans(text, question)), 5)),
         "boilerplate": float(view.is_boilerplate(cand.row)),
@@ -173,7 +175,7 @@ def _named_features(retrieval: Retrieval, cand: Candidate, ctx: CandidateContext
         "age_days": max(min(age, UNDATED_AGE_DAYS), -UNDATED_AGE_DAYS),
         "newer_than_best": (published - ctx.newest_ts) / DAY_S if published >= 0 else -UNDATED_AGE_DAYS,
         "words": float(len(text.split())),
-        "digits": 1.0 if any(ch.isdigit() for ch in text) else 0.0,
+        "digits": 1.0 if DIGIT.search(text) else 0.0,
         "quote": 1.0 if text.lstrip()[:1] in QUOTE_OPENERS else 0.0,
     }
     for kind in QUESTION_TYPES:
@@ -182,26 +184,23 @@ def _named_features(retrieval: Retrieval, cand: Candidate, ctx: CandidateContext
 
 
 QUOTE_OPENERS = frozenset("\"“‘'«")
+DIGIT = re.compile(r"\d")
 
 
 def _reciprocal_rank(rank: int | None) -> float:
     return 0.0 if rank is None else 1.0 / (1 + rank)
 
 
-def coverage(view: CorpusView, question: Question, row: int, neighbours: Sequence[int]) -> float:
-    """IDF-weighted share of the question's terms found in the sentence (and its neighbours and
-    title, when ``neighbours`` are given)."""
-    terms = set(question.terms)
-    if not terms:
-        return 0.0
-    found = set(view.terms(row))
-    if neighbours:
-        found |= view.title_terms[int(view.s_doc[row])]
-        for other in neighbours:
-            found |= view.terms(other)
-    weights = {t: view.idf(t) for t in terms}
+def coverage(view: CorpusView, weights: Mapping[str, float], row: int, neighbours: Sequence[int]) -> float:
+    """IDF-weighted share of the question's terms (``weights``: term -> idf) found in the sentence
+    (and its neighbours and title, when ``neighbours`` are given)."""
     total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in found) / total if total else 0.0
+    if not total:
+        return 0.0
+    found = view.terms(row)
+    if neighbours:
+        found = found.union(view.title_terms[int(view.s_doc[row])], *(view.terms(r) for r in neighbours))
+    return sum(w for t, w in weights.items() if t in found) / total
 
 
 def novelty(view: CorpusView, question: Question, row: int) -> float:

@@ -1,13 +1,13 @@
 """Corroboration: how many independent stories say what a cited sentence says.
 
 For a cited sentence, the nearest stored sentences (a vector query with its stored vector, one
-query for all citations) are candidates. A candidate supports the citation when it comes from
-another story group (not a syndicated copy, see ingest/storage/stories.py) and another outlet, shares
-enough of the sentence's content words (lexical check), and its embedding, taken of the sentence
-alone, is within ``settings.corroboration_threshold`` cosine of the cited sentence's. The count is
-the number of distinct outlets that say it, the cited one included: 1 means single-sourced. Only
-the three most overlapping candidates of an outlet are compared, and near-verbatim ones need no
-model call.
+query for all citations, ids and distances only) are candidates. A candidate supports the
+citation when it comes from another story group (not a syndicated copy, see
+ingest/storage/stories.py) and another outlet, shares enough of the sentence's content words
+(lexical check), and its embedding, taken of the sentence alone, is within
+``settings.corroboration_threshold`` cosine of the cited sentence's. The count is the number of
+distinct outlets that say it, the cited one included: 1 means single-sourced. Only the three most
+overlapping candidates of an outlet are compared, and near-verbatim ones need no model call.
 """
 
 from __future__ import annotations
@@ -17,16 +17,15 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from assistant.retrieval.corpus import ArticleLookup, fetch_articles
+from assistant.retrieval.retrieve import DenseHit, nearest_records
 from assistant.retrieval.syndicated import story_of
 from assistant.text.lexical import content_terms
 from assistant.types import Citation, CitationRef, Corroboration
 from ingest.embedding.embedder import Embedder, Vectors
 from ingest.sections import NewsSettings
-from ingest.storage.chroma import chroma_call
-from ingest.storage.records import SentenceRecord, StoredArticle, sentence_record
+from ingest.storage.records import SentenceRecord, StoredArticle
+from ingest.storage.spans import sentence_arrays, span_of
 from ingest.storage.store import NewsStore
 
 MIN_SHARED_TERMS = 2
@@ -102,10 +101,10 @@ class Corroborator:
         """One Corroboration per citation, in order. ``stored_vectors`` are the cited sentences'
         vectors in the store (None when unknown: that citation then counts as single-sourced)."""
         queries = [(i, v) for i, v in enumerate(stored_vectors) if v is not None]
-        records = self._nearest([v for _, v in queries])
-        pool = self._pool(citations, records, articles)
+        hits = nearest_records(self.store, [v for _, v in queries], self.k)
+        pool = self._pool(citations, hits, articles)
         candidates: list[list[Support]] = [[] for _ in citations]
-        for (i, _), found in zip(queries, records):
+        for (i, _), found in zip(queries, self._records(hits, pool)):
             candidates[i] = self._supports(citations[i], found, pool)
         scored = self._similarities(citations, candidates)
         return [self._count(c, found, pool) for c, found in zip(citations, scored)]
@@ -113,22 +112,42 @@ class Corroborator:
     def _pool(
         self,
         citations: Sequence[Citation],
-        records: Sequence[Sequence[SentenceRecord]],
+        hits: Sequence[Sequence[DenseHit]],
         articles: ArticleLookup,
     ) -> dict[str, StoredArticle]:
         """The cited articles and those of the found sentences that can corroborate one: their
-        current version, of another outlet and story. Their metadata first (one read, no text),
-        then the texts of those only (one read)."""
+        current version, of another outlet and story. The metadata of those not read yet first
+        (one read, no text), then the texts of the useful ones (one read)."""
         cited = {c.doc_id: articles[c.doc_id] for c in citations if c.doc_id in articles}
-        found = {r.doc_id: r.version for rs in records for r in rs if r.doc_id not in cited}
-        heads, _ = fetch_articles(self.store, sorted(found), texts=False)
+        found = {h.doc_id: h.version for hs in hits for h in hs if h.doc_id not in cited}
+        heads = {d: a for d in found if (a := articles.read(d)) is not None}
+        unread, _ = fetch_articles(self.store, sorted(set(found) - set(heads)), texts=False)
         useful = [
             d
-            for d, head in heads.items()
+            for d, head in {**heads, **unread}.items()
             if head.version == found[d] and any(_independent(c, head) for c in cited.values())
         ]
         articles.load(useful)
         return {**cited, **{d: articles[d] for d in useful if d in articles}}
+
+    def _records(
+        self, hits: Sequence[Sequence[DenseHit]], pool: Mapping[str, StoredArticle]
+    ) -> list[list[SentenceRecord]]:
+        """The found sentences of the pool's articles (current version), with their offsets."""
+        spans = sentence_arrays(self.store.sentences, self.store.where, pool.values())
+        out: list[list[SentenceRecord]] = []
+        for found in hits:
+            records = []
+            for hit in found:
+                article, rows = pool.get(hit.doc_id), spans.get(hit.doc_id)
+                if article is None or article.version != hit.version or rows is None:
+                    continue
+                at = span_of(rows, hit.index)
+                if at is not None:
+                    distance = 1.0 - hit.similarity
+                    records.append(SentenceRecord(hit.doc_id, hit.index, *at, hit.version, distance))
+            out.append(records)
+        return out
 
     def _similarities(
         self, citations: Sequence[Citation], candidates: Sequence[Sequence[Support]]
@@ -160,22 +179,6 @@ class Corroborator:
             while len(self._cache) > PLAIN_CACHE_SIZE:
                 self._cache.popitem(last=False)
         return out
-
-    def _nearest(self, vectors: Sequence[Vectors]) -> list[list[SentenceRecord]]:
-        """The nearest stored sentences to each vector (one store query for all)."""
-        if not vectors:
-            return []
-        got = chroma_call(
-            self.store.where,
-            "query",
-            lambda: self.store.sentences.query(
-                query_embeddings=np.asarray(vectors, dtype=np.float32),
-                n_results=self.k,
-                include=["metadatas", "distances"],
-            ),
-        )
-        metas, dists = got["metadatas"] or [], got["distances"] or []
-        return [[sentence_record(m or {}, float(d)) for m, d in zip(ms, ds)] for ms, ds in zip(metas, dists)]
 
     def _supports(
         self, citation: Citation, records: Sequence[SentenceRecord], articles: Mapping[str, StoredArticle]

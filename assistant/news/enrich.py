@@ -29,7 +29,7 @@ from ingest.embedding.embedder import Embedder, Vectors
 from ingest.sections import NewsSettings
 from ingest.storage.chroma import chroma_call
 from ingest.storage.records import StoredArticle, sentence_id, stored_article
-from ingest.storage.spans import committed_sentences
+from ingest.storage.spans import index_at, sentence_arrays
 from ingest.storage.store import NewsStore
 from ingest.storage.versions import VersionArchive
 
@@ -146,12 +146,9 @@ def _sentence_id(store: NewsStore, articles: Mapping[str, StoredArticle], citati
     article = articles.get(citation.doc_id)
     if article is None:
         return ""
-    for index, start, _ in committed_sentences(store.sentences, store.where, [article]).get(
-        article.doc_id, []
-    ):
-        if start == citation.char_start:
-            return sentence_id(citation.doc_id, article.version, index)
-    return ""
+    rows = sentence_arrays(store.sentences, store.where, [article]).get(article.doc_id)
+    index = index_at(rows, citation.char_start) if rows is not None else None
+    return "" if index is None else sentence_id(citation.doc_id, article.version, index)
 
 
 def _with_news_time(timings: Mapping[str, float], ms: float) -> dict[str, float]:

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from ingest.storage.chroma import chroma_call
 from ingest.storage.lexical_tantivy import TantivyLexicalIndex
 from ingest.storage.records import StoredArticle, stored_article
-from ingest.storage.spans import committed_sentences
+from ingest.storage.spans import sentence_arrays
 from ingest.storage.store import NewsStore
 from ingest.storage.tantivy_schema import line_key
 from ingest.terms import content_terms
@@ -150,10 +150,10 @@ class CorpusView:
 def build_view(store: NewsStore, index: TantivyLexicalIndex, doc_ids: Iterable[str]) -> CorpusView:
     """The view of the articles ``doc_ids`` (those not in the store are left out)."""
     articles, titles = fetch_articles(store, list(dict.fromkeys(doc_ids)), vectors=True)
-    sentences = committed_sentences(store.sentences, store.where, articles.values())
-    ordered = sorted(d for d, rows in sentences.items() if rows)
+    sentences = sentence_arrays(store.sentences, store.where, articles.values())
+    ordered = sorted(sentences)
     counts = [len(sentences[d]) for d in ordered]
-    rows = np.array([row for d in ordered for row in sentences[d]], dtype=np.int64).reshape(-1, 3)
+    rows = np.concatenate([sentences[d] for d in ordered]) if ordered else np.empty((0, 3), dtype=np.int64)
     sources = [str(articles[d].metadata.get("source", "")) for d in ordered]
     return CorpusView(
         articles=articles,
@@ -242,6 +242,10 @@ class ArticleLookup(Mapping[str, StoredArticle]):
             found, _ = fetch_articles(self.store, wanted)
             self._found.update(found)
             self._missing.update(d for d in wanted if d not in found)
+
+    def read(self, doc_id: str) -> StoredArticle | None:
+        """The article if it has been read already (no store read)."""
+        return self._found.get(doc_id)
 
     def __getitem__(self, doc_id: str) -> StoredArticle:
         self.load([doc_id])

@@ -10,7 +10,7 @@ side. :class:`SentenceRetriever` wraps the search as a LangChain ``BaseRetriever
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -270,20 +270,33 @@ def nearest_sentences(
 ) -> list[DenseHit]:
     """The k nearest sentence records, nearest first; ids only, as the metadata fetch of a large k
     costs more than the search itself."""
+    return nearest_records(store, [vector], k, where)[0]
+
+
+def nearest_records(
+    store: NewsStore, vectors: Sequence[Vectors], k: int, where: dict[str, Any] | None = None
+) -> list[list[DenseHit]]:
+    """The k nearest sentence records of each vector, nearest first (one query for all; ids and
+    distances only: the rest of a record is in its article)."""
+    if not vectors:
+        return []
     got = chroma_call(
         store.where,
         "query",
         lambda: store.sentences.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+            query_embeddings=np.asarray(vectors, dtype=np.float32),
             n_results=k,
             where=where,
             include=["distances"],
         ),
     )
-    out = []
-    for record_id, distance in zip(got["ids"][0], (got["distances"] or [[]])[0]):
-        doc_id, version, index = record_id.rsplit(ID_SEP, 2)
-        out.append(DenseHit(doc_id, version, int(index), 1.0 - float(distance)))
+    out: list[list[DenseHit]] = []
+    for ids, distances in zip(got["ids"], got["distances"] or []):
+        hits = []
+        for record_id, distance in zip(ids, distances):
+            doc_id, version, index = record_id.rsplit(ID_SEP, 2)
+            hits.append(DenseHit(doc_id, version, int(index), 1.0 - float(distance)))
+        out.append(hits)
     return out
 
 

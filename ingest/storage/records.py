@@ -17,16 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from ingest.embedding.embedder import Vectors
 from ingest.types import MetaValue, Span
 
-if TYPE_CHECKING:
-    pass
-
-
 ID_SEP = "|"
+IntArray = npt.NDArray[np.int64]
 
 
 # The article record carries its sentences' offsets too (readers build their view from articles alone,
@@ -41,7 +41,15 @@ class StoredArticle:
     doc_id: str
     text: str
     metadata: Mapping[str, MetaValue]
-    spans: tuple[tuple[int, int], ...] | None = None  # committed sentence offsets (None: older store)
+    # (n, 2) start and end of each committed sentence, in text order (None: an older store's record)
+    span_array: IntArray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def spans(self) -> tuple[tuple[int, int], ...] | None:
+        """The committed sentence offsets as pairs (None: an older store's record, without them)."""
+        if self.span_array is None:
+            return None
+        return tuple((start, end) for start, end in self.span_array.tolist())
 
     @property
     def version(self) -> str:
@@ -57,25 +65,28 @@ def encode_spans(spans: Sequence[Span]) -> str:
     return " ".join(f"{s.start}:{s.end}" for s in spans)
 
 
-def decode_spans(value: MetaValue | None) -> tuple[tuple[int, int], ...] | None:
-    """The offsets written by :func:`encode_spans` (None when absent or unreadable)."""
+def decode_span_array(value: MetaValue | None) -> IntArray | None:
+    """The offsets written by :func:`encode_spans` as an (n, 2) array (None when absent or unreadable)."""
     if not isinstance(value, str):
         return None
-    items = value.split()
     numbers = value.replace(":", " ").split()
-    if len(numbers) != 2 * len(items):  # each item is exactly one start:end pair
+    if len(numbers) != 2 * len(value.split()):  # each item is exactly one start:end pair
         return None
     try:
-        ints = iter(list(map(int, numbers)))
+        return np.array(numbers, dtype=np.int64).reshape(-1, 2)
     except ValueError:
         return None
-    return tuple(zip(ints, ints))
+
+
+def decode_spans(value: MetaValue | None) -> tuple[tuple[int, int], ...] | None:
+    """The offsets written by :func:`encode_spans` as pairs (None when absent or unreadable)."""
+    return StoredArticle("", "", {}, decode_span_array(value)).spans
 
 
 def stored_article(doc_id: str, text: str | None, meta: Mapping[str, Any] | None) -> StoredArticle:
     """An article record as read from Chroma, its internal offsets split off the metadata."""
     metadata = dict(meta or {})
-    spans = decode_spans(metadata.pop(SPANS_KEY, None))
+    spans = decode_span_array(metadata.pop(SPANS_KEY, None))
     return StoredArticle(doc_id, text or "", metadata, spans)
 
 

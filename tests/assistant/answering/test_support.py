@@ -3,12 +3,14 @@ sentence its marker cites (real embedding model for the similarity part)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from assistant.answering.evidence import Evidence
 from assistant.answering.reply import ReplyChecker
 from assistant.answering.support import SupportCheck, numbers
-from assistant.text.injection import addresses_model
+from assistant.text.injection import SUSPECT_PATTERNS, addresses_model, normalized
 from ingest.embedding.embedder import Embedder
 from tests.conftest import SAMPLE
 
@@ -46,6 +48,16 @@ def test_instruction_to_a_model_is_suspect(sentence: str) -> None:
 @pytest.mark.parametrize("sentence", REPORTS)
 def test_news_report_is_not_suspect(sentence: str) -> None:
     assert not addresses_model(sentence)
+
+
+@pytest.mark.parametrize("sentence", [*INJECTIONS, *REPORTS])
+@pytest.mark.parametrize("case", [str, str.upper, str.swapcase])
+def test_the_single_pattern_decides_as_each_pattern_in_turn_in_any_case(
+    sentence: str, case: Callable[[str], str]
+) -> None:
+    text = case(sentence)
+    one_by_one = any(p.search(normalized(text)) for p in SUSPECT_PATTERNS)
+    assert addresses_model(text) == one_by_one
 
 
 @pytest.mark.parametrize("sentence", INJECTIONS[:4])

@@ -19,7 +19,7 @@ def test_offsets_from_article_records_match_the_sentence_records_of_older_stores
     components.pipeline.run([str(SAMPLE)], show_progress=False)
     store = components.store
     articles = list(store.iter_articles())
-    legacy = [dataclasses.replace(a, spans=None) for a in articles]
+    legacy = [dataclasses.replace(a, span_array=None) for a in articles]
     from_articles = committed_sentences(store.sentences, store.where, articles)
     from_sentences = committed_sentences(store.sentences, store.where, legacy)
     assert from_articles == from_sentences
