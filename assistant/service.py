@@ -172,10 +172,13 @@ class Assistant:
             turn.notices.append(suspect_notice(turn.suspect))
         return turn
 
-    def _search(self, question: Question, filters: Filters | None) -> tuple[Retrieval, int]:
+    def _search(
+        self, question: Question, filters: Filters | None, known: Retrieval | None = None
+    ) -> tuple[Retrieval, int]:
         """The hybrid search's candidates, less the sentences that address the reader or a model
-        (possible prompt injection: they are neither evidence nor an answer); and how many those were."""
-        retrieval = self.search.search(question, filters)
+        (possible prompt injection: they are neither evidence nor an answer); and how many those were.
+        ``known``: an earlier search of the question, whose articles are not read again."""
+        retrieval = self.search.search(question, filters, known.view if known else None)
         retrieval.candidates, suspect = screen(retrieval.candidates)
         return retrieval, len(suspect)
 
@@ -192,7 +195,7 @@ class Assistant:
         if dated is None or dated is turn.filters:
             return
         clock = time.perf_counter()
-        narrow, suspect = self._search(question, dated)
+        narrow, suspect = self._search(question, dated, turn.retrieval)
         kept = prefer_dated(
             self._strength(turn.retrieval, turn.today),
             self._strength(narrow, turn.today),

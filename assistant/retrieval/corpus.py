@@ -147,9 +147,18 @@ class CorpusView:
         return range(int(lo), int(hi))
 
 
-def build_view(store: NewsStore, index: TantivyLexicalIndex, doc_ids: Iterable[str]) -> CorpusView:
-    """The view of the articles ``doc_ids`` (those not in the store are left out)."""
-    articles, titles = fetch_articles(store, list(dict.fromkeys(doc_ids)), vectors=True)
+def build_view(
+    store: NewsStore, index: TantivyLexicalIndex, doc_ids: Iterable[str], known: CorpusView | None = None
+) -> CorpusView:
+    """The view of the articles ``doc_ids`` (those not in the store are left out); those of the
+    ``known`` view (another search of the same question, a moment ago) are not read again."""
+    wanted = list(dict.fromkeys(doc_ids))
+    reused = {d for d in wanted if known is not None and d in known.doc_pos}
+    articles, titles = fetch_articles(store, [d for d in wanted if d not in reused], vectors=True)
+    if known is not None:
+        for doc_id in reused:
+            articles[doc_id] = known.articles[doc_id]
+            titles[doc_id] = known.title_vectors[known.doc_pos[doc_id]]
     sentences = sentence_arrays(store.sentences, store.where, articles.values())
     ordered = sorted(sentences)
     counts = [len(sentences[d]) for d in ordered]

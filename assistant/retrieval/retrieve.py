@@ -152,8 +152,11 @@ class HybridSearch:
         self.embedder = embedder
         self.index = index
 
-    def search(self, question: Question, filters: Filters | None = None) -> Retrieval:
-        """Candidates for a question (no candidate when the store is empty or nothing matches)."""
+    def search(
+        self, question: Question, filters: Filters | None = None, known: CorpusView | None = None
+    ) -> Retrieval:
+        """Candidates for a question (no candidate when the store is empty or nothing matches);
+        ``known``: the view of another search of the question, whose articles are not read again."""
         spec = FilterSpec.from_filters(filters)
         timings: dict[str, float] = {}
         clock = time.perf_counter()
@@ -167,7 +170,7 @@ class HybridSearch:
         timings["lexical"] = _ms(clock)
         clock = time.perf_counter()
         docs = [h.doc_id for h in dense_hits] + [h.key.doc_id for h in lexical_hits]
-        view = build_view(self.store, self.index, docs)
+        view = build_view(self.store, self.index, docs, known)
         dense = _dense_rows(view, dense_hits)
         lexical = _lexical_rows(view, lexical_hits)
         timings["view"] = _ms(clock)

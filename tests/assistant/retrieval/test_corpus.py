@@ -55,6 +55,20 @@ def test_a_view_holds_only_the_articles_it_was_asked_for(components: IngestCompo
     assert [view.doc_id(r) for r in view.article_rows("d3")] == ["d3", "d3"]
 
 
+def test_a_view_takes_the_articles_of_a_known_view_from_it_and_reads_only_the_others(
+    components: IngestComponents,
+) -> None:
+    components.pipeline.ingest_articles(_outlet_articles())
+    store = components.store
+    first = build_view(store, store.lexical, ["d0", "d1"])
+    store.delete_article("d0")  # gone from the store: only the known view can still give it
+    second = build_view(store, store.lexical, ["d0", "d2"], known=first)
+    assert second.doc_ids == ["d0", "d2"]
+    assert second.articles["d0"] is first.articles["d0"]
+    assert (second.title_vectors[second.doc_pos["d0"]] == first.title_vectors[first.doc_pos["d0"]]).all()
+    assert second.articles["d2"].text.startswith("The museum reopened")
+
+
 def test_a_line_repeated_by_three_articles_of_one_outlet_is_boilerplate_though_the_view_holds_one(
     components: IngestComponents,
 ) -> None:
