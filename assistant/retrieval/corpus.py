@@ -147,18 +147,38 @@ class CorpusView:
         return range(int(lo), int(hi))
 
 
+@dataclass
+class ArticleReads:
+    """Articles read by id for one question, with their title vectors: what its view is built from."""
+
+    articles: dict[str, StoredArticle] = field(default_factory=dict)
+    titles: dict[str, FloatArray] = field(default_factory=dict)
+
+    @classmethod
+    def of_view(cls, view: CorpusView) -> ArticleReads:
+        """The articles of a view (another search of the same question, a moment ago)."""
+        titles = {d: view.title_vectors[i] for d, i in view.doc_pos.items() if i < len(view.title_vectors)}
+        return cls(dict(view.articles), titles)
+
+    def read(self, store: NewsStore, doc_ids: Iterable[str]) -> None:
+        """Read those of ``doc_ids`` not read yet (one Chroma read; ids not in the store are skipped)."""
+        wanted = [d for d in dict.fromkeys(doc_ids) if d not in self.articles]
+        if wanted:
+            articles, titles = fetch_articles(store, wanted, vectors=True)
+            self.articles.update(articles)
+            self.titles.update(titles)
+
+
 def build_view(
-    store: NewsStore, index: TantivyLexicalIndex, doc_ids: Iterable[str], known: CorpusView | None = None
+    store: NewsStore, index: TantivyLexicalIndex, doc_ids: Iterable[str], reads: ArticleReads | None = None
 ) -> CorpusView:
-    """The view of the articles ``doc_ids`` (those not in the store are left out); those of the
-    ``known`` view (another search of the same question, a moment ago) are not read again."""
+    """The view of the articles ``doc_ids`` (those not in the store are left out); those already in
+    ``reads`` are not read again."""
     wanted = list(dict.fromkeys(doc_ids))
-    reused = {d for d in wanted if known is not None and d in known.doc_pos}
-    articles, titles = fetch_articles(store, [d for d in wanted if d not in reused], vectors=True)
-    if known is not None:
-        for doc_id in reused:
-            articles[doc_id] = known.articles[doc_id]
-            titles[doc_id] = known.title_vectors[known.doc_pos[doc_id]]
+    reads = reads or ArticleReads()
+    reads.read(store, wanted)
+    articles = {d: reads.articles[d] for d in wanted if d in reads.articles}
+    titles = {d: reads.titles[d] for d in articles if d in reads.titles}
     sentences = sentence_arrays(store.sentences, store.where, articles.values())
     ordered = sorted(sentences)
     counts = [len(sentences[d]) for d in ordered]

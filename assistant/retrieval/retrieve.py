@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.retrieval.corpus import CorpusView, build_view, fetch_embeddings
+from assistant.retrieval.corpus import ArticleReads, CorpusView, build_view, fetch_embeddings
 from assistant.retrieval.syndicated import collapse_syndicated, story_of
 from assistant.text.question import Question, read_question
 from assistant.types import Filters
@@ -41,6 +42,7 @@ FloatArray = npt.NDArray[np.float32]
 # (ids only: ~7 / ~20 ms at 59k sentences) and filters them in memory until at least half of retrieve_k
 # pass; only then does it send the filter to Chroma (a filtered query costs ~80-120 ms at 59k sentences).
 DENSE_OVERFETCH = (16, 64)
+LEXICAL_WORKERS = 8  # threads for the lexical side of concurrent searches (started on demand)
 
 
 @dataclass
@@ -151,26 +153,34 @@ class HybridSearch:
         self.store = store
         self.embedder = embedder
         self.index = index
+        self._executor: ThreadPoolExecutor | None = None
 
     def search(
         self, question: Question, filters: Filters | None = None, known: CorpusView | None = None
     ) -> Retrieval:
         """Candidates for a question (no candidate when the store is empty or nothing matches);
-        ``known``: the view of another search of the question, whose articles are not read again."""
+        ``known``: the view of another search of the question, whose articles are not read again.
+
+        The lexical side (index search, then a read of its hits' articles) runs on a worker thread
+        while this one embeds the question and queries Chroma: the model and the store's I/O release
+        the GIL, so the two overlap.
+        """
         spec = FilterSpec.from_filters(filters)
         timings: dict[str, float] = {}
-        clock = time.perf_counter()
-        vector = self.embedder.embed_query(question.text)
-        timings["embed"] = _ms(clock)
-        clock = time.perf_counter()
-        dense_hits = self._dense(vector, spec)
-        timings["dense"] = _ms(clock)
-        clock = time.perf_counter()
-        lexical_hits = self.index.search(question.terms, self.settings.lexical_k, spec.search_filters())
-        timings["lexical"] = _ms(clock)
+        reads = ArticleReads.of_view(known) if known is not None else ArticleReads()
+        lexical_side = self._workers().submit(self._lexical, question, spec, reads, timings)
+        try:
+            clock = time.perf_counter()
+            vector = self.embedder.embed_query(question.text)
+            timings["embed"] = _ms(clock)
+            clock = time.perf_counter()
+            dense_hits = self._dense(vector, spec)
+            timings["dense"] = _ms(clock)
+        finally:
+            lexical_hits = lexical_side.result()
         clock = time.perf_counter()
         docs = [h.doc_id for h in dense_hits] + [h.key.doc_id for h in lexical_hits]
-        view = build_view(self.store, self.index, docs, known)
+        view = build_view(self.store, self.index, docs, reads)
         dense = _dense_rows(view, dense_hits)
         lexical = _lexical_rows(view, lexical_hits)
         timings["view"] = _ms(clock)
@@ -185,6 +195,23 @@ class HybridSearch:
         self._complete(view, candidates, vector)
         timings["complete"] = _ms(clock)
         return Retrieval(question, view, candidates, scores, timings)
+
+    def _workers(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(LEXICAL_WORKERS, thread_name_prefix="newsdesk-lexical")
+        return self._executor
+
+    def _lexical(
+        self, question: Question, spec: FilterSpec, reads: ArticleReads, timings: dict[str, float]
+    ) -> list[Hit]:
+        """The lexical hits, and their articles read into ``reads`` (on a worker thread)."""
+        clock = time.perf_counter()
+        hits = self.index.search(question.terms, self.settings.lexical_k, spec.search_filters())
+        timings["lexical"] = _ms(clock)
+        clock = time.perf_counter()
+        reads.read(self.store, [h.key.doc_id for h in hits])
+        timings["lexical_articles"] = _ms(clock)
+        return hits
 
     def _dense(self, vector: Vectors, spec: FilterSpec) -> list[DenseHit]:
         """The nearest sentence records that pass the filters, nearest first.

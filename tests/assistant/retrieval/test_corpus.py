@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from assistant.retrieval.corpus import ArticleLookup, build_view
+from assistant.retrieval.corpus import ArticleLookup, ArticleReads, build_view
 from ingest.components import IngestComponents
 from ingest.storage.spans import committed_sentences
 from ingest.types import Article
@@ -55,14 +55,14 @@ def test_a_view_holds_only_the_articles_it_was_asked_for(components: IngestCompo
     assert [view.doc_id(r) for r in view.article_rows("d3")] == ["d3", "d3"]
 
 
-def test_a_view_takes_the_articles_of_a_known_view_from_it_and_reads_only_the_others(
+def test_a_view_takes_the_articles_already_read_from_them_and_reads_only_the_others(
     components: IngestComponents,
 ) -> None:
     components.pipeline.ingest_articles(_outlet_articles())
     store = components.store
     first = build_view(store, store.lexical, ["d0", "d1"])
     store.delete_article("d0")  # gone from the store: only the known view can still give it
-    second = build_view(store, store.lexical, ["d0", "d2"], known=first)
+    second = build_view(store, store.lexical, ["d0", "d2"], ArticleReads.of_view(first))
     assert second.doc_ids == ["d0", "d2"]
     assert second.articles["d0"] is first.articles["d0"]
     assert (second.title_vectors[second.doc_pos["d0"]] == first.title_vectors[first.doc_pos["d0"]]).all()
