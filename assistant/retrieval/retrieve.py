@@ -13,7 +13,6 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -24,14 +23,14 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from assistant.retrieval.corpus import ArticleReads, CorpusView, build_view, fetch_embeddings
+from assistant.retrieval.filters import FilterSpec
 from assistant.retrieval.syndicated import collapse_syndicated, story_of
 from assistant.text.question import Question, read_question
 from assistant.types import Filters
 from ingest.embedding.embedder import Embedder, Vectors
-from ingest.errors import FilterError
 from ingest.sections import RetrievalSettings
 from ingest.storage.chroma import chroma_call
-from ingest.storage.lexical_records import Hit, SearchFilters, SentenceKey
+from ingest.storage.lexical_records import Hit, SentenceKey
 from ingest.storage.lexical_tantivy import TantivyLexicalIndex
 from ingest.storage.records import ID_SEP, sentence_id
 from ingest.storage.store import NewsStore
@@ -42,6 +41,9 @@ FloatArray = npt.NDArray[np.float32]
 # (ids only: ~7 / ~20 ms at 59k sentences) and filters them in memory until at least half of retrieve_k
 # pass; only then does it send the filter to Chroma (a filtered query costs ~80-120 ms at 59k sentences).
 DENSE_OVERFETCH = (16, 64)
+# When few pass, the Chroma query names the passing articles (asked of the lexical index) if there are
+# at most this many: 130-170 ms against 500-550 ms for the date range itself, at 390k sentences.
+FILTER_BY_IDS_MAX = 2000
 LEXICAL_WORKERS = 8  # threads for the lexical side of concurrent searches (started on demand)
 
 
@@ -82,60 +84,6 @@ class Retrieval:
     lexical_scores: Mapping[int, float]  # BM25 of the candidates and their neighbours, by row
     timings_ms: dict[str, float] = field(default_factory=dict)
     ranked: tuple[object, list[Candidate]] | None = None  # the answerer's last ranking, and its key
-
-
-def parse_day(value: str, end_of_day: bool) -> int:
-    """Seconds since the epoch (UTC) of an ISO date or date-time; ``end_of_day`` for inclusive ends."""
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            clock = (23, 59, 59) if end_of_day else (0, 0, 0)  # no day after 9999-12-31 to count back from
-            return int(datetime(day.year, day.month, day.day, *clock, tzinfo=UTC).timestamp())
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise FilterError(f"invalid date {value!r}: use YYYY-MM-DD") from exc
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
-
-
-@dataclass(frozen=True)
-class FilterSpec:
-    """Filters as bounds: a Chroma ``where`` for the dense query and a row mask for the lexical side."""
-
-    ts_from: int | None = None
-    ts_to: int | None = None
-    sources: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_filters(cls, filters: Filters | None) -> FilterSpec:
-        if filters is None or filters.is_empty():
-            return cls()
-        ts_from = parse_day(filters.published_from, False) if filters.published_from else None
-        ts_to = parse_day(filters.published_to, True) if filters.published_to else None
-        if ts_from is not None and ts_to is not None and ts_from > ts_to:
-            raise FilterError(
-                f"published_from {filters.published_from} is after published_to {filters.published_to}"
-            )
-        return cls(ts_from, ts_to, frozenset(s for s in filters.sources if s))
-
-    @property
-    def empty(self) -> bool:
-        return self.ts_from is None and self.ts_to is None and not self.sources
-
-    def where(self) -> dict[str, Any] | None:
-        clauses: list[dict[str, Any]] = []
-        if self.ts_from is not None:
-            clauses.append({"published_ts": {"$gte": self.ts_from}})
-        if self.ts_to is not None:
-            clauses.append({"published_ts": {"$lte": self.ts_to}})
-        if self.sources:
-            clauses.append({"source": {"$in": sorted(self.sources)}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    def search_filters(self) -> SearchFilters:
-        """The same bounds for the lexical index."""
-        return SearchFilters(self.ts_from, self.ts_to, self.sources)
 
 
 class HybridSearch:
@@ -219,12 +167,14 @@ class HybridSearch:
         A filtered Chroma query costs time in proportion to the collection, so a larger unfiltered
         query (ids only) is filtered first, by asking the lexical index which of its articles pass
         (one query); the Chroma ``where`` is only the fallback for filters that few of the nearest
-        sentences pass (a narrow date range, a small outlet).
+        sentences pass (a narrow date range, a small outlet): the passing articles' ids when they are
+        few, else the filters themselves.
         """
         k = self.settings.retrieve_k
         if spec.empty:
             return nearest_sentences(self.store, vector, k)
-        if not self.index.doc_count(spec.search_filters()):
+        count = self.index.doc_count(spec.search_filters())
+        if not count:
             return []  # no article passes ("this week" in an archive of older news): no vector query
         for factor in DENSE_OVERFETCH:
             nearest = nearest_sentences(self.store, vector, k * factor)
@@ -232,6 +182,9 @@ class HybridSearch:
             kept = [h for h in nearest if h.doc_id in passing]
             if len(kept) * 2 >= k:
                 return kept[:k]
+        if count <= FILTER_BY_IDS_MAX:  # a few articles: name them (3-4x faster than the date range)
+            ids = sorted(self.index.passing(None, spec.search_filters(), count))
+            return nearest_sentences(self.store, vector, k, {"doc_id": {"$in": ids}})
         return nearest_sentences(self.store, vector, k, spec.where())
 
     def _fuse(

@@ -327,11 +327,11 @@ class TantivyLexicalIndex:
         found = searcher.search(tantivy.Query.term_query(self._schema, "first_line", line), 1, count=True)
         return min(int(found.count), cap)  # type: ignore[attr-defined]  # in tantivy-py, not its stub
 
-    def passing(self, doc_ids: Iterable[str], filters: SearchFilters) -> set[str]:
-        """Those of ``doc_ids`` whose articles pass ``filters`` (dates, outlets): one query."""
-        wanted = replace(filters, doc_ids=frozenset(doc_ids))
+    def passing(self, doc_ids: Iterable[str] | None, filters: SearchFilters, limit: int = 0) -> set[str]:
+        """Those of ``doc_ids`` (None: of all, at most ``limit``) whose articles pass ``filters``."""
+        wanted = filters if doc_ids is None else replace(filters, doc_ids=frozenset(doc_ids))
         query, searcher = self._filtered(self._int_term("idx", 0), wanted), self._searcher()
-        hits = searcher.search(query, max(1, len(wanted.doc_ids or ())), count=False).hits
+        hits = searcher.search(query, max(1, limit, len(wanted.doc_ids or ())), count=False).hits
         return {str(searcher.doc(address).get_first("doc_id")) for _, address in hits}
 
     def newest_articles(self, n: int) -> list[str]:

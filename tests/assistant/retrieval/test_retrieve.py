@@ -10,7 +10,8 @@ import pytest
 
 from assistant.retrieval import retrieve
 from assistant.retrieval.corpus import ArticleLookup
-from assistant.retrieval.retrieve import FilterSpec, SentenceRetriever
+from assistant.retrieval.filters import FilterSpec
+from assistant.retrieval.retrieve import SentenceRetriever
 from assistant.service import Assistant, create_assistant
 from assistant.text.question import read_question
 from assistant.types import Filters
@@ -80,11 +81,19 @@ def _chroma_filtered_keys(assistant: Assistant, question: str, spec: FilterSpec)
     return {(r.doc_id, r.index) for r in records}
 
 
-@pytest.mark.parametrize(("one_day", "overfetch"), [(False, (16,)), (True, (16, 64)), (True, (1,))])
+@pytest.mark.parametrize(
+    ("one_day", "overfetch", "by_ids_max"),
+    [(False, (16,), 2000), (True, (16, 64), 2000), (True, (1,), 2000), (True, (1,), 0), (False, (1,), 0)],
+)
 def test_filtered_dense_search_finds_what_a_chroma_filtered_query_finds(
-    dev_assistant: Assistant, one_day: bool, overfetch: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+    dev_assistant: Assistant,
+    one_day: bool,
+    overfetch: tuple[int, ...],
+    by_ids_max: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", overfetch)  # 1: few pass, the Chroma fallback
+    monkeypatch.setattr(retrieve, "FILTER_BY_IDS_MAX", by_ids_max)  # 0: the fallback filters by date
     question = "Which automaker recalled vehicles?"
     search = dev_assistant.search
     first = next(dev_assistant.components.store.iter_articles())
