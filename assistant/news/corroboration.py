@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from assistant.retrieval.corpus import ArticleLookup, fetch_articles
+from assistant.retrieval.corpus import ArticleLookup
 from assistant.retrieval.retrieve import DenseHit, nearest_records
 from assistant.retrieval.syndicated import story_of
 from assistant.text.lexical import content_terms
@@ -116,19 +116,19 @@ class Corroborator:
         articles: ArticleLookup,
     ) -> dict[str, StoredArticle]:
         """The cited articles and those of the found sentences that can corroborate one: their
-        current version, of another outlet and story. The metadata of those not read yet first
-        (one read, no text), then the texts of the useful ones (one read)."""
+        current version, of another outlet and story. The found articles not read yet are read in
+        one call (most of them can corroborate, so reading their metadata first saves no text)."""
         cited = {c.doc_id: articles[c.doc_id] for c in citations if c.doc_id in articles}
         found = {h.doc_id: h.version for hs in hits for h in hs if h.doc_id not in cited}
-        heads = {d: a for d in found if (a := articles.read(d)) is not None}
-        unread, _ = fetch_articles(self.store, sorted(set(found) - set(heads)), texts=False)
-        useful = [
-            d
-            for d, head in {**heads, **unread}.items()
-            if head.version == found[d] and any(_independent(c, head) for c in cited.values())
-        ]
-        articles.load(useful)
-        return {**cited, **{d: articles[d] for d in useful if d in articles}}
+        articles.load(sorted(found))
+        useful = (
+            (d, a)
+            for d in found
+            if (a := articles.read(d)) is not None
+            and a.version == found[d]
+            and any(_independent(c, a) for c in cited.values())
+        )
+        return {**cited, **dict(useful)}
 
     def _records(
         self, hits: Sequence[Sequence[DenseHit]], pool: Mapping[str, StoredArticle]

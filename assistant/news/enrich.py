@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -32,6 +33,8 @@ from ingest.storage.records import StoredArticle, sentence_id, stored_article
 from ingest.storage.spans import index_at, sentence_arrays
 from ingest.storage.store import NewsStore
 from ingest.storage.versions import VersionArchive
+
+NEWS_WORKERS = 8  # threads for the independent reads of concurrent answers (started on demand)
 
 
 def story_groups(articles: Mapping[str, StoredArticle]) -> dict[str, list[str]]:
@@ -68,36 +71,47 @@ class NewsEnricher:
         self.archive = VersionArchive(store)
         self.corrections = CorrectionChecker(self.archive, embedder.model_name)
         self._retracted: tuple[str, bool] = ("", False)
+        self._executor: ThreadPoolExecutor | None = None
 
     def enrich(self, answer: Answer, known: Mapping[str, StoredArticle] | None = None) -> Answer:
         """The answer with every news field filled (a new object; the input is not changed);
-        ``known``: articles already read for this answer (the retrieval's), not read again."""
+        ``known``: articles already read for this answer (the retrieval's), not read again.
+
+        The story copies and the store's retraction check are read on worker threads while this one
+        corroborates: the three are independent, and their reads overlap."""
         clock = time.perf_counter()
         articles = ArticleLookup(self.store, known)
         articles.load(c.doc_id for c in answer.citations)
-        members = self._story_members(articles, answer.citations)
+        stories = sorted({story_of(articles[c.doc_id]) for c in answer.citations if c.doc_id in articles})
+        members_read = self._workers().submit(self._story_members, stories)
+        retracted_read = self._workers().submit(self._has_retracted)
+        stored = self._stored_vectors(answer.citations, articles)
+        found = self.corroborator.corroborate(answer.citations, stored, articles)
+        members = members_read.result()
         groups = story_groups(members)
         citations = [self._citation(c, {**members, **articles}, groups) for c in answer.citations]
-        stored = self._stored_vectors(citations, articles)
-        for citation, found in zip(citations, self.corroborator.corroborate(citations, stored, articles)):
-            citation.corroboration = found
+        for citation, corroboration in zip(citations, found):
+            citation.corroboration = corroboration
         update: dict[str, Any] = {"citations": citations, "notices": list(answer.notices)}
         question = answer.standalone_question or answer.question
         if answer.grounded and citations and asks_for_latest(question):
             update.update(self._as_of(answer, citations))
-        flags = self._corrections(question, [v for v in stored if v is not None], articles)
-        update["notices"] += [flag.notice() for flag in flags]
+        if retracted_read.result():
+            flags = self._corrections(question, [v for v in stored if v is not None], articles)
+            update["notices"] += [flag.notice() for flag in flags]
         update["timings_ms"] = _with_news_time(answer.timings_ms, (time.perf_counter() - clock) * 1000)
         return answer.model_copy(update=update)
 
-    def _story_members(
-        self, articles: ArticleLookup, citations: Sequence[Citation]
-    ) -> dict[str, StoredArticle]:
-        """Every stored article of the cited articles' stories (metadata only: no text)."""
-        stories = sorted({story_of(articles[c.doc_id]) for c in citations if c.doc_id in articles})
+    def _workers(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(NEWS_WORKERS, thread_name_prefix="newsdesk-news")
+        return self._executor
+
+    def _story_members(self, stories: Sequence[str]) -> dict[str, StoredArticle]:
+        """Every stored article of these stories (metadata only: no text)."""
         if not stories:
             return {}
-        where: dict[str, Any] = {"story_id": {"$in": stories}}
+        where: dict[str, Any] = {"story_id": {"$in": list(stories)}}
         read = partial(self.store.articles.get, where=where, include=["metadatas"])
         got = chroma_call(self.store.where, "read", read)
         return {d: stored_article(d, "", m) for d, m in zip(got["ids"], got["metadatas"] or [])}
@@ -122,14 +136,17 @@ class NewsEnricher:
             return {}
         return {"as_of": day.isoformat(), "answer": f"{answer.answer}\n\nAs of {day.isoformat()}."}
 
+    def _has_retracted(self) -> bool:
+        """Whether any article of the store dropped a sentence in a newer version (read again only
+        after a write: a new generation)."""
+        generation = self.store.generation()
+        if self._retracted[0] != generation:
+            self._retracted = (generation, self.archive.has_retracted())
+        return self._retracted[1]
+
     def _corrections(
         self, question: str, cited: Sequence[Vectors], articles: ArticleLookup
     ) -> list[CorrectionFlag]:
-        generation = self.store.generation()
-        if self._retracted[0] != generation:  # only a write (new generation) can change it
-            self._retracted = (generation, self.archive.has_retracted())
-        if not self._retracted[1]:
-            return []
         vector = self.embedder.embed_query(question)
         similarities = [float(np.dot(v, vector)) for v in cited]
         return self.corrections.check(question, vector, similarities, articles)

@@ -137,10 +137,7 @@ class HybridSearch:
         )
         candidates += self._neighbours(view, candidates, lexical)
         clock = time.perf_counter()
-        scores = self._lexical_scores(view, question, candidates, lexical)
-        for cand in candidates:
-            cand.lexical = scores.get(cand.row, 0.0)
-        self._complete(view, candidates, vector)
+        scores = self._complete(view, question, candidates, lexical, vector)
         timings["complete"] = _ms(clock)
         return Retrieval(question, view, candidates, scores, timings)
 
@@ -226,16 +223,28 @@ class HybridSearch:
         found = self.index.scores(question.terms, keys) if keys else {}
         return {**lexical, **{keys[k]: s for k, s in found.items()}}
 
-    def _complete(self, view: CorpusView, candidates: list[Candidate], vector: Vectors) -> None:
-        """Dense similarity of lexical-only candidates, and every candidate's title similarity."""
-        missing = [c for c in candidates if c.dense_rank is None]
-        if missing:
-            ids = {sentence_id(c.doc_id, view.articles[c.doc_id].version, c.index): c for c in missing}
-            for record_id, emb in fetch_embeddings(self.store, self.store.sentences, list(ids)).items():
-                ids[record_id].dense = float(emb @ vector)
+    def _complete(
+        self,
+        view: CorpusView,
+        question: Question,
+        candidates: list[Candidate],
+        lexical: Mapping[int, float],
+        vector: Vectors,
+    ) -> dict[int, float]:
+        """Every candidate's BM25 (from the index) and meanwhile, on a worker thread, the stored
+        vectors of the lexical-only ones (their dense similarity); every candidate's title
+        similarity. Returns the BM25 of the candidates and their neighbours, by row."""
+        missing = {_record_id(view, c): c for c in candidates if c.dense_rank is None}
+        stored = self._workers().submit(fetch_embeddings, self.store, self.store.sentences, list(missing))
+        scores = self._lexical_scores(view, question, candidates, lexical)
+        for cand in candidates:
+            cand.lexical = scores.get(cand.row, 0.0)
+        for record_id, emb in stored.result().items():
+            missing[record_id].dense = float(emb @ vector)
         if view.title_vectors.size:
             for cand in candidates:
                 cand.title_sim = float(view.title_vectors[view.doc_pos[cand.doc_id]] @ vector)
+        return scores
 
 
 @dataclass(frozen=True)
@@ -302,6 +311,10 @@ def _lexical_rows(view: CorpusView, hits: list[Hit]) -> dict[int, float]:
         if row is not None:
             out.setdefault(row, hit.score)
     return out
+
+
+def _record_id(view: CorpusView, cand: Candidate) -> str:
+    return sentence_id(cand.doc_id, view.articles[cand.doc_id].version, cand.index)
 
 
 def _ms(since: float) -> float:
