@@ -47,9 +47,7 @@ class StoredArticle:
     @property
     def spans(self) -> tuple[tuple[int, int], ...] | None:
         """The committed sentence offsets as pairs (None: an older store's record, without them)."""
-        if self.span_array is None:
-            return None
-        return tuple((start, end) for start, end in self.span_array.tolist())
+        return _pairs(self.span_array)
 
     @property
     def version(self) -> str:
@@ -80,7 +78,11 @@ def decode_span_array(value: MetaValue | None) -> IntArray | None:
 
 def decode_spans(value: MetaValue | None) -> tuple[tuple[int, int], ...] | None:
     """The offsets written by :func:`encode_spans` as pairs (None when absent or unreadable)."""
-    return StoredArticle("", "", {}, decode_span_array(value)).spans
+    return _pairs(decode_span_array(value))
+
+
+def _pairs(spans: IntArray | None) -> tuple[tuple[int, int], ...] | None:
+    return None if spans is None else tuple((start, end) for start, end in spans.tolist())
 
 
 def stored_article(doc_id: str, text: str | None, meta: Mapping[str, Any] | None) -> StoredArticle:
