@@ -15,6 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,8 @@ from ingest.settings import Settings
 from ingest.storage.records import StoredArticle, StoreStats
 from ingest.types import Article
 
+READ_WORKERS = 8  # threads for the reads of an answer that overlap others
+
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.runnables import Runnable
@@ -67,9 +70,12 @@ class Assistant:
         self.settings = settings
         self.components = components
         self.chat_model = chat_model
-        self.news = NewsEnricher(settings.news, components.store, components.embedder)
+        # threads for reads that overlap others within one answer (started on demand, shared by the
+        # requests of this process; a task never waits on another, so a full pool only queues)
+        self.workers = ThreadPoolExecutor(READ_WORKERS, thread_name_prefix="newsdesk-read")
+        self.news = NewsEnricher(settings.news, components.store, components.embedder, self.workers)
         self.search = HybridSearch(
-            settings.retrieval, components.store, components.embedder, components.store.lexical
+            settings.retrieval, components.store, components.embedder, components.store.lexical, self.workers
         )
         self.retriever = SentenceRetriever(search=self.search, k=settings.llm_max_evidence)
         self.extractive = ExtractiveAnswerer(settings.answering)

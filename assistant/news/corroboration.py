@@ -124,7 +124,7 @@ class Corroborator:
         useful = (
             (d, a)
             for d in found
-            if (a := articles.read(d)) is not None
+            if (a := articles.already_read(d)) is not None
             and a.version == found[d]
             and any(_independent(c, a) for c in cited.values())
         )

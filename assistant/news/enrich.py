@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from functools import partial
 from typing import Any
 
@@ -33,8 +33,6 @@ from ingest.storage.records import StoredArticle, sentence_id, stored_article
 from ingest.storage.spans import index_at, sentence_arrays
 from ingest.storage.store import NewsStore
 from ingest.storage.versions import VersionArchive
-
-NEWS_WORKERS = 8  # threads for the independent reads of concurrent answers (started on demand)
 
 
 def story_groups(articles: Mapping[str, StoredArticle]) -> dict[str, list[str]]:
@@ -63,7 +61,9 @@ class NewsEnricher:
     stored ``story_id``) and the articles of the sentences found near the cited ones.
     """
 
-    def __init__(self, settings: NewsSettings, store: NewsStore, embedder: Embedder) -> None:
+    def __init__(
+        self, settings: NewsSettings, store: NewsStore, embedder: Embedder, workers: Executor
+    ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -71,7 +71,7 @@ class NewsEnricher:
         self.archive = VersionArchive(store)
         self.corrections = CorrectionChecker(self.archive, embedder.model_name)
         self._retracted: tuple[str, bool] = ("", False)
-        self._executor: ThreadPoolExecutor | None = None
+        self.workers = workers  # for the reads beside corroboration (see enrich)
 
     def enrich(self, answer: Answer, known: Mapping[str, StoredArticle] | None = None) -> Answer:
         """The answer with every news field filled (a new object; the input is not changed);
@@ -83,8 +83,8 @@ class NewsEnricher:
         articles = ArticleLookup(self.store, known)
         articles.load(c.doc_id for c in answer.citations)
         stories = sorted({story_of(articles[c.doc_id]) for c in answer.citations if c.doc_id in articles})
-        members_read = self._workers().submit(self._story_members, stories)
-        retracted_read = self._workers().submit(self._has_retracted)
+        members_read = self.workers.submit(self._story_members, stories)
+        retracted_read = self.workers.submit(self._has_retracted)
         stored = self._stored_vectors(answer.citations, articles)
         found = self.corroborator.corroborate(answer.citations, stored, articles)
         members = members_read.result()
@@ -101,11 +101,6 @@ class NewsEnricher:
             update["notices"] += [flag.notice() for flag in flags]
         update["timings_ms"] = _with_news_time(answer.timings_ms, (time.perf_counter() - clock) * 1000)
         return answer.model_copy(update=update)
-
-    def _workers(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(NEWS_WORKERS, thread_name_prefix="newsdesk-news")
-        return self._executor
 
     def _story_members(self, stories: Sequence[str]) -> dict[str, StoredArticle]:
         """Every stored article of these stories (metadata only: no text)."""

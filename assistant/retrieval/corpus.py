@@ -157,7 +157,7 @@ class ArticleReads:
     @classmethod
     def of_view(cls, view: CorpusView) -> ArticleReads:
         """The articles of a view (another search of the same question, a moment ago)."""
-        titles = {d: view.title_vectors[i] for d, i in view.doc_pos.items() if i < len(view.title_vectors)}
+        titles = {d: view.title_vectors[i] for d, i in view.doc_pos.items()}
         return cls(dict(view.articles), titles)
 
     def read(self, store: NewsStore, doc_ids: Iterable[str]) -> None:
@@ -201,24 +201,18 @@ def build_view(
 
 
 def fetch_articles(
-    store: NewsStore, doc_ids: Sequence[str], vectors: bool = False, texts: bool = True
+    store: NewsStore, doc_ids: Sequence[str], vectors: bool = False
 ) -> tuple[dict[str, StoredArticle], dict[str, FloatArray]]:
-    """The stored articles among ``doc_ids`` (and with ``vectors``, their title vectors), by id;
-    without ``texts``, their metadata only (the articles' ``text`` is then empty)."""
+    """The stored articles among ``doc_ids`` (and with ``vectors``, their title vectors), by id."""
     articles: dict[str, StoredArticle] = {}
     titles: dict[str, FloatArray] = {}
     include: list[Literal["documents", "embeddings", "metadatas", "distances", "uris", "data"]]
-    include = ["metadatas"]
-    if texts:
-        include.append("documents")
-    if vectors:
-        include.append("embeddings")
+    include = ["documents", "metadatas", "embeddings"] if vectors else ["documents", "metadatas"]
     for begin in range(0, len(doc_ids), store.batch_size):
         batch = list(doc_ids[begin : begin + store.batch_size])
         got = chroma_call(store.where, "read", partial(store.articles.get, ids=batch, include=include))
         embeddings = got.get("embeddings")
-        documents = got["documents"] or [""] * len(got["ids"])
-        rows = zip(got["ids"], documents, got["metadatas"] or [])
+        rows = zip(got["ids"], got["documents"] or [""] * len(got["ids"]), got["metadatas"] or [])
         for i, (doc_id, text, meta) in enumerate(rows):
             articles[doc_id] = stored_article(doc_id, text, meta)
             if embeddings is not None and len(embeddings) > i:
@@ -272,7 +266,7 @@ class ArticleLookup(Mapping[str, StoredArticle]):
             self._found.update(found)
             self._missing.update(d for d in wanted if d not in found)
 
-    def read(self, doc_id: str) -> StoredArticle | None:
+    def already_read(self, doc_id: str) -> StoredArticle | None:
         """The article if it has been read already (no store read)."""
         return self._found.get(doc_id)
 

@@ -27,7 +27,7 @@ def parse_day(value: str, end_of_day: bool) -> int:
 
 @dataclass(frozen=True)
 class FilterSpec:
-    """Filters as bounds: a Chroma ``where`` for the dense query and a row mask for the lexical side."""
+    """Filters as bounds: a Chroma ``where`` for the dense query and bounds for the lexical index."""
 
     ts_from: int | None = None
     ts_to: int | None = None

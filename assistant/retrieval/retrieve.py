@@ -2,16 +2,16 @@
 
 :class:`HybridSearch` does the work and returns :class:`Candidate` sentences with every signal the
 answerer scores (dense similarity, BM25, ranks, the article title's similarity). Filters (published
-date range, sources) go into the Chroma ``where`` of the dense query and into a mask on the lexical
-side. :class:`SentenceRetriever` wraps the search as a LangChain ``BaseRetriever`` returning one
-``Document`` per sentence, with the citation offsets in its metadata.
+date range, sources) bound the lexical index's search and, through it, the dense side
+(:meth:`HybridSearch._dense`). :class:`SentenceRetriever` wraps the search as a LangChain
+``BaseRetriever`` returning one ``Document`` per sentence, with the citation offsets in its metadata.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,13 +38,12 @@ from ingest.storage.store import NewsStore
 FloatArray = npt.NDArray[np.float32]
 
 # A filtered dense search asks Chroma for these multiples of retrieve_k unfiltered neighbours in turn
-# (ids only: ~7 / ~20 ms at 59k sentences) and filters them in memory until at least half of retrieve_k
-# pass; only then does it send the filter to Chroma (a filtered query costs ~80-120 ms at 59k sentences).
+# (ids only: ~7 / ~20 ms at 59k sentences) and keeps those the lexical index says pass, until at least
+# half of retrieve_k do; only then does it send a filter to Chroma (~80-120 ms at 59k sentences).
 DENSE_OVERFETCH = (16, 64)
 # When few pass, the Chroma query names the passing articles (asked of the lexical index) if there are
 # at most this many: 130-170 ms against 500-550 ms for the date range itself, at 390k sentences.
 FILTER_BY_IDS_MAX = 2000
-LEXICAL_WORKERS = 8  # threads for the lexical side of concurrent searches (started on demand)
 
 
 @dataclass
@@ -95,13 +94,18 @@ class HybridSearch:
     """
 
     def __init__(
-        self, settings: RetrievalSettings, store: NewsStore, embedder: Embedder, index: TantivyLexicalIndex
+        self,
+        settings: RetrievalSettings,
+        store: NewsStore,
+        embedder: Embedder,
+        index: TantivyLexicalIndex,
+        workers: Executor,
     ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.index = index
-        self._executor: ThreadPoolExecutor | None = None
+        self.workers = workers  # for the reads that overlap others (see search and _complete)
 
     def search(
         self, question: Question, filters: Filters | None = None, known: CorpusView | None = None
@@ -116,7 +120,7 @@ class HybridSearch:
         spec = FilterSpec.from_filters(filters)
         timings: dict[str, float] = {}
         reads = ArticleReads.of_view(known) if known is not None else ArticleReads()
-        lexical_side = self._workers().submit(self._lexical, question, spec, reads, timings)
+        lexical_side = self.workers.submit(self._lexical, question, spec, reads, timings)
         try:
             clock = time.perf_counter()
             vector = self.embedder.embed_query(question.text)
@@ -135,16 +139,11 @@ class HybridSearch:
         candidates = collapse_syndicated(
             self._fuse(view, dense, lexical), lambda d: story_of(view.articles[d])
         )
-        candidates += self._neighbours(view, candidates, lexical)
+        candidates += self._neighbours(view, candidates)
         clock = time.perf_counter()
         scores = self._complete(view, question, candidates, lexical, vector)
         timings["complete"] = _ms(clock)
         return Retrieval(question, view, candidates, scores, timings)
-
-    def _workers(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(LEXICAL_WORKERS, thread_name_prefix="newsdesk-lexical")
-        return self._executor
 
     def _lexical(
         self, question: Question, spec: FilterSpec, reads: ArticleReads, timings: dict[str, float]
@@ -202,9 +201,7 @@ class HybridSearch:
         out.sort(key=lambda c: -c.fused)
         return out
 
-    def _neighbours(
-        self, view: CorpusView, candidates: list[Candidate], lexical: Mapping[int, float]
-    ) -> list[Candidate]:
+    def _neighbours(self, view: CorpusView, candidates: list[Candidate]) -> list[Candidate]:
         """The sentences around the best-fused candidates that are not candidates yet: an answer is
         often the sentence after (or before) the one that matches the question's words."""
         have = {c.row for c in candidates}
@@ -235,7 +232,7 @@ class HybridSearch:
         vectors of the lexical-only ones (their dense similarity); every candidate's title
         similarity. Returns the BM25 of the candidates and their neighbours, by row."""
         missing = {_record_id(view, c): c for c in candidates if c.dense_rank is None}
-        stored = self._workers().submit(fetch_embeddings, self.store, self.store.sentences, list(missing))
+        stored = self.workers.submit(fetch_embeddings, self.store, self.store.sentences, list(missing))
         scores = self._lexical_scores(view, question, candidates, lexical)
         for cand in candidates:
             cand.lexical = scores.get(cand.row, 0.0)

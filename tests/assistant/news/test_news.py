@@ -68,7 +68,7 @@ def dated_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 @pytest.fixture(scope="module")
 def enricher(news_assistant: Assistant) -> NewsEnricher:
     c = news_assistant.components
-    return NewsEnricher(c.settings.news, c.store, c.embedder)
+    return NewsEnricher(c.settings.news, c.store, c.embedder, news_assistant.workers)
 
 
 def cite(assistant: Assistant, doc_id: str, sentence: str, n: int = 1) -> Citation:

@@ -83,7 +83,7 @@ def _chroma_filtered_keys(assistant: Assistant, question: str, spec: FilterSpec)
 
 @pytest.mark.parametrize(
     ("one_day", "overfetch", "by_ids_max"),
-    [(False, (16,), 2000), (True, (16, 64), 2000), (True, (1,), 2000), (True, (1,), 0), (False, (1,), 0)],
+    [(False, (16,), 2000), (True, (16, 64), 2000), (True, (1,), 2000), (True, (1,), 0)],
 )
 def test_filtered_dense_search_finds_what_a_chroma_filtered_query_finds(
     dev_assistant: Assistant,
