@@ -310,8 +310,9 @@ class Assistant:
             filters_applied=turn.filters_applied,
             timings_ms=dict(turn.timings),
         )
-        known = turn.retrieval.view.articles if turn.retrieval is not None else {}
-        return self.news.enrich(answer, known)  # syndication, corroboration, dates, deep links, corrections
+        found = turn.retrieval
+        known, vectors = (found.view.articles, found.vectors) if found is not None else ({}, None)
+        return self.news.enrich(answer, known, vectors)  # syndication, corroboration, dates, corrections...
 
     # --- corpus ----------------------------------------------------------------------------
     def ingest_sources(self, sources: Sequence[str]) -> IngestReport:

@@ -120,7 +120,7 @@ class Corroborator:
         one call (most of them can corroborate, so reading their metadata first saves no text)."""
         cited = {c.doc_id: articles[c.doc_id] for c in citations if c.doc_id in articles}
         found = {h.doc_id: h.version for hs in hits for h in hs if h.doc_id not in cited}
-        articles.load(sorted(found))
+        articles.load(sorted(found), found)
         useful = (
             (d, a)
             for d in found

@@ -14,7 +14,6 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,14 +21,13 @@ import numpy as np
 from assistant.news.corrections import CorrectionChecker, CorrectionFlag
 from assistant.news.corroboration import Corroborator, outlet_of
 from assistant.news.deeplink import deep_link
-from assistant.retrieval.corpus import ArticleLookup, fetch_embeddings
+from assistant.retrieval.corpus import ArticleLookup, SentenceVectors
 from assistant.retrieval.syndicated import story_of
 from assistant.text.dates import anchor_dates, asks_for_latest, newest
 from assistant.types import Answer, Citation
 from ingest.embedding.embedder import Embedder, Vectors
 from ingest.sections import NewsSettings
-from ingest.storage.chroma import chroma_call
-from ingest.storage.records import StoredArticle, sentence_id, stored_article
+from ingest.storage.records import StoredArticle, sentence_id
 from ingest.storage.spans import index_at, sentence_arrays
 from ingest.storage.store import NewsStore
 from ingest.storage.versions import VersionArchive
@@ -73,9 +71,15 @@ class NewsEnricher:
         self._retracted: tuple[str, bool] = ("", False)
         self.workers = workers  # for the reads beside corroboration (see enrich)
 
-    def enrich(self, answer: Answer, known: Mapping[str, StoredArticle] | None = None) -> Answer:
+    def enrich(
+        self,
+        answer: Answer,
+        known: Mapping[str, StoredArticle] | None = None,
+        vectors: SentenceVectors | None = None,
+    ) -> Answer:
         """The answer with every news field filled (a new object; the input is not changed);
-        ``known``: articles already read for this answer (the retrieval's), not read again.
+        ``known``, ``vectors``: articles and sentence vectors already read (or being read) for this
+        answer (the retrieval's), not read again.
 
         The story copies and the store's retraction check are read on worker threads while this one
         corroborates: the three are independent, and their reads overlap."""
@@ -85,7 +89,7 @@ class NewsEnricher:
         stories = sorted({story_of(articles[c.doc_id]) for c in answer.citations if c.doc_id in articles})
         members_read = self.workers.submit(self._story_members, stories)
         retracted_read = self.workers.submit(self._has_retracted)
-        stored = self._stored_vectors(answer.citations, articles)
+        stored = self._stored_vectors(answer.citations, articles, vectors or SentenceVectors(self.store))
         found = self.corroborator.corroborate(answer.citations, stored, articles)
         members = members_read.result()
         groups = story_groups(members)
@@ -103,13 +107,9 @@ class NewsEnricher:
         return answer.model_copy(update=update)
 
     def _story_members(self, stories: Sequence[str]) -> dict[str, StoredArticle]:
-        """Every stored article of these stories (metadata only: no text)."""
-        if not stories:
-            return {}
-        where: dict[str, Any] = {"story_id": {"$in": list(stories)}}
-        read = partial(self.store.articles.get, where=where, include=["metadatas"])
-        got = chroma_call(self.store.where, "read", read)
-        return {d: stored_article(d, "", m) for d, m in zip(got["ids"], got["metadatas"] or [])}
+        """Every stored article (with sentences) of these stories, from the lexical index."""
+        found = self.store.lexical.story_articles(stories)
+        return {doc_id: payload.article for doc_id, payload in found.items()}
 
     def _citation(
         self, citation: Citation, articles: Mapping[str, StoredArticle], groups: Mapping[str, Sequence[str]]
@@ -146,10 +146,12 @@ class NewsEnricher:
         similarities = [float(np.dot(v, vector)) for v in cited]
         return self.corrections.check(question, vector, similarities, articles)
 
-    def _stored_vectors(self, citations: Sequence[Citation], articles: ArticleLookup) -> list[Vectors | None]:
+    def _stored_vectors(
+        self, citations: Sequence[Citation], articles: ArticleLookup, vectors: SentenceVectors
+    ) -> list[Vectors | None]:
         """The stored vectors of the cited sentences (what retrieval compared), None if not found."""
         ids = [_sentence_id(self.store, articles, c) for c in citations]
-        found = fetch_embeddings(self.store, self.store.sentences, [i for i in ids if i])
+        found = vectors.get(i for i in ids if i)
         return [found.get(i) if i else None for i in ids]
 
 

@@ -160,23 +160,35 @@ class ArticleReads:
         titles = {d: view.title_vectors[i] for d, i in view.doc_pos.items()}
         return cls(dict(view.articles), titles)
 
-    def read(self, store: NewsStore, doc_ids: Iterable[str]) -> None:
-        """Read those of ``doc_ids`` not read yet (one Chroma read; ids not in the store are skipped)."""
-        wanted = [d for d in dict.fromkeys(doc_ids) if d not in self.articles]
+    def read(
+        self, store: NewsStore, doc_ids: Iterable[str], versions: Mapping[str, str] | None = None
+    ) -> None:
+        """Read those of ``doc_ids`` not read yet, or read in another version than ``versions`` names
+        (:func:`fetch_articles`; ids not in the store are skipped)."""
+        versions = versions or {}
+        wanted = [d for d in dict.fromkeys(doc_ids) if self._stale(d, versions.get(d))]
         if wanted:
-            articles, titles = fetch_articles(store, wanted, vectors=True)
+            articles, titles = fetch_articles(store, wanted, vectors=True, versions=versions)
             self.articles.update(articles)
             self.titles.update(titles)
 
+    def _stale(self, doc_id: str, version: str | None) -> bool:
+        found = self.articles.get(doc_id)
+        return found is None or (version is not None and found.version != version)
+
 
 def build_view(
-    store: NewsStore, index: TantivyLexicalIndex, doc_ids: Iterable[str], reads: ArticleReads | None = None
+    store: NewsStore,
+    index: TantivyLexicalIndex,
+    doc_ids: Iterable[str],
+    reads: ArticleReads | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> CorpusView:
     """The view of the articles ``doc_ids`` (those not in the store are left out); those already in
-    ``reads`` are not read again."""
+    ``reads`` are not read again unless ``versions`` names another version (a dense hit's)."""
     wanted = list(dict.fromkeys(doc_ids))
     reads = reads or ArticleReads()
-    reads.read(store, wanted)
+    reads.read(store, wanted, versions)
     articles = {d: reads.articles[d] for d in wanted if d in reads.articles}
     titles = {d: reads.titles[d] for d in articles if d in reads.titles}
     sentences = sentence_arrays(store.sentences, store.where, articles.values())
@@ -201,15 +213,17 @@ def build_view(
 
 
 def fetch_articles(
-    store: NewsStore, doc_ids: Sequence[str], vectors: bool = False
+    store: NewsStore, doc_ids: Sequence[str], vectors: bool = False, versions: Mapping[str, str] | None = None
 ) -> tuple[dict[str, StoredArticle], dict[str, FloatArray]]:
-    """The stored articles among ``doc_ids`` (and with ``vectors``, their title vectors), by id."""
-    articles: dict[str, StoredArticle] = {}
-    titles: dict[str, FloatArray] = {}
+    """The stored articles among ``doc_ids`` (and with ``vectors``, their title vectors), by id: from
+    the copy of each record the lexical index holds (a local read), and from Chroma for the rest (not
+    indexed yet, or of another version than ``versions`` names: Chroma's record is the truth)."""
+    articles, titles = _indexed_articles(store, doc_ids, vectors, versions or {})
+    rest = [d for d in dict.fromkeys(doc_ids) if d not in articles]
     include: list[Literal["documents", "embeddings", "metadatas", "distances", "uris", "data"]]
     include = ["documents", "metadatas", "embeddings"] if vectors else ["documents", "metadatas"]
-    for begin in range(0, len(doc_ids), store.batch_size):
-        batch = list(doc_ids[begin : begin + store.batch_size])
+    for begin in range(0, len(rest), store.batch_size):
+        batch = rest[begin : begin + store.batch_size]
         got = chroma_call(store.where, "read", partial(store.articles.get, ids=batch, include=include))
         embeddings = got.get("embeddings")
         rows = zip(got["ids"], got["documents"] or [""] * len(got["ids"]), got["metadatas"] or [])
@@ -217,6 +231,21 @@ def fetch_articles(
             articles[doc_id] = stored_article(doc_id, text, meta)
             if embeddings is not None and len(embeddings) > i:
                 titles[doc_id] = np.asarray(embeddings[i], dtype=np.float32)
+    return articles, titles
+
+
+def _indexed_articles(
+    store: NewsStore, doc_ids: Sequence[str], vectors: bool, versions: Mapping[str, str]
+) -> tuple[dict[str, StoredArticle], dict[str, FloatArray]]:
+    articles: dict[str, StoredArticle] = {}
+    titles: dict[str, FloatArray] = {}
+    for doc_id, payload in store.lexical.articles(doc_ids).items():
+        article = payload.article
+        if versions.get(doc_id, article.version) != article.version:
+            continue
+        articles[doc_id] = article
+        if vectors and payload.title_vector:
+            titles[doc_id] = np.frombuffer(payload.title_vector, dtype=np.float32)
     return articles, titles
 
 
@@ -242,6 +271,26 @@ def fetch_embeddings(store: NewsStore, collection: Collection, ids: Sequence[str
     return out
 
 
+class SentenceVectors:
+    """Stored sentence vectors by record id, read for one question: those read already are not read
+    again (the lexical-only candidates' for retrieval, then the cited sentences' for the news)."""
+
+    def __init__(self, store: NewsStore) -> None:
+        self.store = store
+        self._found: dict[str, FloatArray] = {}
+
+    def add(self, found: Mapping[str, FloatArray]) -> None:
+        self._found.update(found)
+
+    def get(self, ids: Iterable[str]) -> dict[str, FloatArray]:
+        """The vectors of those of ``ids`` that are stored (one read for those not read yet)."""
+        wanted = list(dict.fromkeys(ids))
+        missing = [i for i in wanted if i not in self._found]
+        if missing:
+            self.add(fetch_embeddings(self.store, self.store.sentences, missing))
+        return {i: self._found[i] for i in wanted if i in self._found}
+
+
 def _ts(meta: Mapping[str, MetaValue]) -> int:
     value = meta.get("published_ts")
     return int(value) if isinstance(value, int | float) else -1
@@ -259,10 +308,11 @@ class ArticleLookup(Mapping[str, StoredArticle]):
         self._found: dict[str, StoredArticle] = dict(known or {})
         self._missing: set[str] = set()
 
-    def load(self, doc_ids: Iterable[str]) -> None:
+    def load(self, doc_ids: Iterable[str], versions: Mapping[str, str] | None = None) -> None:
+        """Read those of ``doc_ids`` not read yet (``versions``: see :func:`fetch_articles`)."""
         wanted = [d for d in dict.fromkeys(doc_ids) if d not in self._found and d not in self._missing]
         if wanted:
-            found, _ = fetch_articles(self.store, wanted)
+            found, _ = fetch_articles(self.store, wanted, versions=versions)
             self._found.update(found)
             self._missing.update(d for d in wanted if d not in found)
 

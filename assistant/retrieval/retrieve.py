@@ -22,7 +22,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.retrieval.corpus import ArticleReads, CorpusView, build_view, fetch_embeddings
+from assistant.retrieval.corpus import ArticleReads, CorpusView, SentenceVectors, build_view, fetch_embeddings
 from assistant.retrieval.filters import FilterSpec
 from assistant.retrieval.syndicated import collapse_syndicated, story_of
 from assistant.text.question import Question, read_question
@@ -83,6 +83,7 @@ class Retrieval:
     lexical_scores: Mapping[int, float]  # BM25 of the candidates and their neighbours, by row
     timings_ms: dict[str, float] = field(default_factory=dict)
     ranked: tuple[object, list[Candidate]] | None = None  # the answerer's last ranking, and its key
+    vectors: SentenceVectors | None = None  # stored vectors of candidates read so far (the news reuses them)
 
 
 class HybridSearch:
@@ -132,7 +133,7 @@ class HybridSearch:
             lexical_hits = lexical_side.result()
         clock = time.perf_counter()
         docs = [h.doc_id for h in dense_hits] + [h.key.doc_id for h in lexical_hits]
-        view = build_view(self.store, self.index, docs, reads)
+        view = build_view(self.store, self.index, docs, reads, {h.doc_id: h.version for h in dense_hits})
         dense = _dense_rows(view, dense_hits)
         lexical = _lexical_rows(view, lexical_hits)
         timings["view"] = _ms(clock)
@@ -141,9 +142,10 @@ class HybridSearch:
         )
         candidates += self._neighbours(view, candidates)
         clock = time.perf_counter()
-        scores = self._complete(view, question, candidates, lexical, vector)
+        vectors = SentenceVectors(self.store)
+        scores = self._complete(view, question, candidates, lexical, (vector, vectors))
         timings["complete"] = _ms(clock)
-        return Retrieval(question, view, candidates, scores, timings)
+        return Retrieval(question, view, candidates, scores, timings, vectors=vectors)
 
     def _lexical(
         self, question: Question, spec: FilterSpec, reads: ArticleReads, timings: dict[str, float]
@@ -226,17 +228,21 @@ class HybridSearch:
         question: Question,
         candidates: list[Candidate],
         lexical: Mapping[int, float],
-        vector: Vectors,
+        vectors: tuple[Vectors, SentenceVectors],
     ) -> dict[int, float]:
         """Every candidate's BM25 (from the index) and meanwhile, on a worker thread, the stored
-        vectors of the lexical-only ones (their dense similarity); every candidate's title
-        similarity. Returns the BM25 of the candidates and their neighbours, by row."""
+        vectors of the lexical-only ones (their dense similarity, kept in ``vectors``); every
+        candidate's title similarity (to the question's vector). Returns the BM25 of the candidates
+        and their neighbours, by row."""
+        vector, stored_vectors = vectors
         missing = {_record_id(view, c): c for c in candidates if c.dense_rank is None}
         stored = self.workers.submit(fetch_embeddings, self.store, self.store.sentences, list(missing))
         scores = self._lexical_scores(view, question, candidates, lexical)
         for cand in candidates:
             cand.lexical = scores.get(cand.row, 0.0)
-        for record_id, emb in stored.result().items():
+        found = stored.result()
+        stored_vectors.add(found)
+        for record_id, emb in found.items():
             missing[record_id].dense = float(emb @ vector)
         if view.title_vectors.size:
             for cand in candidates:

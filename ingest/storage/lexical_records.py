@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -27,7 +27,8 @@ class Hit(NamedTuple):
 
 @dataclass(frozen=True)
 class IndexedArticle:
-    """What the index stores of one article: ``spans[i]`` is sentence ``i`` of ``text``."""
+    """What the index stores of one article: ``spans[i]`` is sentence ``i`` of ``text``; with
+    ``metadata`` (the article record's), the record itself too, for the read side."""
 
     doc_id: str
     version: str
@@ -36,6 +37,8 @@ class IndexedArticle:
     title: str = ""
     source: str = ""
     published_ts: int = -1  # -1: no known publication time
+    metadata: Mapping[str, Any] | None = None
+    title_vector: bytes = b""  # float32
 
     def check(self) -> None:
         """ValueError when a span does not lie inside the text."""

@@ -34,6 +34,7 @@ from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 from filelock import FileLock
 from tqdm import tqdm
 
@@ -55,9 +56,11 @@ from ingest.types import MetaValue
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
+    from chromadb.api.types import Include
 
 T = TypeVar("T")
 PAGE = 500  # article records read per Chroma call
+RECORD: Include = ["documents", "metadatas", "embeddings"]  # what the index copies of an article record
 PROGRESS_MIN = 200  # a repair of this many articles or more shows a progress bar
 REBUILD_LOCK = ".newsdesk-reindex-{}.lock"  # beside the index folders; '.newsdesk-*': backups skip it
 
@@ -81,10 +84,16 @@ class Reindexed:
 
 
 def indexed_article(
-    doc_id: str, text: str, metadata: Mapping[str, MetaValue], spans: Iterable[tuple[int, int]]
+    doc_id: str,
+    text: str,
+    metadata: Mapping[str, MetaValue],
+    spans: Iterable[tuple[int, int]],
+    title_vector: Any = None,
 ) -> IndexedArticle:
-    """What the lexical index holds of an article record (``spans``: its committed sentences)."""
+    """What the lexical index holds of an article record (``spans``: its committed sentences;
+    ``title_vector``: the record's embedding)."""
     ts = metadata.get("published_ts")
+    vector = b"" if title_vector is None else np.asarray(title_vector, dtype=np.float32).tobytes()
     return IndexedArticle(
         doc_id,
         str(metadata.get("version", "")),
@@ -93,11 +102,14 @@ def indexed_article(
         title=str(metadata.get("title", "")),
         source=str(metadata.get("source", "")),
         published_ts=int(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else -1,
+        metadata={k: v for k, v in metadata.items() if k != SPANS_KEY},
+        title_vector=vector,
     )
 
 
 def written_article(item: ArticleWrite) -> IndexedArticle:
-    return indexed_article(item.doc_id, item.text, item.metadata, ((s.start, s.end) for s in item.spans))
+    spans = ((s.start, s.end) for s in item.spans)
+    return indexed_article(item.doc_id, item.text, item.metadata, spans, item.title_vector)
 
 
 def sentence_less(meta: Mapping[str, Any]) -> bool:
@@ -298,7 +310,7 @@ class LexicalSync:
     # --- reading Chroma ----------------------------------------------------------------------------
     def _pages(self) -> Iterator[list[IndexedArticle]]:
         for offset in count(0, PAGE):
-            page = partial(self._articles.get, include=["documents", "metadatas"], limit=PAGE, offset=offset)
+            page = partial(self._articles.get, include=RECORD, limit=PAGE, offset=offset)
             got = self._call("read", page)
             yield list(self._indexed(got).values())
             if len(got["ids"]) < PAGE:
@@ -306,7 +318,7 @@ class LexicalSync:
 
     def _read(self, doc_ids: list[str]) -> dict[str, IndexedArticle]:
         """Chroma's current record of each of ``doc_ids`` that is stored."""
-        got = self._call("read", partial(self._articles.get, ids=doc_ids, include=["documents", "metadatas"]))
+        got = self._call("read", partial(self._articles.get, ids=doc_ids, include=RECORD))
         return self._indexed(got)
 
     def _indexed(self, got: Any) -> dict[str, IndexedArticle]:
@@ -314,12 +326,14 @@ class LexicalSync:
             stored_article(d, t, m)
             for d, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
         ]
+        vectors = got.get("embeddings")
+        vectors = [None] * len(stored) if vectors is None else vectors
         found = committed_sentences(self._sentences, self._where, stored)
         return {
             a.doc_id: indexed_article(
-                a.doc_id, a.text, a.metadata, ((s, e) for _, s, e in found.get(a.doc_id, []))
+                a.doc_id, a.text, a.metadata, ((s, e) for _, s, e in found.get(a.doc_id, [])), vector
             )
-            for a in stored
+            for a, vector in zip(stored, vectors)
         }
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:

@@ -1,27 +1,21 @@
-"""The lexical sentence index on Tantivy (tantivy-py): BM25 ranking only, beside the SQLite file.
+"""The store's lexical sentence index on Tantivy (tantivy-py): BM25 ranking, and the article records.
 
-An alternative to the FTS5 ranking of :mod:`ingest.storage.lexical_index`, measured against it by
-``benchmarks/lexical.py``. One folder next to the Chroma folder (:func:`tantivy_path`:
-``<store>/lexical.tantivy/``) holds one Tantivy document per sentence: its analyzer terms
-(space-joined, split by Tantivy's ``whitespace`` tokenizer, so the index ranks exactly the terms
-the in-memory BM25 ranks), its key (``doc_id``, ``idx``), the article's version, outlet and
-publication time (an indexed fast field, for date filters and :meth:`newest_articles`), and its
-line key (:func:`~ingest.storage.tantivy_schema.line_key`, for :meth:`line_articles`: boilerplate).
-No text is stored: the read side cuts
-sentences, neighbours and article metadata from the SQLite file by key, which SQLite does in well
-under a millisecond; Tantivy only answers "which keys, with which score".
+One folder (:func:`~ingest.storage.lexical_sync.lexical_path`) holds one Tantivy document per
+sentence: its analyzer terms (space-joined, split by Tantivy's ``whitespace`` tokenizer), its key
+(``doc_id``, ``idx``), the article's version, outlet and publication time (a fast field: date
+filters, :meth:`newest_articles`), and its line key (:meth:`line_articles`: boilerplate). The last
+sentence of each article also holds the article record (text, metadata, sentence offsets, title vector:
+:func:`~ingest.storage.tantivy_schema.article_payload`), which :meth:`articles` reads by id: a
+local, memory-mapped read instead of a Chroma read (over HTTP with a Chroma server).
 
-Scores are Tantivy's BM25 (k1 1.2, b 0.75, Lucene's idf with its +1) divided by k1 + 1: the same
-number as the in-memory bm25s (Lucene variant) score, apart from Tantivy's one-byte sentence
-lengths (exact up to 40 terms).
+Scores: Tantivy's BM25 (k1 1.2, b 0.75) divided by k1 + 1, the bm25s (Lucene) score.
 
 Writes: every :meth:`add` of a group of articles, :meth:`delete` and :meth:`rebuild` is one
 Tantivy commit, which is atomic (new segments are written first, then ``meta.json`` is replaced):
 after a kill -9 the uncommitted operations are lost and the folder opens at the last commit. One
 writer at a time across processes (Tantivy's lock file); a second writer waits up to its timeout,
 then gets a :class:`LexicalIndexError` saying so. Readers: any number of processes; each read
-first compares ``meta.json`` (one ``stat``) with what its searcher was loaded from and reloads on
-a change, so the first search after another process's commit already sees it.
+compares ``meta.json`` (one ``stat``) with what its searcher was loaded from and reloads on a change.
 
 The store commits Chroma first, then Tantivy (:mod:`ingest.storage.lexical_sync`); every sentence
 carries its article's version, and :meth:`stale` lists the articles whose indexed version differs
@@ -47,9 +41,12 @@ from ingest.storage.tantivy_schema import (
     INDEX_DIR,
     WRITER_HEAP,
     Analyzer,
+    ArticlePayload,
+    add_articles,
     index_writer,
     key_term,
-    sentence_documents,
+    line_articles,
+    read_payloads,
     tantivy_path,
     tantivy_schema,
     unique_terms,
@@ -58,7 +55,7 @@ from ingest.storage.tantivy_schema import (
 __all__ = ["INDEX_DIR", "LexicalIndexUnreadableError", "TantivyLexicalIndex", "tantivy_path"]
 
 SETTINGS_FILE = "newsdesk.json"  # our schema version and the analyzer's name, beside meta.json
-SCHEMA_VERSION = "2"  # 2: the line and article fields
+SCHEMA_VERSION = "3"  # 2: the line and article fields; 3: the article record
 DEFAULT_TIMEOUT_S = 5.0
 K1 = 1.2  # Tantivy's BM25 constants (not configurable); its scores are k1 + 1 times bm25s's
 REBUILD_HEAP = 256_000_000
@@ -283,12 +280,12 @@ class TantivyLexicalIndex:
         size, df = self.sentence_count(), self.document_frequencies(wanted)
         return {t: math.log(1.0 + (size - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in wanted}
 
-    def _first_sentences(self) -> list[tantivy.Document]:
-        """The stored fields of every article's sentence 0."""
+    def _first_sentences(self) -> Iterator[tantivy.Document]:
+        """The stored fields of every article's sentence 0, one at a time."""
         searcher = self._searcher()
         query = self._int_term("idx", 0)
         total = max(1, self._count(query))
-        return [searcher.doc(address) for _, address in searcher.search(query, total, count=False).hits]
+        return (searcher.doc(address) for _, address in searcher.search(query, total, count=False).hits)
 
     def versions(self) -> dict[str, str]:
         """doc_id -> version of every indexed article (with at least one sentence)."""
@@ -315,17 +312,19 @@ class TantivyLexicalIndex:
                 problems.append(f"article {doc_id!r} has {found} of its {expected} sentences")
         return problems
 
+    def articles(self, doc_ids: Iterable[str]) -> dict[str, ArticlePayload]:
+        """The article records of those of ``doc_ids`` indexed with one (see the module doc)."""
+        return read_payloads(self._searcher(), self._schema, "record_of", doc_ids)
+
+    def story_articles(self, stories: Iterable[str]) -> dict[str, ArticlePayload]:
+        """The article records of every article whose ``story_id`` is one of ``stories``."""
+        return read_payloads(self._searcher(), self._schema, "story", stories)
+
     def line_articles(self, lines: Iterable[str], cap: int) -> dict[str, int]:
         """For each line key (:func:`~ingest.storage.tantivy_schema.line_key`), how many distinct
         articles have a sentence of that line, counted up to ``cap`` (0: in no article)."""
         searcher = self._searcher()
-        return {line: self._line_articles(searcher, line, cap) for line in dict.fromkeys(lines)}
-
-    def _line_articles(self, searcher: tantivy.Searcher, line: str, cap: int) -> int:
-        if cap < 1:
-            return 0
-        found = searcher.search(tantivy.Query.term_query(self._schema, "first_line", line), 1, count=True)
-        return min(int(found.count), cap)  # type: ignore[attr-defined]  # in tantivy-py, not its stub
+        return {line: line_articles(searcher, self._schema, line, cap) for line in dict.fromkeys(lines)}
 
     def passing(self, doc_ids: Iterable[str] | None, filters: SearchFilters, limit: int = 0) -> set[str]:
         """Those of ``doc_ids`` (None: of all, at most ``limit``) whose articles pass ``filters``."""
@@ -360,14 +359,8 @@ class TantivyLexicalIndex:
         remove the articles ``delete`` names; the number of sentences written. Both iterables are
         consumed while this process holds the write lock, ``articles`` first, then ``delete`` (so a
         generator can decide what to write from what is current then)."""
-        written = 0
         with self._write("add") as writer:
-            for article in articles:
-                article.check()
-                writer.delete_documents_by_term("doc_id", article.doc_id)
-                for doc in sentence_documents(article, self.analyzer):
-                    writer.add_document(doc)
-                written += len(article.spans)
+            written = sum(n for _, n in add_articles(writer, articles, self.analyzer))
             for doc_id in delete:
                 writer.delete_documents_by_term("doc_id", doc_id)
         return written
@@ -387,12 +380,7 @@ class TantivyLexicalIndex:
         written: dict[str, int] = {}
         with self._write("rebuild", REBUILD_HEAP) as writer:
             writer.delete_all_documents()
-            for article in articles:
-                article.check()
-                writer.delete_documents_by_term("doc_id", article.doc_id)  # an earlier copy of it
-                for doc in sentence_documents(article, self.analyzer):
-                    writer.add_document(doc)
-                written[article.doc_id] = len(article.spans)
+            written.update(add_articles(writer, articles, self.analyzer))
         return sum(written.values())
 
     def size_bytes(self) -> int:

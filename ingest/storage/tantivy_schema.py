@@ -4,19 +4,26 @@ its writer (one at a time across processes: Tantivy's lock file)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import tantivy
 
 from ingest.storage.lexical_records import IndexedArticle
+from ingest.storage.records import StoredArticle
 
 INDEX_DIR = "lexical.tantivy"
 KEY_SEPARATOR = "\x1f"
 LOCK_POLL_S = 0.05
 WRITER_HEAP = 64_000_000
+RECORDS_RUN = 256  # the record documents of this many articles are written together (add_articles)
+SPAN_DTYPE = "<i4"  # sentence offsets as stored on an article's last sentence
 Analyzer = Callable[[str], Sequence[str]]
 ErrorFactory = Callable[[str, object], Exception]
 
@@ -40,6 +47,13 @@ def tantivy_schema() -> tantivy.Schema:
     builder.add_integer_field("idx", stored=True, indexed=True, fast=True)
     builder.add_integer_field("sentences", stored=True)  # the article's count, on every sentence
     builder.add_integer_field("published_ts", indexed=True, fast=True)
+    # on the article's last sentence only: its doc_id again (to find the record), its story (syndicated
+    # copies share it) and the article record the read side builds its view from (see article_payload).
+    # Not on sentence 0, which versions() and passing() read for every article: those stay small.
+    builder.add_text_field("record_of", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("story", tokenizer_name="raw", index_option="basic")
+    for name in ("record", "text", "spans", "title_vector"):
+        builder.add_bytes_field(name, stored=True, indexed=False)
     return builder.build()
 
 
@@ -55,18 +69,81 @@ def line_key(source: str, text: str) -> str:
     return hashlib.blake2b(f"{source}{KEY_SEPARATOR}{normal}".encode(), digest_size=8).hexdigest()
 
 
+def line_articles(searcher: tantivy.Searcher, schema: tantivy.Schema, line: str, cap: int) -> int:
+    """How many distinct articles have a sentence of ``line`` (a line key), counted up to ``cap``."""
+    if cap < 1:
+        return 0
+    found = searcher.search(tantivy.Query.term_query(schema, "first_line", line), 1, count=True)
+    return min(int(found.count), cap)  # type: ignore[attr-defined]  # in tantivy-py, not its stub
+
+
 def unique_terms(terms: Iterable[str]) -> list[str]:
     """Each term once; empty ones and ones with whitespace (which the index cannot hold) left out."""
     return [t for t in dict.fromkeys(terms) if t and not any(c.isspace() for c in t)]
 
 
+def article_payload(article: IndexedArticle) -> dict[str, str | bytes]:
+    """The fields of an article's last sentence that hold its record (none without its metadata):
+    the record's metadata as JSON, its text (UTF-8), its committed sentence offsets (int32 pairs) and
+    its title vector (float32)."""
+    if article.metadata is None:
+        return {}
+    story = str(article.metadata.get("story_id", ""))
+    return {
+        "record_of": article.doc_id,
+        **({"story": story} if story else {}),
+        "record": json.dumps(dict(article.metadata)).encode(),
+        "text": article.text.encode(),
+        "spans": np.asarray(article.spans, dtype=SPAN_DTYPE).reshape(-1, 2).tobytes(),
+        "title_vector": article.title_vector,
+    }
+
+
+@dataclass(frozen=True)
+class ArticlePayload:
+    """An article record as the index holds it (see :func:`article_payload`)."""
+
+    article: StoredArticle
+    title_vector: bytes  # float32
+
+
+def read_payload(doc_id: str, doc: tantivy.Document) -> ArticlePayload | None:
+    """The record a document holds (None: it holds none)."""
+    record, text, spans = (doc.get_first(f) for f in ("record", "text", "spans"))
+    if not isinstance(record, bytes) or not isinstance(text, bytes) or not isinstance(spans, bytes):
+        return None
+    span_array = np.frombuffer(spans, dtype=SPAN_DTYPE).astype(np.int64).reshape(-1, 2)
+    vector = doc.get_first("title_vector")
+    article = StoredArticle(doc_id, text.decode(), json.loads(record), span_array)
+    return ArticlePayload(article, vector if isinstance(vector, bytes) else b"")
+
+
+def read_payloads(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, field: str, values: Iterable[str]
+) -> dict[str, ArticlePayload]:
+    """The article records whose ``field`` is one of ``values`` (``record_of``: doc_ids; ``story``:
+    every article of those stories), by doc_id."""
+    wanted, out = sorted(set(values)), dict[str, ArticlePayload]()
+    if not wanted:
+        return out
+    query = tantivy.Query.term_set_query(schema, field, wanted)
+    for _, address in searcher.search(query, len(wanted), count=False).hits:
+        doc = searcher.doc(address)
+        doc_id = str(doc.get_first("doc_id"))
+        if (payload := read_payload(doc_id, doc)) is not None:
+            out[doc_id] = payload
+    return out
+
+
 def sentence_documents(article: IndexedArticle, analyzer: Analyzer) -> Iterator[tantivy.Document]:
-    """The Tantivy documents of an article: one per sentence."""
+    """The Tantivy documents of an article: one per sentence (the last also holds the record)."""
     total, seen = len(article.spans), set()
     for i, (start, end) in enumerate(article.spans):
         sentence = article.text[start:end]
         line = line_key(article.source, sentence)
-        first = {} if line in seen else {"first_line": line}
+        first: dict[str, Any] = {} if line in seen else {"first_line": line}
+        if i == total - 1:
+            first.update(article_payload(article))
         seen.add(line)
         yield tantivy.Document(
             terms=" ".join(analyzer(sentence)),
@@ -80,6 +157,38 @@ def sentence_documents(article: IndexedArticle, analyzer: Analyzer) -> Iterator[
             published_ts=article.published_ts,
             **first,
         )
+
+
+def add_articles(
+    writer: tantivy.IndexWriter, articles: Iterable[IndexedArticle], analyzer: Analyzer
+) -> list[tuple[str, int]]:
+    """Write each article's documents, replacing any earlier version of it; (doc_id, sentences) of
+    each. The documents holding a record (each article's last sentence) are written after the
+    others, ``RECORDS_RUN`` articles at a time: the store's blocks that hold the articles' sentences 0
+    (which ``versions`` and ``passing`` read, for every article) then hold few records, so those
+    reads touch little of the memory-mapped store. A doc_id seen twice: the later one stays."""
+    deferred: dict[str, tantivy.Document] = {}
+    written: list[tuple[str, int]] = []
+    for article in articles:
+        article.check()
+        writer.delete_documents_by_term("doc_id", article.doc_id)  # an earlier copy of it
+        deferred.pop(article.doc_id, None)
+        docs = list(sentence_documents(article, analyzer))
+        for doc in docs[:-1]:
+            writer.add_document(doc)
+        if docs:
+            deferred[article.doc_id] = docs[-1]
+        written.append((article.doc_id, len(article.spans)))
+        if len(deferred) >= RECORDS_RUN:
+            _flush(writer, deferred)
+    _flush(writer, deferred)
+    return written
+
+
+def _flush(writer: tantivy.IndexWriter, deferred: dict[str, tantivy.Document]) -> None:
+    for doc in deferred.values():
+        writer.add_document(doc)
+    deferred.clear()
 
 
 @contextmanager

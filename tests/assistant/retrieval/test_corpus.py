@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from assistant.retrieval.corpus import ArticleLookup, ArticleReads, build_view
+from assistant.retrieval.corpus import ArticleLookup, ArticleReads, build_view, fetch_articles
 from ingest.components import IngestComponents
 from ingest.storage.spans import committed_sentences
 from ingest.types import Article
@@ -34,6 +34,35 @@ def test_the_view_cuts_every_sentence_from_its_article_text(components: IngestCo
     assert article.spans is not None
     assert [view.text(row) for row in range(view.size)] == [article.text[a:b] for a, b in article.spans]
     assert any("Evkurov" in view.text(row) for row in range(view.size))
+
+
+def test_the_records_the_lexical_index_holds_are_chromas_after_a_write_and_after_a_rebuild(
+    components: IngestComponents,
+) -> None:
+    components.pipeline.run([str(SAMPLE)], show_progress=False)
+    store = components.store
+    [doc_id] = [a.doc_id for a in store.iter_articles()]
+    chroma, titles = fetch_articles(store, [doc_id], vectors=True, versions={doc_id: "not indexed"})
+    for _ in ("written", "rebuilt"):
+        indexed, index_titles = fetch_articles(store, [doc_id], vectors=True)
+        assert indexed == chroma  # doc_id, text and metadata
+        assert indexed[doc_id].spans == chroma[doc_id].spans
+        assert (index_titles[doc_id] == titles[doc_id]).all()
+        store.lexical_sync.rebuild(show_progress=False)
+
+
+def test_articles_are_read_from_the_lexical_index_and_from_chroma_when_it_holds_another_version(
+    components: IngestComponents,
+) -> None:
+    components.pipeline.ingest_articles(_outlet_articles())
+    store = components.store
+    store.articles.delete(ids=["d1"])  # behind the store's back: only the index still has its record
+    version = store.lexical.articles(["d1"])["d1"].article.version
+    assert set(fetch_articles(store, ["d0", "d1"])[0]) == {"d0", "d1"}
+    assert set(fetch_articles(store, ["d0", "d1"], versions={"d1": version})[0]) == {"d0", "d1"}
+    assert set(fetch_articles(store, ["d0", "d1"], versions={"d1": "newer"})[0]) == {"d0"}
+    view = build_view(store, store.lexical, ["d0", "d1"], versions={"d1": "newer"})
+    assert view.doc_ids == ["d0"]
 
 
 def _outlet_articles() -> list[Article]:

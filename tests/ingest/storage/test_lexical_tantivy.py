@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import signal
@@ -10,13 +11,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.text.lexical import LexicalIndex as MemoryIndex
 from assistant.text.lexical import content_terms
 from ingest.errors import StoreError
 from ingest.storage.lexical_records import IndexedArticle, SearchFilters, SentenceKey
-from ingest.storage.lexical_tantivy import SETTINGS_FILE, TantivyLexicalIndex, tantivy_path
+from ingest.storage.lexical_tantivy import SCHEMA_VERSION, SETTINGS_FILE, TantivyLexicalIndex, tantivy_path
 from ingest.storage.tantivy_schema import line_key
 from tests.ingest.storage.lexical_data import ANALYZER, DAM, DAY, TALKS, UNDATED, analyze, article, child
 
@@ -136,6 +138,28 @@ def test_one_add_can_also_remove_articles_in_the_same_commit(index: TantivyLexic
     assert index.versions() == {"dam": "v1", "undated": "v1"} and index.generation() > generation
 
 
+def test_the_index_holds_each_article_record_and_each_write_replaces_it(
+    index: TantivyLexicalIndex,
+) -> None:
+    vector = np.arange(4, dtype=np.float32)
+    record = {"title": "Dam opens", "version": "v1", "published_ts": 10, "score": 0.5, "wire": True}
+    index.add([dataclasses.replace(DAM, metadata=record, title_vector=vector.tobytes()), TALKS])
+    [payload] = index.articles(["dam", "talks", "nowhere"]).values()  # TALKS was written without one
+    assert (payload.article.doc_id, payload.article.text, payload.article.metadata) == (
+        "dam",
+        DAM.text,
+        record,
+    )
+    assert payload.article.spans == ((0, 26), (27, 57), (58, 85))
+    assert (np.frombuffer(payload.title_vector, dtype=np.float32) == vector).all()
+    newer = article("dam", ["The dam closed."], version="v2")
+    index.add([dataclasses.replace(newer, metadata={"version": "v2"})])
+    [payload] = index.articles(["dam"]).values()
+    assert (payload.article.version, payload.article.spans) == ("v2", ((0, 15),))
+    index.delete("dam")
+    assert index.articles(["dam"]) == {}
+
+
 def test_line_articles_counts_the_distinct_articles_of_an_outlet_with_a_line_up_to_the_cap(
     index: TantivyLexicalIndex,
 ) -> None:
@@ -216,9 +240,11 @@ def test_a_missing_index_is_an_error_when_asked_not_to_create_it(tmp_path: Path)
     assert not tantivy_path(tmp_path).exists()
 
 
-def test_an_index_of_the_first_schema_is_refused_until_rebuilt(index: TantivyLexicalIndex) -> None:
-    (index.path / SETTINGS_FILE).write_text(json.dumps({"schema": "1", "analyzer": ANALYZER}))
-    with pytest.raises(StoreError, match=r"schema version '1', this Newsdesk reads '2': rebuild it"):
+def test_an_index_of_an_older_schema_is_refused_until_rebuilt(index: TantivyLexicalIndex) -> None:
+    (index.path / SETTINGS_FILE).write_text(json.dumps({"schema": "2", "analyzer": ANALYZER}))
+    with pytest.raises(
+        StoreError, match=rf"schema version '2', this Newsdesk reads '{SCHEMA_VERSION}': rebuild"
+    ):
         TantivyLexicalIndex.open(index.path, analyze, ANALYZER)
 
 
