@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from filelock import FileLock
 from tqdm import tqdm
 
@@ -88,7 +89,7 @@ def indexed_article(
     text: str,
     metadata: Mapping[str, MetaValue],
     spans: Iterable[tuple[int, int]],
-    title_vector: Any = None,
+    title_vector: npt.ArrayLike | None = None,
 ) -> IndexedArticle:
     """What the lexical index holds of an article record (``spans``: its committed sentences;
     ``title_vector``: the record's embedding)."""

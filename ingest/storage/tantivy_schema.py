@@ -127,7 +127,8 @@ def read_payloads(
     if not wanted:
         return out
     query = tantivy.Query.term_set_query(schema, field, wanted)
-    for _, address in searcher.search(query, len(wanted), count=False).hits:
+    found = int(searcher.search(query, 1, count=True).count)  # type: ignore[attr-defined]  # not in its stub
+    for _, address in searcher.search(query, max(1, found), count=False).hits:
         doc = searcher.doc(address)
         doc_id = str(doc.get_first("doc_id"))
         if (payload := read_payload(doc_id, doc)) is not None:

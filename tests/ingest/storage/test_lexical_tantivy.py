@@ -160,6 +160,16 @@ def test_the_index_holds_each_article_record_and_each_write_replaces_it(
     assert index.articles(["dam"]) == {}
 
 
+def test_story_articles_are_every_copy_of_each_story_asked_for(index: TantivyLexicalIndex) -> None:
+    copies = [
+        article(f"copy{i}", [f"The dam opened on day {i}."], metadata={"version": "v1", "story_id": story})
+        for i, story in enumerate(["dam", "dam", "dam", "talks", "other"])
+    ]
+    index.add(copies)
+    assert sorted(index.story_articles(["dam", "talks"])) == ["copy0", "copy1", "copy2", "copy3"]
+    assert index.story_articles([]) == {}
+
+
 def test_line_articles_counts_the_distinct_articles_of_an_outlet_with_a_line_up_to_the_cap(
     index: TantivyLexicalIndex,
 ) -> None:
