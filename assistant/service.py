@@ -378,6 +378,7 @@ class Assistant:
             embedder = self.components.embedder
             embedder.load()
             embedder.embed(["warm up the kernels"], threads=embedder.query_threads)  # first pass is slow
+            embedder.embed(["and the thread pool", "of a batch"])  # corroboration's may use all cores
             probe = np.full(embedder.dimension, embedder.dimension**-0.5, dtype=np.float32)
             self.components.store.query_sentences(probe, 1)
 

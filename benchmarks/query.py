@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 import time
@@ -49,14 +50,27 @@ TARGETS = {"warm_p50_ms": 60.0, "warm_p95_ms": 150.0}
 RECIPE_K = 4
 
 
-def latency_stats(values: Sequence[float]) -> dict[str, float]:
+def latency_stats(values: Sequence[float]) -> dict[str, Any]:
     return {
         "p50": round(percentile(values, 50), 1),
+        "p50_ci95": median_interval(values),
         "p95": round(percentile(values, 95), 1),
         "p99": round(percentile(values, 99), 1),
         "mean": round(sum(values) / len(values), 1) if values else 0.0,
         "n": len(values),
     }
+
+
+def median_interval(values: Sequence[float], z: float = 1.96) -> list[float]:
+    """A distribution-free 95% interval of the median: the order statistics n/2 -+ z*sqrt(n)/2
+    (the binomial normal approximation); [] for fewer than 10 values."""
+    n = len(values)
+    if n < 10:
+        return []
+    ordered = sorted(values)
+    half = z * math.sqrt(n) / 2
+    low, high = max(math.floor(n / 2 - half), 0), min(math.ceil(n / 2 + half), n - 1)
+    return [round(ordered[low], 1), round(ordered[high], 1)]
 
 
 def read_questions(path: Path, limit: int) -> list[str]:

@@ -49,7 +49,10 @@ def stem(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lowercased word tokens, possessive 's dropped."""
-    tokens: list[str] = TOKEN_RE.findall(text.lower().replace("’", "'"))
+    lowered = text.lower().replace("’", "'")
+    tokens: list[str] = TOKEN_RE.findall(lowered)
+    if "'s" not in lowered:  # most sentences: no token to trim (a third of a ranking's time went here)
+        return tokens
     return [w[:-2] if w.endswith("'s") else w for w in tokens]
 
 

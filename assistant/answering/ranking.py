@@ -93,6 +93,7 @@ class CandidateContext:
     article_best: dict[str, float]
     dense_by_row: dict[int, float]
     weights: dict[str, float]  # idf of each of the question's terms
+    asks: dict[str, float]  # the asks_* features: the question's answer type, one-hot
 
 
 def candidate_features(retrieval: Retrieval, today: date | None = None) -> FloatArray:
@@ -133,6 +134,7 @@ def _context(retrieval: Retrieval, today: date | None) -> CandidateContext:
         article_best=best,
         dense_by_row={c.row: c.dense for c in cands},
         weights={t: view.idf(t) for t in set(retrieval.question.terms)},
+        asks={f"asks_{t.value}": 1.0 if retrieval.question.answer_type is t else 0.0 for t in QUESTION_TYPES},
     )
 
 
@@ -145,6 +147,7 @@ def _named_features(retrieval: Retrieval, cand: Candidate, ctx: CandidateContext
     published = int(view.s_ts[cand.row])
     age = (ctx.reference_ts - published) / DAY_S if published >= 0 else UNDATED_AGE_DAYS
     text = cand.text
+    novel = novel_spans(text, question)
     named = {
         "dense": cand.dense,
         "dense_gap": cand.dense - ctx.dense_max,
@@ -159,8 +162,8 @@ def _named_features(retrieval: Retrieval, cand: Candidate, ctx: CandidateContext
         "title_gap": cand.title_sim - ctx.title_max,
         "coverage": coverage(view, ctx.weights, cand.row, neighbours),
         "sentence_coverage": coverage(view, ctx.weights, cand.row, ()),
-        "answer_type": answer_type_score(text, question),
-        "novel_spans": float(min(len(novel_spans(text, question)), 5)),
+        "answer_type": answer_type_score(text, question, novel),
+        "novel_spans": float(min(len(novel), 5)),
         "boilerplate": float(view.is_boilerplate(cand.row)),
         "fragment": 1.0 if len(text) < 40 or len(text.split()) < 6 else 0.0,
         "headline": 1.0 if is_headline(text) else 0.0,
@@ -178,8 +181,7 @@ def _named_features(retrieval: Retrieval, cand: Candidate, ctx: CandidateContext
         "digits": 1.0 if DIGIT.search(text) else 0.0,
         "quote": 1.0 if text.lstrip()[:1] in QUOTE_OPENERS else 0.0,
     }
-    for kind in QUESTION_TYPES:
-        named[f"asks_{kind.value}"] = 1.0 if question.answer_type is kind else 0.0
+    named.update(ctx.asks)
     return named
 
 

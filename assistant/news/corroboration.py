@@ -8,6 +8,12 @@ ingest/storage/stories.py) and another outlet, shares enough of the sentence's c
 ``settings.corroboration_threshold`` cosine of the cited sentence's. The count is the number of
 distinct outlets that say it, the cited one included: 1 means single-sourced. Only the three most
 overlapping candidates of an outlet are compared, and near-verbatim ones need no model call.
+
+The model call embeds a batch of sentences (the cited ones and their candidates, about six when
+there are any) with the cores that are idle at that moment besides the caller's
+(:meth:`~ingest.embedding.embedder.Embedder.batch_threads`): nothing else of the answer runs
+meanwhile, and on two idle cores six sentences take 26 ms instead of 46 ms (bf16). Under load
+(an ingest, other requests) it stays on ``query_threads``.
 """
 
 from __future__ import annotations
@@ -170,8 +176,8 @@ class Corroborator:
         with self._lock:
             out = {t: self._cache[t] for t in texts if t in self._cache}
         missing = [t for t in dict.fromkeys(texts) if t not in out]
-        if missing:
-            out.update(zip(missing, self.embedder.embed(missing, threads=self.embedder.query_threads)))
+        if missing:  # the cores idle now help (see the module doc)
+            out.update(zip(missing, self.embedder.embed(missing, threads=self.embedder.batch_threads())))
         with self._lock:
             for text, vector in out.items():
                 self._cache[text] = vector

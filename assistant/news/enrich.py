@@ -68,7 +68,7 @@ class NewsEnricher:
         self.corroborator = Corroborator(settings, store, embedder)
         self.archive = VersionArchive(store)
         self.corrections = CorrectionChecker(self.archive, embedder.model_name)
-        self._retracted: tuple[str, bool] = ("", False)
+        self._retracted: tuple[int, bool] = (-1, False)
         self.workers = workers  # for the reads beside corroboration (see enrich)
 
     def enrich(
@@ -132,9 +132,10 @@ class NewsEnricher:
         return {"as_of": day.isoformat(), "answer": f"{answer.answer}\n\nAs of {day.isoformat()}."}
 
     def _has_retracted(self) -> bool:
-        """Whether any article of the store dropped a sentence in a newer version (read again only
-        after a write: a new generation)."""
-        generation = self.store.generation()
+        """Whether any article of the store dropped a sentence in a newer version, read again only
+        after a write: when the lexical index's generation changed (a local file read; every write
+        commits there after Chroma), so an answer asks no Chroma request for it."""
+        generation = self.store.lexical.generation()
         if self._retracted[0] != generation:
             self._retracted = (generation, self.archive.has_retracted())
         return self._retracted[1]

@@ -250,11 +250,12 @@ def novel_spans(sentence: str, question: Question) -> list[str]:
     return [s for s in typed_spans(sentence, question.answer_type) if _is_novel(s, question)]
 
 
-def answer_type_score(sentence: str, question: Question) -> float:
-    """1 when the sentence holds a new expression of the asked type, 0.5 for a weaker sign, else 0."""
+def answer_type_score(sentence: str, question: Question, novel: Sequence[str] | None = None) -> float:
+    """1 when the sentence holds a new expression of the asked type, 0.5 for a weaker sign, else 0
+    (``novel``: the sentence's :func:`novel_spans`, when they are known already)."""
     if question.answer_type is AnswerType.NONE:
         return 0.0
-    if novel_spans(sentence, question):
+    if novel_spans(sentence, question) if novel is None else novel:
         return 1.0
     weaker = WEAKER_TYPE.get(question.answer_type)
     if weaker and any(_is_novel(s, question) for s in typed_spans(sentence, weaker)):

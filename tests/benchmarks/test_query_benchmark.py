@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from benchmarks.query import median_interval
 from tests.benchmarks.test_benchmarks_smoke import articles_file, is_positive, run_benchmark
 
 
@@ -29,3 +30,11 @@ def test_query_benchmark_reports_warm_and_cold_latency_and_the_recipe_beside_it(
     assert ours["cold"]["start_to_answer_ms"]["p50"] > ours["cold"]["first_ask_ms"]["p50"]
     assert {"embed", "dense", "answer", "total"} <= set(ours["stage_p50_ms"])
     assert is_positive(result["ratios"]["ours_vs_recipe_p50"])
+
+
+def test_the_median_interval_brackets_the_median_and_narrows_as_values_are_added() -> None:
+    hundred = median_interval([float(v) for v in range(100)])
+    ten_thousand = median_interval([v / 100 for v in range(10_000)])
+    assert hundred[0] < 49.5 < hundred[1] and ten_thousand[0] < 49.995 < ten_thousand[1]
+    assert ten_thousand[1] - ten_thousand[0] < hundred[1] - hundred[0]
+    assert median_interval([1.0] * 9) == []

@@ -15,6 +15,7 @@ from ingest.embedding.embedder import (
     cpu_flags,
     cpu_has_bf16,
     resolve_precision,
+    runnable_now,
 )
 from ingest.errors import ConfigError, ModelError
 from ingest.settings import DEFAULT_MODEL, Settings
@@ -186,3 +187,27 @@ def test_questions_are_embedded_with_query_threads_and_the_thread_count_is_resto
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def loadavg_file(tmp_path: Path, runnable: int) -> Path:
+    path = tmp_path / "loadavg"
+    path.write_text(f"0.52 0.61 0.70 {runnable}/123 4567\n", encoding="ascii")
+    return path
+
+
+def test_runnable_threads_are_read_from_loadavg_and_unknown_without_it(tmp_path: Path) -> None:
+    assert runnable_now(loadavg_file(tmp_path, 3)) == 3
+    assert runnable_now(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize(("runnable", "threads"), [(1, 4), (2, 3), (4, 1), (9, 1)])
+def test_a_request_batch_takes_the_callers_core_and_the_idle_ones_only(
+    tmp_path: Path, runnable: int, threads: int
+) -> None:
+    embedder = Embedder(DEFAULT_MODEL, threads=4, query_threads=1)
+    assert embedder.batch_threads(loadavg_file(tmp_path, runnable)) == threads
+
+
+def test_a_request_batch_stays_on_query_threads_where_the_load_is_unknown(tmp_path: Path) -> None:
+    embedder = Embedder(DEFAULT_MODEL, threads=4, query_threads=2)
+    assert embedder.batch_threads(tmp_path / "missing") == 2
