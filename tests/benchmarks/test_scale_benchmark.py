@@ -29,12 +29,16 @@ def test_scale_benchmark_builds_each_size_once_then_reuses_it_and_reports_servin
         assert any((root / f"archive-{row['size']}" / "lexical.tantivy").glob("*/meta.json"))
         assert row["lexical_index_mb"] >= 0 and row["chroma_index_rss_mb"] >= 0
         assert row["rss_without_chroma_index_mb"] <= row["rss_mb"]
+        assert is_positive(row["rss_anon_mb"]) and is_positive(row["rss_file_mb"])
+        assert row["rss_anon_mb"] + row["rss_file_mb"] <= row["rss_mb"] + 1.0  # the rest is shared memory
         assert row["recipe"]["search_ms"]["n"] == 2 and is_positive(row["ask_p50_vs_recipe"])
         served = row["chroma_server"]  # the same store behind `chroma run`
         assert served["ask_ms"]["n"] == 2 and is_positive(served["write_to_cited_answer_s"])
     assert set(result["meets_targets"]) == set(result["targets"])
     assert is_positive(result["rss_largest_vs_smallest"])
     assert is_positive(result["rss_without_chroma_index_largest_vs_smallest"])
+    assert is_positive(result["anonymous_rss_without_chroma_index_largest_vs_smallest"])
+    assert is_positive(result["chroma_server_rss_largest_vs_smallest"])
 
     again = run_benchmark(
         "benchmarks.scale", *args, "--sizes", "3", "--store-root", str(root), "--no-server-mode"
