@@ -74,9 +74,7 @@ class Assistant:
         # requests of this process; a task never waits on another, so a full pool only queues)
         self.workers = ThreadPoolExecutor(READ_WORKERS, thread_name_prefix="newsdesk-read")
         self.news = NewsEnricher(settings.news, components.store, components.embedder, self.workers)
-        self.search = HybridSearch(
-            settings.retrieval, components.store, components.embedder, components.store.lexical, self.workers
-        )
+        self.search = HybridSearch(settings.retrieval, components.store, components.embedder, self.workers)
         self.retriever = SentenceRetriever(search=self.search, k=settings.llm_max_evidence)
         self.extractive = ExtractiveAnswerer(settings.answering)
         self.llm = (

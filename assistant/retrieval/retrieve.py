@@ -99,14 +99,18 @@ class HybridSearch:
         settings: RetrievalSettings,
         store: NewsStore,
         embedder: Embedder,
-        index: TantivyLexicalIndex,
         workers: Executor,
     ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self.index = index
         self.workers = workers  # for the reads that overlap others (see search and _complete)
+
+    @property
+    def index(self) -> TantivyLexicalIndex:
+        """The store's lexical index, opened on first use: building a search opens nothing, so a
+        process that may write can still rebuild an index an older Newsdesk left (``prepare``)."""
+        return self.store.lexical
 
     def search(
         self, question: Question, filters: Filters | None = None, known: CorpusView | None = None

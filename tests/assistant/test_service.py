@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from assistant.types import Answer
 from ingest.embedding.embedder import Embedder
 from ingest.errors import DocumentNotFoundError, InvalidQuestionError
 from ingest.settings import Settings
+from ingest.storage.lexical_tantivy import SCHEMA_VERSION, SETTINGS_FILE
+from ingest.terms import ANALYZER_NAME
 from ingest.types import Article
 
 QUESTION = "Who led the Russian delegation to Damascus?"
@@ -70,6 +73,22 @@ def test_ingest_document_and_delete_round_trip(tmp_path: Path, embedder: Embedde
     with pytest.raises(DocumentNotFoundError):
         assistant.document("zoo-1")
     assert not assistant.ask("What was the baby giraffe named?").grounded
+
+
+def test_an_index_an_older_newsdesk_left_is_rebuilt_when_the_assistant_prepares(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = Settings(store_dir=tmp_path / "store")
+    writer = create_assistant(settings, embedder=embedder)
+    article = Article(doc_id="zoo-1", text="The city zoo welcomed a baby giraffe named Tumbo on Friday.")
+    assert writer.ingest_articles([article]).added == 1
+    index_settings = writer.components.store.lexical.path / SETTINGS_FILE
+    writer.components.store.close()
+    index_settings.write_text(json.dumps({"schema": "2", "analyzer": ANALYZER_NAME}))
+    upgraded = create_assistant(settings, embedder=embedder)  # opens no index yet
+    upgraded.prepare()  # what serve, ask and eval do first: it may write, so it rebuilds
+    assert json.loads(index_settings.read_text())["schema"] == SCHEMA_VERSION
+    assert upgraded.ask("What was the baby giraffe named?").citations[0].doc_id == "zoo-1"
 
 
 def test_example_questions_of_an_empty_store_are_empty(tmp_path: Path, embedder: Embedder) -> None:
