@@ -51,7 +51,7 @@ def words(text: str) -> list[str]:
     """Lowercased word tokens, possessive 's dropped."""
     lowered = text.lower().replace("’", "'")
     tokens: list[str] = TOKEN_RE.findall(lowered)
-    if "'s" not in lowered:  # most sentences: no token to trim (a third of a ranking's time went here)
+    if "'s" not in lowered:  # most sentences: no token to trim, so no pass over the tokens
         return tokens
     return [w[:-2] if w.endswith("'s") else w for w in tokens]
 

@@ -22,7 +22,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.retrieval.corpus import ArticleReads, CorpusView, SentenceVectors, build_view, fetch_embeddings
+from assistant.retrieval.corpus import ArticleReads, CorpusView, SentenceVectors, build_view
 from assistant.retrieval.filters import FilterSpec
 from assistant.retrieval.syndicated import collapse_syndicated, story_of
 from assistant.text.question import Question, read_question
@@ -240,13 +240,11 @@ class HybridSearch:
         and their neighbours, by row."""
         vector, stored_vectors = vectors
         missing = {_record_id(view, c): c for c in candidates if c.dense_rank is None}
-        stored = self.workers.submit(fetch_embeddings, self.store, self.store.sentences, list(missing))
+        stored = self.workers.submit(stored_vectors.get, list(missing))
         scores = self._lexical_scores(view, question, candidates, lexical)
         for cand in candidates:
             cand.lexical = scores.get(cand.row, 0.0)
-        found = stored.result()
-        stored_vectors.add(found)
-        for record_id, emb in found.items():
+        for record_id, emb in stored.result().items():
             missing[record_id].dense = float(emb @ vector)
         if view.title_vectors.size:
             for cand in candidates:
