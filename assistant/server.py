@@ -59,6 +59,7 @@ def serve(settings: Settings) -> None:
             port=settings.port,
             root_path=settings.root_path,
             server_header=False,
+            lifespan="on",  # a failing startup (the UI's queue, the feed scheduler) stops the server loudly
             **proxy_options(settings),
         )
 

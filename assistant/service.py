@@ -40,6 +40,7 @@ from assistant.answering.short_answer import short_answer_of
 from assistant.answering.turn import Mode, Turn
 from assistant.news.enrich import NewsEnricher
 from assistant.retrieval.corpus import ArticleLookup
+from assistant.retrieval.filters import empty_range_notice
 from assistant.retrieval.retrieve import Candidate, HybridSearch, Retrieval, SentenceRetriever
 from assistant.text.dates import asks_for_latest
 from assistant.text.injection import screen, suspect_notice
@@ -54,7 +55,7 @@ from ingest.settings import Settings
 from ingest.storage.records import StoredArticle, StoreStats
 from ingest.types import Article
 
-READ_WORKERS = 8  # threads for the reads of an answer that overlap others
+READ_WORKERS = 8  # threads for the reads of an answer that overlap others (a task never waits on another)
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -70,8 +71,7 @@ class Assistant:
         self.settings = settings
         self.components = components
         self.chat_model = chat_model
-        # threads for reads that overlap others within one answer (started on demand, shared by the
-        # requests of this process; a task never waits on another, so a full pool only queues)
+        # threads for the overlapping reads of an answer (shared by this process's requests; see READ_WORKERS)
         self.workers = ThreadPoolExecutor(READ_WORKERS, thread_name_prefix="newsdesk-read")
         self.news = NewsEnricher(settings.news, components.store, components.embedder, self.workers)
         self.search = HybridSearch(settings.retrieval, components.store, components.embedder, self.workers)
@@ -170,6 +170,8 @@ class Assistant:
         turn.retrieval, turn.suspect = self._search(question, turn.filters)
         turn.timings.update(turn.retrieval.timings_ms)
         turn.filters_applied = turn.filters
+        if notice := empty_range_notice(turn.filters):
+            turn.notices.append(notice)
         if self.settings.question_date_filters:
             self._date_phrase(turn, question)
         if turn.suspect:

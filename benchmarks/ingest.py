@@ -73,7 +73,7 @@ def pipeline_texts(articles_file: Path, settings: Any) -> list[str]:
     splitter = SentenceSplitter()
     heads: list[str] = []
     sentences: list[str] = []
-    for article in iter_articles([str(articles_file)], settings.ingest):
+    for article in iter_articles([str(articles_file)], settings.ingest, settings.server):
         if isinstance(article, Article):
             heads.append(article.title or article.text[:300])
             spans = splitter.split(article.text)

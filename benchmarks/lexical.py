@@ -60,7 +60,7 @@ def load_records(paths: Sequence[Path], limit: int | None) -> Iterator[Any]:
 
     settings = Settings(store_dir=Path(tempfile.gettempdir()) / "unused-store")
     count = 0
-    for item in iter_articles([str(p) for p in paths], settings.ingest):
+    for item in iter_articles([str(p) for p in paths], settings.ingest, settings.server):
         if limit is not None and count >= limit:
             return
         if not isinstance(item, Article):

@@ -7,6 +7,10 @@ interrupted run safe to repeat. When the model leaves a core free (``torch_threa
 number of cores), the writes of a group run in a writer thread while the next group is read, split
 and embedded (:class:`GroupWriter`: one group in flight, groups stored in order); otherwise they
 run in turn with the embedding, which on 2 busy cores is faster (docs/performance.md).
+
+An article over ``max_article_chars`` or, once split, over ``max_article_sentences`` is refused
+before anything of it is embedded: it becomes a failure of the report naming it and the limit, the
+rest of its group is stored, and a stored version of the same doc_id is kept as it was.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from types import TracebackType
 from tqdm import tqdm
 
 from ingest.embedding.embedder import Embedder, Vectors, default_threads
+from ingest.loading.articles import within_limits
+from ingest.loading.extract import over_limit
 from ingest.loading.sources import iter_articles
 from ingest.sentences import SentenceSplitter
 from ingest.settings import Settings
@@ -261,7 +267,8 @@ class IngestPipeline:
             self.store.lexical_sync.prepare(show_progress)  # heals what a crash left behind, before writes
             with GroupWriter(self.overlap_writes) as writer:
                 for group in batched(
-                    iter_articles(sources, self.settings.ingest), self.settings.ingest_group_size
+                    iter_articles(sources, self.settings.ingest, self.settings.server),
+                    self.settings.ingest_group_size,
                 ):
                     self._ingest_group(group, report, writer)
                     bar.update(len(group))
@@ -285,8 +292,9 @@ class IngestPipeline:
     def _ingest_group(
         self, group: Sequence[Article | LoadFailure], report: IngestReport, writer: GroupWriter
     ) -> None:
-        articles = _dedupe([a for a in group if isinstance(a, Article)])
-        report.failed.extend(f for f in group if isinstance(f, LoadFailure))
+        bounded = [within_limits(item, self.settings.max_article_chars) for item in group]
+        articles = _dedupe([a for a in bounded if isinstance(a, Article)])
+        report.failed.extend(f for f in bounded if isinstance(f, LoadFailure))
         writer.wait_for(a.doc_id for a in articles)  # an article of the group in flight: read it stored
         stored = self.store.article_hashes([a.doc_id for a in articles])
         prepared = []
@@ -294,8 +302,10 @@ class IngestPipeline:
             digest = content_hash(article, self.embedder.model_name)
             if stored.get(article.doc_id) == digest:
                 report.unchanged += 1
+            elif isinstance(item := self._prepare(article, digest, article.doc_id in stored), LoadFailure):
+                report.failed.append(item)
             else:
-                prepared.append(self._prepare(article, digest, article.doc_id in stored))
+                prepared.append(item)
         self._assign_stories(prepared)
         if prepared:
             vectors = self._embed(prepared)
@@ -309,8 +319,14 @@ class IngestPipeline:
         for item in prepared:
             item.metadata["story_id"] = stories[item.article.doc_id]
 
-    def _prepare(self, article: Article, digest: str, is_update: bool) -> PreparedArticle:
+    def _prepare(self, article: Article, digest: str, is_update: bool) -> PreparedArticle | LoadFailure:
+        """The article split and ready to embed, or a LoadFailure when it has too many sentences."""
         spans = self.splitter.split(article.text)
+        limit = self.settings.max_article_sentences
+        if len(spans) > limit:
+            found = f"article has {len(spans):,} sentences"
+            where = article.origin or article.doc_id
+            return LoadFailure(where, over_limit(found, limit, "max_article_sentences"))
         texts = embedding_texts_for(article.text, spans, self.settings)
         meta = article_metadata(article, digest, self.embedder.model_name, len(spans))
         meta["embedding"] = self.embedding_variant

@@ -3,16 +3,28 @@
 ``ingest/settings.py`` reads every value (``NEWSDESK_*`` variables, the TOML file, with the flat
 names users' files already use) and checks each rule once; ``settings.retrieval``,
 ``settings.answering`` and the others give each component only its own section. Every flat setting
-belongs to exactly one section (``tests/ingest/test_settings.py`` checks it).
+belongs to exactly one section (``tests/ingest/test_settings.py`` checks it). Also here, below the
+settings so both they and the fetcher use them: :class:`AllowedHost` (an entry of
+``fetch_allowed_hosts``) and :func:`reference_page` (docs/settings.md).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import SecretStr
+from pydantic.fields import FieldInfo
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOST_ENTRY = re.compile(
+    r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?"
+    r"(?:\[(?P<ipv6>[^\]]*)\]|(?P<name>[A-Za-z0-9_.-]+))(?::(?P<port>[^/]*))?/?"
+)
 
 
 @dataclass(frozen=True)
@@ -63,10 +75,80 @@ class ModelSettings(Section):
 
 
 @dataclass(frozen=True)
+class AllowedHost:
+    """An entry of ``fetch_allowed_hosts``: a host name or IP address and the one port it opens.
+
+    ``host:port`` opens that port (http or https), ``scheme://host:port`` that port for that scheme
+    only; without a port, an entry opens only the default port of the scheme (80 for http, 443 for
+    https), never every port of the host.
+    """
+
+    host: str  # lower case, without brackets or a trailing dot; an IP address in its normal form
+    scheme: str | None = None  # None: http or https
+    port: int | None = None  # None: the scheme's default port
+
+    def allows(self, scheme: str, port: int) -> bool:
+        """True when a request with ``scheme`` to ``port`` of this host is allowed."""
+        if self.scheme is not None and scheme != self.scheme:
+            return False
+        return port == (DEFAULT_PORTS.get(scheme) if self.port is None else self.port)
+
+
+def allowed_host(entry: str) -> AllowedHost:
+    """The :class:`AllowedHost` of one ``fetch_allowed_hosts`` entry (``host``, ``host:port``,
+    ``scheme://host[:port]``, ``[IPv6]:port`` or a bare IPv6 address); ValueError naming the entry."""
+    text = entry.strip()
+    try:  # a bare IPv6 address has colons but no port
+        return AllowedHost(str(ipaddress.IPv6Address(text)))
+    except ValueError:
+        pass
+    match = _HOST_ENTRY.fullmatch(text)
+    if match is None:
+        raise ValueError(f"entry {entry!r} is not host, host:port, scheme://host:port or [IPv6]:port")
+    scheme = match["scheme"].lower() if match["scheme"] else None
+    if scheme is not None and scheme not in DEFAULT_PORTS:
+        raise ValueError(f"entry {entry!r}: scheme {scheme!r} is not http or https")
+    host = _entry_host(entry, match["ipv6"], match["name"])
+    return AllowedHost(host, scheme, None if match["port"] is None else _entry_port(entry, match["port"]))
+
+
+def check_allowed_hosts(entries: list[str]) -> list[str]:
+    """``entries`` unchanged once each is a valid :func:`allowed_host` entry (ValueError otherwise)."""
+    for entry in entries:
+        allowed_host(entry)
+    return entries
+
+
+def _entry_host(entry: str, ipv6: str | None, name: str | None) -> str:
+    if ipv6 is not None:
+        try:
+            return str(ipaddress.IPv6Address(ipv6))
+        except ValueError as exc:
+            raise ValueError(f"entry {entry!r}: {ipv6!r} is not an IPv6 address") from exc
+    host = (name or "").lower().rstrip(".")
+    if not host.strip("."):
+        raise ValueError(f"entry {entry!r} has no host")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host
+
+
+def _entry_port(entry: str, port: str) -> int:
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"entry {entry!r}: port {port!r} is not a number from 1 to 65535")
+    return int(port)
+
+
+@dataclass(frozen=True)
 class IngestSettings(Section):
     """Loading, splitting, fetching and the followed feeds (ingest/)."""
 
     max_file_bytes: int
+    max_pdf_pages: int
+    max_article_chars: int
+    max_article_sentences: int
+    extract_timeout_s: float
     sentence_engine: Literal["blingfire", "pysbd", "syntok"]
     sentence_max_chars: int
     ingest_group_size: int
@@ -87,6 +169,11 @@ class IngestSettings(Section):
     feeds_backoff_max_s: float
     feeds_lease_s: float
     feeds_check_s: float
+
+    @property
+    def fetch_allowlist(self) -> tuple[AllowedHost, ...]:
+        """The entries of ``fetch_allowed_hosts`` (checked when the settings were read)."""
+        return tuple(allowed_host(entry) for entry in self.fetch_allowed_hosts)
 
 
 @dataclass(frozen=True)
@@ -162,7 +249,10 @@ class APISettings(Section):
     trusted_user_header: str
     max_body_bytes: int
     max_history_turns: int
+    allowed_hosts: list[str]
     rate_limit_per_minute: int
+    rate_limit_storage: str
+    rate_limit_timeout_s: float
     upload_max_bytes: int
     upload_max_files: int
     upload_dir: Path | None
@@ -239,3 +329,29 @@ class Sections:
     @property
     def ui(self) -> UISettings:
         return UISettings.of(self)
+
+
+def reference_page(settings_fields: Mapping[str, FieldInfo]) -> str:
+    """docs/settings.md: a Markdown table of every setting (its environment variable, type, default and
+    description) from the fields of ``Settings`` (``python -m ingest.settings`` prints it)."""
+    lines = [
+        "# Settings",
+        "",
+        "Every knob of Newsdesk. Set them as environment variables, in a `.env` file, or in a TOML",
+        "file named by `NEWSDESK_SETTINGS_FILE` (or `newsdesk --settings FILE`), whose keys are the",
+        'field names (`store_dir = "/srv/newsdesk"`). Environment variables win over the file.',
+        "Secrets (API keys, tokens) belong in the environment only.",
+        "",
+        "This file is generated from `ingest/settings.py` (`python -m ingest.settings > docs/settings.md`);",
+        "a test fails when the two drift apart.",
+        "",
+        "| environment variable | type | default | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, info in settings_fields.items():
+        default = info.get_default(call_default_factory=True)
+        shown = "" if default is None else str(default)
+        kind = str(info.annotation).replace("typing.", "").replace("pathlib.", "").replace("<class '", "")
+        kind = kind.replace("'>", "").replace("pydantic.types.", "").replace("|", "or")
+        lines.append(f"| `NEWSDESK_{name.upper()}` | {kind} | `{shown}` | {info.description or ''} |")
+    return "\n".join(lines) + "\n"

@@ -7,13 +7,11 @@ Values come, highest priority first, from keyword arguments, ``NEWSDESK_*`` envi
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -23,7 +21,8 @@ from pydantic_settings import (
 )
 
 from ingest.errors import ConfigError
-from ingest.sections import Sections
+from ingest.sections import Sections, check_allowed_hosts, reference_page
+from ingest.setting_values import host_names, listed, origins
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _AT_LEAST_ONE = (
@@ -31,27 +30,16 @@ _AT_LEAST_ONE = (
     "lexical_k", "rrf_k", "answer_max_sentences", "max_body_bytes", "max_question_chars", "queue_size",
     "concurrency", "upload_max_bytes", "upload_max_files", "syndication_shingle_words",
     "corroboration_candidates", "feeds_concurrency", "llm_max_tokens", "max_file_bytes", "fetch_max_bytes",
+    "max_pdf_pages", "max_article_chars", "max_article_sentences",
 )  # fmt: skip
 _ABOVE_ZERO_SECONDS = (
-    "fetch_timeout_s", "chroma_timeout_s", "llm_timeout_s", "feed_min_every_s", "feeds_backoff_max_s",
-    "feeds_lease_s", "feeds_check_s",
+    "fetch_timeout_s", "chroma_timeout_s", "llm_timeout_s", "rate_limit_timeout_s", "feed_min_every_s",
+    "feeds_backoff_max_s", "feeds_lease_s", "feeds_check_s", "extract_timeout_s",
 )  # fmt: skip
 _NOT_NEGATIVE = (
     "rate_limit_per_minute", "max_history_turns", "latest_score_margin", "date_phrase_margin",
     "fetch_max_redirects", "context_sentences", "context_words", "ui_example_questions",
 )  # fmt: skip
-_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?")
-
-
-def _listed(value: Any) -> list[str]:
-    """A list setting from a comma-separated string, a JSON list string or a list; blanks dropped."""
-    if isinstance(value, str) and value.strip().startswith("["):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"not a JSON list ({exc.msg}); or give a comma-separated list") from exc
-    items = value.split(",") if isinstance(value, str) else list(value or [])
-    return [str(item).strip() for item in items if str(item).strip()]
 
 
 class Settings(Sections, BaseSettings):
@@ -104,6 +92,18 @@ class Settings(Sections, BaseSettings):
 
     # --- ingest --------------------------------------------------------------------------
     max_file_bytes: int = Field(20 * 1024 * 1024, description="Largest input file accepted.")
+    max_pdf_pages: int = Field(
+        500, description="Most pages of a PDF: a longer one is refused before its text is extracted."
+    )
+    max_article_chars: int = Field(
+        1_000_000, description="Most characters of one article's text: a longer article is refused."
+    )
+    max_article_sentences: int = Field(
+        10_000, description="Most sentences of one article: a longer one is refused before it is embedded."
+    )
+    extract_timeout_s: float = Field(
+        60.0, description="Longest text extraction of one file or page (HTML, PDF), seconds; then refused."
+    )
     sentence_engine: Literal["blingfire", "pysbd", "syntok"] = Field(
         "blingfire", description="Sentence splitter engine (pysbd/syntok need their package)."
     )
@@ -126,11 +126,16 @@ class Settings(Sections, BaseSettings):
     fetch_max_bytes: int = Field(10 * 1024 * 1024, description="Largest HTTP body fetched.")
     fetch_max_redirects: int = Field(5, description="Redirects followed per fetch.")
     fetch_allow_private: bool = Field(
-        False, description="Allow loopback/private/link-local addresses (tests, intranets)."
+        False,
+        description="Allow loopback/private/link-local addresses (tests, intranets); never the server's own.",
     )
-    fetch_allowed_hosts: Annotated[list[str], NoDecode, BeforeValidator(_listed)] = Field(
+    fetch_allowed_hosts: Annotated[
+        list[str], NoDecode, BeforeValidator(listed), AfterValidator(check_allowed_hosts)
+    ] = Field(
         default_factory=list,
-        description="Hosts/IPs allowed even if private, comma-separated (or a JSON list), e.g. 127.0.0.1.",
+        description="Hosts allowed even if private, each with its port: host:port, scheme://host:port, "
+        "[::1]:8080 (comma-separated or a JSON list), e.g. 127.0.0.1:8080. A host without a port opens "
+        "only port 80 (http) and 443 (https). The server's own host:port is never fetched.",
     )
     fetch_user_agent: str = Field("Newsdesk/0.1 (+article ingest)", description="User-Agent.")
 
@@ -244,7 +249,7 @@ class Settings(Sections, BaseSettings):
         description='API keys, comma-separated; a ":ro" suffix makes a key read-only ("k1,k2:ro"). '
         "Keys are at least 16 characters. Empty = no authentication (only safe on 127.0.0.1).",
     )
-    allowed_origins: Annotated[list[str], NoDecode] = Field(
+    allowed_origins: Annotated[list[str], NoDecode, BeforeValidator(origins)] = Field(
         default_factory=list,
         description="Origins (scheme://host[:port], comma-separated) that may call the API from a "
         "browser (CORS) and frame the UI (CSP frame-ancestors). Empty = same origin only.",
@@ -262,8 +267,27 @@ class Settings(Sections, BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, description="Largest request body (uploads excepted).")
     max_question_chars: int = Field(2000, description="Longest question accepted (characters).")
     max_history_turns: int = Field(20, description="Most earlier chat turns sent with a question.")
+    allowed_hosts: Annotated[list[str], NoDecode, BeforeValidator(host_names)] = Field(
+        default_factory=list,
+        description="Host names the server answers to (the request's Host header; comma-separated, "
+        "*.example.com for subdomains, * for any): requests naming another host get 400, so DNS "
+        "rebinding cannot reach the server. Empty = the bound address and localhost, 127.0.0.1, ::1 "
+        "(and this machine's name when bound to 0.0.0.0). Behind a proxy, the public host name.",
+    )
     rate_limit_per_minute: int = Field(
-        60, description="API requests per minute per key (per client address without keys); 0 = off."
+        60,
+        description="Requests per minute per key (per client address without keys), counted over every "
+        "way in: the API, the chat's queue, uploads and the login; 0 = off.",
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where the rate-limit counts live: memory:// (this process), or a storage that "
+        "several workers share, redis://host:6379 (the redis extra); any storage URI of the limits "
+        "library.",
+    )
+    rate_limit_timeout_s: float = Field(
+        2.0,
+        description="Longest wait for the rate-limit storage, seconds; past it the request gets 503.",
     )
     queue_size: int = Field(64, description="Most events waiting in the Gradio queue.")
     concurrency: int = Field(2, description="Answers or ingests computed at once (UI and API each).")
@@ -331,15 +355,6 @@ class Settings(Sections, BaseSettings):
             )
         return self
 
-    @field_validator("allowed_origins", mode="before")
-    @classmethod
-    def _origins(cls, value: Any) -> list[str]:
-        origins = [origin.rstrip("/") for origin in _listed(value)]
-        for origin in origins:
-            if not _ORIGIN.fullmatch(origin):
-                raise ValueError(f"allowed origin {origin!r} must look like https://host[:port]")
-        return origins
-
     @classmethod
     def settings_customise_sources(
         cls,
@@ -372,27 +387,7 @@ class Settings(Sections, BaseSettings):
 
 def settings_reference() -> str:
     """Markdown table of every setting: environment variable, type, default and description."""
-    lines = [
-        "# Settings",
-        "",
-        "Every knob of Newsdesk. Set them as environment variables, in a `.env` file, or in a TOML",
-        "file named by `NEWSDESK_SETTINGS_FILE` (or `newsdesk --settings FILE`), whose keys are the",
-        'field names (`store_dir = "/srv/newsdesk"`). Environment variables win over the file.',
-        "Secrets (API keys, tokens) belong in the environment only.",
-        "",
-        "This file is generated from `ingest/settings.py` (`python -m ingest.settings > docs/settings.md`);",
-        "a test fails when the two drift apart.",
-        "",
-        "| environment variable | type | default | meaning |",
-        "| --- | --- | --- | --- |",
-    ]
-    for name, info in Settings.model_fields.items():
-        default = info.get_default(call_default_factory=True)
-        shown = "" if default is None else str(default)
-        kind = str(info.annotation).replace("typing.", "").replace("pathlib.", "").replace("<class '", "")
-        kind = kind.replace("'>", "").replace("pydantic.types.", "").replace("|", "or")
-        lines.append(f"| `NEWSDESK_{name.upper()}` | {kind} | `{shown}` | {info.description or ''} |")
-    return "\n".join(lines) + "\n"
+    return reference_page(Settings.model_fields)
 
 
 if __name__ == "__main__":

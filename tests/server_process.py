@@ -19,11 +19,18 @@ class ServerProcess:
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def spawn(self, command: list[str], answers: Callable[[], bool], timeout_s: float) -> None:
+    def spawn(
+        self,
+        command: list[str],
+        answers: Callable[[], bool],
+        timeout_s: float,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         """Start ``command`` (its own process group, output to the log) and wait until ``answers()``."""
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=cwd
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -5,12 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from assistant.retrieval.retrieve import Candidate, Retrieval
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)

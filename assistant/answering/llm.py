@@ -10,6 +10,8 @@ with the markers that belong to it (after it; or before it, when the first marke
 * a sentence the evidence it cites does not support (:mod:`assistant.answering.support`: its numbers and
   enough of its words, or its meaning, must be in the cited sentences, and an evidence sentence
   that addresses a model supports nothing) is dropped and counted in a notice;
+* a sentence repeating one already shown (the same words, or a near-repeat:
+  :mod:`assistant.answering.reply_repeats`) is dropped, never streamed, and counted in a notice;
 * links, HTML tags, Markdown markup and "(outlet, date)" labels that are not evidence are removed;
 * the kept markers are renumbered 1..k in order of first use, matching the answer's citations.
 

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from assistant.retrieval.retrieve import Candidate
-
-if TYPE_CHECKING:
-    pass
 
 
 def mark_repeats(candidates: Sequence[Candidate], previous_answer: str) -> None:

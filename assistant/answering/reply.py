@@ -1,19 +1,16 @@
-"""Checks of an LLM reply before it is shown: its sentences, their citation markers, and that
-each is supported by the evidence it cites; links and markup are removed.
+"""Checks of an LLM reply before it is shown: its sentences, their citation markers, that each
+is supported by the evidence it cites and does not repeat one already shown
+(:mod:`assistant.answering.reply_repeats`); links and markup are removed.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from assistant.answering.evidence import Evidence, evidence_label
+from assistant.answering.reply_repeats import RepeatFilter
 from assistant.answering.support import Embed, SupportCheck
-
-if TYPE_CHECKING:
-    pass
-
 
 NOT_FOUND = "NOT_FOUND"
 
@@ -44,6 +41,7 @@ class ReplyChecker:
         self.evidence_text = " ".join(e.text for e in evidence)
         self.labels = {f"({evidence_label(e)})" for e in evidence}
         self.support = SupportCheck({e.n: e.text for e in evidence}, embed)
+        self.repeats = RepeatFilter()
         self.order: list[int] = []
         self.dropped_sentences = 0
         self.unsupported = 0
@@ -52,7 +50,7 @@ class ReplyChecker:
 
     def check(self, sentence: str) -> str | None:
         """The sentence as shown (markers renumbered), or None when it cites no evidence that
-        supports it (:mod:`assistant.answering.support`)."""
+        supports it (:mod:`assistant.answering.support`) or repeats a sentence already shown."""
         cleaned = self._clean_markup(sentence)
         cited: list[int] = []
         for match in MARKER_RE.finditer(cleaned):
@@ -66,10 +64,13 @@ class ReplyChecker:
         if not cited or not re.search(r"\w", body):
             self.dropped_sentences += 1 if re.search(r"\w", body) else 0
             return None
+        if self.repeats.repeats(body):  # before the support check: a loop costs no embedding
+            return None
         verdict = self.support.verdict(body, cited)
         if not verdict.supported:
             self.unsupported += 1
             return None
+        self.repeats.keep(body)
         marks = "".join(f"[{self._renumber(n)}]" for n in verdict.cited)
         return f"{body} {marks}"
 
@@ -103,6 +104,8 @@ class ReplyChecker:
                 f"Removed {self.unsupported} sentence(s) of the LLM reply that the evidence they cite "
                 "does not support."
             )
+        if self.repeats.dropped:
+            out.append(f"Removed {self.repeats.dropped} repeated sentence(s) of the LLM reply.")
         if self.dropped_markers:
             out.append(f"Removed {self.dropped_markers} citation marker(s) naming no evidence sentence.")
         if self.removed_markup:

@@ -6,15 +6,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from assistant.answering.condense import Standalone
 from assistant.retrieval.retrieve import Retrieval
 from assistant.types import ChatTurn, Filters
-
-if TYPE_CHECKING:
-    pass
-
 
 Mode = Literal["extractive", "llm"]
 

@@ -39,11 +39,12 @@ class FilterSpec:
             return cls()
         ts_from = parse_day(filters.published_from, False) if filters.published_from else None
         ts_to = parse_day(filters.published_to, True) if filters.published_to else None
-        if ts_from is not None and ts_to is not None and ts_from > ts_to:
-            raise FilterError(
-                f"published_from {filters.published_from} is after published_to {filters.published_to}"
-            )
-        return cls(ts_from, ts_to, frozenset(s for s in filters.sources if s))
+        return cls(ts_from, ts_to, frozenset(s for s in filters.sources if s))  # from > to: nothing passes
+
+    @property
+    def impossible(self) -> bool:
+        """A date range that ends before it starts: no article can pass."""
+        return self.ts_from is not None and self.ts_to is not None and self.ts_from > self.ts_to
 
     @property
     def empty(self) -> bool:
@@ -64,3 +65,13 @@ class FilterSpec:
     def search_filters(self) -> SearchFilters:
         """The same bounds for the lexical index."""
         return SearchFilters(self.ts_from, self.ts_to, self.sources)
+
+
+def empty_range_notice(filters: Filters | None) -> str | None:
+    """The notice for a date range that ends before it starts (the search then finds nothing), else None."""
+    if filters is None or not FilterSpec.from_filters(filters).impossible:
+        return None
+    return (
+        f"published_from {filters.published_from} is after published_to {filters.published_to}: "
+        "no article can match these filters."
+    )

@@ -116,7 +116,7 @@ class FeedSyncer:
         return result
 
     def _poll(self, feed: Feed, progress: Progress | None) -> SyncResult:
-        with Fetcher(self.settings) as fetcher:
+        with Fetcher(self.settings, self.pipeline.settings.server) as fetcher:
             fetched = fetcher.fetch(feed.url, conditional_headers(feed.etag, feed.last_modified))
             if fetched.not_modified:
                 kept = replace(
@@ -154,7 +154,7 @@ class FeedSyncer:
         """The articles of the new and changed entries (pages fetched for summary-only ones), the
         entries that failed, and the memory of the ones that worked. An entry whose page could not
         be fetched is stored from its summary but not remembered: the next sync tries its page again."""
-        loader = SourceLoader(self.settings, fetcher)  # shares the fetcher: closed with it
+        loader = SourceLoader(self.settings, self.pipeline.settings.server, fetcher)  # shares the fetcher
         articles: list[Article] = []
         failures: list[LoadFailure] = []
         remembered: list[ItemMemory] = []

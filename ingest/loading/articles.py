@@ -16,6 +16,7 @@ import httpx
 from ingest.loading.extract import (
     Extracted,
     iso_date,
+    over_limit,
 )
 from ingest.types import Article, LoadFailure, MetaValue
 
@@ -107,6 +108,15 @@ def make_article(
         origin=origin,
         extra=dict(extra or {}),
     )
+
+
+def within_limits(item: Item, max_chars: int) -> Item:
+    """``item``, or a LoadFailure naming the article when its text has more than ``max_chars``
+    characters (``max_article_chars``: nothing that long is split, embedded or stored)."""
+    if isinstance(item, LoadFailure) or len(item.text) <= max_chars:
+        return item
+    found = f"article text has {len(item.text):,} characters"
+    return LoadFailure(item.origin or item.doc_id, over_limit(found, max_chars, "max_article_chars"))
 
 
 def merge_extracted(first: Extracted, second: Extracted) -> Extracted:

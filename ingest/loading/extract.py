@@ -1,7 +1,10 @@
 """Turning raw content (bytes of HTML, PDF, feed HTML fragments) into text and metadata.
 
 These functions are pure: they never fetch anything. They raise :class:`SourceError` naming the
-``origin`` they are given when the content holds no usable text.
+``origin`` they are given when the content holds no usable text, or when it is over one of the
+:class:`ExtractLimits` (pages of a PDF, characters, seconds of extraction): a small file may hold a
+huge amount of work (a PDF that repeats one page 60,000 times is 360 KB), so a PDF's page tree is
+counted before any text is extracted, and its pages are read one at a time against the limits.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import trafilatura
 from dateutil import parser as date_parser
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
+from pypdf.generic import ArrayObject, DictionaryObject
 from trafilatura.settings import Document
 
 from ingest.errors import SourceError
+from ingest.sections import IngestSettings
 
 MIN_ARTICLE_WORDS = 5  # extracted text with fewer words is navigation or boilerplate, not an article
 _BLOCK_TAGS = frozenset(
@@ -33,6 +38,27 @@ _BREAK = "\ue000"  # private-use character marking block boundaries while flatte
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DEFAULTS = (datetime(2000, 1, 1, 0, 0, 0), datetime(2001, 2, 2, 1, 1, 1))
+_PAGE_TREE_DEPTH = 64  # real page trees are a few levels deep
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """The most work extracting one file or page may take (``max_pdf_pages``, ``max_article_chars``,
+    ``extract_timeout_s``); the defaults are the settings' defaults."""
+
+    max_pages: int = 500
+    max_chars: int = 1_000_000
+    timeout_s: float = 60.0
+
+    @classmethod
+    def of(cls, settings: IngestSettings) -> ExtractLimits:
+        return cls(settings.max_pdf_pages, settings.max_article_chars, settings.extract_timeout_s)
+
+
+def over_limit(found: str, limit: float, setting: str) -> str:
+    """The reason of a refusal: ``PDF has 60,000 pages, over the limit of 500 (NEWSDESK_MAX_PDF_PAGES)``."""
+    shown = f"{limit:,}" if isinstance(limit, int) else f"{limit:g} s"
+    return f"{found}, over the limit of {shown} (NEWSDESK_{setting.upper()})"
 
 
 @dataclass(frozen=True)
@@ -100,12 +126,19 @@ def html_to_text(fragment: str) -> str:
     return "\n\n".join(block for block in blocks if block)
 
 
-def extract_html(content: bytes | str, origin: str, url: str | None = None) -> Extracted:
-    """Main text and metadata of a web page, with trafilatura; SourceError if it has no article."""
+def extract_html(
+    content: bytes | str, origin: str, url: str | None = None, limits: ExtractLimits = ExtractLimits()
+) -> Extracted:
+    """Main text and metadata of a web page, with trafilatura; SourceError if it has no article,
+    or when the extraction (one call, not interruptible) took longer than ``limits.timeout_s``."""
+    started = time.monotonic()
     try:
         doc = trafilatura.bare_extraction(content, url=url, with_metadata=True, include_comments=False)
     except Exception as exc:  # trafilatura raises assorted parser errors on broken markup
         raise SourceError(origin, f"could not parse HTML: {exc}") from exc
+    if (took := time.monotonic() - started) > limits.timeout_s:
+        found = f"extracting the text of the page took {took:.0f} s"
+        raise SourceError(origin, over_limit(found, limits.timeout_s, "extract_timeout_s"))
     text = (doc.text or "").strip() if isinstance(doc, Document) else ""
     if not isinstance(doc, Document) or not has_article_text(text):
         raise SourceError(origin, "no article text found")
@@ -118,14 +151,18 @@ def extract_html(content: bytes | str, origin: str, url: str | None = None) -> E
     )
 
 
-def extract_pdf(data: bytes, origin: str) -> Extracted:
-    """Text of a PDF (pages joined by blank lines, whitespace inside lines normalised) and metadata."""
+def extract_pdf(data: bytes, origin: str, limits: ExtractLimits = ExtractLimits()) -> Extracted:
+    """Text of a PDF (pages joined by blank lines, whitespace inside lines normalised) and metadata;
+    SourceError when it is over a limit: its page tree is counted first (no text extracted from a
+    PDF with too many pages), then pages are extracted one by one while text and time allow."""
+    deadline = time.monotonic() + limits.timeout_s
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise SourceError(origin, "encrypted PDF (password required)")
-        pages = [_normalise_pdf_page(page.extract_text() or "") for page in reader.pages]
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        _check_page_count(reader, origin, limits.max_pages)
+        pages = _pdf_pages(reader, origin, limits, deadline)
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise SourceError(origin, f"not a readable PDF ({exc})") from exc
     text = "\n\n".join(page for page in pages if page)
     if not text:
@@ -144,6 +181,59 @@ def split_authors(value: Any) -> tuple[str, ...]:
     """Authors from a list or a ``;``-separated string, blanks dropped."""
     items = value if isinstance(value, list | tuple) else str(value or "").split(";")
     return tuple(name for name in (_clean(item) for item in items) if name)
+
+
+def _check_page_count(reader: PdfReader, origin: str, limit: int) -> None:
+    """SourceError when the PDF says (``/Count``) or its page tree holds more than ``limit`` pages;
+    the tree is walked only until the page after the limit, before pypdf reads it whole."""
+    declared = _entry(reader.root_object["/Pages"].get_object(), "/Count")
+    if isinstance(declared, int) and declared > limit:
+        raise SourceError(origin, over_limit(f"PDF has {declared:,} pages", limit, "max_pdf_pages"))
+    if _count_pages(reader, limit) > limit:
+        raise SourceError(origin, over_limit(f"PDF has more than {limit:,} pages", limit, "max_pdf_pages"))
+
+
+def _count_pages(reader: PdfReader, limit: int) -> int:
+    """Pages of the page tree, counted up to ``limit`` + 1 (a tree node seen twice, as a cycle or a
+    page listed again, counts as many times as it is reached)."""
+    stack = [iter([reader.root_object["/Pages"]])]
+    pages = visited = 0
+    while stack and pages <= limit:
+        kid = next(stack[-1], None)
+        if kid is None:
+            stack.pop()
+            continue
+        node = kid.get_object()
+        visited += 1
+        kids = _entry(node, "/Kids")
+        if isinstance(kids, ArrayObject) and _entry(node, "/Type") != "/Page":
+            if len(stack) > _PAGE_TREE_DEPTH or visited > 2 * limit + _PAGE_TREE_DEPTH:
+                return limit + 1  # a tree this deep or wide holds no real document
+            stack.append(iter(kids))
+        else:
+            pages += 1
+    return pages
+
+
+def _entry(node: object, key: str) -> object:
+    """``node[key]`` (an indirect value resolved) when ``node`` is a PDF dictionary holding it, else None."""
+    return node[key] if isinstance(node, DictionaryObject) and key in node else None
+
+
+def _pdf_pages(reader: PdfReader, origin: str, limits: ExtractLimits, deadline: float) -> list[str]:
+    """The normalised text of each page, extracted one page at a time within ``limits``."""
+    pages: list[str] = []
+    chars = 0
+    for number, page in enumerate(reader.pages, start=1):
+        if time.monotonic() > deadline:
+            found = f"extracting the PDF's text took more than {limits.timeout_s:g} s (at page {number:,})"
+            raise SourceError(origin, over_limit(found, limits.timeout_s, "extract_timeout_s"))
+        pages.append(_normalise_pdf_page(page.extract_text() or ""))
+        chars += len(pages[-1]) + 2
+        if chars > limits.max_chars:
+            found = f"PDF text has more than {limits.max_chars:,} characters (at page {number:,})"
+            raise SourceError(origin, over_limit(found, limits.max_chars, "max_article_chars"))
+    return pages
 
 
 def _normalise_pdf_page(text: str) -> str:

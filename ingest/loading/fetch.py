@@ -1,13 +1,16 @@
 """Bounded, SSRF-guarded HTTP(S) fetching of article pages, feeds, PDFs and plain text.
 
 Every hop of a fetch (the URL and each redirect target) is checked before any connection is made:
-only http/https, and the host's addresses (an IP literal, or every address ``getaddrinfo`` gives)
-must be public unicast addresses unless ``fetch_allow_private`` is set or the host or address is in
-``fetch_allowed_hosts``. The request then goes to one of exactly those checked addresses (the
-``Host`` header and TLS server name stay the URL's host), so a DNS answer that changes between the
-check and the connection (DNS rebinding) cannot lead elsewhere. Proxies from the environment are
-ignored for the same reason. Bodies are streamed and cut off at ``fetch_max_bytes``; the whole
-fetch, redirects included, must finish within ``fetch_timeout_s``.
+only http/https; never this server's own address (settings ``host`` and ``port``: with a host of
+0.0.0.0 or ::, every loopback or local address of the machine on that port), whatever else is
+allowed; and the host's addresses (an IP literal, or every address ``getaddrinfo`` gives) must be
+public unicast addresses unless ``fetch_allow_private`` is set or an entry of ``fetch_allowed_hosts``
+names the host or address with the hop's scheme and port (``host:port``; a host without a port
+opens only port 80 for http and 443 for https). The request then goes to one of exactly those
+checked addresses (the ``Host`` header and TLS server name stay the URL's host), so a DNS answer
+that changes between the check and the connection (DNS rebinding) cannot lead elsewhere. Proxies
+from the environment are ignored for the same reason. Bodies are streamed and cut off at
+``fetch_max_bytes``; the whole fetch, redirects included, must finish within ``fetch_timeout_s``.
 
 A conditional GET (``validators``: an ETag and/or Last-Modified from an earlier fetch) sends
 ``If-None-Match`` / ``If-Modified-Since``; a ``304 Not Modified`` answer is then a :class:`Fetched`
@@ -21,13 +24,14 @@ import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import TracebackType
 from urllib.parse import urljoin
 
 import httpx
 
 from ingest.errors import FetchError
-from ingest.sections import IngestSettings
+from ingest.sections import IngestSettings, ServerSettings
 
 ACCEPTED_TYPES = frozenset(
     {
@@ -105,25 +109,105 @@ def address_problem(address: IPAddress) -> str | None:
     return None if address.is_global else "a non-public"
 
 
+class OwnAddress:
+    """Where this Newsdesk serves (settings ``host`` and ``port``), which it never fetches: a feed item
+    or a redirect pointing there would read its own API. A host of 0.0.0.0 or :: listens on every
+    address of the machine, so then every loopback or local address on that port is its own; a
+    loopback host makes every loopback address on the port its own."""
+
+    def __init__(self, server: ServerSettings) -> None:
+        self.port = server.port
+        self._host = server.host.strip().strip("[]").lower().rstrip(".")
+        self._everywhere = self._host in ("", "0.0.0.0", "::")  # noqa: S104 - names it, binds nothing
+
+    @cached_property
+    def _addresses(self) -> frozenset[IPAddress]:
+        """The addresses the server's host names, resolved when first needed (none when it does
+        not resolve: then nothing listens there)."""
+        if self._everywhere:
+            return frozenset()
+        try:
+            found = _resolve(self._host, self._host, self.port)
+        except FetchError:
+            return frozenset()
+        return frozenset(_plain(ipaddress.ip_address(address)) for address in found)
+
+    def is_own(self, address: str, port: int) -> bool:
+        """True when ``address``:``port`` reaches this server."""
+        if port != self.port:
+            return False
+        ip = _plain(ipaddress.ip_address(address))
+        if ip.is_unspecified or ip in self._addresses:  # connecting to 0.0.0.0 reaches this machine
+            return True
+        if ip.is_loopback:
+            return self._everywhere or any(own.is_loopback for own in self._addresses)
+        return self._everywhere and _is_local(ip)
+
+
 class AddressGuard:
-    """Resolves hosts and refuses non-public addresses unless they are explicitly allowed."""
+    """Resolves hosts and refuses this server's own address, and non-public addresses unless they
+    are explicitly allowed (``fetch_allow_private``, or ``fetch_allowed_hosts`` for the port)."""
 
-    def __init__(self, allow_private: bool, allowed_hosts: list[str]) -> None:
-        self._allow_private = allow_private
-        self._allowed = frozenset(h.strip().strip("[]").lower().rstrip(".") for h in allowed_hosts)
+    def __init__(self, settings: IngestSettings, server: ServerSettings) -> None:
+        self._allow_private = settings.fetch_allow_private
+        self._allowed = settings.fetch_allowlist
+        self._own = OwnAddress(server)
 
-    def addresses(self, url: str, host: str, port: int) -> tuple[str, ...]:
-        """The addresses of ``host`` to connect to; FetchError if the host is refused."""
-        host = host.lower().rstrip(".")
+    def addresses(self, url: str, scheme: str, host: str, port: int) -> tuple[str, ...]:
+        """The addresses of ``host`` to connect to on ``port``; FetchError if the host is refused."""
+        host = _normal_host(host)
         found = _resolve(url, host, port)
-        if self._allow_private or host in self._allowed:
+        for address in found:
+            if self._own.is_own(address, port):
+                raise FetchError(url, f"refused: {_subject(host, address)} is this server's own address")
+        if self._allow_private or self._allows(host, scheme, port):
             return found
         for address in found:
             problem = address_problem(ipaddress.ip_address(address))
-            if problem and address not in self._allowed:
-                subject = address if address == host else f"{host} resolves to {address}, which"
-                raise FetchError(url, f"refused: {subject} is {problem} address")
+            if problem and not self._allows(address, scheme, port):
+                refused = f"refused: {_subject(host, address)} is {problem} address"
+                raise FetchError(url, refused + self._port_hint(host, address, scheme, port))
         return found
+
+    def _allows(self, host: str, scheme: str, port: int) -> bool:
+        return any(entry.host == host and entry.allows(scheme, port) for entry in self._allowed)
+
+    def _port_hint(self, host: str, address: str, scheme: str, port: int) -> str:
+        """Why an allowlisted host is still refused: the entry names other ports."""
+        if any(entry.host in (host, address) for entry in self._allowed):
+            return f" (fetch_allowed_hosts does not allow {scheme} on port {port})"
+        return ""
+
+
+def _subject(host: str, address: str) -> str:
+    return address if address == host else f"{host} resolves to {address}, which"
+
+
+def _normal_host(host: str) -> str:
+    """A URL's host as the allowlist writes it: lower case, no trailing dot, an IP in normal form."""
+    host = host.strip("[]").lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host
+
+
+def _plain(address: IPAddress) -> IPAddress:
+    """An IPv4-mapped IPv6 address as IPv4, without an IPv6 scope."""
+    if isinstance(address, ipaddress.IPv6Address):
+        return address.ipv4_mapped or ipaddress.IPv6Address(str(address).split("%")[0])
+    return address
+
+
+def _is_local(address: IPAddress) -> bool:
+    """True when ``address`` is an address of this machine (a socket can be bound to it)."""
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((str(address), 0))
+    except OSError:
+        return False
+    return True
 
 
 def _resolve(url: str, host: str, port: int) -> tuple[str, ...]:
@@ -141,11 +225,11 @@ def _resolve(url: str, host: str, port: int) -> tuple[str, ...]:
 class Fetcher:
     """Fetches one URL at a time with the limits of :class:`IngestSettings`; reuse it, then ``close()``."""
 
-    def __init__(self, settings: IngestSettings) -> None:
+    def __init__(self, settings: IngestSettings, server: ServerSettings) -> None:
         self._timeout = settings.fetch_timeout_s
         self._max_bytes = settings.fetch_max_bytes
         self._max_redirects = settings.fetch_max_redirects
-        self._guard = AddressGuard(settings.fetch_allow_private, settings.fetch_allowed_hosts)
+        self._guard = AddressGuard(settings, server)
         headers = {"User-Agent": settings.fetch_user_agent, "Accept": _ACCEPT}
         self._client = httpx.Client(headers=headers, follow_redirects=False, trust_env=False)
 
@@ -179,7 +263,7 @@ class Fetcher:
         """One hop: the fetched body, or the absolute URL a redirect points to."""
         target = self._target(url)
         port = target.port or (443 if target.scheme == "https" else 80)
-        addresses = self._guard.addresses(url, target.raw_host.decode("ascii"), port)
+        addresses = self._guard.addresses(url, target.scheme, target.raw_host.decode("ascii"), port)
         error: httpx.ConnectError | None = None
         for address in addresses:
             try:

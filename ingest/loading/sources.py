@@ -11,7 +11,10 @@ above it: give such lines an ``id`` to re-ingest them idempotently after edits.
 
 Canonical text: ``.txt``, ``.md`` and JSONL ``text`` are the input unchanged (strict UTF-8, a BOM
 kept); HTML, PDF and feed entries are the extracted text. ``settings.max_file_bytes`` limits each
-file, and each line of a JSONL file (a JSONL file is a collection of articles of any total size).
+file, and each line of a JSONL file (a JSONL file is a collection of articles of any total size);
+``max_article_chars`` each article's text, ``max_pdf_pages`` and ``extract_timeout_s`` the work of
+extracting one file or page (ingest/loading/extract.py). Over a limit, only that file (or line, or
+entry) fails, with the limit named; the other sources load.
 """
 
 from __future__ import annotations
@@ -38,9 +41,11 @@ from ingest.loading.articles import (
     scalar_text,
     stable_id,
     url_doc_id,
+    within_limits,
 )
 from ingest.loading.extract import (
     Extracted,
+    ExtractLimits,
     decode_utf8,
     extract_html,
     extract_pdf,
@@ -58,8 +63,8 @@ from ingest.loading.feed_entries import (
 )
 from ingest.loading.fetch import Fetched, Fetcher, format_size
 from ingest.loading.files import FILE_KINDS, bounded_lines, jsonl_item, read_sidecar, walk_folder
-from ingest.sections import IngestSettings
-from ingest.types import Article, LoadFailure
+from ingest.sections import IngestSettings, ServerSettings
+from ingest.types import Article, LoadFailure, MetaValue
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +86,14 @@ class SourceCount:
         return self.files + self.urls
 
 
-def iter_articles(sources: Sequence[str], settings: IngestSettings) -> Iterator[Article | LoadFailure]:
+def iter_articles(
+    sources: Sequence[str], settings: IngestSettings, server: ServerSettings
+) -> Iterator[Article | LoadFailure]:
     """Expand each source (file, folder recursively, http(s) URL of an article page or an RSS/Atom
     feed) and yield one Article per article found, or a LoadFailure naming the source and the
-    reason. Never raises for bad input (ConfigError for bad settings, before anything is read)."""
-    with SourceLoader(settings) as loader:
+    reason. Never raises for bad input (ConfigError for bad settings, before anything is read).
+    ``server`` is where this Newsdesk serves: never fetched (ingest/loading/fetch.py)."""
+    with SourceLoader(settings, server) as loader:
         yield from loader.iter_articles(sources)
 
 
@@ -109,9 +117,12 @@ def count_sources(sources: Sequence[str]) -> SourceCount:
 class SourceLoader:
     """Loads sources with one :class:`Fetcher`; use as a context manager (or call ``close()``)."""
 
-    def __init__(self, settings: IngestSettings, fetcher: Fetcher | None = None) -> None:
+    def __init__(
+        self, settings: IngestSettings, server: ServerSettings, fetcher: Fetcher | None = None
+    ) -> None:
         self._max_file_bytes = settings.max_file_bytes
-        self._fetcher = fetcher or Fetcher(settings)
+        self._limits = ExtractLimits.of(settings)
+        self._fetcher = fetcher or Fetcher(settings, server)
         self._file_loaders: dict[str, Callable[[Path, str, bytes], Iterator[Item]]] = {
             "text": self._load_text,
             "markdown": self._load_text,
@@ -130,7 +141,12 @@ class SourceLoader:
         self._fetcher.close()
 
     def iter_articles(self, sources: Sequence[str]) -> Iterator[Item]:
-        """Articles and failures of every source, in order (see :func:`iter_articles`)."""
+        """Articles and failures of every source, in order (see :func:`iter_articles`); an article
+        over ``max_article_chars`` is a failure, dropped here before anything holds on to it."""
+        for item in self._iter_items(sources):
+            yield within_limits(item, self._limits.max_chars)
+
+    def _iter_items(self, sources: Sequence[str]) -> Iterator[Item]:
         for source in sources:
             if _URL_LIKE.match(source.strip()):
                 yield from _guarded(source, self._load_url(source.strip()))
@@ -210,10 +226,10 @@ class SourceLoader:
         )
 
     def _load_html(self, path: Path, origin: str, data: bytes) -> Iterator[Item]:
-        yield file_article(path, origin, extract_html(data, origin))
+        yield file_article(path, origin, extract_html(data, origin, limits=self._limits))
 
     def _load_pdf(self, path: Path, origin: str, data: bytes) -> Iterator[Item]:
-        yield file_article(path, origin, extract_pdf(data, origin))
+        yield file_article(path, origin, extract_pdf(data, origin, self._limits))
 
     def _load_feed_file(self, path: Path, origin: str, data: bytes) -> Iterator[Item]:
         yield from self._load_feed(data, origin, base_url=None)
@@ -254,7 +270,7 @@ class SourceLoader:
         if is_feed(fetched):
             yield from self._load_feed(fetched.body, url, base_url=fetched.url)
             return
-        extracted = _extract_fetched(url, fetched)
+        extracted = _extract_fetched(url, fetched, self._limits)
         source = outlet_name(extracted.sitename, fetched.url)
         yield make_article(url_doc_id(url), url, extracted, url=fetched.url, source=source)
 
@@ -279,9 +295,9 @@ class SourceLoader:
             url_doc_id(link) if link else stable_id(f"feed-entry:{ident}" if ident else f"{feed}#{index}")
         )
         source = outlet or outlet_name(extracted.sitename, link)
-        return make_article(
-            doc_id, where, extracted, url=link, source=source, extra={"feed": feed, "text_from": text_from}
-        )
+        extra: dict[str, MetaValue] = {"feed": feed, "text_from": text_from}
+        article = make_article(doc_id, where, extracted, url=link, source=source, extra=extra)
+        return within_limits(article, self._limits.max_chars)
 
     def _entry_text(self, entry: Mapping[str, Any], where: str, link: str) -> tuple[Extracted, str]:
         """The entry's text: its content; else its summary, or the linked page when that is short."""
@@ -306,7 +322,7 @@ class SourceLoader:
         fetched = self._fetcher.fetch(url)
         if is_feed(fetched):
             raise SourceError(url, "the link is a feed, not an article page")
-        return _extract_fetched(url, fetched)
+        return _extract_fetched(url, fetched, self._limits)
 
 
 # --- feeds -----------------------------------------------------------------------------------
@@ -330,12 +346,12 @@ def _unexpected(origin: str, exc: Exception) -> LoadFailure:
     return LoadFailure(origin, f"unexpected error ({type(exc).__name__}: {exc})")
 
 
-def _extract_fetched(origin: str, fetched: Fetched) -> Extracted:
+def _extract_fetched(origin: str, fetched: Fetched, limits: ExtractLimits) -> Extracted:
     """Text and metadata of a fetched page, PDF or plain text."""
     if fetched.content_type == "application/pdf" or fetched.body.startswith(b"%PDF-"):
-        return extract_pdf(fetched.body, origin)
+        return extract_pdf(fetched.body, origin, limits)
     if fetched.content_type != "text/plain":
-        return extract_html(fetched.body, origin, url=fetched.url)
+        return extract_html(fetched.body, origin, url=fetched.url, limits=limits)
     try:
         text = fetched.body.decode(fetched.charset or "utf-8")
     except (UnicodeDecodeError, LookupError) as exc:

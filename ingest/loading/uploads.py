@@ -197,7 +197,7 @@ def load_uploads(uploads: Sequence[SavedUpload], settings: Settings) -> LoadedUp
     naming the uploads, never the server's temporary paths."""
     loaded = LoadedUploads()
     by_path = {str(upload.path): upload for upload in uploads}
-    for item in iter_articles(list(by_path), settings.ingest):
+    for item in iter_articles(list(by_path), settings.ingest, settings.server):
         if isinstance(item, LoadFailure):
             loaded.failures.append(LoadFailure(_rename(item.source, by_path), item.error))
         else:

@@ -58,8 +58,9 @@ class LocalServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         server_class = type("Server", (ThreadingHTTPServer,), {"address_family": family})
         self._httpd = server_class((host, 0), Handler)
-        port = self._httpd.server_address[1]
-        self.base_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        self.port = port = self._httpd.server_address[1]
+        self.host_port = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # fetch_allowed_hosts
+        self.base_url = f"http://{self.host_port}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
 

@@ -1,4 +1,10 @@
-"""``newsdesk feeds add|list|remove|sync``: following feeds from the command line (docs/feeds.md)."""
+"""``newsdesk feeds add|list|remove|sync``: following feeds from the command line (docs/feeds.md).
+
+Next to a ``newsdesk serve`` that holds the embedded store, each of them goes through that
+server's ``/api/feeds`` routes (:class:`assistant.frontends.cli.forward.ServerFeeds`) instead of
+opening the store: the feeds and the articles a sync adds are written by the server, which alone
+may write there (:mod:`ingest.storage.locks`).
+"""
 
 from __future__ import annotations
 
@@ -44,6 +50,11 @@ def _registry(settings: Settings) -> FeedRegistry:
 
 
 def _feeds(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.frontends.cli.forward import served_address
+
+    served = served_address(settings)
+    if served is not None:
+        return _feeds_through(served, args, settings)
     if args.feeds_command == "sync":
         return _sync(args, settings)
     registry = _registry(settings)
@@ -58,6 +69,47 @@ def _feeds(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(format_feeds(registry.list()))
     return 0
+
+
+def _feeds_through(address: str, args: argparse.Namespace, settings: Settings) -> int:
+    """The feeds command sent to the server at ``address`` that holds the store."""
+    from assistant.frontends.cli.forward import ServerFeeds
+    from ingest.feeds.registry import Feed
+
+    server = ServerFeeds(address, settings)
+    if not getattr(args, "json", False):
+        print(f"the store is served by {address}: going through its API", file=sys.stderr)
+    if args.feeds_command == "sync":
+        return _report_synced(server.sync(args.url))
+    if args.feeds_command == "add":
+        shown = server.add(args.url, args.every, args.source)
+        print(f"following {shown['url']} every {shown['every']} (id {shown['feed_id']}) through {address}")
+    elif args.feeds_command == "remove":
+        removed = server.remove(args.url)
+        print(f"stopped following {removed['removed']} through {address}; its articles stay in the store")
+    elif args.json:
+        print(json.dumps(server.listed()))
+    else:
+        print(format_feeds([Feed.from_metadata(feed) for feed in server.listed()]))
+    return 0
+
+
+def _report_synced(results: list[dict[str, Any]]) -> int:
+    """What a sync through the server did, one line per feed (the server shows no progress)."""
+    if not results:
+        print("no feeds followed (add one with `newsdesk feeds add URL`)")
+    for result in results:
+        feed = result["feed"]
+        if result["error"]:
+            print(f"failed: {result['error']}", file=sys.stderr)
+        elif result["not_modified"]:
+            print(f"{feed['url']}: not modified")
+        else:
+            print(
+                f"{feed['url']}: added {feed['added']}, updated {feed['updated']}, "
+                f"unchanged {feed['unchanged']} ({result['sentences']} sentences embedded)"
+            )
+    return 0 if all(not result["error"] for result in results) else 1
 
 
 def format_feeds(feeds: list[Feed]) -> str:

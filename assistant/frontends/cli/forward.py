@@ -1,11 +1,14 @@
-"""``newsdesk ingest`` next to a running embedded server: the sources go through the server's API.
+"""``newsdesk ingest`` and ``newsdesk feeds`` next to a running embedded server: through its API.
 
 While ``newsdesk serve`` holds an embedded store folder, only it may write there (its Chroma
 client would not see another process's records: :mod:`ingest.storage.locks`). Rather than refuse,
 the CLI sends the files as an upload and the URLs as a JSON request to ``POST /api/ingest`` of
 that server, so the article is written by the process that answers questions and is found by its
-next question. The key, when the server requires one, is the first read-write key of the same
-``NEWSDESK_API_KEYS`` the server reads.
+next question; ``feeds add|remove|sync|list`` call the server's ``/api/feeds`` routes
+(:class:`ServerFeeds`) and never open the store. The key, when the server requires one, is the
+first read-write key of the same ``NEWSDESK_API_KEYS`` the server reads (for ``feeds list``, a
+read-only one will do). A server the CLI cannot reach, or that refuses the request, is one error
+line naming it: nothing is written behind its back.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ingest.errors import ServerIngestError, SourceError
 from ingest.loading.files import walk_folder
@@ -40,11 +44,34 @@ def source_files(sources: Sequence[str]) -> tuple[list[Path], list[str]]:
     return files, urls
 
 
+def served_address(settings: Settings) -> str | None:
+    """The address of the live ``newsdesk serve`` holding the embedded store of ``settings``; None
+    when none does (or the store is a Chroma server, which every process may write to)."""
+    from ingest.storage.locks import serving_address
+
+    return None if settings.store.uses_server else serving_address(Path(settings.store_dir))
+
+
+def api_keys(settings: Settings) -> list[tuple[str, bool]]:
+    """``(secret, read_only)`` of each key of ``NEWSDESK_API_KEYS``, as the server parses them
+    (``key``, ``key:rw`` or ``key:ro``)."""
+    raw = settings.api_keys.get_secret_value() if settings.api_keys else ""
+    keys = []
+    for part in (p.strip() for p in raw.split(",")):
+        secret, _, suffix = part.rpartition(":") if part.endswith((":ro", ":rw")) else (part, "", "")
+        if secret:
+            keys.append((secret, suffix == "ro"))
+    return keys
+
+
 def write_key(settings: Settings) -> str | None:
     """The first read-write key of ``NEWSDESK_API_KEYS`` (None when the server needs none)."""
-    raw = settings.api_keys.get_secret_value() if settings.api_keys else ""
-    keys = [k.strip() for k in raw.split(",") if k.strip() and not k.strip().endswith(":ro")]
-    return keys[0] if keys else None
+    return next((secret for secret, read_only in api_keys(settings) if not read_only), None)
+
+
+def read_key(settings: Settings) -> str | None:
+    """A key that may read: the first read-write one, else the first read-only one."""
+    return write_key(settings) or next((secret for secret, _ in api_keys(settings)), None)
 
 
 def forward_ingest(address: str, sources: Sequence[str], settings: Settings) -> Iterator[IngestSummary]:
@@ -99,3 +126,63 @@ def merge(summaries: Sequence[IngestSummary]) -> IngestSummary:
         out["failed"] += list(summary.get("failed", []))
         out["doc_ids"] += list(summary.get("doc_ids", []))
     return out
+
+
+class ServerFeeds:
+    """``newsdesk feeds`` through the ``/api/feeds`` routes of the server at ``address``.
+
+    The answers are the server's JSON (FeedOut, FeedSyncOut); a transport error or a refusal
+    (no or a read-only key: 401/403, unknown feed: 404, bad interval: 400) is a
+    :class:`ServerIngestError` naming the server, the status and its message."""
+
+    def __init__(self, address: str, settings: Settings) -> None:
+        self.address = address.rstrip("/")
+        self.settings = settings
+
+    def add(self, url: str, every: str | None, source: str | None) -> dict[str, Any]:
+        body = {"url": url, "every": every, "source": source}
+        got: dict[str, Any] = self._call("POST", "/api/feeds", "add the feed", json=body)
+        return got
+
+    def remove(self, url_or_id: str) -> dict[str, Any]:
+        from ingest.feeds.registry import feed_id
+
+        wanted = url_or_id.strip()
+        ident = feed_id(wanted) if "://" in wanted else wanted  # the route takes the id
+        got: dict[str, Any] = self._call("DELETE", f"/api/feeds/{quote(ident, safe='')}", "remove the feed")
+        return got
+
+    def listed(self) -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = self._call("GET", "/api/feeds", "list the feeds")
+        return got
+
+    def sync(self, url: str | None) -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = self._call("POST", "/api/feeds/sync", "sync the feeds", json={"url": url})
+        return got
+
+    def _call(self, method: str, path: str, what: str, **body: Any) -> Any:
+        import httpx
+
+        key = read_key(self.settings)  # the read-write key, else a read-only one (the server says 403)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)  # a sync fetches and embeds
+        try:
+            response = httpx.request(method, self.address + path, headers=headers, timeout=timeout, **body)
+        except httpx.HTTPError as exc:
+            raise ServerIngestError(
+                f"the store is held by `newsdesk serve` at {self.address}, but the CLI could not reach it "
+                f"to {what}: {exc}; nothing was written (stop the server, or try again)"
+            ) from exc
+        if response.status_code >= 400:
+            raise ServerIngestError(self._refusal(response, what))
+        return response.json()
+
+    def _refusal(self, response: Any, what: str) -> str:
+        status = response.status_code
+        hint = ""
+        if status in (401, 403):
+            hint = (
+                "; the server requires an API key (a read-write one to change feeds): set "
+                "NEWSDESK_API_KEYS (or api_keys in the settings file) to the keys the server has"
+            )
+        return f"the server at {self.address} refused to {what} ({status}): {_error_text(response)}{hint}"

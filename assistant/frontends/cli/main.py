@@ -141,10 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.frontends.cli.forward import served_address
     from ingest.components import IngestComponents
-    from ingest.storage.locks import serving_address
 
-    served = None if settings.store.uses_server else serving_address(Path(settings.store_dir))
+    served = served_address(settings)
     if served is not None:
         return _ingest_through(served, args, settings)
     started = time.perf_counter()

@@ -5,7 +5,7 @@ its status; anything else a bare 500 "internal error".
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,10 +14,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.frontends.http.models import ErrorOut, ValidationErrorOut
-from assistant.frontends.http.security import (
-    BodyTooLargeError,
-    send_json,
-)
+from assistant.frontends.http.responses import send_json
+from assistant.frontends.http.security import BodyTooLargeError
 from ingest.errors import (
     DocumentNotFoundError,
     ModelError,
@@ -26,10 +24,6 @@ from ingest.errors import (
     StoreLockedError,
     UploadError,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 logger = logging.getLogger(__name__)
 

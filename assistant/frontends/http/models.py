@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assistant.frontends.http.days import ISO_DAY_RE
 from assistant.types import ChatTurn, Filters
 from ingest.loading.uploads import IngestDocument
-
-if TYPE_CHECKING:
-    pass
-
 
 INGEST_BODY = {
     "required": True,

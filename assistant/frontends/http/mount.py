@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from assistant.frontends.http.security import (
-    ui_auth,
-)
+from assistant.frontends.http.security import ui_auth
 from ingest.settings import Settings
 
 if TYPE_CHECKING:
@@ -71,5 +69,7 @@ def accept_only_uploaded_files(blocks: gr.Blocks) -> None:
     _check_allowed``): only files in its upload folder pass, whatever path the request names. It
     skips the check until the app "has launched", which ``launch()`` marks and ``mount_gradio_app``
     never does; without this, a raw queue request naming ``/any/server/file.txt`` would be ingested.
+    (:class:`~assistant.frontends.http.uploaded.UploadedFilesOnly` refuses such a request before
+    it reaches the queue.)
     """
     blocks.has_launched = True

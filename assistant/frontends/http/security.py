@@ -5,9 +5,12 @@ mounted on it), built from :class:`Settings` by :func:`install_security`:
 
 - :class:`KeyRing` parses ``NEWSDESK_API_KEYS`` (``"key1,key2:ro"``) and checks ``Authorization:
   Bearer`` values in constant time; only key numbers (``key#2``) ever reach logs, never keys.
+- :class:`~assistant.frontends.http.hosts.HostGuard` answers only requests whose ``Host`` is an
+  allowed host name (400 otherwise): DNS rebinding cannot reach the server through another name.
 - :class:`ApiGuard` requires a key on ``/api/*``, ``/docs`` and ``/openapi.json`` when keys are set
-  (401 JSON otherwise) and applies the per-key (or per-client-address) :class:`RateLimiter` (429
-  with ``Retry-After``).
+  (401 JSON otherwise) and applies the per-key (or per-client-address)
+  :class:`~assistant.frontends.http.ratelimit.RateLimits` to every way in, the API and the chat
+  alike (429 with ``Retry-After``).
 - :class:`BodySizeLimit` answers 413 for bodies over the limit, whether declared or streamed.
 - :class:`SecurityHeaders` adds ``Content-Security-Policy: frame-ancestors`` from the allowed
   origins, and removes every CORS header from responses to origins that are not allowed.
@@ -17,11 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import math
-import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +29,13 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant.frontends.http.hosts import HostGuard, HostNames
+from assistant.frontends.http.ratelimit import RateLimits, RateLimitUnavailableError
+from assistant.frontends.http.responses import client_address, route_path, send_json
+from assistant.frontends.http.uploaded import UploadedFilesOnly
 from ingest.errors import ConfigError
 from ingest.settings import Settings
 
@@ -135,77 +140,26 @@ def is_cross_site(headers: Headers, allowed_origins: Iterable[str]) -> bool:
     return origin == "null" or not netloc or netloc != headers.get("host", "").lower()
 
 
-class RateLimiter:
-    """A token bucket per identity: ``per_minute`` requests, refilled continuously."""
-
-    MAX_IDENTITIES = 10_000
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        if per_minute < 0:
-            raise ConfigError(f"rate_limit_per_minute must be 0 or more, got {per_minute}")
-        self.per_minute = per_minute
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # identity -> (tokens, updated at)
-        self._lock = threading.Lock()
-
-    def acquire(self, identity: str) -> float:
-        """Take one request for ``identity``: 0.0 when allowed, else the seconds to wait."""
-        if self.per_minute == 0:
-            return 0.0
-        rate = self.per_minute / 60.0
-        with self._lock:
-            now = self._clock()
-            tokens, updated = self._buckets.get(identity, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - updated) * rate)
-            if tokens < 1.0:
-                self._buckets[identity] = (tokens, now)
-                return (1.0 - tokens) / rate
-            self._buckets[identity] = (tokens - 1.0, now)
-            self._forget_idle(now)
-            return 0.0
-
-    def _forget_idle(self, now: float) -> None:
-        if len(self._buckets) > self.MAX_IDENTITIES:
-            idle_after = 60.0
-            self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < idle_after}
-
-
-async def send_json(
-    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> None:
-    """Send a complete JSON response from middleware."""
-    payload = json.dumps(body).encode("utf-8")
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": payload})
-
-
-def route_path(scope: Scope) -> str:
-    """The request path without the ``root_path`` prefix (as the routes see it)."""
-    path, root = str(scope["path"]), str(scope.get("root_path", ""))
-    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
-        return path[len(root) :] or "/"
-    return path
-
-
-def client_address(scope: Scope) -> str:
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"
-
-
 def is_protected(path: str) -> bool:
     """Paths that need an API key when keys are configured (the UI has its own login)."""
     return path.startswith("/api/") or path in PROTECTED_EXACT
 
 
-class ApiGuard:
-    """API-key authentication and rate limiting; stores the :class:`Principal` in the request state."""
+def counts_against_the_limit(method: str, path: str) -> bool:
+    """Requests that take a share of the rate limit: every way in that makes the server work, the
+    JSON API, the UI login, and every POST (the Gradio chat's ``/gradio_api/queue/join``, uploads,
+    ``/gradio_api/run``); not the page's static assets and event streams."""
+    return path.startswith("/api/") or path in LOGIN_PATHS or method == "POST"
 
-    def __init__(self, app: ASGIApp, keyring: KeyRing, limiter: RateLimiter) -> None:
+
+class ApiGuard:
+    """API-key authentication and the one rate limit of every way in; stores the :class:`Principal`
+    in the request state."""
+
+    def __init__(self, app: ASGIApp, keyring: KeyRing, limits: RateLimits) -> None:
         self.app = app
         self.keyring = keyring
-        self.limiter = limiter
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS":
@@ -222,7 +176,7 @@ class ApiGuard:
                     )
                 return
             principal = Principal(found.key_id, found.read_only)
-        if path.startswith("/api/") or path in LOGIN_PATHS:
+        if counts_against_the_limit(scope["method"], path):
             identity = principal.key_id if principal is not ANONYMOUS else f"ip:{client_address(scope)}"
             if not await self._within_limit(identity, path, send):
                 return
@@ -230,8 +184,14 @@ class ApiGuard:
         await self.app(scope, receive, send)
 
     async def _within_limit(self, identity: str, path: str, send: Send) -> bool:
-        """Take one request from ``identity``'s budget; else answer 429 with ``Retry-After``."""
-        wait = self.limiter.acquire(identity)
+        """Take one request from ``identity``'s budget; else answer 429 with ``Retry-After`` (503
+        when the shared storage of the counts does not answer)."""
+        try:
+            wait = await self.limits.acquire(identity)
+        except RateLimitUnavailableError as exc:
+            logger.warning("503 %s: %s", path, exc)
+            await send_json(send, 503, {"error": str(exc)}, {"Retry-After": "5"})
+            return False
         if wait <= 0:
             return True
         logger.info("rate limit reached for %s on %s", identity, path)
@@ -312,6 +272,47 @@ class _LimitedExchange:
             await self.too_large(send, self.limit)
 
 
+class MethodGuard:
+    """405 with ``Allow`` for a method that no route of the path takes (TRACE anywhere, a PUT on
+    ``/api/ask``): without it the UI mounted at ``/`` answers 404 for every such request."""
+
+    SERVED = frozenset({"GET", "HEAD", "POST", "DELETE", "OPTIONS"})
+    PROBED = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+    def __init__(self, app: ASGIApp, router: Any) -> None:
+        self.app = app
+        self.router = router  # read per request: routes added after the middleware count too
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or self._matches(scope):
+            await self.app(scope, receive, send)
+            return
+        allowed = self._route_methods(scope) or self.SERVED
+        if scope["method"] in allowed:
+            await self.app(scope, receive, send)
+            return
+        allow = ", ".join(sorted(allowed - {"OPTIONS"}))
+        await send_json(
+            send, 405, {"error": f"method {scope['method']} is not allowed here"}, {"Allow": allow}
+        )
+
+    def _routes(self) -> list[Any]:
+        """The app's own routes; not the UI mounted at ``/``, which takes every path and method."""
+        return [route for route in self.router.routes if not isinstance(route, Mount)]
+
+    def _matches(self, scope: Scope) -> bool:
+        return any(route.matches(scope)[0] is Match.FULL for route in self._routes())
+
+    def _route_methods(self, scope: Scope) -> set[str]:
+        """The methods the app's routes take at this path (empty for the UI's paths)."""
+        return {
+            method
+            for route in self._routes()
+            for method in self.PROBED
+            if route.matches({**scope, "method": method})[0] is Match.FULL
+        }
+
+
 class SecurityHeaders:
     """``frame-ancestors`` on every response; no CORS headers at all for origins not allowed."""
 
@@ -343,7 +344,11 @@ class SecurityHeaders:
 
 def install_security(app: Any, settings: Settings, keyring: KeyRing) -> None:
     """Add the middleware to a Starlette/FastAPI app (before it starts); outermost added last."""
-    app.add_middleware(ApiGuard, keyring=keyring, limiter=RateLimiter(settings.rate_limit_per_minute))
+    app.add_middleware(UploadedFilesOnly)  # innermost: after the host, size and rate checks
+    limits = RateLimits(
+        settings.rate_limit_per_minute, settings.rate_limit_storage, settings.rate_limit_timeout_s
+    )
+    app.add_middleware(ApiGuard, keyring=keyring, limits=limits)
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.upload_max_bytes
     )
@@ -356,7 +361,9 @@ def install_security(app: Any, settings: Settings, keyring: KeyRing) -> None:
         allow_credentials=False,
         max_age=600,
     )
+    app.add_middleware(MethodGuard, router=app.router)
     app.add_middleware(SecurityHeaders, allowed_origins=settings.allowed_origins)
+    app.add_middleware(HostGuard, names=HostNames.of(settings.allowed_hosts, settings.host))  # outermost
 
 
 def ui_auth(settings: Settings, keyring: KeyRing) -> dict[str, Any]:

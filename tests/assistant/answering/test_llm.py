@@ -336,3 +336,71 @@ def test_markers_opening_lines_go_with_the_sentences_after_them() -> None:
         "He met Abu Kasra. [2][3]",
         "Talks [4]",
     ]
+
+
+# --- issue 26, item 6: a reply repeating one supported sentence ------------------------------------
+LONG_SENTENCE = (
+    "Russian Deputy Defense Minister General Army Yunus-Bege Evkurov recently led a high-profile "
+    "delegation to Damascus [{Evkurov}]."
+)
+NEAR_REPEATS = [
+    LONG_SENTENCE.replace("Russian Deputy", "RUSSIAN deputy").replace("Damascus [", "DAMASCUS! ["),
+    LONG_SENTENCE.replace("Army Yunus", "Army   Yunus").replace("high-profile", "high profile"),
+    LONG_SENTENCE.replace("recently ", ""),  # one filler word fewer
+    LONG_SENTENCE.replace("General Army", "**General Army**").replace("Minister", "Minister,"),
+]
+
+
+def test_scripted_llm_reply_repeating_a_sentence_22_times_keeps_one(sample_assistant: Assistant) -> None:
+    model = scripted_model("Evkurov led the delegation [{Evkurov}]. " * 22)
+    answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
+    assert answer.mode == "llm" and answer.grounded
+    assert answer.answer == "Evkurov led the delegation. [1]"
+    assert len(answer.citations) == 1 and "Evkurov" in answer.citations[0].sentence
+    assert "Removed 21 repeated sentence(s) of the LLM reply." in answer.notices
+
+
+def test_scripted_llm_stream_repeating_a_sentence_22_times_emits_it_once(sample_assistant: Assistant) -> None:
+    reply = "Evkurov led the delegation [{Evkurov}]. " * 11 + "He met Murhaf Abu Kasra [{Abu Kasra}]. "
+    model = scripted_model(reply + "Evkurov led the delegation [{Evkurov}]. " * 11, chunk_chars=9)
+    items = list(with_model(sample_assistant, model).stream(QUESTION, mode="llm"))
+    final = items[-1]
+    assert isinstance(final, Answer) and final.mode == "llm" and final.grounded
+    streamed = "".join(p for p in items[:-1] if isinstance(p, str))
+    assert streamed == final.answer == "Evkurov led the delegation. [1] He met Murhaf Abu Kasra. [2]"
+
+
+def test_scripted_llm_reply_of_22_near_repeats_of_a_sentence_keeps_one(sample_assistant: Assistant) -> None:
+    """The same sentence with its case, punctuation, spacing, markup or a filler word changed."""
+    variants = [LONG_SENTENCE, *(NEAR_REPEATS * 6)][:22]
+    reply = " ".join(variants) + " The meeting was held with Murhaf Abu Kasra [{Abu Kasra}]."
+    model = scripted_model(reply, chunk_chars=13)
+    answer = _limited(sample_assistant, model, llm_max_reply_chars=4000).ask(QUESTION, mode="llm")
+    assert answer.mode == "llm" and answer.grounded
+    assert answer.answer == (
+        "Russian Deputy Defense Minister General Army Yunus-Bege Evkurov recently led a high-profile "
+        "delegation to Damascus. [1] The meeting was held with Murhaf Abu Kasra. [2]"
+    )
+    assert "Removed 21 repeated sentence(s) of the LLM reply." in answer.notices
+
+
+def test_near_repeat_rule_keeps_sentences_that_say_something_else() -> None:
+    kept = "Evkurov, the deputy defence minister of Russia, led the delegation to Damascus on Monday [1]."
+    checker = ReplyChecker([Evidence(1, kept.replace(" [1]", "")), Evidence(2, "Turkey warned Russia.")])
+    assert checker.check(kept) is not None
+    assert (
+        checker.check(
+            "evkurov the DEPUTY defence minister of russia led the delegation to damascus on monday [1]"
+        )
+        is None
+    )
+    for other in (
+        kept.replace("Monday", "Tuesday"),  # a word swapped: a new statement, not a repeat
+        kept.replace("led", "never led"),  # a negation is never the word that differs
+        kept.replace("Monday", "Monday 17"),  # nor is a number
+    ):
+        assert not checker.repeats.repeats(other), other
+    assert checker.repeats.repeats(kept.replace("led", "also led"))  # one filler word in 14
+    assert checker.check("Turkey warned Russia [2].") is not None
+    assert not checker.repeats.repeats("Russia warned Turkey.")  # the same words in another order
+    assert not checker.repeats.repeats("Turkey sternly warned Russia.")  # one word more in four

@@ -151,8 +151,16 @@ def test_filter_matching_nothing_gives_a_refusal(dev_assistant: Assistant) -> No
 def test_bad_filter_date_is_a_filter_error() -> None:
     with pytest.raises(FilterError, match="2022-13-45"):
         FilterSpec.from_filters(Filters(published_from="2022-13-45"))
-    with pytest.raises(FilterError, match="after"):
-        FilterSpec.from_filters(Filters(published_from="2022-07-01", published_to="2022-06-01"))
+
+
+def test_a_date_range_that_ends_before_it_starts_is_answered_with_a_refusal_not_an_error(
+    dev_assistant: Assistant,
+) -> None:
+    backwards = Filters(published_from="2022-07-01", published_to="2022-06-01")
+    assert FilterSpec.from_filters(backwards).impossible
+    answer = dev_assistant.ask("Which automaker recalled vehicles?", filters=backwards)
+    assert not answer.grounded and answer.citations == []
+    assert any("published_from 2022-07-01 is after published_to 2022-06-01" in n for n in answer.notices)
 
 
 def test_sentence_retriever_returns_documents_carrying_citation_offsets(dev_assistant: Assistant) -> None:

@@ -35,7 +35,7 @@ def test_two_schedulers_on_one_chroma_server_never_sync_the_same_feed_at_once(
     schedulers = []
     for _ in range(2):
         settings = chroma_server.settings(
-            tmp_path, collection, fetch_allowed_hosts=["127.0.0.1"], feed_min_every_s=0.5, feeds_check_s=0.2
+            tmp_path, collection, fetch_allow_private=True, feed_min_every_s=0.5, feeds_check_s=0.2
         )
         schedulers.append(
             FeedScheduler(settings.ingest, IngestComponents.build(settings, embedder=embedder).pipeline)

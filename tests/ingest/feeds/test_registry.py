@@ -55,11 +55,11 @@ ORCHARD = FeedItem(
 
 
 def feed_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings that let the fetcher reach the loopback test servers (and nothing else private)."""
+    """Settings that let the fetcher reach the loopback test servers, started later on free ports."""
     values: dict[str, Any] = {
         "store_dir": tmp_path / "store",
         "feedback_path": tmp_path / "feedback.jsonl",
-        "fetch_allowed_hosts": ["127.0.0.1"],
+        "fetch_allow_private": True,  # any port of 127.0.0.1 but the server's own
         "feed_min_every_s": 0.5,
         "fetch_timeout_s": 3.0,
     }

@@ -14,12 +14,19 @@ from ingest.settings import Settings
 from ingest.types import Article, LoadFailure
 from tests.ingest.conftest import FIXTURES, LocalServer, fill_template
 
-LOCAL = Settings(fetch_allowed_hosts=["127.0.0.1"])
+LOCAL = Settings()  # each test: the settings of local_settings below
 SHARED = Path(__file__).resolve().parents[3] / ".." / "shared"
 
 
-def load(*sources: str | Path, settings: Settings = LOCAL) -> list[Article | LoadFailure]:
-    return list(iter_articles([str(s) for s in sources], settings.ingest))
+@pytest.fixture(autouse=True)
+def local_settings(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LOCAL allows exactly this test's server, by its host:port (a bare 127.0.0.1 opens only port 80)."""
+    monkeypatch.setitem(globals(), "LOCAL", Settings(fetch_allowed_hosts=[server.host_port]))
+
+
+def load(*sources: str | Path, settings: Settings | None = None) -> list[Article | LoadFailure]:
+    chosen = LOCAL if settings is None else settings
+    return list(iter_articles([str(s) for s in sources], chosen.ingest, chosen.server))
 
 
 def articles(items: list[Article | LoadFailure]) -> list[Article]:
@@ -30,13 +37,13 @@ def failures(items: list[Article | LoadFailure]) -> dict[str, str]:
     return {item.source: item.error for item in items if isinstance(item, LoadFailure)}
 
 
-def only_article(*sources: str | Path, settings: Settings = LOCAL) -> Article:
+def only_article(*sources: str | Path, settings: Settings | None = None) -> Article:
     items = load(*sources, settings=settings)
     assert len(items) == 1 and isinstance(items[0], Article), items
     return items[0]
 
 
-def only_failure(*sources: str | Path, settings: Settings = LOCAL) -> LoadFailure:
+def only_failure(*sources: str | Path, settings: Settings | None = None) -> LoadFailure:
     items = load(*sources, settings=settings)
     assert len(items) == 1 and isinstance(items[0], LoadFailure), items
     return items[0]
@@ -322,6 +329,24 @@ def test_loopback_url_is_refused_with_default_settings(server: LocalServer) -> N
     assert only_failure(url, settings=Settings()) == LoadFailure(
         url, "refused: 127.0.0.1 is a loopback address"
     )
+    assert server.requests == []
+
+
+def test_feed_item_linking_to_another_port_of_an_allowlisted_host_is_not_fetched(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    # with NEWSDESK_FETCH_ALLOWED_HOSTS=127.0.0.1, an item linking to 127.0.0.1:8201 was fetched
+    secret = server.add("/secret.txt", "Internal credentials and notes of the ops team.\n", "text/plain")
+    feed = tmp_path / "hostile.rss"
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Hostile</title>'
+        f"<item><title>Read this</title><link>{secret}</link><description>More</description></item>"
+        "</channel></rss>"
+    )
+    reason = "refused: 127.0.0.1 is a loopback address"
+    reason += f" (fetch_allowed_hosts does not allow http on port {server.port})"
+    items = load(feed, settings=Settings(fetch_allowed_hosts=["127.0.0.1"]))
+    assert failures(items) == {secret: f"{reason}; the entry's summary is too short"}
     assert server.requests == []
 
 

@@ -55,7 +55,7 @@ def settings_for(assistant: Assistant, **overrides: Any) -> Any:
     data = Path(assistant.settings.store_dir).parent
     values: dict[str, Any] = {
         "port": free_port(),
-        "fetch_allowed_hosts": ["127.0.0.1"],  # the test feed server, in these tests only
+        "fetch_allow_private": True,  # the test feed server on a loopback port, in these tests only
         "feed_min_every_s": 1.0,
         "feeds_check_s": 1.0,
     }

@@ -1,11 +1,18 @@
-"""API keys, the rate limiter and the allowed-origins setting (the pure parts of the security layer)."""
+"""API keys, the rate limits, host names and the allowed-origins setting (the pure parts of the security
+layer)."""
 
 from __future__ import annotations
 
+import socket
+
+import anyio
 import pytest
 from starlette.datastructures import Headers
 
-from assistant.frontends.http.security import KeyRing, RateLimiter, bearer_token, route_path, ui_auth
+from assistant.frontends.http.hosts import HostNames, request_host
+from assistant.frontends.http.ratelimit import RateLimits, RateLimitUnavailableError
+from assistant.frontends.http.responses import route_path
+from assistant.frontends.http.security import KeyRing, bearer_token, counts_against_the_limit, ui_auth
 from ingest.errors import ConfigError
 from ingest.settings import Settings
 
@@ -77,28 +84,75 @@ def test_trusted_proxy_header_replaces_the_ui_login() -> None:
     assert auth["auth_dependency"](FakeRequest({})) is None
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
+def acquire_all(limits: RateLimits, identities: list[str]) -> list[float]:
+    async def run() -> list[float]:
+        return [await limits.acquire(identity) for identity in identities]
 
-    def __call__(self) -> float:
-        return self.now
+    return anyio.run(run)
 
 
-def test_rate_limiter_allows_the_budget_then_says_how_long_to_wait() -> None:
-    clock = Clock()
-    limiter = RateLimiter(3, clock)
-    assert [limiter.acquire("key#1") for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert limiter.acquire("key#1") == pytest.approx(20.0)  # one request per 20 s at 3 per minute
-    assert limiter.acquire("key#2") == 0.0  # budgets are per identity
-    clock.now += 20.0
-    assert limiter.acquire("key#1") == 0.0
-    assert limiter.acquire("key#1") > 0
+def test_rate_limits_allow_the_budget_then_say_how_long_to_wait() -> None:
+    limits = RateLimits(3)
+    waits = acquire_all(limits, ["key#1"] * 4 + ["key#2"])
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert 1.0 <= waits[3] <= 60.0  # the oldest of the three leaves the 60 s window by then
+    assert waits[4] == 0.0  # budgets are per identity
 
 
 def test_rate_limit_of_zero_means_no_limit() -> None:
-    limiter = RateLimiter(0)
-    assert all(limiter.acquire("ip:127.0.0.1") == 0.0 for _ in range(1000))
+    assert set(acquire_all(RateLimits(0), ["ip:127.0.0.1"] * 1000)) == {0.0}
+
+
+def test_an_unknown_rate_limit_storage_is_a_config_error_naming_the_setting() -> None:
+    with pytest.raises(ConfigError, match="rate_limit_storage 'nosuch://x'"):
+        RateLimits(10, "nosuch://x")
+
+
+def test_a_rate_limit_storage_that_does_not_answer_refuses_instead_of_counting_nothing() -> None:
+    with socket.socket() as sock:  # a port nothing listens on: redis-py's connection is refused at once
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    pytest.importorskip("redis")
+    limits = RateLimits(10, f"redis://127.0.0.1:{port}", timeout_s=1.0)
+    with pytest.raises(RateLimitUnavailableError, match="rate-limit storage"):
+        acquire_all(limits, ["key#1"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "counted"),
+    [
+        ("POST", "/gradio_api/queue/join", True),
+        ("POST", "/gradio_api/upload", True),
+        ("GET", "/api/stats", True),
+        ("POST", "/login", True),
+        ("GET", "/gradio_api/queue/data", False),
+        ("GET", "/assets/index.js", False),
+    ],
+)
+def test_every_way_in_counts_against_the_one_rate_limit(method: str, path: str, counted: bool) -> None:
+    assert counts_against_the_limit(method, path) is counted
+
+
+def test_the_default_host_names_are_the_bound_address_and_localhost() -> None:
+    names = HostNames.of([], "127.0.0.1")
+    assert all(names.allows(request_host(h)) for h in ["127.0.0.1:7860", "localhost:7860", "[::1]:7860"])
+    assert all(names.allows(request_host(h)) for h in ["LOCALHOST.", "[0:0:0:0:0:0:0:1]:80"])
+    assert not any(names.allows(request_host(h)) for h in ["rebind.evil.example:7860", "", "127.0.0.1:x"])
+    assert not names.allows(request_host("localhost.evil.example"))
+
+
+def test_configured_host_names_replace_the_defaults_and_take_subdomain_wildcards() -> None:
+    settings = Settings(allowed_hosts="news.example.com, *.portal.example.com")
+    names = HostNames.of(settings.allowed_hosts, "127.0.0.1")
+    assert names.allows("news.example.com") and names.allows("desk.portal.example.com")
+    assert not names.allows("portal.example.com.evil.example") and not names.allows("localhost")
+    assert HostNames.of(Settings(allowed_hosts="*").allowed_hosts, "127.0.0.1").allows("anything.example")
+
+
+@pytest.mark.parametrize("entry", ["http://news.example.com", "news.example.com:7860", "bad host", "a/b"])
+def test_allowed_hosts_entries_are_names_without_port_or_scheme(entry: str) -> None:
+    with pytest.raises(ConfigError, match="allowed host"):
+        Settings.load(allowed_hosts=entry)
 
 
 def test_allowed_origins_setting_takes_a_comma_separated_list() -> None:

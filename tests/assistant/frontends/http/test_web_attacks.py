@@ -8,8 +8,11 @@ sample corpus is built for the module and served without keys (the development d
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +26,7 @@ from tests.assistant.conftest_api import (
     Served,
     api_settings,
     free_port,
+    raw_request,
     sample_assistant,
     serve_app,
 )
@@ -100,15 +104,21 @@ def stored_texts(assistant: Assistant) -> str:
     return "\n".join(article.text for article in assistant.components.store.iter_articles())
 
 
+def join_with_file(client: httpx.Client, path: str) -> httpx.Response:
+    """Join the queue of the library's ingest event with one file object naming ``path``."""
+    body = {"data": [[file_data(path)], ""], "fn_index": fn_index(client, "ingest"), "session_hash": "forge"}
+    return client.post("/gradio_api/queue/join", json=body)
+
+
 def test_gradio_queue_cannot_ingest_a_server_path(
     client: httpx.Client, assistant: Assistant, tmp_path: Path
 ) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text(SECRET, encoding="utf-8")
     before = assistant.stats().articles
-    result = queue_call(client, "ingest", [[file_data(str(secret))], ""])
-    assert not result.get("success", False)
-    assert "Added" not in json.dumps(result)
+    refused = join_with_file(client, str(secret))
+    assert refused.status_code == 403 and "uploaded" in refused.json()["error"]
+    assert join_with_file(client, f"{tempfile.gettempdir()}/gradio/../../{secret}").status_code == 403
     assert assistant.stats().articles == before
     assert "7741-ALPHA-TANGO" not in stored_texts(assistant)
 
@@ -249,3 +259,88 @@ def test_a_feed_upload_keeps_no_server_path_in_its_items_metadata(client: httpx.
     leaked = {k: v for k, v in metadata.items() if isinstance(v, str) and ("/" in v and "upload" in v)}
     assert not leaked, leaked
     assert str(data) not in json.dumps(metadata)
+
+
+# --- the second probe: DNS rebinding, the chat's rate limit, methods, date ranges, log lines ----
+
+
+def test_dns_rebinding_host_cannot_ingest_or_delete_without_keys(
+    client: httpx.Client, app: Served, assistant: Assistant
+) -> None:
+    rebound = f"rebind.evil.example:{app.port}"
+    page = {"Host": rebound, "Origin": f"http://{rebound}"}  # a same-origin request, as the browser sees it
+    files = {"files": ("rebind.txt", b"The Quillport council sold the harbour on Sunday.", "text/plain")}
+    forged = client.post("/api/ingest", files=files, headers=page)
+    assert forged.status_code == 400 and "Host" in forged.json()["error"]
+    assert "sold the harbour" not in stored_texts(assistant)
+    doc_id = next(assistant.components.store.iter_articles()).doc_id
+    assert client.delete(f"/api/documents/{doc_id}", headers=page).status_code == 400
+    assert client.get(f"/api/documents/{doc_id}").status_code == 200
+    for path in ["/", "/config", "/embed/widget.js"]:  # the UI and the widget too
+        assert client.get(path, headers={"Host": rebound}).status_code == 400, path
+    joined = client.post("/gradio_api/queue/join", json={"data": [], "fn_index": 0}, headers=page)
+    assert joined.status_code == 400
+    for host in [f"localhost:{app.port}", f"127.0.0.1:{app.port}", f"[::1]:{app.port}"]:
+        assert client.get("/api/stats", headers={"Host": host}).status_code == 200, host
+
+
+def test_the_chat_queue_cannot_answer_past_the_rate_limit_the_api_has(
+    data: Path, assistant: Assistant
+) -> None:
+    settings = api_settings(data, port=free_port(), rate_limit_per_minute=5)
+    with serve_app(assistant, settings) as served, httpx.Client(base_url=served.base, timeout=60) as http:
+        chat = fn_index(http, "submit")  # reading /config is not counted: the page and its assets are free
+        question = "Who led the Russian delegation?"
+        join = {
+            "data": [question, [], "", "", "", [], "extractive"],
+            "fn_index": chat,
+            "session_hash": "flood",
+        }
+        statuses = [http.post("/gradio_api/queue/join", json=join).status_code for _ in range(8)]
+        assert statuses == [200] * 5 + [429] * 3, statuses
+        limited = http.get("/api/stats")  # one budget for every way in
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("TRACE", "/api/ask", "POST"),
+        ("PUT", "/api/ask", "POST"),
+        ("PATCH", "/api/documents/some-id", "DELETE, GET"),
+        ("TRACE", "/", "DELETE, GET, HEAD, POST"),
+    ],
+)
+def test_a_method_no_route_takes_is_405_with_allow(app: Served, method: str, path: str, allow: str) -> None:
+    response = raw_request(app.port, method, path, {"Host": f"127.0.0.1:{app.port}"})
+    assert response.status, response.body
+    assert (response.status, response.headers.get("allow")) == (405, allow), response.body
+
+
+def test_a_date_range_that_ends_before_it_starts_is_answered_as_the_schema_allows(
+    client: httpx.Client,
+) -> None:
+    backwards = {"published_from": "2024-03-01", "published_to": "2024-02-01"}
+    response = client.post("/api/ask", json={"question": "Who met in Damascus?", "filters": backwards})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert not answer["grounded"] and answer["citations"] == []
+    assert any("is after published_to" in notice for notice in answer["notices"])
+
+
+def test_a_forged_gradio_path_is_logged_in_one_line_not_a_traceback(
+    client: httpx.Client, tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = tmp_path / "forged.txt"
+    secret.write_text(SECRET, encoding="utf-8")
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            assert join_with_file(client, str(secret)).status_code == 403
+        time.sleep(1.0)  # a queued event would be processed (and its traceback printed) by now
+    printed = capfd.readouterr()
+    logged = [record.getMessage() for record in caplog.records]
+    assert "Traceback" not in printed.out + printed.err, (printed.out + printed.err)[-3000:]
+    assert [line for line in logged if "forged.txt" in line] == [
+        f"403 /gradio_api/queue/join refused: file {str(secret)!r} was not uploaded, from 127.0.0.1"
+    ] * 3

@@ -46,7 +46,7 @@ def app_url(tmp_path: Path, embedder: Embedder, chromium_path: str) -> Iterator[
     settings = api_settings(
         tmp_path,
         port=free_port(),
-        fetch_allowed_hosts=["127.0.0.1"],  # the test feed server, in this test only
+        fetch_allow_private=True,  # the test feed server on a loopback port, in this test only
         feed_min_every_s=1.0,
         feeds_check_s=1.0,
     )

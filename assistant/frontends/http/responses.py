@@ -1,0 +1,33 @@
+"""Small ASGI helpers shared by the middleware: a JSON answer sent from middleware, the route path
+and the client's address of a request."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import Scope, Send
+
+
+async def send_json(
+    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    """Send a complete JSON response from middleware."""
+    payload = json.dumps(body).encode("utf-8")
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def route_path(scope: Scope) -> str:
+    """The request path without the ``root_path`` prefix (as the routes see it)."""
+    path, root = str(scope["path"]), str(scope.get("root_path", ""))
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :] or "/"
+    return path
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
