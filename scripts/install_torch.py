@@ -4,6 +4,9 @@
 the standard library only. What it does:
 
 * torch 2.13.0 is installed already (any build: ``2.13.0+cpu`` too): nothing.
+* pip's own configuration (a mirror, a folder of wheels in ``PIP_FIND_LINKS``) already offers the
+  CPU build (a dry run of ``pip install`` reports a ``+cpu`` version): that, and no probe of the
+  index below, so a machine set up with the CPU wheel sends no request beyond its configuration.
 * Linux: PyPI's torch wheel for Linux x86_64 pulls the CUDA libraries (several GB), so torch
   comes from PyTorch's CPU wheel index: ``pip install --index-url https://download.pytorch.org/whl/cpu
   torch==2.13.0``, if a HEAD request to that index answers within a few seconds
@@ -23,6 +26,7 @@ which the tests replace by a stub that records its arguments.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import subprocess
@@ -45,13 +49,23 @@ class Plan:
     message: str
 
 
-def choose(platform: str, installed: str | None, index: str, probe: Callable[[str], str | None]) -> Plan:
-    """The install for this machine; ``probe(url)`` is None when the index answers, else why not."""
+def choose(
+    platform: str,
+    installed: str | None,
+    configured: Callable[[], str | None],
+    index: str,
+    probe: Callable[[str], str | None],
+) -> Plan:
+    """The install for this machine; ``configured()`` is the version pip's own configuration would
+    install (None when unknown), ``probe(url)`` None when the index answers, else why not."""
     wanted = f"torch=={TORCH_VERSION}"
     if installed is not None and installed.split("+")[0] == TORCH_VERSION:
         return Plan(None, f"torch {installed} is installed already: nothing to do")
     if not platform.startswith("linux"):
         return Plan([wanted], f"installing {wanted} from the configured index (CPU builds on {platform})")
+    offered = configured()
+    if offered is not None and offered.endswith("+cpu"):
+        return Plan([wanted], f"installing torch {offered}, the CPU build pip's configuration offers")
     if index.lower() in ("", "off", "none"):
         return Plan([wanted], f"installing {wanted} as pip is configured (NEWSDESK_TORCH_INDEX={index})")
     trouble = probe(index)
@@ -96,6 +110,19 @@ def installed_version(pip: Sequence[str]) -> str | None:
     return versions[0] if versions else None
 
 
+def configured_version(pip: Sequence[str], timeout_s: float = 300.0) -> str | None:
+    """The torch version pip's own configuration would install, from a dry run's report (nothing is
+    downloaded but metadata); None when pip cannot tell."""
+    wanted = f"torch=={TORCH_VERSION}"
+    command = [*pip, "install", "--dry-run", "--no-deps", "--ignore-installed", "--quiet", "--report", "-"]
+    try:
+        done = subprocess.run([*command, wanted], capture_output=True, text=True, timeout=timeout_s)
+        report = json.loads(done.stdout)
+        return str(report["install"][0]["metadata"]["version"])
+    except (subprocess.TimeoutExpired, ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="install the CPU build of torch (see the module doc)")
     parser.add_argument("--quiet", action="store_true", help="pass --quiet to pip install")
@@ -104,7 +131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     pip = shlex.split(os.environ.get("NEWSDESK_TORCH_PIP", "")) or [sys.executable, "-m", "pip"]
     index = os.environ.get("NEWSDESK_TORCH_INDEX", CPU_INDEX)
     timeout_s = float(os.environ.get("NEWSDESK_TORCH_PROBE_TIMEOUT_S", PROBE_TIMEOUT_S))
-    plan = choose(args.platform, installed_version(pip), index, lambda url: probe_index(url, timeout_s))
+    plan = choose(
+        args.platform,
+        installed_version(pip),
+        lambda: configured_version(pip),
+        index,
+        lambda url: probe_index(url, timeout_s),
+    )
     print(f"scripts/install: {plan.message}", file=sys.stderr)
     if plan.install is None:
         return 0

@@ -9,6 +9,7 @@ nothing leaves the machine.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -37,6 +38,9 @@ if sys.argv[1:] == ["show", "torch"]:
         print("WARNING: Package(s) not found: torch", file=sys.stderr)
         raise SystemExit(1)
     print("Name: torch\\nVersion: " + version)
+if "--dry-run" in sys.argv:  # what pip's configuration here would install
+    version = os.environ.get("STUB_CONFIGURED_TORCH", "2.13.0")
+    print(json.dumps({{"install": [{{"metadata": {{"name": "torch", "version": version}}}}]}}))
 """
 
 
@@ -49,11 +53,14 @@ class Run:
 
     @property
     def installs(self) -> list[list[str]]:
-        return [call for call in self.pip_calls if call[:1] == ["install"]]
+        return [call for call in self.pip_calls if call[:1] == ["install"] and "--dry-run" not in call]
 
 
-def run_choice(tmp_path: Path, *args: str, index: str, torch: str = "", timeout_s: str = "3") -> Run:
-    """scripts/install_torch.py with the stub pip; ``torch`` is the version the stub reports."""
+def run_choice(
+    tmp_path: Path, *args: str, index: str, torch: str = "", timeout_s: str = "3", configured: str = "2.13.0"
+) -> Run:
+    """scripts/install_torch.py with the stub pip; ``torch`` is the version the stub reports installed,
+    ``configured`` the one its configuration offers (PyPI's plain ``2.13.0`` by default)."""
     pip = tmp_path / "pip"
     pip.write_text(STUB_PIP.format(python=sys.executable), encoding="utf-8")
     pip.chmod(pip.stat().st_mode | stat.S_IXUSR)
@@ -65,6 +72,7 @@ def run_choice(tmp_path: Path, *args: str, index: str, torch: str = "", timeout_
         NEWSDESK_TORCH_PROBE_TIMEOUT_S=timeout_s,
         STUB_PIP_LOG=str(log),
         STUB_TORCH_VERSION=torch,
+        STUB_CONFIGURED_TORCH=configured,
     )
     started = time.monotonic()
     done = subprocess.run(
@@ -164,3 +172,23 @@ def test_scripts_install_installs_torch_through_the_cpu_choice_only() -> None:
     install = (REPO / "scripts" / "install").read_text(encoding="utf-8")
     assert ".venv/bin/python scripts/install_torch.py --quiet" in install
     assert 'pip install --quiet "torch' not in install and "pip install torch" not in install
+
+
+def test_install_where_pip_is_configured_with_the_cpu_wheel_takes_it_without_probing_the_index(
+    tmp_path: Path, cpu_index: tuple[str, list[str]]
+) -> None:
+    index, asked = cpu_index
+    run = run_choice(tmp_path, "--platform", "linux", index=index, configured="2.13.0+cpu")
+    assert run.status == 0, run.message
+    assert run.installs == [["install", "--quiet", "torch==2.13.0"]] and asked == []  # no request out
+    assert "torch 2.13.0+cpu, the CPU build pip's configuration offers" in run.message
+
+
+def test_configured_version_reads_pips_dry_run_report_on_this_machine() -> None:
+    spec = importlib.util.spec_from_file_location("install_torch", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["install_torch"] = module  # its dataclass looks its module up
+    spec.loader.exec_module(module)
+    offered = module.configured_version([sys.executable, "-m", "pip"])
+    assert offered is not None and offered.startswith("2.13.0"), offered  # "2.13.0+cpu" here
