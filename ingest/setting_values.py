@@ -1,6 +1,6 @@
 """How the list settings are read: comma-separated or JSON lists, host names and browser origins.
 
-Used as ``BeforeValidator`` of the fields in :mod:`ingest.settings`; a ``ValueError`` here becomes the
+Used as ``BeforeValidator`` of the fields in :mod:`ingest.sections`; a ``ValueError`` here becomes the
 :class:`~ingest.errors.ConfigError` that names the setting and the value.
 """
 

@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 MAX_LINES = 400
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("ingest.errors", "ingest.types"),
-    ("ingest.sections", "ingest.setting_values"),
+    ("ingest.setting_values",),
+    ("ingest.sections",),
     ("ingest.settings",),
     ("ingest.loading", "ingest.sentences", "ingest.terms", "ingest.embedding"),
     ("ingest.storage",),

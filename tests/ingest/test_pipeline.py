@@ -238,7 +238,7 @@ def test_pairs_mode_with_partial_context_is_a_config_error() -> None:
 
 
 def test_negative_context_words_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"context_words\n.*got -1"):
+    with pytest.raises(ConfigError, match=r"context_words\n.*input_value=-1"):
         Settings.load(context_words=-1)
 
 

@@ -167,7 +167,7 @@ def test_address_problem_names_every_non_public_kind(address: str, problem: str 
     [("fetch_timeout_s", 0), ("fetch_max_bytes", -1), ("fetch_max_redirects", -1), ("max_file_bytes", 0)],
 )
 def test_bad_fetch_limits_are_a_config_error_of_the_settings_naming_them(field: str, value: float) -> None:
-    with pytest.raises(ConfigError, match=rf"{field}\n.*got {value}"):
+    with pytest.raises(ConfigError, match=rf"{field}\n.*input_value={value}"):
         Settings.load(None, **{field: value})
 
 

@@ -87,7 +87,7 @@ def test_text_without_words_is_its_own_story(index: StoryIndex) -> None:
 
 
 def test_threshold_out_of_range_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"syndication_threshold\n.* got 1\.5"):
+    with pytest.raises(ConfigError, match=r"syndication_threshold\n.*input_value=1\.5"):
         Settings.load(syndication_threshold=1.5)
 
 
