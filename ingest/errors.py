@@ -33,6 +33,10 @@ class StoreError(NewsdeskError):
     """The Chroma store could not be opened, read or written."""
 
 
+class LexicalIndexError(StoreError):
+    """The lexical index could not be opened, read or written; the message names its file or folder."""
+
+
 class StoreLockedError(StoreError):
     """Another process is writing to the same embedded store folder."""
 
