@@ -5,8 +5,9 @@
 
 Loads the articles as ingest does (:func:`ingest.loading.sources.iter_articles`, the default sentence
 splitter), then builds both indexes over the same sentences and the same analyzer
-(``content_terms``): the FTS5 file with :meth:`LexicalIndex.rebuild` (articles/s, size on disk)
-and the in-memory :class:`assistant.text.lexical.LexicalIndex` (build seconds, RSS it added). For every
+(``content_terms``): the FTS5 file with :meth:`Fts5LexicalIndex.rebuild` (articles/s, size on disk)
+and the in-memory :class:`benchmarks.baselines.bm25_memory.MemoryBM25Index` (build seconds, RSS it
+added). For every
 question (``read_question(...).terms``, as the retriever asks): the overlap of the two top-``k``
 sets (|A ∩ B| / |B|, B the in-memory list), of the top 10, whether the first hit is the same, and
 the latency of each, unfiltered and with a 7-day date filter. No embedding: cheap enough to run on
@@ -86,14 +87,14 @@ def build(
     args: argparse.Namespace, index_file: Path, tantivy_dir: Path
 ) -> tuple[Any, Any, Any, list[Any], dict[str, Any]]:
     """The three indexes over the same sentences, and what building them cost."""
-    from assistant.text.lexical import LexicalIndex as MemoryIndex
     from assistant.text.lexical import content_terms, stem
-    from ingest.storage.lexical_index import LexicalIndex
+    from benchmarks.baselines.bm25_memory import MemoryBM25Index
+    from benchmarks.baselines.fts5_index import Fts5LexicalIndex
     from ingest.storage.lexical_tantivy import TantivyLexicalIndex
 
     records = list({r.doc_id: r for r in load_records(args.articles, args.limit)}.values())  # each id once
     index_file.unlink(missing_ok=True)
-    fts = LexicalIndex.open(index_file, content_terms, ANALYZER_NAME, timeout_s=600.0)
+    fts = Fts5LexicalIndex.open(index_file, content_terms, ANALYZER_NAME, timeout_s=600.0)
     clock = time.perf_counter()
     sentences = fts.rebuild(records)
     fts_s = time.perf_counter() - clock
@@ -105,7 +106,7 @@ def build(
     keys = [(r.doc_id, i) for r in sorted(records, key=lambda r: r.doc_id) for i in range(len(r.spans))]
     texts = [r.text[a:b] for r in sorted(records, key=lambda r: r.doc_id) for a, b in r.spans]
     rss, clock = current_rss_mb(), time.perf_counter()
-    memory = MemoryIndex(texts)
+    memory = MemoryBM25Index(texts)
     mem_s = time.perf_counter() - clock
     cost = {
         "articles": len(records),
@@ -210,7 +211,7 @@ anon_before = anon_mb()
 if engine == "tantivy":
     from ingest.storage.lexical_tantivy import TantivyLexicalIndex as Index
 else:
-    from ingest.storage.lexical_index import LexicalIndex as Index
+    from benchmarks.baselines.fts5_index import Fts5LexicalIndex as Index
 index = Index.open(path, content_terms, analyzer, create=False)
 for t in terms:
     index.search(t, 40)

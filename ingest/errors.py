@@ -33,6 +33,10 @@ class StoreError(NewsdeskError):
     """The Chroma store could not be opened, read or written."""
 
 
+class LexicalIndexError(StoreError):
+    """The lexical index could not be opened, read or written; the message names its file or folder."""
+
+
 class StoreLockedError(StoreError):
     """Another process is writing to the same embedded store folder."""
 
@@ -82,21 +86,15 @@ class FilterError(NewsdeskError):
 
 
 class UploadError(NewsdeskError):
-    """An upload that is refused as a whole; ``status`` is the HTTP status to answer with."""
-
-    status = 400
+    """An upload that is refused as a whole (a malformed body, a file name with nothing usable)."""
 
 
 class UploadTooLargeError(UploadError):
-    """An upload over the size limit."""
-
-    status = 413
+    """An upload over the size limit (a file, or the number of files)."""
 
 
 class UploadTypeError(UploadError):
     """An upload of a file kind that is not ingested."""
-
-    status = 415
 
 
 class BackupError(StoreError):

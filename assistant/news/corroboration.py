@@ -12,8 +12,8 @@ overlapping candidates of an outlet are compared, and near-verbatim ones need no
 The model call embeds a batch of sentences (the cited ones and their candidates, about six when
 there are any) with the cores that are idle at that moment besides the caller's
 (:meth:`~ingest.embedding.embedder.Embedder.batch_threads`): nothing else of the answer runs
-meanwhile, and on two idle cores six sentences take 26 ms instead of 46 ms (bf16). Under load
-(an ingest, other requests) it stays on ``query_threads``.
+meanwhile, and idle cores make the batch faster (docs/performance.md). Under load (an ingest,
+other requests) it stays on ``query_threads``.
 """
 
 from __future__ import annotations

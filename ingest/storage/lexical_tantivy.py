@@ -35,8 +35,8 @@ from pathlib import Path
 
 import tantivy
 
+from ingest.errors import LexicalIndexError
 from ingest.storage.lexical_records import Hit, IndexedArticle, SearchFilters, SentenceKey
-from ingest.storage.lexical_sql import LexicalIndexError
 from ingest.storage.tantivy_schema import (
     INDEX_DIR,
     WRITER_HEAP,

@@ -270,8 +270,7 @@ class NewsStore(StoreFolderLocks):
         sentences of all of them (in batches of ``write_batch_size``), then their article records
         in one call (the commit point of each), then stale sentence records of each.
 
-        A few calls per group instead of two per article: 42% less write time on 250 articles
-        (19.3 -> 11.1 s, docs/performance.md).
+        A few calls per group instead of two per article: much less write time (docs/performance.md).
         """
         if not items:
             return

@@ -23,14 +23,13 @@ from ingest.settings import Settings
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsdesk", description="Answers about news, with citations.")
     add_global_options(parser, default=None)
-    sub = parser.add_subparsers(dest="command", required=True)
+    # every subcommand (and ``feeds add``: nested ones are of the same class) takes them too
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
     _add_ingest_commands(sub)
     _add_serve_command(sub)
     _add_backup_commands(sub)
     answer.add_commands(sub)
     feeds.add_commands(sub)
-    for subcommand in sub.choices.values():  # `newsdesk ingest FILE --store DIR` works too
-        _add_global_options_below(subcommand)
     return parser
 
 
@@ -46,13 +45,23 @@ def add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--collection", default=default, help="collection name (NEWSDESK_COLLECTION)")
 
 
-def _add_global_options_below(parser: argparse.ArgumentParser) -> None:
-    """The global options on a subcommand and on each of its own subcommands (``feeds add``)."""
-    add_global_options(parser, default=argparse.SUPPRESS)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for nested in action.choices.values():
-                _add_global_options_below(nested)
+def _global_options_below() -> argparse.ArgumentParser:
+    """The parent parser of every subcommand: the global options, ``SUPPRESS`` as their default."""
+    parent = argparse.ArgumentParser(add_help=False)
+    add_global_options(parent, default=argparse.SUPPRESS)
+    return parent
+
+
+GLOBAL_OPTIONS_BELOW = _global_options_below()
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of a subcommand: the global options are its parent's, so that
+    ``newsdesk ingest FILE --store DIR`` works as ``newsdesk --store DIR ingest FILE`` does."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["parents"] = [*kwargs.get("parents", ()), GLOBAL_OPTIONS_BELOW]
+        super().__init__(**kwargs)
 
 
 def _add_ingest_commands(sub: Any) -> None:

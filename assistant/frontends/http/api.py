@@ -52,6 +52,7 @@ from assistant.frontends.http.security import (
     install_security,
     is_cross_site,
 )
+from assistant.text.question import NOT_BLANK, QuestionLimits, check_asked
 from assistant.types import Answer
 from ingest.errors import (
     NewsdeskError,
@@ -74,6 +75,7 @@ class Api:
     def __init__(self, assistant: Assistant, settings: Settings) -> None:
         self.assistant = assistant
         self.settings = settings
+        self.limits = question_limits(settings)
         self.limiter = anyio.CapacityLimiter(settings.concurrency)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -81,18 +83,8 @@ class Api:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
 
     def check_question(self, body: AskRequest) -> None:
-        """The limits the schema states (``limit_questions``), checked with the same numbers."""
-        if not body.question.strip():
-            raise HTTPException(400, "the question is empty")
-        if len(body.question) > self.settings.max_question_chars:
-            raise HTTPException(
-                400, f"the question is longer than {self.settings.max_question_chars} characters"
-            )
-        if len(body.history) > self.settings.max_history_turns:
-            raise HTTPException(400, f"more than {self.settings.max_history_turns} history turns")
-        longest = self.settings.max_question_chars * 10
-        if any(len(turn.content) > longest for turn in body.history):
-            raise HTTPException(400, f"a history turn is longer than {longest} characters")
+        """The limits the schema states (``limit_questions``): InvalidQuestionError, a 400."""
+        check_asked(body.question, body.history, self.limits)
 
     async def ask(self, body: AskRequest) -> Answer:
         self.check_question(body)
@@ -341,13 +333,19 @@ def _schema_builder(api: FastAPI, settings: Settings) -> Callable[[], dict[str, 
     return openapi
 
 
+def question_limits(settings: Settings) -> QuestionLimits:
+    """The question limits of these settings."""
+    return QuestionLimits(settings.max_question_chars, settings.max_history_turns)
+
+
 def limit_questions(components: dict[str, Any], settings: Settings) -> None:
-    """State in the schema the limits :meth:`Api.check_question` applies."""
+    """State in the schema the limits :meth:`Api.check_question` applies (:func:`check_asked`)."""
+    limits = question_limits(settings)
     question = components["AskRequest"]["properties"]["question"]
-    question.update(minLength=1, maxLength=settings.max_question_chars, pattern=r"\S")
+    question.update(minLength=1, maxLength=limits.max_chars, pattern=NOT_BLANK)
     history = components["AskRequest"]["properties"]["history"]
-    history["maxItems"] = settings.max_history_turns
-    components["ChatTurn"]["properties"]["content"]["maxLength"] = settings.max_question_chars * 10
+    history["maxItems"] = limits.max_history_turns
+    components["ChatTurn"]["properties"]["content"]["maxLength"] = limits.max_turn_chars
     for bound in ("published_from", "published_to"):  # anything else is a 400 (FilterError)
         components["Filters"]["properties"][bound]["anyOf"] = [
             {"type": "string", "format": "date"},

@@ -22,14 +22,17 @@ from ingest.errors import (
     NewsdeskError,
     StoreError,
     StoreLockedError,
-    UploadError,
+    UploadTooLargeError,
+    UploadTypeError,
 )
 
 logger = logging.getLogger(__name__)
 
 
-ERROR_STATUS: tuple[tuple[type[NewsdeskError], int], ...] = (
+ERROR_STATUS: tuple[tuple[type[NewsdeskError], int], ...] = (  # the first kind that matches; else 400
     (DocumentNotFoundError, 404),
+    (UploadTooLargeError, 413),
+    (UploadTypeError, 415),
     (StoreLockedError, 409),
     (StoreError, 503),
     (ModelError, 503),
@@ -62,8 +65,6 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 def add_error_handlers(api: FastAPI) -> None:
     async def newsdesk_error(_request: Request, exc: Exception) -> JSONResponse:
         status = next((code for kind, code in ERROR_STATUS if isinstance(exc, kind)), 400)
-        if isinstance(exc, UploadError):
-            status = exc.status
         return JSONResponse({"error": str(exc)}, status_code=status)
 
     async def http_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.text.lexical import LexicalIndex as MemoryIndex
 from assistant.text.lexical import content_terms
+from benchmarks.baselines.bm25_memory import MemoryBM25Index
 from ingest.errors import StoreError
 from ingest.storage.lexical_records import IndexedArticle, SearchFilters, SentenceKey
 from ingest.storage.lexical_tantivy import SCHEMA_VERSION, SETTINGS_FILE, TantivyLexicalIndex, tantivy_path
@@ -216,7 +216,7 @@ def test_ranking_and_scores_match_the_in_memory_bm25(tmp_path: Path) -> None:
     ]
     index = TantivyLexicalIndex.open(tantivy_path(tmp_path), content_terms, "content_terms")
     index.add([article(f"d{i}", [s]) for i, s in enumerate(sentences)])
-    memory = MemoryIndex(sentences)
+    memory = MemoryBM25Index(sentences)
     for question in ("Which bank raised rates?", "Where did the storm flood?", "interest rates", "gardening"):
         terms = content_terms(question)
         hits = index.search(terms, 4)

@@ -1,4 +1,4 @@
-"""The persistent lexical index: real SQLite files in tmp_path, other processes as readers and writers."""
+"""The FTS5 baseline of benchmarks/lexical.py: real SQLite files in tmp_path, other processes too."""
 
 from __future__ import annotations
 
@@ -11,23 +11,23 @@ from pathlib import Path
 
 import pytest
 
-from assistant.text.lexical import LexicalIndex as MemoryIndex
 from assistant.text.lexical import content_terms
+from benchmarks.baselines.bm25_memory import MemoryBM25Index
+from benchmarks.baselines.fts5_index import Fts5LexicalIndex, index_path
 from ingest.errors import StoreError
-from ingest.storage.lexical_index import LexicalIndex, index_path
 from ingest.storage.lexical_records import IndexedArticle, SearchFilters, SentenceKey
 from tests.ingest.storage.lexical_data import ANALYZER, DAM, DAY, TALKS, UNDATED, analyze, article, child
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[LexicalIndex]:
-    opened = LexicalIndex.open(index_path(tmp_path), analyze, ANALYZER)
+def index(tmp_path: Path) -> Iterator[Fts5LexicalIndex]:
+    opened = Fts5LexicalIndex.open(index_path(tmp_path), analyze, ANALYZER)
     yield opened
     opened.close()
 
 
 def test_a_new_index_lives_next_to_the_store_in_wal_mode_and_is_empty(tmp_path: Path) -> None:
-    index = LexicalIndex.open(index_path(tmp_path), analyze, ANALYZER)
+    index = Fts5LexicalIndex.open(index_path(tmp_path), analyze, ANALYZER)
     assert index.path == tmp_path / "lexical.sqlite3" and index.path.is_file()
     assert (index.doc_count(), index.sentence_count(), index.generation()) == (0, 0, 0)
     assert index.search(["dam"], 10) == [] and index.check() == []
@@ -35,7 +35,9 @@ def test_a_new_index_lives_next_to_the_store_in_wal_mode_and_is_empty(tmp_path: 
     assert header[18:20] == b"\x02\x02"  # WAL read and write versions in the file header
 
 
-def test_search_ranks_sentences_by_bm25_and_fetches_their_text_from_the_offsets(index: LexicalIndex) -> None:
+def test_search_ranks_sentences_by_bm25_and_fetches_their_text_from_the_offsets(
+    index: Fts5LexicalIndex,
+) -> None:
     index.add([DAM, TALKS])
     hits = index.search(["dam", "opened"], 10)
     assert [h.key for h in hits] == [SentenceKey("dam", 0), SentenceKey("talks", 1)]
@@ -47,13 +49,15 @@ def test_search_ranks_sentences_by_bm25_and_fetches_their_text_from_the_offsets(
     assert index.search(["zebra"], 10) == [] and index.search([], 10) == []
 
 
-def test_sentences_come_back_in_the_order_asked_and_unknown_keys_are_left_out(index: LexicalIndex) -> None:
+def test_sentences_come_back_in_the_order_asked_and_unknown_keys_are_left_out(
+    index: Fts5LexicalIndex,
+) -> None:
     index.add([DAM, TALKS])
     keys = [SentenceKey("talks", 2), SentenceKey("nope", 0), SentenceKey("dam", 1)]
     assert [s.key for s in index.sentences(keys)] == [keys[0], keys[2]]
 
 
-def test_neighbours_are_the_sentences_around_each_key_within_its_article(index: LexicalIndex) -> None:
+def test_neighbours_are_the_sentences_around_each_key_within_its_article(index: Fts5LexicalIndex) -> None:
     index.add([DAM, TALKS])
     around = index.neighbours([SentenceKey("dam", 0), SentenceKey("talks", 1)])
     assert [s.index for s in around[SentenceKey("dam", 0)]] == [1]
@@ -64,7 +68,9 @@ def test_neighbours_are_the_sentences_around_each_key_within_its_article(index: 
     assert [s.index for s in index.article_sentences("dam")] == [0, 1, 2]
 
 
-def test_adding_an_article_again_replaces_its_sentences_and_counts_as_a_write(index: LexicalIndex) -> None:
+def test_adding_an_article_again_replaces_its_sentences_and_counts_as_a_write(
+    index: Fts5LexicalIndex,
+) -> None:
     index.add([DAM])
     index.add([article("dam", ["The dam was closed again."], version="v2", source="Wire")])
     assert (index.doc_count(), index.sentence_count(), index.generation()) == (1, 1, 2)
@@ -74,7 +80,7 @@ def test_adding_an_article_again_replaces_its_sentences_and_counts_as_a_write(in
 
 
 def test_deleting_an_article_removes_its_sentences_and_a_second_delete_changes_nothing(
-    index: LexicalIndex,
+    index: Fts5LexicalIndex,
 ) -> None:
     index.add([DAM, TALKS])
     assert index.delete("dam") is True
@@ -85,7 +91,7 @@ def test_deleting_an_article_removes_its_sentences_and_a_second_delete_changes_n
     assert (index.doc_count(), index.sentence_count()) == (1, 3) and index.check() == []
 
 
-def test_filters_bound_the_publication_time_the_outlet_and_the_articles(index: LexicalIndex) -> None:
+def test_filters_bound_the_publication_time_the_outlet_and_the_articles(index: Fts5LexicalIndex) -> None:
     index.add([DAM, TALKS, UNDATED])
 
     def found(filters: SearchFilters) -> set[str]:
@@ -99,28 +105,30 @@ def test_filters_bound_the_publication_time_the_outlet_and_the_articles(index: L
     assert found(SearchFilters(ts_from=30 * DAY)) == set()
 
 
-def test_copies_count_the_articles_of_one_outlet_that_carry_the_same_line(index: LexicalIndex) -> None:
+def test_copies_count_the_articles_of_one_outlet_that_carry_the_same_line(index: Fts5LexicalIndex) -> None:
     other = article("other", ["sign up  for our NEWSLETTER.", "Rain."], source="Elsewhere")
     index.add([DAM, TALKS, other])
     copies = index.copies([SentenceKey("dam", 2), SentenceKey("dam", 0), SentenceKey("other", 0)])
     assert copies == {SentenceKey("dam", 2): 2, SentenceKey("dam", 0): 1, SentenceKey("other", 0): 1}
 
 
-def test_article_metadata_and_text_are_read_by_id(index: LexicalIndex) -> None:
+def test_article_metadata_and_text_are_read_by_id(index: Fts5LexicalIndex) -> None:
     index.add([DAM])
     info = index.articles(["dam", "missing"])
     assert list(info) == ["dam"] and (info["dam"].title, info["dam"].sentences) == ("Dam opens", 3)
     assert index.text("dam") == DAM.text and index.text("missing") is None
 
 
-def test_rebuild_replaces_everything_in_one_write(index: LexicalIndex) -> None:
+def test_rebuild_replaces_everything_in_one_write(index: Fts5LexicalIndex) -> None:
     index.add([DAM, TALKS])
     index.rebuild([UNDATED, UNDATED])  # a doc_id seen twice is kept once
     assert (index.sentence_count(), index.versions(), index.generation()) == (1, {"undated": "v1"}, 2)
     assert index.check() == []
 
 
-def test_a_span_outside_its_text_is_refused_and_nothing_of_the_group_is_written(index: LexicalIndex) -> None:
+def test_a_span_outside_its_text_is_refused_and_nothing_of_the_group_is_written(
+    index: Fts5LexicalIndex,
+) -> None:
     broken = IndexedArticle("broken", "v1", "Short.", [(0, 6), (7, 40)])
     with pytest.raises(ValueError, match="broken"):
         index.add([DAM, broken])
@@ -140,9 +148,9 @@ def test_ranking_matches_the_in_memory_bm25_on_terms_in_fewer_than_half_the_sent
         "Storm warnings were issued for the coast.",
         "The bank said rates would stay high for longer.",
     ]
-    index = LexicalIndex.open(index_path(tmp_path), content_terms, "content_terms")
+    index = Fts5LexicalIndex.open(index_path(tmp_path), content_terms, "content_terms")
     index.add([article(f"d{i}", [s]) for i, s in enumerate(sentences)])
-    memory = MemoryIndex(sentences)
+    memory = MemoryBM25Index(sentences)
     for question in ("Which bank raised rates?", "Where did the storm flood?", "interest rates"):
         terms = content_terms(question)
         assert [int(h.key.doc_id[1:]) for h in index.search(terms, 4)] == memory.top(terms, 4), question
@@ -155,7 +163,7 @@ def test_a_damaged_file_gives_an_error_naming_it(tmp_path: Path) -> None:
     path = index_path(tmp_path)
     path.write_bytes(b"this is not a database, just some bytes " * 200)
     with pytest.raises(StoreError, match=re.escape(str(path))) as caught:
-        LexicalIndex.open(path, analyze, ANALYZER)
+        Fts5LexicalIndex.open(path, analyze, ANALYZER)
     assert "not a database" in str(caught.value) and "rebuild" in str(caught.value)
 
 
@@ -163,27 +171,27 @@ def test_a_folder_where_the_file_should_be_gives_an_error_naming_it(tmp_path: Pa
     path = index_path(tmp_path)
     path.mkdir()
     with pytest.raises(StoreError, match=re.escape(str(path))):
-        LexicalIndex.open(path, analyze, ANALYZER)
+        Fts5LexicalIndex.open(path, analyze, ANALYZER)
 
 
 def test_a_missing_file_is_an_error_when_asked_not_to_create_it(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no such file"):
-        LexicalIndex.open(index_path(tmp_path), analyze, ANALYZER, create=False)
+        Fts5LexicalIndex.open(index_path(tmp_path), analyze, ANALYZER, create=False)
     assert not index_path(tmp_path).exists()
 
 
-def test_a_file_made_with_another_analyzer_is_refused(index: LexicalIndex) -> None:
+def test_a_file_made_with_another_analyzer_is_refused(index: Fts5LexicalIndex) -> None:
     with pytest.raises(StoreError, match=r"analyzer 'test-words/v1'.*rebuild"):
-        LexicalIndex.open(index.path, content_terms, "content_terms")
+        Fts5LexicalIndex.open(index.path, content_terms, "content_terms")
 
 
 # --- other processes --------------------------------------------------------------------------
 READER = """
 import time
 from pathlib import Path
-from ingest.storage.lexical_index import LexicalIndex
+from benchmarks.baselines.fts5_index import Fts5LexicalIndex
 from tests.ingest.storage.lexical_data import ANALYZER, analyze
-index = LexicalIndex.open(Path({path!r}), analyze, ANALYZER, create=False)
+index = Fts5LexicalIndex.open(Path({path!r}), analyze, ANALYZER, create=False)
 seen = index.generation()
 print("ready", flush=True)
 deadline = time.monotonic() + 30
@@ -195,7 +203,7 @@ while time.monotonic() < deadline:
 """
 
 
-def test_a_reader_in_another_process_sees_a_write_within_two_seconds(index: LexicalIndex) -> None:
+def test_a_reader_in_another_process_sees_a_write_within_two_seconds(index: Fts5LexicalIndex) -> None:
     index.add([TALKS])
     reader = child(READER.format(path=str(index.path)))
     assert reader.stdout is not None
@@ -214,9 +222,9 @@ def test_a_reader_in_another_process_sees_a_write_within_two_seconds(index: Lexi
 STALLED_WRITER = """
 import time
 from pathlib import Path
-from ingest.storage.lexical_index import LexicalIndex
+from benchmarks.baselines.fts5_index import Fts5LexicalIndex
 from tests.ingest.storage.lexical_data import ANALYZER, TALKS, analyze, article
-index = LexicalIndex.open(Path({path!r}), analyze, ANALYZER)
+index = Fts5LexicalIndex.open(Path({path!r}), analyze, ANALYZER)
 def group():
     yield article("dam", ["The dam burst."], version="v2", source="Wire")
     yield TALKS
@@ -228,7 +236,7 @@ index.add(group())
 
 
 @pytest.fixture
-def stalled_writer(index: LexicalIndex) -> Iterator[subprocess.Popen[str]]:
+def stalled_writer(index: Fts5LexicalIndex) -> Iterator[subprocess.Popen[str]]:
     """A process that has written part of a group (replacing DAM, adding TALKS) inside one
     transaction, and waits there."""
     index.add([DAM])
@@ -242,18 +250,18 @@ def stalled_writer(index: LexicalIndex) -> Iterator[subprocess.Popen[str]]:
 
 
 def test_readers_see_the_last_commit_while_another_process_is_inside_a_write(
-    index: LexicalIndex, stalled_writer: subprocess.Popen[str]
+    index: Fts5LexicalIndex, stalled_writer: subprocess.Popen[str]
 ) -> None:
     assert (index.versions(), index.generation()) == ({"dam": "v1"}, 1)
     assert [h.key.doc_id for h in index.search(["dam"], 5)] == ["dam"]
 
 
 def test_a_writer_killed_mid_transaction_leaves_the_last_commit_whole(
-    index: LexicalIndex, stalled_writer: subprocess.Popen[str]
+    index: Fts5LexicalIndex, stalled_writer: subprocess.Popen[str]
 ) -> None:
     stalled_writer.send_signal(signal.SIGKILL)
     stalled_writer.wait()
-    reopened = LexicalIndex.open(index.path, analyze, ANALYZER)
+    reopened = Fts5LexicalIndex.open(index.path, analyze, ANALYZER)
     assert reopened.check() == []
     assert (reopened.versions(), reopened.generation(), reopened.sentence_count()) == ({"dam": "v1"}, 1, 3)
     assert [s.text for s in reopened.article_sentences("dam")] == [DAM.text[a:b] for a, b in DAM.spans]
@@ -262,9 +270,9 @@ def test_a_writer_killed_mid_transaction_leaves_the_last_commit_whole(
 
 
 def test_a_second_writer_waits_at_most_its_timeout_and_says_why(
-    index: LexicalIndex, stalled_writer: subprocess.Popen[str]
+    index: Fts5LexicalIndex, stalled_writer: subprocess.Popen[str]
 ) -> None:
-    impatient = LexicalIndex.open(index.path, analyze, ANALYZER, timeout_s=0.5)
+    impatient = Fts5LexicalIndex.open(index.path, analyze, ANALYZER, timeout_s=0.5)
     started = time.monotonic()
     with pytest.raises(StoreError, match="write lock"):
         impatient.add([UNDATED])

@@ -1,4 +1,7 @@
-"""A persistent lexical sentence index that lives with the store: SQLite FTS5 ranked by ``bm25()``.
+"""The SQLite FTS5 lexical index, a baseline for ``benchmarks/lexical.py``: ranked by ``bm25()``.
+
+The product's lexical index is Tantivy (:mod:`ingest.storage.lexical_tantivy`); this one stays only
+as what the benchmark compares it against, and nothing in ``assistant/`` or ``ingest/`` imports it.
 
 One file next to the Chroma folder (:func:`index_path`: ``<store>/lexical.sqlite3``), in WAL mode,
 so any number of serving processes read while one process writes, and nobody keeps a copy of the
@@ -29,25 +32,18 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest.storage.lexical_records import (
-    ArticleInfo,
-    Hit,
-    IndexedArticle,
-    SearchFilters,
-    Sentence,
-    SentenceKey,
-    line_hash,
-    match_expression,
-)
-from ingest.storage.lexical_sql import Database, LexicalIndexError, check_schema, create_schema, has_schema
+from benchmarks.baselines.fts5_records import ArticleInfo, Sentence, filter_sql, line_hash, match_expression
+from benchmarks.baselines.fts5_sql import Database, check_schema, create_schema, has_schema
+from ingest.errors import LexicalIndexError
+from ingest.storage.lexical_records import Hit, IndexedArticle, SearchFilters, SentenceKey
 
 __all__ = [
     "INDEX_FILE",
     "Analyzer",
     "ArticleInfo",
+    "Fts5LexicalIndex",
     "Hit",
     "IndexedArticle",
-    "LexicalIndex",
     "LexicalIndexError",
     "SearchFilters",
     "Sentence",
@@ -79,7 +75,7 @@ def _sentence(row: Sequence[Any]) -> Sentence:
     )
 
 
-class LexicalIndex:
+class Fts5LexicalIndex:
     """The lexical sentence index of one store; safe to share between the threads of a process."""
 
     def __init__(self, path: Path, analyzer: Analyzer, analyzer_name: str, timeout_s: float) -> None:
@@ -100,7 +96,7 @@ class LexicalIndex:
         *,
         create: bool = True,
         timeout_s: float = DEFAULT_TIMEOUT_S,
-    ) -> LexicalIndex:
+    ) -> Fts5LexicalIndex:
         """Open (or with ``create``, create) the index file; LexicalIndexError naming the file when
         it is missing, unreadable, damaged, of another schema or made by another analyzer."""
         if not create and not Path(path).is_file():
@@ -160,7 +156,7 @@ class LexicalIndex:
         written = 0
         with db.transaction("rebuild"):
             for table in ("sentence_terms", "sentences", "articles"):
-                db.write(f"DELETE FROM {table}")  # noqa: S608 (fixed table names)
+                db.write(f"DELETE FROM {table}")
             for article in articles:
                 article.check()
                 self._remove(db, article.doc_id)  # a doc_id seen twice: the later one stays
@@ -213,7 +209,7 @@ class LexicalIndex:
         query = match_expression(terms)
         if k < 1 or not query:
             return []
-        where, params = (filters or SearchFilters()).where()
+        where, params = filter_sql(filters or SearchFilters())
         sql = SEARCH_SQL.replace("{where}", where)  # fixed clauses; the values are parameters
         rows = self._db().rows(sql, [query, *params, k])
         return [Hit(SentenceKey(doc_id, int(index)), -float(rank)) for doc_id, index, rank in rows]
@@ -236,7 +232,7 @@ class LexicalIndex:
         """The stored sentences of ``keys``, in that order (unknown keys are left out)."""
         wanted = list(dict.fromkeys(keys))
         rows = self._db().rows(
-            f"SELECT {SENTENCE_COLUMNS} FROM json_each(?) j JOIN sentences s "  # noqa: S608
+            f"SELECT {SENTENCE_COLUMNS} FROM json_each(?) j JOIN sentences s "
             f"ON s.doc_id = j.value ->> 0 AND s.idx = j.value ->> 1 {SENTENCE_JOINS} ORDER BY j.key",
             [_keys_json(wanted)],
         )
@@ -250,7 +246,7 @@ class LexicalIndex:
         wanted = list(dict.fromkeys(keys))
         windows = json.dumps([[k.doc_id, k.index - before, k.index + after] for k in wanted])
         rows = self._db().rows(
-            f"SELECT j.key, {SENTENCE_COLUMNS} FROM json_each(?) j JOIN sentences s "  # noqa: S608
+            f"SELECT j.key, {SENTENCE_COLUMNS} FROM json_each(?) j JOIN sentences s "
             "ON s.doc_id = j.value ->> 0 AND s.idx BETWEEN j.value ->> 1 AND j.value ->> 2 "
             f"{SENTENCE_JOINS} ORDER BY j.key, s.idx",
             [windows],
@@ -265,8 +261,7 @@ class LexicalIndex:
     def article_sentences(self, doc_id: str) -> list[Sentence]:
         """Every sentence of one article, in text order."""
         rows = self._db().rows(
-            f"SELECT {SENTENCE_COLUMNS} FROM sentences s {SENTENCE_JOINS} "  # noqa: S608
-            "WHERE s.doc_id = ? ORDER BY s.idx",
+            f"SELECT {SENTENCE_COLUMNS} FROM sentences s {SENTENCE_JOINS} WHERE s.doc_id = ? ORDER BY s.idx",
             [doc_id],
         )
         return [_sentence(row) for row in rows]

@@ -1,9 +1,9 @@
-"""The SQLite side of the lexical index: its schema, and one connection wrapper that bounds time and
-maps every sqlite3 error to :class:`LexicalIndexError` naming the file.
+"""The SQLite side of the FTS5 baseline index: its schema, and one connection wrapper that bounds time
+and maps every sqlite3 error to :class:`~ingest.errors.LexicalIndexError` naming the file.
 
 Every statement is bounded twice: waiting for another process's write lock by the busy timeout,
 and running by a deadline checked from SQLite's progress handler (a statement that runs past it is
-interrupted). :mod:`ingest.storage.lexical_index` is the public API; nothing else talks to the file.
+interrupted). :mod:`benchmarks.baselines.fts5_index` is the public API; nothing else talks to the file.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import StoreError
+from ingest.errors import LexicalIndexError
 
 SCHEMA_VERSION = "1"
 PROGRESS_STEPS = 2000  # SQLite VM instructions between two deadline checks
@@ -37,10 +37,6 @@ SCHEMA = (
     f'CREATE VIRTUAL TABLE IF NOT EXISTS sentence_terms USING fts5(terms, tokenize="{TOKENIZER}")',
     "CREATE VIRTUAL TABLE IF NOT EXISTS term_stats USING fts5vocab(sentence_terms, 'row')",
 )
-
-
-class LexicalIndexError(StoreError):
-    """The lexical index file could not be opened, read or written; the message names the file."""
 
 
 def hint(exc: sqlite3.Error, timeout_s: float) -> str:
