@@ -1,6 +1,95 @@
-"""The read side of Newsdesk: answering, the chat UI and the HTTP API."""
+"""Newsdesk: answers questions about a news archive with sentences that cite their articles.
 
+The front door for programs that embed it (docs/api.md, "From Python")::
+
+    from assistant import Settings, create_assistant
+
+    desk = create_assistant(Settings(store_dir="/var/lib/newsdesk/store"))
+    desk.ingest_sources(["articles.jsonl"])
+    answer = desk.ask("Who led the Russian delegation to Damascus?")
+    for citation in answer.citations:
+        print(citation.doc_id, citation.char_start, citation.char_end, citation.sentence)
+
+Every name of ``__all__`` is imported on first use (PEP 562), so ``import assistant`` loads neither
+the model nor Chroma nor the web stack: building happens in :func:`create_assistant`, never at import.
+Errors are :class:`NewsdeskError` and its kinds; each message names the file, value or setting.
+"""
+
+from __future__ import annotations
+
+import importlib
 import os
+from typing import TYPE_CHECKING, Any
 
-# Newsdesk never phones home: Gradio reads this when it is imported (by assistant.frontends.ui.app and .api).
+# Newsdesk never phones home: Gradio reads this when it is imported (by the UI and the HTTP front ends).
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+if TYPE_CHECKING:
+    from assistant.service import Assistant, create_assistant
+    from assistant.types import Answer, ChatTurn, Citation, Filters, ShortAnswer
+    from ingest.errors import (
+        ConfigError,
+        DocumentNotFoundError,
+        FetchError,
+        ModelError,
+        NewsdeskError,
+        StoreError,
+        StoreLockedError,
+    )
+    from ingest.pipeline import IngestReport
+    from ingest.settings import Settings
+    from ingest.types import Article
+
+_HOMES = {
+    "Assistant": "assistant.service",
+    "create_assistant": "assistant.service",
+    "Answer": "assistant.types",
+    "ChatTurn": "assistant.types",
+    "Citation": "assistant.types",
+    "Filters": "assistant.types",
+    "ShortAnswer": "assistant.types",
+    "Article": "ingest.types",
+    "IngestReport": "ingest.pipeline",
+    "Settings": "ingest.settings",
+    "NewsdeskError": "ingest.errors",
+    "ConfigError": "ingest.errors",
+    "DocumentNotFoundError": "ingest.errors",
+    "FetchError": "ingest.errors",
+    "ModelError": "ingest.errors",
+    "StoreError": "ingest.errors",
+    "StoreLockedError": "ingest.errors",
+}
+
+__all__ = [
+    "Answer",
+    "Article",
+    "Assistant",
+    "ChatTurn",
+    "Citation",
+    "ConfigError",
+    "DocumentNotFoundError",
+    "FetchError",
+    "Filters",
+    "IngestReport",
+    "ModelError",
+    "NewsdeskError",
+    "Settings",
+    "ShortAnswer",
+    "StoreError",
+    "StoreLockedError",
+    "create_assistant",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'assistant' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,4 +1,5 @@
-"""The package layout keeps its shape: imports point down the layers, no cycles, small modules.
+"""The package layout keeps its shape: imports point down the layers, no cycles, small modules, the
+web stack only in the front ends, and a front door (``assistant.__all__``) that builds nothing.
 
 The layers, lowest first (docs/architecture.md). A module may import from its own layer entry
 (its package) and from any lower layer; never from a higher layer or a sibling in its own layer.
@@ -8,6 +9,8 @@ Imports inside functions and under ``TYPE_CHECKING`` count too.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,3 +120,53 @@ def test_no_module_is_over_400_lines() -> None:
 
 def test_app_only_names_the_entry_points() -> None:
     assert graph()["app"] == {"assistant.server", "assistant.frontends.cli.main"}
+
+
+WEB_STACK = ("fastapi", "gradio", "starlette")
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """The top-level packages a file imports when it runs (``if TYPE_CHECKING:`` blocks are types)."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for branch in node.orelse:
+                visit(branch)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return found
+
+
+def test_no_module_outside_the_front_ends_imports_the_web_stack() -> None:
+    frontends = REPO / "assistant" / "frontends"
+    outside = {
+        name: sorted(runtime_imports(path) & set(WEB_STACK))
+        for name, path in module_files().items()
+        if frontends not in path.parents
+    }
+    assert {name: found for name, found in outside.items() if found} == {}
+
+
+def test_the_public_names_import_and_import_assistant_builds_nothing() -> None:
+    script = (
+        "import sys, assistant\n"
+        "heavy = sorted(m for m in ('torch', 'chromadb', 'gradio', 'fastapi', 'sentence_transformers') "
+        "if m in sys.modules)\n"
+        "assert heavy == [], heavy\n"
+        "missing = [n for n in assistant.__all__ if getattr(assistant, n, None) is None]\n"
+        "assert missing == [], missing\n"
+        "assert sorted(assistant.__all__) == sorted(assistant._HOMES), 'every public name has one home'\n"
+        "assert issubclass(assistant.ConfigError, assistant.NewsdeskError)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import assistant
 from assistant.service import Assistant, create_assistant
 from assistant.types import Answer
 from ingest.embedding.embedder import Embedder
@@ -15,6 +16,7 @@ from ingest.settings import Settings
 from ingest.storage.lexical_tantivy import SCHEMA_VERSION, SETTINGS_FILE
 from ingest.terms import ANALYZER_NAME
 from ingest.types import Article
+from tests.conftest import SAMPLE
 
 QUESTION = "Who led the Russian delegation to Damascus?"
 
@@ -113,3 +115,20 @@ def test_example_questions_use_real_titles_never_a_file_name_standing_in(
         "What do the articles say about “Russian delegation led by Evkurov holds military talks in Damascus”?"
     ]
     assert not any("harbour-notes" in q or "damascus-talks" in q for q in examples)
+
+
+def test_the_front_door_example_of_the_docs_answers_with_checkable_citations(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = assistant.Settings(store_dir=tmp_path / "store", feedback_path=tmp_path / "feedback.jsonl")
+    desk = assistant.create_assistant(settings, embedder=embedder)
+    report = desk.ingest_sources([str(SAMPLE)])
+    assert isinstance(report, assistant.IngestReport) and report.added == 1 and not report.failed
+    answer = desk.ask("Who led the Russian delegation to Damascus?")
+    assert isinstance(answer, assistant.Answer) and answer.grounded and answer.citations
+    for citation in answer.citations:
+        assert (
+            desk.document(citation.doc_id).text[citation.char_start : citation.char_end] == citation.sentence
+        )
+    with pytest.raises(assistant.NewsdeskError):
+        desk.document("no-such-article")
