@@ -26,18 +26,34 @@ def listed(value: Any) -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
-def host_entry(entry: str) -> str:
-    """An ``allowed_hosts`` entry, normalised (lower case, no brackets, no trailing dot): a host name,
-    an IP address, ``*.domain`` or ``*``; never a port or a scheme (every port is the server's)."""
-    host = entry.strip().lower().strip("[]").rstrip(".")
-    if host == "*" or _HOST_NAME.fullmatch(host):
-        return host
+def normal_host(value: str) -> str:
+    """A host name as compared everywhere (allowed hosts, a request's ``Host``, a fetched URL): lower
+    case, no brackets, no trailing dot; an IP address in its canonical form (``0:0:0:0:0:0:0:1`` is
+    ``::1``)."""
+    host = value.strip().lower().strip("[]").rstrip(".")
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
-        raise ValueError(
-            f"allowed host {entry!r} must be a host name, an IP address, *.domain or * (no port, no scheme)"
-        ) from None
+        return host
+
+
+def host_entry(entry: str) -> str:
+    """An ``allowed_hosts`` entry, normalised (:func:`normal_host`): a host name, an IP address,
+    ``*.domain`` or ``*``; never a port or a scheme (every port is the server's)."""
+    host = normal_host(entry)
+    if host == "*" or _HOST_NAME.fullmatch(host) or _is_address(host):
+        return host
+    raise ValueError(
+        f"allowed host {entry!r} must be a host name, an IP address, *.domain or * (no port, no scheme)"
+    )
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def host_names(value: Any) -> list[str]:

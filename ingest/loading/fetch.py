@@ -32,6 +32,7 @@ import httpx
 
 from ingest.errors import FetchError
 from ingest.sections import IngestSettings, ServerSettings
+from ingest.setting_values import normal_host
 
 ACCEPTED_TYPES = frozenset(
     {
@@ -155,7 +156,7 @@ class AddressGuard:
 
     def addresses(self, url: str, scheme: str, host: str, port: int) -> tuple[str, ...]:
         """The addresses of ``host`` to connect to on ``port``; FetchError if the host is refused."""
-        host = _normal_host(host)
+        host = normal_host(host)
         found = _resolve(url, host, port)
         for address in found:
             if self._own.is_own(address, port):
@@ -181,15 +182,6 @@ class AddressGuard:
 
 def _subject(host: str, address: str) -> str:
     return address if address == host else f"{host} resolves to {address}, which"
-
-
-def _normal_host(host: str) -> str:
-    """A URL's host as the allowlist writes it: lower case, no trailing dot, an IP in normal form."""
-    host = host.strip("[]").lower().rstrip(".")
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return host
 
 
 def _plain(address: IPAddress) -> IPAddress:

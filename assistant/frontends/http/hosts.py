@@ -10,7 +10,6 @@ matching ``Origin``, which a same-origin check alone takes for Newsdesk's own pa
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 from collections.abc import Iterable
@@ -20,21 +19,12 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assistant.frontends.http.responses import client_address, send_json
+from ingest.setting_values import normal_host
 
 logger = logging.getLogger(__name__)
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 (names of the wildcard binds, not a bind)
-
-
-def normal_host(value: str) -> str:
-    """A host name as compared: lower case, no brackets, no trailing dot; an IP address in its
-    canonical form (``0:0:0:0:0:0:0:1`` is ``::1``)."""
-    host = value.strip().lower().strip("[]").rstrip(".")
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return host
 
 
 def request_host(header: str) -> str:
