@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 if TYPE_CHECKING:
+    from assistant.pipeline.request import Request
     from assistant.service import Assistant, create_assistant
     from assistant.types import Answer, ChatTurn, Citation, Filters, ShortAnswer
     from ingest.errors import (
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "Assistant": "assistant.service",
     "create_assistant": "assistant.service",
+    "Request": "assistant.pipeline.request",
     "Answer": "assistant.types",
     "ChatTurn": "assistant.types",
     "Citation": "assistant.types",
@@ -73,6 +75,7 @@ __all__ = [
     "IngestReport",
     "ModelError",
     "NewsdeskError",
+    "Request",
     "Settings",
     "ShortAnswer",
     "StoreError",

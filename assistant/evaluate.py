@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from assistant.answering.condense import strip_markers
+from assistant.pipeline.condense import strip_markers
+from assistant.pipeline.request import Mode, Request
 from assistant.text.dates import parse_day
 from assistant.text.lexical import contains_answer, contains_normalized, normalize_for_match
 from assistant.text.question import check_text
@@ -41,7 +42,6 @@ from assistant.types import Answer
 from ingest.errors import InvalidQuestionError, SourceError
 
 if TYPE_CHECKING:
-    from assistant.answering.turn import Mode
     from assistant.service import Assistant
 
 FIRST_CHARS = 300
@@ -158,10 +158,11 @@ def run_questions(
     """Each item asked with its own date as "today", with its outcome."""
     for item in items:
         started = time.perf_counter()
-        answer, retrieval = assistant.trace(item.question, mode=mode, today=parse_day(item.date))
+        answer, retrieval = assistant.trace(Request(item.question, mode=mode, today=parse_day(item.date)))
         ms = (time.perf_counter() - started) * 1000
-        candidates = retrieval.candidates if retrieval is not None else []
-        found = bool(item.answer) and any(contains_normalized(c.text, item.answer) for c in candidates)
+        found = bool(item.answer) and any(
+            contains_normalized(c.text, item.answer) for c in retrieval.candidates
+        )
         hits = {**answer_hits(answer, item.answer), **short_answer_hits(answer, item.answer)}
         yield QuestionResult(item, answer, hits, found, ms)
 

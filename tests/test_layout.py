@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("assistant.text",),
     ("assistant.retrieval", "assistant.retrieval.retrieve"),
     ("assistant.answering", "assistant.news"),
+    ("assistant.pipeline",),
     ("assistant.service",),
     ("assistant.evaluate",),
     ("assistant.ranker_fit",),
@@ -87,6 +88,30 @@ def test_every_import_points_down_the_layers() -> None:
             if there > here or (there == here and target_entry != entry):
                 wrong.append(f"{module} -> {target}")
     assert wrong == [], "\n".join(wrong)
+
+
+STAGES = ("condense", "scope", "retrieve", "read", "answer", "enrich")
+
+
+def test_a_stage_imports_no_later_stage() -> None:
+    """A question walks the stages in order (assistant/pipeline/chain.py): a stage may know the values
+    of the stages before it, never one after it (a later stage cannot be called back)."""
+    edges = graph()
+    wrong = []
+    for n, stage in enumerate(STAGES):
+        later = {f"assistant.pipeline.{s}" for s in STAGES[n + 1 :]}
+        wrong += [f"{stage} -> {target}" for target in sorted(edges[f"assistant.pipeline.{stage}"] & later)]
+    assert wrong == [], wrong
+
+
+def test_the_chain_names_the_stages_in_their_order() -> None:
+    tree = ast.parse((REPO / "assistant/pipeline/chain.py").read_text(encoding="utf-8"))
+    declared = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "STAGES"
+    )
+    assert declared == STAGES
 
 
 def test_no_import_cycles() -> None:

@@ -82,7 +82,6 @@ class Retrieval:
     candidates: list[Candidate]
     lexical_scores: Mapping[int, float]  # BM25 of the candidates and their neighbours, by row
     timings_ms: dict[str, float] = field(default_factory=dict)
-    ranked: tuple[object, list[Candidate]] | None = None  # the answerer's last ranking, and its key
     vectors: SentenceVectors | None = None  # stored vectors of candidates read so far (the news reuses them)
 
 

@@ -22,7 +22,7 @@ class RetrievalSettings(Section):
 
 
 class AnsweringSettings(Section):
-    """The question, the turn and the extractive answer (assistant/service.py, assistant/answering/)."""
+    """The question, its scope and the extractive answer (assistant/pipeline/, assistant/answering/)."""
 
     answer_mode: Literal["extractive", "llm"] = Field("extractive", description="Answerer.")
     answer_max_sentences: int = Field(3, ge=1, description="Most sentences in an answer.")

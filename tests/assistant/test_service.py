@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import assistant
+from assistant.pipeline.request import Request
 from assistant.service import Assistant, create_assistant
 from assistant.types import Answer
 from ingest.embedding.embedder import Embedder
@@ -40,7 +41,7 @@ def test_answer_reports_timings_and_mode(sample_assistant: Assistant) -> None:
 
 def test_llm_mode_without_an_endpoint_answers_extractively_with_a_notice(sample_assistant: Assistant) -> None:
     assert not sample_assistant.llm_available
-    answer = sample_assistant.ask(QUESTION, mode="llm")
+    answer = sample_assistant.ask(Request.of(QUESTION, mode="llm"))
     assert answer.mode == "extractive" and answer.grounded
     assert any("not configured" in n for n in answer.notices)
 

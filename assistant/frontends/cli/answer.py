@@ -108,12 +108,13 @@ def news_line(citation: Citation) -> str:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline.request import Request
     from assistant.service import create_assistant
 
     assistant = create_assistant(settings)
     assistant.prepare()  # model load and index build side by side
     today = date.fromisoformat(args.today) if args.today else None
-    answer = assistant.ask(args.question, filters=_filters(args), mode=args.mode, today=today)
+    answer = assistant.ask(Request(args.question, filters=_filters(args), mode=args.mode, today=today))
     if args.json:
         print(answer.model_dump_json())
     else:
@@ -123,6 +124,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def _batch(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.evaluate import read_questions
+    from assistant.pipeline.request import Request
     from assistant.service import create_assistant
     from assistant.text.dates import parse_day
 
@@ -133,7 +135,8 @@ def _batch(args: argparse.Namespace, settings: Settings) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:
         for item in items:
-            answer = assistant.ask(item.question, filters=filters, mode=args.mode, today=parse_day(item.date))
+            request = Request(item.question, filters=filters, mode=args.mode, today=parse_day(item.date))
+            answer = assistant.ask(request)
             out.write(json.dumps({"id": item.id, **answer.model_dump()}, ensure_ascii=False) + "\n")
     print(f"answered {len(items)} questions -> {args.out}", file=sys.stderr)
     return 0

@@ -88,13 +88,11 @@ class Api:
 
     async def ask(self, body: AskRequest) -> Answer:
         self.check_question(body)
-        return await self.run(
-            self.assistant.ask, body.question, body.history, body.filters, body.mode, body.today
-        )
+        return await self.run(self.assistant.ask, body.request())
 
     async def ask_stream(self, body: AskRequest) -> EventSourceResponse:
         self.check_question(body)
-        pieces = self.assistant.stream(body.question, body.history, body.filters, body.mode, body.today)
+        pieces = self.assistant.stream(body.request())
         first = await self.run(_next_or_none, pieces)  # errors before the first piece are plain HTTP errors
         return EventSourceResponse(self._events(first, pieces), headers=SSE_HEADERS)
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assistant.frontends.http.days import ISO_DAY_RE
+from assistant.pipeline.request import Request
 from assistant.types import ChatTurn, Filters
 from ingest.loading.uploads import IngestDocument
 
@@ -55,6 +56,10 @@ class AskRequest(BaseModel):
         if value is not None and not (isinstance(value, str) and ISO_DAY_RE.fullmatch(value)):
             raise ValueError("must be a day written YYYY-MM-DD")
         return value
+
+    def request(self) -> Request:
+        """The pipeline's request of this body."""
+        return Request.of(self.question, self.history, self.filters, self.mode, self.today)
 
 
 class IngestRequest(BaseModel):

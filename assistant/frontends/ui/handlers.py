@@ -15,6 +15,7 @@ from assistant.frontends.ui.feedback import FeedbackLog
 from assistant.frontends.ui.html import esc
 from assistant.frontends.ui.library_html import CorpusFacts, corpus_line, ingest_report_html, stats_html
 from assistant.frontends.ui.render import answer_html, error_html, streaming_html
+from assistant.pipeline.request import Request
 from assistant.types import Answer, ChatTurn, Filters
 from ingest.errors import DocumentNotFoundError, FilterError, NewsdeskError
 from ingest.loading.uploads import SavedUpload, load_uploads, sanitize_filename
@@ -154,7 +155,7 @@ class ChatHandlers:
     ) -> Generator[tuple[list[Message], AnswerLog, str], None, Answer]:
         text, answer = "", None
         pieces = self.assistant.stream(
-            question, history, None if filters.is_empty() else filters, self._mode(mode)
+            Request.of(question, history, None if filters.is_empty() else filters, self._mode(mode))
         )
         for piece in pieces:
             if isinstance(piece, Answer):

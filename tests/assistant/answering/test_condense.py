@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.answering.condense import condense, is_follow_up
+from assistant.pipeline.condense import condense, is_follow_up
+from assistant.pipeline.request import Request
 from assistant.service import Assistant
 from assistant.types import ChatTurn
 from tests.assistant.scripted_llm import scripted_model
@@ -16,7 +17,7 @@ def history(assistant: Assistant) -> list[ChatTurn]:
 
 
 def test_follow_up_is_resolved_from_history(sample_assistant: Assistant) -> None:
-    answer = sample_assistant.ask("And who did he meet?", history=history(sample_assistant))
+    answer = sample_assistant.ask(Request.of("And who did he meet?", history=history(sample_assistant)))
     assert answer.grounded
     assert "Murhaf Abu Kasra" in answer.citations[0].sentence
     assert "Damascus" in answer.standalone_question
@@ -41,7 +42,7 @@ def test_follow_up_is_condensed_by_the_llm_with_fake_chat_model(sample_assistant
     )
     llm_assistant = Assistant(sample_assistant.settings, sample_assistant.components, chat_model=model)
     turns = [ChatTurn(role="user", content=FIRST), ChatTurn(role="assistant", content="Evkurov led it. [1]")]
-    answer = llm_assistant.ask("and who did he meet?", history=turns, mode="llm")
+    answer = llm_assistant.ask(Request.of("and who did he meet?", history=turns, mode="llm"))
     assert answer.standalone_question == "Whom did Yunus-Bege Evkurov meet in Damascus?"
     assert answer.mode == "llm" and answer.grounded and len(answer.citations) == 1
     assert "Abu Kasra" in answer.citations[0].sentence

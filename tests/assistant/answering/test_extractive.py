@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 
-from assistant.answering import extractive
+from assistant.answering import reading
 from assistant.answering.extractive import with_antecedent, word_overlap
 from assistant.answering.ranking import is_headline
+from assistant.answering.reading import Reader
+from assistant.pipeline.request import Request
 from assistant.retrieval.corpus import CorpusView, build_view
 from assistant.retrieval.retrieve import Candidate
 from assistant.service import Assistant
@@ -149,21 +152,28 @@ def test_a_refused_answer_has_no_short_answer(sample_assistant: Assistant) -> No
     assert sample_assistant.ask("What did the Pope say about bananas in Ecuador?").short_answer is None
 
 
-def test_a_retrieval_is_scored_once_for_a_day_unless_the_repeats_of_the_last_answer_change(
+def test_each_search_is_read_once_and_the_date_scope_reading_is_the_answers(
     sample_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    real = extractive.score_candidates
+    real = reading.score_candidates
 
     def counted(*args: Any, **kwargs: Any) -> list[Candidate]:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(extractive, "score_candidates", counted)
+    monkeypatch.setattr(reading, "score_candidates", counted)
+    sample_assistant.ask(SAMPLE_QUESTION)
+    assert len(calls) == 1
+    calls.clear()
+    answer = sample_assistant.ask(Request(f"{SAMPLE_QUESTION[:-1]} last week?", today=date(2024, 1, 10)))
+    assert any("dates" in n for n in answer.notices)  # the date scope read both searches ...
+    assert len(calls) == 2  # ... and the read stage took its reading over
+
+
+def test_reading_scores_copies_and_leaves_the_retrieval_as_it_was(sample_assistant: Assistant) -> None:
     retrieval = sample_assistant.search.search(read_question(SAMPLE_QUESTION))
-    answerer = sample_assistant.extractive
-    first = answerer.rank(retrieval)
-    assert answerer.rank(retrieval) == first and len(calls) == 1
-    retrieval.candidates[0].repeat = True  # a follow-up: the previous answer gave this sentence
-    answerer.rank(retrieval)
-    assert len(calls) == 2
+    ranking = Reader(0.35).read(retrieval)
+    assert ranking.ranked and ranking.ranked[0].score != 0.0
+    assert all(c.score == 0.0 and not c.features for c in retrieval.candidates)
+    assert ranking.retrieval.view is retrieval.view

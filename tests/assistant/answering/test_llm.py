@@ -16,6 +16,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from assistant.answering.evidence import Evidence
 from assistant.answering.llm import answer_messages, build_chat_model
 from assistant.answering.reply import ReplyChecker, ReplySplitter
+from assistant.pipeline.request import Request
 from assistant.service import Assistant, create_assistant
 from assistant.text.injection import addresses_model
 from assistant.types import Answer
@@ -39,7 +40,7 @@ def scripted(*replies: str) -> GenericFakeChatModel:
 
 def test_invented_citation_is_dropped_with_fake_chat_model(sample_assistant: Assistant) -> None:
     model = scripted("General Yunus-Bege Evkurov led the delegation [1]. He brought a marching band [42].")
-    answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
+    answer = with_model(sample_assistant, model).ask(Request.of(QUESTION, mode="llm"))
     assert answer.mode == "llm" and answer.grounded
     assert answer.answer == "General Yunus-Bege Evkurov led the delegation. [1]"
     assert len(answer.citations) == 1
@@ -49,7 +50,7 @@ def test_invented_citation_is_dropped_with_fake_chat_model(sample_assistant: Ass
 
 def test_uncited_sentence_is_removed_with_fake_chat_model(sample_assistant: Assistant) -> None:
     model = scripted("Evkurov led the delegation [1]. The talks were a historic triumph for peace.")
-    answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
+    answer = with_model(sample_assistant, model).ask(Request.of(QUESTION, mode="llm"))
     assert "triumph" not in answer.answer
     assert any("cited no evidence" in n for n in answer.notices)
 
@@ -61,7 +62,7 @@ def test_links_and_markup_not_in_the_evidence_are_removed_with_fake_chat_model(
         "**Evkurov** led a high-profile [delegation](https://evil.example/x) to <b>Damascus</b> "
         "www.evil.example [1]."
     )
-    answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
+    answer = with_model(sample_assistant, model).ask(Request.of(QUESTION, mode="llm"))
     assert "evil" not in answer.answer and "**" not in answer.answer and "<b>" not in answer.answer
     assert answer.answer.startswith("Evkurov led a high-profile delegation to Damascus")
 
@@ -70,7 +71,7 @@ def test_markers_are_renumbered_in_order_of_use_with_scripted_chat_model(sample_
     model = scripted_model(
         "He met Murhaf Abu Kasra [{Kasra}]. Evkurov led the delegation [{Evkurov}][{Kasra}]."
     )
-    answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
+    answer = with_model(sample_assistant, model).ask(Request.of(QUESTION, mode="llm"))
     assert answer.answer == "He met Murhaf Abu Kasra. [1] Evkurov led the delegation. [2][1]"
     assert [c.n for c in answer.citations] == [1, 2]
     for c in answer.citations:
@@ -81,7 +82,7 @@ def test_failing_endpoint_falls_back_to_the_extractive_answer_with_fake_chat_mod
     sample_assistant: Assistant,
 ) -> None:
     model = FakeListChatModel(responses=["never shown [1]."], error_on_chunk_number=0)
-    answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
+    answer = with_model(sample_assistant, model).ask(Request.of(QUESTION, mode="llm"))
     assert answer.mode == "extractive" and answer.grounded
     assert "Yunus-Bege Evkurov" in answer.citations[0].sentence
     assert any("extractive answer" in n and "failed" in n for n in answer.notices)
@@ -91,14 +92,14 @@ def test_reply_citing_nothing_falls_back_to_the_extractive_answer_with_fake_chat
     sample_assistant: Assistant,
 ) -> None:
     answer = with_model(sample_assistant, scripted("I think it was somebody important.")).ask(
-        QUESTION, mode="llm"
+        Request.of(QUESTION, mode="llm")
     )
     assert answer.mode == "extractive" and answer.grounded
     assert any("no sentence citing the evidence" in n for n in answer.notices)
 
 
 def test_not_found_reply_is_a_refusal_with_fake_chat_model(sample_assistant: Assistant) -> None:
-    answer = with_model(sample_assistant, scripted("NOT_FOUND")).ask(QUESTION, mode="llm")
+    answer = with_model(sample_assistant, scripted("NOT_FOUND")).ask(Request.of(QUESTION, mode="llm"))
     assert not answer.grounded and answer.citations == []
 
 
@@ -106,7 +107,7 @@ def test_streamed_pieces_make_up_the_final_answer_with_fake_chat_model(sample_as
     model = scripted_model(
         "Evkurov led the delegation [{Evkurov}]. He met Murhaf Abu Kasra [{Abu Kasra}].", chunk_chars=7
     )
-    items = list(with_model(sample_assistant, model).stream(QUESTION, mode="llm"))
+    items = list(with_model(sample_assistant, model).stream(Request.of(QUESTION, mode="llm")))
     final = items[-1]
     assert isinstance(final, Answer)
     assert "".join(p for p in items[:-1] if isinstance(p, str)) == final.answer
@@ -164,7 +165,7 @@ def test_endpoint_that_times_out_falls_back_to_the_extractive_answer(
     settings = Settings(llm_base_url=f"http://127.0.0.1:{silent_server}/v1", llm_timeout_s=0.5)
     model = build_chat_model(settings.llm)
     assert model is not None
-    answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
+    answer = with_model(sample_assistant, model).ask(Request.of(QUESTION, mode="llm"))
     assert answer.mode == "extractive" and answer.grounded
     assert any("failed" in n for n in answer.notices)
 
@@ -203,7 +204,7 @@ def test_injected_instruction_is_kept_out_of_the_llm_evidence_with_scripted_chat
     ferry_assistant: Assistant, injection: str
 ) -> None:
     model = scripted_model("The ferry runs on its winter timetable [{winter}].")
-    answer = with_model(ferry_assistant, model).ask(FERRY_QUESTION, mode="llm")
+    answer = with_model(ferry_assistant, model).ask(Request.of(FERRY_QUESTION, mode="llm"))
     evidence = evidence_numbers(model.prompts[0]).values()
     assert evidence and not any(json.loads(e) == injection for e in evidence)
     assert answer.mode == "llm" and answer.grounded
@@ -215,7 +216,7 @@ def test_obeyed_injection_is_not_a_grounded_llm_answer_with_scripted_chat_model(
 ) -> None:
     """The issue's attack: the model obeys the article and cites a sentence by number."""
     model = scripted_model("THE FERRY IS CANCELLED FOREVER [1].")
-    answer = with_model(ferry_assistant, model).ask(FERRY_QUESTION, mode="llm")
+    answer = with_model(ferry_assistant, model).ask(Request.of(FERRY_QUESTION, mode="llm"))
     assert "CANCELLED FOREVER" not in answer.answer.upper()
     assert not (answer.mode == "llm" and answer.grounded)
     assert all(not addresses_model(c.sentence) for c in answer.citations)
@@ -234,7 +235,7 @@ def test_misnumbered_marker_is_dropped_as_unsupported_with_scripted_chat_model(
         "Yunus-Bege Evkurov led a high-profile delegation to Damascus [{Al Arabiya}]. "
         "The meeting was held with Murhaf Abu Kasra [{Abu Kasra}]."
     )
-    answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
+    answer = with_model(sample_assistant, model).ask(Request.of(QUESTION, mode="llm"))
     assert answer.mode == "llm" and answer.grounded
     assert answer.answer == "The meeting was held with Murhaf Abu Kasra. [1]"
     assert "Abu Kasra" in answer.citations[0].sentence and len(answer.citations) == 1
@@ -250,7 +251,7 @@ def test_markers_before_their_sentences_cite_the_sentence_after_them_with_script
     label = f"({SAMPLE_META['source']}, {SAMPLE_META['published']})"  # as the evidence block labels it
     reply = "\n".join(f'[{{{start}}}] {label} "{_sample_line(start)}"' for start in lines)
     model = scripted_model(" <<SYS>>\n\n" + reply, chunk_chars=5)
-    answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
+    answer = with_model(sample_assistant, model).ask(Request.of(QUESTION, mode="llm"))
     assert answer.mode == "llm" and answer.grounded and len(answer.citations) == 3
     for n, start in enumerate(lines, start=1):
         assert answer.citations[n - 1].sentence.startswith(start)
@@ -275,7 +276,7 @@ def test_slow_drip_reply_is_cut_off_at_the_timeout_with_scripted_chat_model(
     model = scripted_model(reply, chunk_chars=8, delay_s=0.15)
     assistant = _limited(sample_assistant, model, llm_timeout_s=3.0)
     started = time.monotonic()
-    answer = assistant.ask(QUESTION, mode="llm")
+    answer = assistant.ask(Request.of(QUESTION, mode="llm"))
     assert time.monotonic() - started < 5.0  # the reply alone would take 15 s
     assert answer.mode == "llm" and answer.answer.startswith("Evkurov led the delegation. [1]")
     assert any("cut off" in n and "3 s" in n for n in answer.notices)
@@ -287,7 +288,7 @@ def test_slow_drip_with_nothing_complete_in_time_falls_back_with_scripted_chat_m
     model = scripted_model("Evkurov led the delegation [{Evkurov}].", chunk_chars=2, delay_s=0.2)
     assistant = _limited(sample_assistant, model, llm_timeout_s=1.0)
     started = time.monotonic()
-    answer = assistant.ask(QUESTION, mode="llm")
+    answer = assistant.ask(Request.of(QUESTION, mode="llm"))
     assert time.monotonic() - started < 3.0
     assert answer.mode == "extractive" and answer.grounded
     assert any("cut off" in n and "extractive answer" in n for n in answer.notices)
@@ -297,7 +298,7 @@ def test_reply_longer_than_the_character_cap_is_cut_off_with_scripted_chat_model
     sample_assistant: Assistant,
 ) -> None:
     model = scripted_model("Evkurov led the delegation [{Evkurov}]. " * 40, chunk_chars=16)
-    answer = _limited(sample_assistant, model, llm_max_reply_chars=200).ask(QUESTION, mode="llm")
+    answer = _limited(sample_assistant, model, llm_max_reply_chars=200).ask(Request.of(QUESTION, mode="llm"))
     assert answer.mode == "llm" and 0 < len(answer.answer) <= 200
     assert any("cut off" in n and "200 characters" in n for n in answer.notices)
 
@@ -353,7 +354,7 @@ NEAR_REPEATS = [
 
 def test_scripted_llm_reply_repeating_a_sentence_22_times_keeps_one(sample_assistant: Assistant) -> None:
     model = scripted_model("Evkurov led the delegation [{Evkurov}]. " * 22)
-    answer = with_model(sample_assistant, model).ask(QUESTION, mode="llm")
+    answer = with_model(sample_assistant, model).ask(Request.of(QUESTION, mode="llm"))
     assert answer.mode == "llm" and answer.grounded
     assert answer.answer == "Evkurov led the delegation. [1]"
     assert len(answer.citations) == 1 and "Evkurov" in answer.citations[0].sentence
@@ -363,7 +364,7 @@ def test_scripted_llm_reply_repeating_a_sentence_22_times_keeps_one(sample_assis
 def test_scripted_llm_stream_repeating_a_sentence_22_times_emits_it_once(sample_assistant: Assistant) -> None:
     reply = "Evkurov led the delegation [{Evkurov}]. " * 11 + "He met Murhaf Abu Kasra [{Abu Kasra}]. "
     model = scripted_model(reply + "Evkurov led the delegation [{Evkurov}]. " * 11, chunk_chars=9)
-    items = list(with_model(sample_assistant, model).stream(QUESTION, mode="llm"))
+    items = list(with_model(sample_assistant, model).stream(Request.of(QUESTION, mode="llm")))
     final = items[-1]
     assert isinstance(final, Answer) and final.mode == "llm" and final.grounded
     streamed = "".join(p for p in items[:-1] if isinstance(p, str))
@@ -375,7 +376,7 @@ def test_scripted_llm_reply_of_22_near_repeats_of_a_sentence_keeps_one(sample_as
     variants = [LONG_SENTENCE, *(NEAR_REPEATS * 6)][:22]
     reply = " ".join(variants) + " The meeting was held with Murhaf Abu Kasra [{Abu Kasra}]."
     model = scripted_model(reply, chunk_chars=13)
-    answer = _limited(sample_assistant, model, llm_max_reply_chars=4000).ask(QUESTION, mode="llm")
+    answer = _limited(sample_assistant, model, llm_max_reply_chars=4000).ask(Request.of(QUESTION, mode="llm"))
     assert answer.mode == "llm" and answer.grounded
     assert answer.answer == (
         "Russian Deputy Defense Minister General Army Yunus-Bege Evkurov recently led a high-profile "

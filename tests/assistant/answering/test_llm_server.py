@@ -16,6 +16,7 @@ from langchain_core.language_models import BaseChatModel
 from assistant.answering.evidence import Evidence
 from assistant.answering.llm import answer_messages, build_chat_model
 from assistant.answering.reply import MARKER_RE
+from assistant.pipeline.request import Request
 from assistant.service import Assistant
 from assistant.types import Answer
 from tests.conftest import SAMPLE
@@ -35,7 +36,7 @@ def ask_streaming(assistant: Assistant) -> tuple[list[str], Answer, float]:
     started = time.monotonic()
     pieces: list[str] = []
     answer: Answer | None = None
-    for item in assistant.stream(QUESTION, mode="llm"):
+    for item in assistant.stream(Request.of(QUESTION, mode="llm")):
         if isinstance(item, Answer):
             answer = item
         else:

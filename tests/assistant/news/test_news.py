@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answering.date_scope import date_phrase_notice, prefer_dated, question_filters
 from assistant.answering.newest import NewestFirst, prefer_newest
 from assistant.evaluate import read_questions
 from assistant.frontends.cli.answer import news_line
 from assistant.frontends.ui.render import answer_html
 from assistant.news.enrich import NewsEnricher
+from assistant.pipeline.request import Request
+from assistant.pipeline.retrieve import date_phrase_notice, prefer_dated
+from assistant.pipeline.scope import question_filters
 from assistant.retrieval.syndicated import collapse_syndicated
 from assistant.service import Assistant, create_assistant
 from assistant.types import Answer, Citation, Corroboration, Filters
@@ -276,8 +278,13 @@ def test_story_of_an_article_stored_before_grouping_is_itself() -> None:
 
 
 # --- latest questions and date phrases, end to end on real articles ----------------------------
+def with_settings(assistant: Assistant, **changed: object) -> Assistant:
+    """Another assistant over the same store and model, with some settings changed."""
+    return Assistant(assistant.settings.model_copy(update=changed), assistant.components)
+
+
 def test_latest_question_over_two_versions_of_a_story_cites_the_newer_and_says_as_of_its_date(
-    dated_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+    dated_assistant: Assistant,
 ) -> None:
     question = "What is the latest UK inflation rate?"
     answer = dated_assistant.ask(question)
@@ -285,8 +292,7 @@ def test_latest_question_over_two_versions_of_a_story_cites_the_newer_and_says_a
     assert "inflation" in answer.citations[0].sentence
     assert answer.as_of == "2022-04-13" and answer.answer.endswith("As of 2022-04-13.")
     assert UK_JAN in {c.doc_id for c in answer.citations}  # the older version still follows
-    monkeypatch.setattr(dated_assistant.settings, "latest_prefers_newest", False)
-    older_first = dated_assistant.ask(question)
+    older_first = with_settings(dated_assistant, latest_prefers_newest=False).ask(question)
     assert older_first.citations[0].doc_id == UK_JAN  # what the switch changes
     assert older_first.grounded == answer.grounded
 
@@ -304,7 +310,7 @@ def test_month_named_in_the_question_restricts_citations_to_that_month(dated_ass
 
 def test_last_week_in_the_question_is_relative_to_the_given_today(dated_assistant: Assistant) -> None:
     answer = dated_assistant.ask(
-        "By how much did the Fed raise interest rates last week?", today=date(2022, 6, 20)
+        Request.of("By how much did the Fed raise interest rates last week?", today=date(2022, 6, 20))
     )
     assert answer.filters_applied == Filters(published_from="2022-06-13", published_to="2022-06-19")
     assert {c.doc_id for c in answer.citations} == {FED_JUN}
@@ -318,11 +324,9 @@ def test_date_that_only_names_the_event_falls_back_to_all_dates(dated_assistant:
     assert "searched all dates" in answer.notices[0]
 
 
-def test_switching_date_phrases_off_searches_all_dates(
-    dated_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(dated_assistant.settings, "question_date_filters", False)
-    answer = dated_assistant.ask("By how much did the Fed raise its key interest rate in May 2022?")
+def test_switching_date_phrases_off_searches_all_dates(dated_assistant: Assistant) -> None:
+    question = "By how much did the Fed raise its key interest rate in May 2022?"
+    answer = with_settings(dated_assistant, question_date_filters=False).ask(question)
     assert answer.filters_applied is None and not answer.notices
 
 

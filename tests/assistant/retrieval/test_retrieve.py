@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from assistant.pipeline.request import Request
 from assistant.retrieval import retrieve
 from assistant.retrieval.corpus import ArticleLookup
 from assistant.retrieval.filters import FilterSpec
@@ -143,7 +144,7 @@ def test_source_filter_keeps_only_that_outlet(dev_assistant: Assistant) -> None:
 
 def test_filter_matching_nothing_gives_a_refusal(dev_assistant: Assistant) -> None:
     answer = dev_assistant.ask(
-        "Which automaker recalled vehicles?", filters=Filters(sources=["no.such.outlet"])
+        Request.of("Which automaker recalled vehicles?", filters=Filters(sources=["no.such.outlet"]))
     )
     assert not answer.grounded and answer.citations == []
 
@@ -158,7 +159,7 @@ def test_a_date_range_that_ends_before_it_starts_is_answered_with_a_refusal_not_
 ) -> None:
     backwards = Filters(published_from="2022-07-01", published_to="2022-06-01")
     assert FilterSpec.from_filters(backwards).impossible
-    answer = dev_assistant.ask("Which automaker recalled vehicles?", filters=backwards)
+    answer = dev_assistant.ask(Request.of("Which automaker recalled vehicles?", filters=backwards))
     assert not answer.grounded and answer.citations == []
     assert any("published_from 2022-07-01 is after published_to 2022-06-01" in n for n in answer.notices)
 

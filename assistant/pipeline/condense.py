@@ -1,4 +1,4 @@
-"""Conversation history -> a standalone question.
+"""Stage 1, condense: conversation history -> a standalone question.
 
 A follow-up ("and who did he meet?") leans on earlier turns. Without an LLM it is completed with
 the key terms of the recent user questions and the names in the last answer's first sentence, e.g.
@@ -9,13 +9,20 @@ may rewrite it (see :mod:`assistant.answering.llm`); the heuristic result is the
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from assistant.answering.llm import condense_with_llm
+from assistant.pipeline.request import Request, Trail
 from assistant.text.lexical import STOPWORDS, words, wordset
 from assistant.text.question import NOT_NAMES, ask_part, typed_spans
 from assistant.text.question import AnswerType as _T
 from assistant.types import ChatTurn
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 FOLLOW_UP_START = re.compile(
     r"^\s*(?:and|but|also|so|then|what about|how about|and what|what else|why|tell me more|more)\b",
@@ -33,6 +40,37 @@ class Standalone:
     text: str
     is_follow_up: bool
     previous_answer: str = ""
+
+
+@dataclass(frozen=True)
+class Condensed:
+    """A request with the question it is retrieved with."""
+
+    request: Request
+    standalone: Standalone
+    trail: Trail
+
+
+class Condense:
+    """The condense stage: a follow-up is completed from the recent history (by the heuristic of
+    :func:`condense`; in LLM mode, when a model is configured, rewritten by it, the heuristic
+    question being the fallback)."""
+
+    def __init__(self, history_turns: int, chat_model: BaseChatModel | None, timeout_s: float) -> None:
+        self.history_turns = history_turns
+        self.chat_model = chat_model
+        self.timeout_s = timeout_s
+
+    def __call__(self, request: Request) -> Condensed:
+        clock = time.perf_counter()
+        standalone = condense(request.question, request.history, self.history_turns)
+        if standalone.is_follow_up and request.mode == "llm" and self.chat_model is not None:
+            recent = request.history[-self.history_turns :] if self.history_turns > 0 else ()
+            lines = [f"{t.role}: {t.content}" for t in recent]
+            rewritten = condense_with_llm(self.chat_model, request.question, lines, self.timeout_s)
+            if rewritten:
+                standalone = Standalone(rewritten, True, standalone.previous_answer)
+        return Condensed(request, standalone, Trail().timed("condense", clock))
 
 
 def is_follow_up(question: str) -> bool:

@@ -1,0 +1,137 @@
+"""The answering pipeline as one LangChain runnable, each stage a step that takes what the one
+before it produced and returns a new value::
+
+    Request ─▶ condense ─▶ scope ─▶ retrieve ─▶ read ─▶ answer ─▶ enrich ─▶ pieces…, Answer
+               Condensed   Scoped   Retrieved   Reading  pieces…,  pieces…,
+                                                         Drafted   Answer
+
+The first four are ``RunnableLambda`` steps over frozen values; ``answer`` and ``enrich`` are
+``RunnableGenerator`` steps, so the chain streams: pieces of the answer text as they are composed,
+then the complete :class:`~assistant.types.Answer`. :meth:`Pipeline.trace` runs the same steps in
+two parts, to keep the retrieval between them (evaluation reads its candidates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, TypeVar
+
+from assistant.answering.extractive import ExtractiveAnswerer
+from assistant.answering.llm import LLMAnswerer
+from assistant.answering.reading import Reader
+from assistant.news.enrich import NewsEnricher
+from assistant.pipeline.answer import AnswerStage, Piece
+from assistant.pipeline.condense import Condense
+from assistant.pipeline.enrich import Enrich
+from assistant.pipeline.read import Read
+from assistant.pipeline.request import Request
+from assistant.pipeline.retrieve import Retrieve, Retrieved
+from assistant.pipeline.scope import Scope
+from assistant.retrieval.retrieve import HybridSearch, Retrieval
+from assistant.types import Answer
+from ingest.components import IngestComponents
+from ingest.embedding.embedder import Vectors
+from ingest.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import Runnable
+
+STAGES = ("condense", "scope", "retrieve", "read", "answer", "enrich")
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The six stages of answering a question, built once per Assistant (see the module doc)."""
+
+    condense: Condense
+    scope: Scope
+    retrieve: Retrieve
+    read: Read
+    answer: AnswerStage
+    enrich: Enrich
+
+    @cached_property
+    def chain(self) -> Runnable[Request, str | Answer]:
+        """The whole pipeline as one runnable sequence of the six named steps."""
+        return self.front | self.back
+
+    @cached_property
+    def front(self) -> Runnable[Request, Retrieved]:
+        """condense | scope | retrieve: a request to its candidates."""
+        from langchain_core.runnables import RunnableLambda
+
+        return (
+            RunnableLambda(self.condense, name="condense")
+            | RunnableLambda(self.scope, name="scope")
+            | RunnableLambda(self.retrieve, name="retrieve")
+        )
+
+    @cached_property
+    def back(self) -> Runnable[Retrieved, str | Answer]:
+        """read | answer | enrich: the candidates to the answer's pieces and the Answer."""
+        from langchain_core.runnables import RunnableGenerator, RunnableLambda
+
+        return (
+            RunnableLambda(self.read, name="read")
+            | RunnableGenerator(_each(self.answer), name="answer")
+            | RunnableGenerator(self.enrich.__call__, name="enrich")
+        )
+
+    def stream(self, request: Request) -> Iterator[str | Answer]:
+        yield from self.chain.stream(request)
+
+    def trace(self, request: Request) -> tuple[Answer, Retrieval]:
+        """The answer with the retrieval it was read from (its candidates): for evaluation."""
+        found = self.front.invoke(request)
+        answers = [item for item in self.back.stream(found) if isinstance(item, Answer)]
+        return answers[-1], found.retrieval
+
+
+def build_pipeline(
+    settings: Settings,
+    components: IngestComponents,
+    chat_model: BaseChatModel | None,
+    workers: Executor,
+) -> Pipeline:
+    """The stages from settings and the store and model (nothing is loaded or opened here)."""
+    embedder = components.embedder
+
+    def embed(texts: Sequence[str]) -> Vectors:  # the LLM reply's support check, with the query threads
+        return embedder.embed(list(texts), threads=embedder.query_threads)
+
+    reader = Reader(settings.refusal_min_support)
+    search = HybridSearch(settings.retrieval, components.store, embedder, workers)
+    llm = (
+        LLMAnswerer(chat_model, settings.llm_timeout_s, settings.llm_max_reply_chars, embed)
+        if chat_model is not None
+        else None
+    )
+    return Pipeline(
+        condense=Condense(settings.chat_history_turns, chat_model, settings.llm_timeout_s),
+        scope=Scope(settings.question_date_filters),
+        retrieve=Retrieve(search, reader, settings.date_phrase_margin),
+        read=Read(reader),
+        answer=AnswerStage(
+            settings.answering, ExtractiveAnswerer(settings.answering, reader), llm, settings.llm_max_evidence
+        ),
+        enrich=Enrich(NewsEnricher(settings.news, components.store, embedder, workers)),
+    )
+
+
+def _each(step: Callable[[In], Iterator[Out]]) -> Callable[[Iterator[In]], Iterator[Out]]:
+    """A one-value-in, pieces-out step as the transform of a RunnableGenerator."""
+
+    def transform(values: Iterator[In]) -> Iterator[Out]:
+        for value in values:
+            yield from step(value)
+
+    return transform
+
+
+__all__ = ["STAGES", "Piece", "Pipeline", "build_pipeline"]

@@ -1,0 +1,27 @@
+"""Stage 6, enrich: the news fields of the drafted answer (syndication, corroboration, anchored
+dates, deep links, corrections: :class:`~assistant.news.enrich.NewsEnricher`). The pieces of the
+answer text pass through as they come; the drafted answer becomes the final :class:`Answer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from assistant.news.enrich import NewsEnricher
+from assistant.pipeline.answer import Piece
+from assistant.types import Answer
+
+
+class Enrich:
+    """The enrich stage (see the module doc)."""
+
+    def __init__(self, news: NewsEnricher) -> None:
+        self.news = news
+
+    def __call__(self, pieces: Iterator[Piece]) -> Iterator[str | Answer]:
+        for piece in pieces:
+            if isinstance(piece, str):
+                yield piece
+                continue
+            found = piece.retrieval
+            yield self.news.enrich(piece.answer, found.view.articles, found.vectors)
