@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ingest.settings import Settings
+from assistant.core.settings import Settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

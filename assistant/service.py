@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant.answering.llm import build_chat_model
+from assistant.core.errors import NewsdeskError, StoreLockedError
+from assistant.core.settings import Settings
+from assistant.core.types import Article
 from assistant.pipeline.chain import Pipeline, build_pipeline
 from assistant.pipeline.request import Request
 from assistant.retrieval.corpus import ArticleLookup
@@ -28,11 +31,8 @@ from assistant.text.titles import clean_title, real_title
 from assistant.types import Answer
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
-from ingest.errors import NewsdeskError, StoreLockedError
 from ingest.pipeline import IngestReport
-from ingest.settings import Settings
 from ingest.storage.records import StoredArticle, StoreStats
-from ingest.types import Article
 
 READ_WORKERS = 8  # threads for the reads of an answer that overlap others (a task never waits on another)
 

@@ -27,17 +27,17 @@ from types import TracebackType
 
 from tqdm import tqdm
 
+from assistant.core.settings import Settings
+from assistant.core.types import Article, LoadFailure, MetaValue, Span
 from ingest.embedding.embedder import Embedder, Vectors, default_threads
 from ingest.loading.articles import within_limits
 from ingest.loading.extract import over_limit
 from ingest.loading.sources import iter_articles
 from ingest.sentences import SentenceSplitter
-from ingest.settings import Settings
 from ingest.storage.records import ArticleWrite
 from ingest.storage.store import NewsStore
 from ingest.storage.stories import StoryIndex
 from ingest.storage.versions import VersionArchive
-from ingest.types import Article, LoadFailure, MetaValue, Span
 
 WORD = re.compile(r"\S+")
 SCHEME_VERSION = "1"  # bump when what is embedded per sentence changes

@@ -33,8 +33,8 @@ from assistant.answering.evidence import Evidence, evidence_block
 from assistant.answering.prompts import render
 from assistant.answering.reply import NOT_FOUND, ReplyChecker, ReplySplitter
 from assistant.answering.support import Embed
-from ingest.errors import ConfigError
-from ingest.sections import LLMSettings
+from assistant.core.errors import ConfigError
+from assistant.core.sections import LLMSettings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

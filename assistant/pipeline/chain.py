@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.llm import LLMAnswerer
 from assistant.answering.reading import Reader
+from assistant.core.settings import Settings
 from assistant.news.enrich import NewsEnricher
 from assistant.pipeline.answer import AnswerStage, Piece
 from assistant.pipeline.condense import Condense
@@ -34,7 +35,6 @@ from assistant.retrieval.retrieve import HybridSearch, Retrieval
 from assistant.types import Answer
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Vectors
-from ingest.settings import Settings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
-from ingest.errors import FeedError, NewsdeskError, StoreLockedError
+from assistant.core.errors import FeedError, NewsdeskError, StoreLockedError
+from assistant.core.sections import IngestSettings
 from ingest.feeds.registry import Feed, FeedLeases, FeedRegistry
 from ingest.feeds.sync import BUSY_RETRY_S, FeedSyncer, Progress, SyncResult, owner_name
 from ingest.pipeline import IngestPipeline
-from ingest.sections import IngestSettings
 
 logger = logging.getLogger(__name__)
 

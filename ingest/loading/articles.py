@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 
+from assistant.core.types import Article, LoadFailure, MetaValue
 from ingest.loading.extract import (
     Extracted,
     iso_date,
     over_limit,
 )
-from ingest.types import Article, LoadFailure, MetaValue
 
 Item = Article | LoadFailure
 

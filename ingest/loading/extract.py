@@ -24,8 +24,8 @@ from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject
 from trafilatura.settings import Document
 
-from ingest.errors import SourceError
-from ingest.sections import IngestSettings
+from assistant.core.errors import SourceError
+from assistant.core.sections import IngestSettings
 
 MIN_ARTICLE_WORDS = 5  # extracted text with fewer words is navigation or boilerplate, not an article
 _BLOCK_TAGS = frozenset(

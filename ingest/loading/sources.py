@@ -28,7 +28,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from ingest.errors import SourceError
+from assistant.core.errors import SourceError
+from assistant.core.sections import IngestSettings, ServerSettings
+from assistant.core.types import Article, LoadFailure, MetaValue
 from ingest.loading.articles import (
     Item,
     file_article,
@@ -63,8 +65,6 @@ from ingest.loading.feed_entries import (
 )
 from ingest.loading.fetch import Fetched, Fetcher, format_size
 from ingest.loading.files import FILE_KINDS, bounded_lines, jsonl_item, read_sidecar, walk_folder
-from ingest.sections import IngestSettings, ServerSettings
-from ingest.types import Article, LoadFailure, MetaValue
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ingest.errors import StoreError
-from ingest.sections import StoreSettings
+from assistant.core.errors import StoreError
+from assistant.core.sections import StoreSettings
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant.core.errors import NewsdeskError
+from assistant.core.settings import Settings
 from assistant.frontends.cli import answer, feeds
 from assistant.frontends.cli.commands import Handler
-from ingest.errors import NewsdeskError
-from ingest.settings import Settings
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,12 +32,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant.core.errors import ConfigError
+from assistant.core.settings import Settings
 from assistant.frontends.http.hosts import HostGuard, HostNames
 from assistant.frontends.http.ratelimit import RateLimits, RateLimitUnavailableError
 from assistant.frontends.http.responses import client_address, route_path, send_json
 from assistant.frontends.http.uploaded import UploadedFilesOnly
-from ingest.errors import ConfigError
-from ingest.settings import Settings
 
 logger = logging.getLogger(__name__)
 
