@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.answering.reading import Ranking, Reader
+from assistant.answering.short_answer import short_answer
 from assistant.core.sections import AnsweringSettings
 from assistant.retrieval.corpus import CorpusView
 from assistant.retrieval.retrieve import Candidate
 from assistant.text.lexical import content_terms
+from assistant.text.question import AnswerType, Question
 from assistant.types import Citation
 
 # A sentence opening with a personal pronoun ("Tuesday night, he picked up ...") names its subject in
@@ -55,9 +57,9 @@ class ExtractiveAnswerer:
             return Composition([], False, "nothing in the articles matches the question")
         if not ranking.answerable:
             return Composition([], False, "the closest sentences do not answer the question")
-        chosen = with_antecedent(
-            ranking.retrieval.view, self._select(ranked), self.settings.answer_max_sentences
-        )
+        view, limit = ranking.retrieval.view, self.settings.answer_max_sentences
+        selected = with_answer_after(view, self._select(ranked), ranking.retrieval.question, limit)
+        chosen = with_antecedent(view, selected, limit)
         return Composition(chosen, True)
 
     def _select(self, ranked: list[Candidate]) -> list[Candidate]:
@@ -73,6 +75,25 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(cand)
         return chosen
+
+
+def with_answer_after(
+    view: CorpusView, chosen: list[Candidate], question: Question, limit: int
+) -> list[Candidate]:
+    """When the best sentence holds no expression of the kind the question asks for (a name the
+    question lacks, for "who") and the sentence after it in its article does, that sentence follows
+    it: "Evkurov led a delegation to Damascus." goes on "The meeting, held with ... Murhaf Abu
+    Kasra, ..."; the answer keeps at most ``limit`` sentences."""
+    best = chosen[0]
+    row = best.row + 1
+    if question.answer_type is AnswerType.NONE or row >= len(view.s_doc):
+        return chosen
+    if view.s_doc[row] != view.s_doc[best.row] or view.is_boilerplate(row):
+        return chosen
+    if short_answer(question, best.text) is not None or short_answer(question, view.text(row)) is None:
+        return chosen
+    after = Candidate.at(view, row, score=best.score)
+    return [best, after, *(c for c in chosen[1:] if c.row != row)][:limit]
 
 
 def with_antecedent(view: CorpusView, chosen: list[Candidate], limit: int) -> list[Candidate]:

@@ -6,7 +6,9 @@ question's answer type (:func:`assistant.text.question.typed_spans`: names, plac
 dates) that the question does not already contain. Among them, the one chosen is the one that
 recurs most in the other candidate sentences (independent reports name the same answer), then the
 nearest to the question's words in the sentence, then the longest. No span is given when the
-question asks for no typed expression ("why", "how did") or the sentence holds none.
+question asks for no typed expression ("why", "how did") or no cited sentence holds one. A "who"
+question is answered by a person (never a city's name: ``assistant/text/cities.txt``), else an
+organisation; the first cited sentence that holds one gives it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ from dataclasses import dataclass
 
 from assistant.retrieval.retrieve import Retrieval
 from assistant.text.lexical import normalize_for_match, stem, words, wordset
-from assistant.text.question import ROLE_WORDS, WEAKER_TYPE, AnswerType, Question, strip_dateline, typed_spans
+from assistant.text.places import is_city
+from assistant.text.question import (
+    ROLE_WORDS,
+    WEAKER_TYPE,
+    AnswerType,
+    Question,
+    organisation_spans,
+    strip_dateline,
+    typed_spans,
+)
 from assistant.types import Citation, ShortAnswer
 
 PEERS = 10  # best candidates whose agreement picks between several spans
@@ -24,6 +35,13 @@ PEERS = 10  # best candidates whose agreement picks between several spans
 TITLE_WORDS = wordset(
     "deputy vice acting former interim prime foreign defense defence army navy chief state interior "
     "finance health justice first lady head top senior new late"
+    # nationalities before a title ("Russian Deputy Defense Minister ...")
+    " american russian ukrainian chinese british english french german israeli palestinian iranian "
+    "iraqi syrian turkish indian pakistani afghan japanese korean saudi egyptian mexican canadian "
+    "australian brazilian italian spanish polish dutch swedish norwegian danish finnish greek swiss "
+    "austrian belgian irish scottish welsh nigerian kenyan south-african venezuelan colombian "
+    "argentine cuban taiwanese vietnamese thai filipino indonesian lebanese jordanian qatari emirati "
+    "yemeni libyan sudanese ethiopian hungarian czech romanian serbian belarusian georgian armenian"
 )
 
 
@@ -37,17 +55,20 @@ class Span:
 
 
 def short_answer_of(retrieval: Retrieval | None, citations: Sequence[Citation]) -> ShortAnswer | None:
-    """The short answer of a composed answer: a span of its first cited sentence, with offsets into
+    """The short answer of a composed answer: a span of the first cited sentence that holds one (the
+    sentence that answers "who did he meet?" often follows the one naming him), with offsets into
     the article's canonical text; the best other candidates decide between several spans."""
     if not citations or retrieval is None:
         return None
-    first = citations[0]
     ranked = sorted(retrieval.candidates, key=lambda c: -c.score)[:PEERS]
-    span = short_answer(retrieval.question, first.sentence, [c.text for c in ranked])
-    if span is None:
-        return None
-    start = first.char_start + span.start
-    return ShortAnswer(text=span.text, doc_id=first.doc_id, char_start=start, char_end=start + len(span.text))
+    others = [c.text for c in ranked]
+    for citation in citations:
+        span = short_answer(retrieval.question, citation.sentence, others)
+        if span is not None:
+            start = citation.char_start + span.start
+            end = start + len(span.text)
+            return ShortAnswer(text=span.text, doc_id=citation.doc_id, char_start=start, char_end=end)
+    return None
 
 
 def short_answer(question: Question, sentence: str, others: Sequence[str] = ()) -> Span | None:
@@ -56,8 +77,9 @@ def short_answer(question: Question, sentence: str, others: Sequence[str] = ()) 
     if question.answer_type is AnswerType.NONE:
         return None
     spans = _spans(sentence, question, question.answer_type)
-    weaker = WEAKER_TYPE.get(question.answer_type)
-    if not spans and weaker is not None:
+    if not spans and question.answer_type is AnswerType.PERSON:  # "who": a person, else an organisation
+        spans = _found(sentence, question, organisation_spans(sentence))
+    elif not spans and (weaker := WEAKER_TYPE.get(question.answer_type)) is not None:
         spans = _spans(sentence, question, weaker)
     if not spans:
         return None
@@ -68,14 +90,23 @@ def short_answer(question: Question, sentence: str, others: Sequence[str] = ()) 
 
 def _spans(sentence: str, question: Question, kind: AnswerType) -> list[Span]:
     """Typed expressions of the sentence not already in the question, with their offsets."""
+    found = typed_spans(sentence, kind)
+    if kind is AnswerType.PERSON:  # a person's name, without the title before it, and no city's
+        names = (_without_title(t.strip(" ,;:.\"'“”‘’()"), question) for t in found)
+        found = tuple(n for n in names if not is_city(n))
+    return _found(sentence, question, found, kind)
+
+
+def _found(
+    sentence: str, question: Question, found: Sequence[str], kind: AnswerType | None = None
+) -> list[Span]:
+    """The expressions not already in the question, with their offsets in the sentence."""
     body_start = len(sentence) - len(strip_dateline(sentence))
     out: list[Span] = []
     seen: set[str] = set()
-    for text in typed_spans(sentence, kind):
+    for text in found:
         text = text.strip(" ,;:.\"'“”‘’()")
-        if kind is AnswerType.PERSON:
-            text = _without_title(text, question)
-        if not text or text.lower() in seen or not _is_new(text, question):
+        if not text or text.lower() in seen or not _is_new(text, question, kind):
             continue
         start = sentence.find(text, body_start)
         if start < 0:
@@ -104,9 +135,17 @@ def _is_title_word(token: str, question: Question) -> bool:
     )
 
 
-def _is_new(text: str, question: Question) -> bool:
+def _is_new(text: str, question: Question, kind: AnswerType | None = None) -> bool:
+    """Whether the expression says something the question does not: one of its words is not in
+    the question; for a person's name, none of its words is ("Joe Biden" does not answer "Who did
+    Biden meet?")."""
     keys = words(text)
-    return bool(keys) and any(w not in question.word_set and stem(w) not in question.word_set for w in keys)
+    if not keys:
+        return False
+    asked = [w in question.word_set or stem(w) in question.word_set for w in keys]
+    if kind is AnswerType.PERSON:
+        return not any(a for a, w in zip(asked, keys) if len(w) > 2)
+    return not all(asked)
 
 
 def _question_positions(sentence: str, question: Question) -> list[int]:

@@ -286,6 +286,11 @@ def _person_spans(sentence: str) -> list[str]:
     return [s for s in _name_spans(sentence) if not _is_place(s) and not _is_org(s)]
 
 
+def organisation_spans(sentence: str) -> list[str]:
+    """Names of organisations in ``sentence`` (a name holding an organisation word, not a place)."""
+    return [s for s in _name_spans(strip_dateline(sentence)) if _is_org(s) and not _is_place(s)]
+
+
 def _place_spans(sentence: str) -> list[str]:
     found = [m.group(0) for m in GAZETTEER_MULTI_RE.finditer(sentence)]
     return found + [s for s in _name_spans(sentence) if _is_place(s)]

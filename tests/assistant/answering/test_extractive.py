@@ -177,3 +177,12 @@ def test_reading_scores_copies_and_leaves_the_retrieval_as_it_was(sample_assista
     assert ranking.ranked and ranking.ranked[0].score != 0.0
     assert all(c.score == 0.0 and not c.features for c in retrieval.candidates)
     assert ranking.retrieval.view is retrieval.view
+
+
+def test_a_who_answer_goes_on_to_the_next_sentence_when_that_one_names_the_person(
+    sample_assistant: Assistant,
+) -> None:
+    answer = sample_assistant.ask("Who did Evkurov meet in Syria?")
+    assert answer.short_answer is not None and answer.short_answer.text == "Murhaf Abu Kasra"
+    sentences = [c.sentence for c in answer.citations]
+    assert "Evkurov" in sentences[0] and "Murhaf Abu Kasra" in sentences[1]

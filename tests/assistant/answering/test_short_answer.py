@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from assistant.answering.short_answer import short_answer
+from assistant.text.places import is_city
 from assistant.text.question import read_question
 
 
@@ -49,3 +50,26 @@ def test_a_persons_title_and_the_questions_words_before_the_name_are_left_out() 
         "Russian Deputy Defense Minister General Army Yunus-Bege Evkurov led the delegation to Damascus."
     )
     assert span_text("Who led the Russian delegation to Damascus?", sentence) == "Yunus-Bege Evkurov"
+
+
+def test_a_who_question_is_never_answered_by_a_city() -> None:
+    question = read_question("Who did Evkurov meet in Syria?")
+    sentence = "Russian Deputy Defense Minister Yunus-Bege Evkurov led a delegation to Damascus on Monday."
+    assert short_answer(question, sentence) is None
+
+
+def test_a_name_sharing_a_word_with_the_question_is_the_same_person_not_an_answer() -> None:
+    question = read_question("Who did Biden meet in Tokyo?")
+    span = short_answer(question, "President Joe Biden met Fumio Kishida, Japan's prime minister.")
+    assert span is not None and span.text == "Fumio Kishida"
+
+
+def test_a_who_question_without_a_new_person_is_answered_by_an_organisation() -> None:
+    question = read_question("Who did Evkurov meet in Syria?")
+    span = short_answer(question, "Evkurov met officials of the Syrian Defense Ministry in the capital.")
+    assert span is not None and "Ministry" in span.text
+
+
+def test_city_names_are_read_from_the_packaged_list() -> None:
+    assert is_city("Damascus") and is_city("Addis Ababa") and is_city("Damascus on Monday")
+    assert not is_city("Lloyd Austin") and not is_city("Damascus University")
