@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from types import TracebackType
 from tqdm import tqdm
 
 from assistant.core.settings import Settings
+from assistant.core.telemetry import tracing
+from assistant.core.telemetry.metrics import record_ingest, record_ingest_group
 from assistant.core.types import Article, LoadFailure, MetaValue, Span
 from ingest.embedding.embedder import Embedder, Vectors, default_threads
 from ingest.loading.articles import within_limits
@@ -197,7 +200,7 @@ class GroupWriter:
         if self._pool is None:
             write()
             return
-        self._pending, self._doc_ids = self._pool.submit(write), frozenset(doc_ids)
+        self._pending, self._doc_ids = self._pool.submit(tracing.in_context(write)), frozenset(doc_ids)
 
     def wait(self) -> None:
         """Block until the group in flight is stored (raising its error, if any)."""
@@ -292,6 +295,18 @@ class IngestPipeline:
     def _ingest_group(
         self, group: Sequence[Article | LoadFailure], report: IngestReport, writer: GroupWriter
     ) -> None:
+        """One group in a span, counted (``newsdesk_ingest_*``; added and updated when written)."""
+        started, unchanged, failed = time.perf_counter(), report.unchanged, len(report.failed)
+        with tracing.span("newsdesk.ingest.group", {"newsdesk.group_size": len(group)}):
+            self._prepare_group(group, report, writer)
+            counts = {"unchanged": report.unchanged - unchanged, "failed": len(report.failed) - failed}
+            tracing.add_attributes({f"newsdesk.{result}": n for result, n in counts.items()})
+        record_ingest(counts)
+        record_ingest_group(time.perf_counter() - started)
+
+    def _prepare_group(
+        self, group: Sequence[Article | LoadFailure], report: IngestReport, writer: GroupWriter
+    ) -> None:
         bounded = [within_limits(item, self.settings.max_article_chars) for item in group]
         articles = _dedupe([a for a in bounded if isinstance(a, Article)])
         report.failed.extend(f for f in bounded if isinstance(f, LoadFailure))
@@ -361,6 +376,10 @@ class IngestPipeline:
         for item in prepared:
             report.sentences += len(item.spans)
             _count(report, item)
+        updated = sum(item.is_update for item in prepared)
+        record_ingest(
+            {"added": len(prepared) - updated, "updated": updated}, sum(len(p.spans) for p in prepared)
+        )
 
 
 def _count(report: IngestReport, item: PreparedArticle) -> None:
