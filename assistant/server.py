@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     add_feed_routes(api, feeds)
     if settings.metrics_enabled and not settings.metrics_port:
         add_metrics_route(api, [ArchiveCollector(assistant.components.store, feeds.registry)])
-    api.add_middleware(RequestMetrics)  # outermost: the guards' refusals are counted too
+    api.add_middleware(RequestMetrics, router=api.router)  # outermost: the guards' refusals are counted too
     app = mount_ui(api, build_ui(assistant, settings, feeds), settings)
     if settings.feeds_sync:
         sync_feeds_while_serving(app, feeds)  # the serving process syncs the followed feeds

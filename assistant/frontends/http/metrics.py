@@ -17,13 +17,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Match, Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.core.errors import NewsdeskError
@@ -42,21 +42,37 @@ logger = logging.getLogger(__name__)
 METRICS_PATH = "/metrics"
 
 
-def route_template(scope: Scope) -> str:
-    """The template of the route that answered (``/api/documents/{doc_id:path}``); ``ui`` for the
-    UI's own requests that matched no route of it, ``unmatched`` for an API path of no route."""
+def route_template(scope: Scope, routes: Sequence[BaseRoute] = ()) -> str:
+    """The template of the route that answered (``/api/documents/{doc_id:path}``), or that would
+    have, for a request refused before it reached one (401, 429); ``ui`` for the UI's requests
+    that matched no route of it, ``unmatched`` for an API path of no route."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(path, str) and path and not isinstance(route, Mount):
         return path
+    for candidate in _flat(routes):
+        if candidate.matches(scope)[0] is not Match.NONE:
+            return str(getattr(candidate, "path", "unmatched"))
     return "unmatched" if route_path(scope).startswith("/api/") else "ui"
+
+
+def _flat(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """The routes with a path template, those of included routers too (FastAPI keeps an included
+    router as one route, whose ``original_router`` has them); not the UI's mount."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _flat(included.routes)
+        elif isinstance(getattr(route, "path", None), str) and not isinstance(route, Mount):
+            yield route
 
 
 class RequestMetrics:
     """Counts and times every HTTP request by route template, method and status, in a span."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, router: Router) -> None:
         self.app = app
+        self.router = router  # read per request: routes added after the middleware count too
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,12 +94,12 @@ class RequestMetrics:
             with span(f"{method} request", {"http.request.method": method}) as current:
                 await self.app(scope, receive, send_status)
                 if current is not None:
-                    current.update_name(f"{method} {route_template(scope)}")
-                    current.set_attributes(
-                        {"http.route": route_template(scope), "http.response.status_code": status[0]}
-                    )
+                    route = route_template(scope, self.router.routes)
+                    current.update_name(f"{method} {route}")
+                    current.set_attributes({"http.route": route, "http.response.status_code": status[0]})
         finally:
-            record_request(route_template(scope), method, status[0], time.perf_counter() - started)
+            route = route_template(scope, self.router.routes)
+            record_request(route, method, status[0], time.perf_counter() - started)
 
 
 class ArchiveCollector:
