@@ -67,7 +67,7 @@ def answers_by_worker(folder: Path, scratch: Path) -> dict[str, float]:
     files: dict[str, list[Path]] = defaultdict(list)
     for path in folder.glob("*.db"):
         files[path.stem.rsplit("_", 1)[-1]].append(path)
-    found = {}
+    found: dict[str, float] = {}
     for pid, paths in files.items():
         alone = scratch / pid
         alone.mkdir(parents=True)
