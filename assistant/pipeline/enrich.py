@@ -25,7 +25,8 @@ class Enrich:
                 yield piece
                 continue
             found = piece.retrieval
-            with span("newsdesk.enrich", {"langchain.run_name": "enrich"}):  # not across the pull above
+            # the stage's span covers its own work, not the wait for the pieces (assistant/pipeline/chain.py)
+            with span("newsdesk.enrich", {"langchain.run_name": "enrich"}):
                 answer = self.news.enrich(piece.answer, found.view.articles, found.vectors)
                 add_attributes({"newsdesk.citations": len(answer.citations)})
             yield answer
