@@ -25,10 +25,7 @@ from typing import TYPE_CHECKING, Any
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 if TYPE_CHECKING:
-    from assistant.pipeline.request import Request
-    from assistant.service import Assistant, create_assistant
-    from assistant.types import Answer, ChatTurn, Citation, Filters, ShortAnswer
-    from ingest.errors import (
+    from assistant.core.errors import (
         ConfigError,
         DocumentNotFoundError,
         FetchError,
@@ -37,9 +34,12 @@ if TYPE_CHECKING:
         StoreError,
         StoreLockedError,
     )
+    from assistant.core.settings import Settings
+    from assistant.core.types import Article
+    from assistant.pipeline.request import Request
+    from assistant.service import Assistant, create_assistant
+    from assistant.types import Answer, ChatTurn, Citation, Filters, ShortAnswer
     from ingest.pipeline import IngestReport
-    from ingest.settings import Settings
-    from ingest.types import Article
 
 _HOMES = {
     "Assistant": "assistant.service",
@@ -50,16 +50,16 @@ _HOMES = {
     "Citation": "assistant.types",
     "Filters": "assistant.types",
     "ShortAnswer": "assistant.types",
-    "Article": "ingest.types",
+    "Article": "assistant.core.types",
     "IngestReport": "ingest.pipeline",
-    "Settings": "ingest.settings",
-    "NewsdeskError": "ingest.errors",
-    "ConfigError": "ingest.errors",
-    "DocumentNotFoundError": "ingest.errors",
-    "FetchError": "ingest.errors",
-    "ModelError": "ingest.errors",
-    "StoreError": "ingest.errors",
-    "StoreLockedError": "ingest.errors",
+    "Settings": "assistant.core.settings",
+    "NewsdeskError": "assistant.core.errors",
+    "ConfigError": "assistant.core.errors",
+    "DocumentNotFoundError": "assistant.core.errors",
+    "FetchError": "assistant.core.errors",
+    "ModelError": "assistant.core.errors",
+    "StoreError": "assistant.core.errors",
+    "StoreLockedError": "assistant.core.errors",
 }
 
 __all__ = [

@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from assistant.core.errors import InvalidQuestionError, SourceError
 from assistant.pipeline.condense import strip_markers
 from assistant.pipeline.request import Mode, Request
 from assistant.text.dates import parse_day
 from assistant.text.lexical import contains_answer, contains_normalized, normalize_for_match
 from assistant.text.question import check_text
 from assistant.types import Answer
-from ingest.errors import InvalidQuestionError, SourceError
 
 if TYPE_CHECKING:
     from assistant.service import Assistant

@@ -24,11 +24,11 @@ import numpy as np
 import numpy.typing as npt
 
 from assistant.answering.ranking import FEATURES, META_FILE, MODEL_FILE, candidate_features
+from assistant.core.settings import Settings
 from assistant.evaluate import QuestionItem, read_questions
 from assistant.text.dates import parse_day
 from assistant.text.lexical import contains_normalized
 from assistant.text.question import read_question
-from ingest.settings import Settings
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

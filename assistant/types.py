@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from ingest.types import safe_url
+from assistant.core.types import safe_url
 
 
 def _web_url(url: str) -> str:

@@ -51,7 +51,7 @@ RECIPE_CHUNK, RECIPE_OVERLAP = 1000, 200
 
 # --- workers (each runs in its own process) ------------------------------------------------------
 def our_settings(args: argparse.Namespace) -> Any:
-    from ingest.settings import Settings
+    from assistant.core.settings import Settings
 
     extra: dict[str, Any] = {"embed_precision": args.precision} if args.precision else {}
     if args.batch_size:
@@ -65,10 +65,10 @@ def our_settings(args: argparse.Namespace) -> Any:
 
 def pipeline_texts(articles_file: Path, settings: Any) -> list[str]:
     """Exactly what our pipeline embeds: each article's title (or lead), then its sentence texts."""
+    from assistant.core.types import Article
     from ingest.loading.sources import iter_articles
     from ingest.pipeline import embedding_texts_for
     from ingest.sentences import SentenceSplitter
-    from ingest.types import Article
 
     splitter = SentenceSplitter()
     heads: list[str] = []
@@ -83,9 +83,9 @@ def pipeline_texts(articles_file: Path, settings: Any) -> list[str]:
 
 def count_tokens(texts: Sequence[str]) -> int:
     """Tokens the model sees for ``texts`` (special tokens included, truncated like the model)."""
+    from assistant.core.settings import DEFAULT_MODEL
     from ingest.embedding.embedder import resolve_model_path
     from ingest.embedding.encoder import load_tokenizer, read_layout
-    from ingest.settings import DEFAULT_MODEL
 
     folder = Path(resolve_model_path(DEFAULT_MODEL))
     layout = read_layout(folder)
@@ -122,8 +122,8 @@ def work_recipe(args: argparse.Namespace) -> dict[str, Any]:
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+    from assistant.core.settings import DEFAULT_MODEL
     from ingest.embedding.embedder import resolve_model_path
-    from ingest.settings import DEFAULT_MODEL
 
     embeddings = HuggingFaceEmbeddings(model_name=resolve_model_path(DEFAULT_MODEL))
     embeddings.embed_query("Warm-up sentence for the model.")

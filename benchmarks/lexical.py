@@ -52,12 +52,12 @@ WEEK_S = 7 * 86400
 
 def load_records(paths: Sequence[Path], limit: int | None) -> Iterator[Any]:
     """IndexedArticle records of the articles in ``paths`` (first ``limit`` in all), as ingest reads them."""
+    from assistant.core.settings import Settings
+    from assistant.core.types import Article
     from ingest.loading.sources import iter_articles
     from ingest.pipeline import published_timestamp
     from ingest.sentences import split_sentences
-    from ingest.settings import Settings
     from ingest.storage.lexical_records import IndexedArticle
-    from ingest.types import Article
 
     settings = Settings(store_dir=Path(tempfile.gettempdir()) / "unused-store")
     count = 0

@@ -79,8 +79,8 @@ def read_questions(path: Path, limit: int) -> list[str]:
 
 # --- workers (each runs in its own process) ------------------------------------------------------
 def work_warm(args: argparse.Namespace) -> dict[str, Any]:
+    from assistant.core.settings import Settings
     from assistant.service import create_assistant
-    from ingest.settings import Settings
 
     assistant = create_assistant(Settings(store_dir=Path(args.store)))
     assistant.warm_up()
@@ -104,8 +104,8 @@ def work_warm(args: argparse.Namespace) -> dict[str, Any]:
 
 def work_cold(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
+    from assistant.core.settings import Settings
     from assistant.service import create_assistant
-    from ingest.settings import Settings
 
     imported = time.perf_counter()
     assistant = create_assistant(Settings(store_dir=Path(args.store)))
@@ -138,8 +138,8 @@ def recipe_store(folder: Path, articles: Path) -> Any:
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+    from assistant.core.settings import DEFAULT_MODEL
     from ingest.embedding.embedder import resolve_model_path
-    from ingest.settings import DEFAULT_MODEL
 
     embeddings = HuggingFaceEmbeddings(model_name=resolve_model_path(DEFAULT_MODEL))
     if (folder / "chroma.sqlite3").exists():

@@ -386,8 +386,8 @@ def recipe_worker(store: Path, questions: Sequence[str]) -> dict[str, Any]:
     from langchain_chroma import Chroma
     from langchain_huggingface import HuggingFaceEmbeddings
 
+    from assistant.core.settings import DEFAULT_MODEL
     from ingest.embedding.embedder import resolve_model_path
-    from ingest.settings import DEFAULT_MODEL
 
     embeddings = HuggingFaceEmbeddings(model_name=resolve_model_path(DEFAULT_MODEL))
     recipe = Chroma(

@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ingest.errors import ConfigError
+from assistant.core.errors import ConfigError
+from assistant.core.types import Span
 from ingest.sentences import DEFAULT_ENGINE, ENGINES, SentenceSplitter, make_engine
-from ingest.types import Span
 
 REPO = Path(__file__).resolve().parents[1]
 GOLD = REPO / "tests" / "fixtures" / "sentences_gold.json"

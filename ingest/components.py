@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assistant.core.settings import Settings
 from ingest.embedding.embedder import Embedder
 from ingest.pipeline import IngestPipeline
 from ingest.sentences import SentenceSplitter
-from ingest.settings import Settings
 from ingest.storage.store import NewsStore
 
 

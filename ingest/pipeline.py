@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
@@ -33,6 +34,10 @@ from itertools import chain, islice
 
 from tqdm import tqdm
 
+from assistant.core.settings import Settings
+from assistant.core.telemetry import tracing
+from assistant.core.telemetry.metrics import record_ingest, record_ingest_group
+from assistant.core.types import Article, LoadFailure, MetaValue, Skipped, Span
 from ingest.embedding.embedder import Embedder, Vectors, default_threads
 from ingest.loading.articles import Item, within_limits
 from ingest.loading.crawl import SitemapRequest, iter_sitemaps
@@ -40,14 +45,12 @@ from ingest.loading.extract import over_limit
 from ingest.loading.sources import Meters, iter_articles
 from ingest.loading.warc import Meter
 from ingest.sentences import SentenceSplitter
-from ingest.settings import Settings
 from ingest.storage.records import ArticleWrite
 from ingest.storage.revisions import OLDER_VERSION, is_older
 from ingest.storage.store import NewsStore
 from ingest.storage.stories import StoryIndex
 from ingest.storage.versions import VersionArchive
 from ingest.storage.writer import GroupWriter
-from ingest.types import Article, LoadFailure, MetaValue, Skipped, Span
 
 WORD = re.compile(r"\S+")
 SCHEME_VERSION = "1"  # bump when what is embedded per sentence changes
@@ -266,6 +269,16 @@ class IngestPipeline:
             self.versions.forget(doc_id)
 
     def _ingest_group(self, group: Sequence[Item], report: IngestReport, writer: GroupWriter) -> None:
+        """One group in a span, counted (``newsdesk_ingest_*``; added and updated when written)."""
+        started, unchanged, failed = time.perf_counter(), report.unchanged, len(report.failed)
+        with tracing.span("newsdesk.ingest.group", {"newsdesk.group_size": len(group)}):
+            self._prepare_group(group, report, writer)
+            counts = {"unchanged": report.unchanged - unchanged, "failed": len(report.failed) - failed}
+            tracing.add_attributes({f"newsdesk.{result}": n for result, n in counts.items()})
+        record_ingest(counts)
+        record_ingest_group(time.perf_counter() - started)
+
+    def _prepare_group(self, group: Sequence[Item], report: IngestReport, writer: GroupWriter) -> None:
         bounded = [within_limits(item, self.settings.max_article_chars) for item in group]
         report.failed.extend(f for f in bounded if isinstance(f, LoadFailure))
         report.skipped.update(s.reason for s in bounded if isinstance(s, Skipped))
@@ -343,6 +356,10 @@ class IngestPipeline:
         for item in prepared:
             report.sentences += len(item.spans)
             _count(report, item)
+        updated = sum(item.is_update for item in prepared)
+        record_ingest(
+            {"added": len(prepared) - updated, "updated": updated}, sum(len(p.spans) for p in prepared)
+        )
 
 
 def _count(report: IngestReport, item: PreparedArticle) -> None:

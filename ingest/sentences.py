@@ -20,8 +20,8 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import Any, Protocol
 
-from ingest.errors import ConfigError
-from ingest.types import Span
+from assistant.core.errors import ConfigError
+from assistant.core.types import Span
 
 ENGINES: tuple[str, ...] = ("blingfire", "pysbd", "syntok")
 DEFAULT_ENGINE = "blingfire"

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ingest.settings import Settings
+from assistant.core.settings import Settings
 from tests.server_process import ServerProcess
 
 HOST = "127.0.0.1"

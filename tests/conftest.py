@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from assistant.core.settings import DEFAULT_MODEL, Settings
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
-from ingest.settings import DEFAULT_MODEL, Settings
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Page

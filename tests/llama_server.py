@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest.settings import Settings
+from assistant.core.settings import Settings
 from tests.chroma_server import HOST, free_port
 from tests.server_process import ServerProcess
 

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.answering.reading import Ranking, Reader
+from assistant.core.sections import AnsweringSettings
 from assistant.retrieval.corpus import CorpusView
 from assistant.retrieval.retrieve import Candidate
 from assistant.text.lexical import content_terms
 from assistant.types import Citation
-from ingest.sections import AnsweringSettings
 
 # A sentence opening with a personal pronoun ("Tuesday night, he picked up ...") names its subject in
 # the sentence before it.

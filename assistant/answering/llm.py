@@ -28,13 +28,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assistant.answering.bounded import DeadlinePassed, within
+from assistant.answering.bounded import DeadlinePassed, within, within_call
 from assistant.answering.evidence import Evidence, evidence_block
 from assistant.answering.prompts import render
 from assistant.answering.reply import NOT_FOUND, ReplyChecker, ReplySplitter
 from assistant.answering.support import Embed
-from ingest.errors import ConfigError
-from ingest.sections import LLMSettings
+from assistant.core.errors import ConfigError
+from assistant.core.sections import LLMSettings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -119,7 +119,7 @@ class LLMAnswerer:
         messages = answer_messages(question, evidence)
         at_token_limit = False
         try:
-            for chunk in within(self.timeout_s, lambda: self.chat_model.stream(messages), "newsdesk-llm"):
+            for chunk in within(self.timeout_s, lambda: self.chat_model.astream(messages)):
                 at_token_limit = at_token_limit or chunk.response_metadata.get("finish_reason") == "length"
                 piece = _chunk_text(chunk.content)
                 room = self.max_chars - reply.length
@@ -220,8 +220,8 @@ def condense_with_llm(
     fence = f"CHAT-{secrets.token_hex(6)}"
     prompt = render("condense", fence=fence, history="\n".join(history_lines), question=question)
     try:
-        replies = within(timeout_s, lambda: iter([chat_model.invoke([HumanMessage(content=prompt)])]))
-        text = " ".join(_chunk_text(next(replies).content).split())
+        reply = within_call(timeout_s, lambda: chat_model.ainvoke([HumanMessage(content=prompt)]))
+        text = " ".join(_chunk_text(reply.content).split())
     except Exception:  # the heuristic standalone question is the fallback
         return None
     if not text or len(text) > 400 or fence in text:

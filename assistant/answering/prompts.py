@@ -10,7 +10,7 @@ import string
 from functools import lru_cache
 from importlib import resources
 
-from ingest.errors import ConfigError
+from assistant.core.errors import ConfigError
 
 PROMPTS_PACKAGE = "prompts"
 

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from assistant.core.errors import ConfigError
 from assistant.retrieval.corpus import CorpusView
 from assistant.text.question import AnswerType, Question, answer_type_score, novel_spans
-from ingest.errors import ConfigError
 
 if TYPE_CHECKING:
     from assistant.retrieval.retrieve import Candidate, Retrieval

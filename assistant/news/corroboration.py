@@ -23,13 +23,13 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from assistant.core.sections import NewsSettings
 from assistant.retrieval.corpus import ArticleLookup
 from assistant.retrieval.retrieve import DenseHit, nearest_records
 from assistant.retrieval.syndicated import story_of
 from assistant.text.lexical import content_terms
 from assistant.types import Citation, CitationRef, Corroboration
 from ingest.embedding.embedder import Embedder, Vectors
-from ingest.sections import NewsSettings
 from ingest.storage.records import SentenceRecord, StoredArticle
 from ingest.storage.spans import sentence_arrays, span_of
 from ingest.storage.store import NewsStore

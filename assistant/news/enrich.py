@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.core.sections import NewsSettings
 from assistant.news.corrections import CorrectionChecker, CorrectionFlag
 from assistant.news.corroboration import Corroborator, outlet_of
 from assistant.news.deeplink import deep_link
@@ -26,7 +27,6 @@ from assistant.retrieval.syndicated import story_of
 from assistant.text.dates import anchor_dates, asks_for_latest, newest
 from assistant.types import Answer, Citation
 from ingest.embedding.embedder import Embedder, Vectors
-from ingest.sections import NewsSettings
 from ingest.storage.records import StoredArticle, sentence_id
 from ingest.storage.spans import index_at, sentence_arrays
 from ingest.storage.store import NewsStore

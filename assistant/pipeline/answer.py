@@ -28,12 +28,12 @@ from assistant.answering.llm import LLMAnswerer, LLMOutcome
 from assistant.answering.newest import NewestFirst, answers_as_well, prefer_newest
 from assistant.answering.reading import Ranking
 from assistant.answering.short_answer import short_answer_of
+from assistant.core.sections import AnsweringSettings
 from assistant.pipeline.read import Reading
 from assistant.pipeline.request import Mode, Trail, ms_since
 from assistant.retrieval.retrieve import Candidate, Retrieval
 from assistant.text.dates import asks_for_latest
 from assistant.types import Answer, Citation
-from ingest.sections import AnsweringSettings
 
 NO_LLM = "LLM mode is not configured (set llm_base_url); this is the extractive answer."
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
+from assistant.core.types import MetaValue
 from ingest.storage.chroma import chroma_call
 from ingest.storage.lexical_tantivy import TantivyLexicalIndex
 from ingest.storage.records import StoredArticle, stored_article
@@ -29,7 +30,6 @@ from ingest.storage.spans import sentence_arrays
 from ingest.storage.store import NewsStore
 from ingest.storage.tantivy_schema import line_key
 from ingest.terms import content_terms
-from ingest.types import MetaValue
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from assistant.core.errors import FilterError
 from assistant.types import Filters
-from ingest.errors import FilterError
 from ingest.storage.lexical_records import SearchFilters
 
 

@@ -22,13 +22,13 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from assistant.core.sections import RetrievalSettings
 from assistant.retrieval.corpus import ArticleReads, CorpusView, SentenceVectors, build_view
 from assistant.retrieval.filters import FilterSpec
 from assistant.retrieval.syndicated import collapse_syndicated, story_of
 from assistant.text.question import Question, read_question
 from assistant.types import Filters
 from ingest.embedding.embedder import Embedder, Vectors
-from ingest.sections import RetrievalSettings
 from ingest.storage.chroma import chroma_call
 from ingest.storage.lexical_records import Hit, SentenceKey
 from ingest.storage.lexical_tantivy import TantivyLexicalIndex

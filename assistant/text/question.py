@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
+from assistant.core.errors import InvalidQuestionError
 from assistant.text.lexical import content_terms, stem, words, wordset
 from assistant.types import ChatTurn
-from ingest.errors import InvalidQuestionError
 
 LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 

@@ -32,9 +32,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant.core.errors import LexicalIndexError
 from benchmarks.baselines.fts5_records import ArticleInfo, Sentence, filter_sql, line_hash, match_expression
 from benchmarks.baselines.fts5_sql import Database, check_schema, create_schema, has_schema
-from ingest.errors import LexicalIndexError
 from ingest.storage.lexical_records import Hit, IndexedArticle, SearchFilters, SentenceKey
 
 __all__ = [

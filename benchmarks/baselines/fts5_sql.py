@@ -1,5 +1,5 @@
 """The SQLite side of the FTS5 baseline index: its schema, and one connection wrapper that bounds time
-and maps every sqlite3 error to :class:`~ingest.errors.LexicalIndexError` naming the file.
+and maps every sqlite3 error to :class:`~assistant.core.errors.LexicalIndexError` naming the file.
 
 Every statement is bounded twice: waiting for another process's write lock by the busy timeout,
 and running by a deadline checked from SQLite's progress handler (a statement that runs past it is
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import LexicalIndexError
+from assistant.core.errors import LexicalIndexError
 
 SCHEMA_VERSION = "1"
 PROGRESS_STEPS = 2000  # SQLite VM instructions between two deadline checks

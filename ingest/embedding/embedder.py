@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
-from ingest.errors import ConfigError, ModelError
-from ingest.settings import DEFAULT_MODEL
+from assistant.core.errors import ConfigError, ModelError
+from assistant.core.settings import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -25,13 +25,13 @@ from typing import Any
 
 import httpx
 
-from ingest.errors import FeedError, FeedNotFoundError
+from assistant.core.errors import FeedError, FeedNotFoundError
+from assistant.core.sections import IngestSettings
+from assistant.core.types import MetaValue
 from ingest.loading.articles import stable_id
-from ingest.sections import IngestSettings
 from ingest.storage.records import ID_SEP
 from ingest.storage.sidecar import SideCollection, placeholder_vectors
 from ingest.storage.store import NewsStore
-from ingest.types import MetaValue
 
 _EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$", re.IGNORECASE)
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}

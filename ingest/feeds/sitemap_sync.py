@@ -24,14 +24,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from assistant.core.sections import IngestSettings, ServerSettings
+from assistant.core.types import Article, LoadFailure, Skipped
 from ingest.feeds.registry import Feed, FeedRegistry, ItemMemory
 from ingest.loading.articles import Item, stable_id, url_doc_id
 from ingest.loading.crawl import SitemapCrawler, newest_first
 from ingest.loading.fetch import Fetcher, conditional_headers
 from ingest.loading.sitemaps import SitemapEntry
 from ingest.pipeline import IngestReport
-from ingest.sections import IngestSettings, ServerSettings
-from ingest.types import Article, LoadFailure, Skipped
 
 WINDOW_S = 2 * 86400.0  # sitemap dates are often days only: a page of the day of the last sync is new
 Progress = Callable[[int, int], None]

@@ -36,15 +36,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ingest.errors import NewsdeskError, StoreLockedError
+from assistant.core.errors import NewsdeskError, StoreLockedError
+from assistant.core.sections import IngestSettings
+from assistant.core.types import Article, LoadFailure
 from ingest.feeds.registry import SITEMAP, Feed, FeedRegistry, ItemMemory
 from ingest.feeds.sitemap_sync import SitemapPoller
 from ingest.loading.feed_entries import entry_link, parse_feed, wants_page
 from ingest.loading.fetch import Fetcher, conditional_headers
 from ingest.loading.sources import SourceLoader
 from ingest.pipeline import IngestPipeline, IngestReport
-from ingest.sections import IngestSettings
-from ingest.types import Article, LoadFailure
 
 logger = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 
 import httpx
 
+from assistant.core.types import Article, LoadFailure, MetaValue, Skipped
 from ingest.loading.extract import (
     Extracted,
     over_limit,
 )
-from ingest.types import Article, LoadFailure, MetaValue, Skipped
 
 Item = Article | LoadFailure | Skipped
 StoredLookup = Callable[[Sequence[str]], Mapping[str, Mapping[str, MetaValue]]]

@@ -26,7 +26,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import islice
 
-from ingest.errors import FetchError, SourceError, UnwantedTypeError
+from assistant.core.errors import FetchError, SourceError, UnwantedTypeError
+from assistant.core.sections import IngestSettings, ServerSettings
+from assistant.core.types import LoadFailure, Skipped
 from ingest.loading.articles import (
     Item,
     StoredLookup,
@@ -49,8 +51,6 @@ from ingest.loading.page_kind import (
 )
 from ingest.loading.polite import PoliteFetcher, RobotsRefusal
 from ingest.loading.sitemaps import SitemapEntry, parse_sitemap
-from ingest.sections import IngestSettings, ServerSettings
-from ingest.types import LoadFailure, Skipped
 
 MAX_DEPTH = 3  # an index of indexes of sitemaps; the protocol itself allows one level
 SITEMAP_TYPES = ACCEPTED_TYPES | {"application/gzip", "application/x-gzip", "application/octet-stream"}

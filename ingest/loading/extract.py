@@ -24,10 +24,10 @@ from pypdf.generic import ArrayObject, DictionaryObject
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
-from ingest.errors import SourceError
+from assistant.core.errors import SourceError
+from assistant.core.sections import IngestSettings
 from ingest.loading.dates import safe_iso
 from ingest.loading.page_metadata import PageMetadata, page_metadata
-from ingest.sections import IngestSettings
 
 MIN_ARTICLE_WORDS = 5  # extracted text with fewer words is navigation or boilerplate, not an article
 _BLOCK_TAGS = frozenset(

@@ -12,7 +12,7 @@ from typing import Any
 
 import feedparser
 
-from ingest.errors import SourceError
+from assistant.core.errors import SourceError
 from ingest.loading.dates import iso_from_struct_time
 from ingest.loading.extract import (
     Extracted,

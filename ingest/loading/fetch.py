@@ -32,9 +32,9 @@ from urllib.parse import urljoin
 
 import httpx
 
-from ingest.errors import FetchError, UnwantedTypeError
-from ingest.sections import IngestSettings, ServerSettings
-from ingest.setting_values import normal_host
+from assistant.core.errors import FetchError, UnwantedTypeError
+from assistant.core.sections import IngestSettings, ServerSettings
+from assistant.core.setting_values import normal_host
 
 ACCEPTED_TYPES = frozenset(
     {

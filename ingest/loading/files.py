@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ingest.errors import SourceError
+from assistant.core.errors import SourceError
+from assistant.core.types import Article, LoadFailure, safe_url
 from ingest.loading.articles import (
     Item,
     host_of,
@@ -25,7 +26,6 @@ from ingest.loading.extract import (
     decode_utf8,
     split_authors,
 )
-from ingest.types import Article, LoadFailure, safe_url
 
 ARCHIVE_SUFFIXES = (".warc.gz", ".warc", ".arc.gz", ".arc")  # web archives: ingest/loading/warc.py
 

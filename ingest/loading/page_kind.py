@@ -3,7 +3,7 @@
 A web archive or a sitemap holds every page of a site: index and section pages, tag pages,
 paywall stubs, redirects, 404s, images. A page named on the command line or in a feed is taken as
 asked; a page found in bulk is first judged here, and what is not an article becomes a
-:class:`~ingest.types.Skipped` with one of these reasons (the ingest report counts each):
+:class:`~assistant.core.types.Skipped` with one of these reasons (the ingest report counts each):
 
 * ``redirect`` (a 3xx capture), ``HTTP 404`` (any 4xx/5xx status), ``not HTML`` (another media
   type, or no HTTP response: ``dns:`` records);
@@ -26,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from assistant.core.sections import IngestSettings
 from ingest.loading.extract import Page
-from ingest.sections import IngestSettings
 
 LISTING_TYPES = frozenset({"CollectionPage", "ItemList", "SearchResultsPage"})
 LISTING_PARENTS = frozenset(

@@ -28,8 +28,8 @@ from urllib.parse import urljoin
 
 from lxml.html import HtmlElement
 
+from assistant.core.types import safe_url
 from ingest.loading.dates import safe_iso
-from ingest.types import safe_url
 
 ARTICLE_TYPES = frozenset(
     {

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
-from ingest.errors import FetchError
+from assistant.core.errors import FetchError
+from assistant.core.sections import IngestSettings
 from ingest.loading.fetch import ACCEPTED_TYPES, Fetched, Fetcher
-from ingest.sections import IngestSettings
 
 MAX_CRAWL_DELAY_S = 60.0
 ROBOTS_MAX_BYTES = 512 * 1024  # what RFC 9309 asks a crawler to read at least

@@ -21,10 +21,10 @@ from typing import Any
 
 from lxml import etree
 
-from ingest.errors import SourceError
+from assistant.core.errors import SourceError
+from assistant.core.types import safe_url
 from ingest.loading.dates import safe_iso, timestamp
 from ingest.loading.fetch import format_size
-from ingest.types import safe_url
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ROOTS = ("urlset", "sitemapindex")

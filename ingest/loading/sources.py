@@ -29,7 +29,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from ingest.errors import SourceError
+from assistant.core.errors import SourceError
+from assistant.core.sections import IngestSettings, ServerSettings
+from assistant.core.types import Article, LoadFailure, MetaValue
 from ingest.loading.articles import (
     Item,
     StoredLookup,
@@ -73,8 +75,6 @@ from ingest.loading.files import (
     walk_folder,
 )
 from ingest.loading.warc import ArchiveReader, Meter, is_archive
-from ingest.sections import IngestSettings, ServerSettings
-from ingest.types import Article, LoadFailure, MetaValue
 
 Meters = Callable[[str, int], Meter]
 """A meter for one file (its name and size in bytes): how the pipeline shows WARC progress by bytes."""

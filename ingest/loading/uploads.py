@@ -25,12 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from ingest.errors import UploadError, UploadTooLargeError, UploadTypeError
+from assistant.core.errors import UploadError, UploadTooLargeError, UploadTypeError
+from assistant.core.settings import Settings
+from assistant.core.types import Article, LoadFailure
 from ingest.loading.articles import path_doc_id, stable_id
 from ingest.loading.files import FILE_KINDS
 from ingest.loading.sources import iter_articles
-from ingest.settings import Settings
-from ingest.types import Article, LoadFailure
 
 MAX_NAME_CHARS = 100
 MAX_FIELD_BYTES = 64 * 1024

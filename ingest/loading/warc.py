@@ -35,7 +35,9 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataException
 
-from ingest.errors import ArchiveError, SourceError
+from assistant.core.errors import ArchiveError, SourceError
+from assistant.core.sections import IngestSettings
+from assistant.core.types import LoadFailure, Skipped
 from ingest.loading.articles import Item, StoredLookup, make_article, outlet_name, url_doc_id
 from ingest.loading.dates import safe_iso, timestamp
 from ingest.loading.extract import ExtractLimits, read_page
@@ -50,8 +52,6 @@ from ingest.loading.page_kind import (
     skip_reason,
     status_reason,
 )
-from ingest.sections import IngestSettings
-from ingest.types import LoadFailure, Skipped
 
 REVISIT = "revisit (the payload of an earlier capture)"
 _CHUNK = 1 << 16

@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import BackupError
-from ingest.sections import StoreSettings
+from assistant.core.errors import BackupError
+from assistant.core.sections import StoreSettings
 from ingest.storage.chroma import parse_major_minor
 from ingest.storage.locks import MARKER_FILES, ensure_not_served, folder_write_lock
 from ingest.storage.store import NewsStore

@@ -39,8 +39,9 @@ import numpy.typing as npt
 from filelock import FileLock
 from tqdm import tqdm
 
-from ingest.errors import LexicalIndexError
-from ingest.sections import StoreSettings
+from assistant.core.errors import LexicalIndexError
+from assistant.core.sections import StoreSettings
+from assistant.core.types import MetaValue
 from ingest.storage.chroma import chroma_call, store_where
 from ingest.storage.lexical_records import IndexedArticle
 from ingest.storage.lexical_tantivy import LexicalIndexUnreadableError, TantivyLexicalIndex
@@ -53,7 +54,6 @@ from ingest.storage.records import (
 from ingest.storage.spans import committed_sentences
 from ingest.storage.tantivy_schema import tantivy_path
 from ingest.terms import ANALYZER_NAME, content_terms
-from ingest.types import MetaValue
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection

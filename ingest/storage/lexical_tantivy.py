@@ -35,7 +35,7 @@ from pathlib import Path
 
 import tantivy
 
-from ingest.errors import LexicalIndexError
+from assistant.core.errors import LexicalIndexError
 from ingest.storage.lexical_records import Hit, IndexedArticle, SearchFilters, SentenceKey
 from ingest.storage.tantivy_schema import (
     INDEX_DIR,

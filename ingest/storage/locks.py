@@ -27,8 +27,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from ingest.errors import StoreLockedError, StoreServedError
-from ingest.sections import StoreSettings
+from assistant.core.errors import StoreLockedError, StoreServedError
+from assistant.core.sections import StoreSettings
 
 LOCK_FILE = ".newsdesk-write.lock"
 SERVE_LOCK_FILE = ".newsdesk-serve.lock"

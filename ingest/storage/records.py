@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from assistant.core.types import MetaValue, Span
 from ingest.embedding.embedder import Vectors
-from ingest.types import MetaValue, Span
 
 ID_SEP = "|"
 IntArray = npt.NDArray[np.int64]

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from assistant.core.types import MetaValue
 from ingest.loading.dates import timestamp
 from ingest.loading.page_kind import OLDER_VERSION
-from ingest.types import MetaValue
 
 __all__ = ["OLDER_VERSION", "is_older"]
 _ORDERED_BY = ("modified", "captured")

@@ -38,9 +38,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
+from assistant.core.errors import DocumentNotFoundError, StoreError
+from assistant.core.sections import StoreSettings
+from assistant.core.types import MetaValue
 from ingest.embedding.embedder import Vectors
-from ingest.errors import DocumentNotFoundError, StoreError
-from ingest.sections import StoreSettings
 from ingest.storage.chroma import chroma_call, make_client, store_where
 from ingest.storage.lexical_sync import LexicalSync
 from ingest.storage.lexical_tantivy import TantivyLexicalIndex
@@ -56,7 +57,6 @@ from ingest.storage.records import (
     sentence_rows,
     stored_article,
 )
-from ingest.types import MetaValue
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ingest.sections import NewsSettings
+from assistant.core.sections import NewsSettings
 from ingest.storage.sidecar import SideCollection, placeholder_vectors
 from ingest.storage.store import NewsStore
 

@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from assistant.core.types import MetaValue
 from ingest.embedding.embedder import Vectors
 from ingest.storage.chroma import chroma_call
 from ingest.storage.records import ID_SEP, StoredArticle
 from ingest.storage.sidecar import SideCollection, placeholder_vectors
 from ingest.storage.store import NewsStore
-from ingest.types import MetaValue
 
 
 def normalize_space(text: str) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
+from assistant.core.telemetry import tracing
+
 
 class GroupWriter:
     """Runs the writes of one group in a thread while the caller prepares and embeds the next one
@@ -29,7 +31,7 @@ class GroupWriter:
         if self._pool is None:
             write()
             return
-        self._pending, self._doc_ids = self._pool.submit(write), frozenset(doc_ids)
+        self._pending, self._doc_ids = self._pool.submit(tracing.in_context(write)), frozenset(doc_ids)
 
     def wait(self) -> None:
         """Block until the group in flight is stored (raising its error, if any)."""

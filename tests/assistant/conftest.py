@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from assistant.core.settings import Settings
 from assistant.service import Assistant, create_assistant
 from assistant.text.lexical import contains_answer, content_terms
 from ingest.embedding.embedder import Embedder
-from ingest.settings import Settings
 from tests.conftest import DEV_DIR, SAMPLE
 
 DEV_QUESTIONS = 12

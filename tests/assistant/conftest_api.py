@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from assistant.core.settings import Settings
 from ingest.embedding.embedder import Embedder
-from ingest.settings import Settings
 from tests.conftest import SAMPLE
 
 if TYPE_CHECKING:

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 import assistant
+from assistant.core.errors import DocumentNotFoundError, InvalidQuestionError
+from assistant.core.settings import Settings
+from assistant.core.types import Article
 from assistant.pipeline.request import Request
 from assistant.service import Assistant, create_assistant
 from assistant.types import Answer
 from ingest.embedding.embedder import Embedder
-from ingest.errors import DocumentNotFoundError, InvalidQuestionError
-from ingest.settings import Settings
 from ingest.storage.lexical_tantivy import SCHEMA_VERSION, SETTINGS_FILE
 from ingest.terms import ANALYZER_NAME
-from ingest.types import Article
 from tests.conftest import SAMPLE
 
 QUESTION = "Who led the Russian delegation to Damascus?"

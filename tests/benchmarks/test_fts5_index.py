@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from assistant.core.errors import StoreError
 from assistant.text.lexical import content_terms
 from benchmarks.baselines.bm25_memory import MemoryBM25Index
 from benchmarks.baselines.fts5_index import Fts5LexicalIndex, index_path
-from ingest.errors import StoreError
 from ingest.storage.lexical_records import IndexedArticle, SearchFilters, SentenceKey
 from tests.ingest.storage.lexical_data import ANALYZER, DAM, DAY, TALKS, UNDATED, analyze, article, child
 

@@ -15,14 +15,14 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject
 from reportlab.pdfgen import canvas
 
+from assistant.core.settings import Settings
+from assistant.core.types import Article, LoadFailure
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
 from ingest.feeds.schedule import FeedScheduler
 from ingest.loading.articles import Item
 from ingest.loading.sources import iter_articles
 from ingest.loading.uploads import SavedUpload, load_uploads
-from ingest.settings import Settings
-from ingest.types import Article, LoadFailure
 from tests.feed_server import FeedItem, FeedServer, feed_server
 from tests.ingest.feeds.test_registry import EmbedSpy
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.core.errors import ConfigError, DocumentNotFoundError, StoreError, StoreLockedError
+from assistant.core.settings import Settings
 from assistant.frontends.cli.main import main
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
-from ingest.errors import ConfigError, DocumentNotFoundError, StoreError, StoreLockedError
 from ingest.pipeline import embedding_texts, embedding_texts_for, pair_texts
 from ingest.sentences import SentenceSplitter
-from ingest.settings import Settings
 from ingest.storage.store import NewsStore
 from ingest.storage.writer import GroupWriter
 from tests.conftest import REPO, SAMPLE, dev_articles_path

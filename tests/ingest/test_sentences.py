@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import ConfigError
+from assistant.core.errors import ConfigError
+from assistant.core.types import Span
 from ingest.sentences import SentenceSplitter, split_sentences
-from ingest.types import Span
 from tests.conftest import REPO, SAMPLE, dev_articles_path
 
 GOLD = REPO / "tests" / "fixtures" / "sentences_gold.json"

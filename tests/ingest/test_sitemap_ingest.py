@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from assistant.core.settings import Settings
 from assistant.frontends.cli.main import main
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
@@ -21,7 +22,6 @@ from ingest.feeds.registry import FeedRegistry
 from ingest.feeds.schedule import FeedScheduler
 from ingest.loading.articles import url_doc_id
 from ingest.loading.crawl import SitemapRequest
-from ingest.settings import Settings
 from tests.ingest.conftest import LocalServer
 from tests.ingest.pages import (
     TOWNS,

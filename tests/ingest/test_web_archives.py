@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from assistant.core.errors import ServerIngestError
 from assistant.frontends.cli.main import main
 from ingest.components import IngestComponents
-from ingest.errors import ServerIngestError
 from ingest.loading.articles import url_doc_id
 from ingest.storage.versions import VersionArchive
 from tests.ingest.pages import WarcFile, article_html, headlines, index_html, news_article_ld, story

@@ -9,10 +9,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from assistant.core.errors import ConfigError
+from assistant.core.settings import Settings
 from assistant.frontends.cli.commands import Handler
 from assistant.types import Answer, Citation, Filters
-from ingest.errors import ConfigError
-from ingest.settings import Settings
 
 
 def add_commands(sub: Any) -> None:

@@ -5,6 +5,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ingest.settings import Settings
+from assistant.core.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]

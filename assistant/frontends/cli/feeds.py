@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from assistant.core.settings import Settings
 from assistant.frontends.cli.commands import Handler
-from ingest.settings import Settings
 
 if TYPE_CHECKING:
     from ingest.feeds.registry import Feed, FeedRegistry

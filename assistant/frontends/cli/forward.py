@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ingest.errors import ServerIngestError, SourceError
+from assistant.core.errors import ServerIngestError, SourceError
+from assistant.core.settings import Settings
 from ingest.loading.files import ARCHIVE_SUFFIXES, walk_folder
-from ingest.settings import Settings
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 900.0  # one upload of up to upload_max_files articles, embedded by the server

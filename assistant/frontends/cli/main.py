@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant.core.errors import NewsdeskError, ServerIngestError
+from assistant.core.settings import Settings
 from assistant.frontends.cli import answer, feeds
 from assistant.frontends.cli.commands import Handler
-from ingest.errors import NewsdeskError, ServerIngestError
-from ingest.settings import Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,6 +110,12 @@ def _add_serve_command(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve the chat UI and the HTTP API (uvicorn)")
     p.add_argument("--host", help="address to bind (NEWSDESK_HOST; default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (NEWSDESK_PORT; default 7860)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (uvicorn's); more than 1 needs a Chroma server (NEWSDESK_CHROMA_HOST)",
+    )
 
 
 def _add_backup_commands(sub: Any) -> None:
@@ -299,8 +305,12 @@ def _reindex(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.server import serve
 
-    given = {"host": args.host, "port": args.port}
-    serve(settings.model_copy(update={k: v for k, v in given.items() if v is not None}))
+    given = {"host": args.host, "port": args.port, "store_dir": args.store, "collection": args.collection}
+    chosen = {k: v for k, v in given.items() if v is not None}
+    worker_env = {f"NEWSDESK_{name.upper()}": str(value) for name, value in chosen.items()}
+    if args.settings is not None:  # the workers read the same file
+        worker_env["NEWSDESK_SETTINGS_FILE"] = str(Path(args.settings).resolve())
+    serve(settings.model_copy(update=chosen), max(1, args.workers), worker_env)
     return 0
 
 

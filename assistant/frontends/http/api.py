@@ -33,6 +33,10 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent, format_sse_event
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from assistant.core.errors import (
+    NewsdeskError,
+)
+from assistant.core.settings import Settings
 from assistant.frontends.http.errors import add_error_handlers, errors
 from assistant.frontends.http.models import (
     INGEST_BODY,
@@ -54,12 +58,8 @@ from assistant.frontends.http.security import (
 )
 from assistant.text.question import NOT_BLANK, QuestionLimits, check_asked
 from assistant.types import Answer
-from ingest.errors import (
-    NewsdeskError,
-)
 from ingest.loading.uploads import MultipartSaver, UploadArea, load_uploads
 from ingest.pipeline import IngestReport
-from ingest.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.service import Assistant

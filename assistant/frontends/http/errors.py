@@ -13,10 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.frontends.http.models import ErrorOut, ValidationErrorOut
-from assistant.frontends.http.responses import send_json
-from assistant.frontends.http.security import BodyTooLargeError
-from ingest.errors import (
+from assistant.core.errors import (
     DocumentNotFoundError,
     ModelError,
     NewsdeskError,
@@ -25,6 +22,9 @@ from ingest.errors import (
     UploadTooLargeError,
     UploadTypeError,
 )
+from assistant.frontends.http.models import ErrorOut, ValidationErrorOut
+from assistant.frontends.http.responses import send_json
+from assistant.frontends.http.security import BodyTooLargeError
 
 logger = logging.getLogger(__name__)
 

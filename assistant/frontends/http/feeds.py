@@ -21,9 +21,9 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from assistant.core.errors import FeedNotFoundError
 from assistant.frontends.http.api import api_router, require_write
 from assistant.frontends.http.errors import errors
-from ingest.errors import FeedNotFoundError
 
 if TYPE_CHECKING:
     from ingest.feeds.schedule import FeedScheduler

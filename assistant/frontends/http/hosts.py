@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from assistant.core.setting_values import normal_host
 from assistant.frontends.http.responses import client_address, send_json
-from ingest.setting_values import normal_host
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from fastapi.responses import Response
 
+from assistant.core.settings import Settings
 from assistant.frontends.http.security import ui_auth
-from ingest.settings import Settings
 
 if TYPE_CHECKING:
     import gradio as gr

@@ -20,7 +20,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
 
-from ingest.errors import ConfigError, NewsdeskError
+from assistant.core.errors import ConfigError, NewsdeskError
 
 logger = logging.getLogger(__name__)
 

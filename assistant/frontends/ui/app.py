@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from assistant.core.settings import Settings
 from assistant.frontends.ui.assets import head_html
 from assistant.frontends.ui.feedback import FeedbackLog
 from assistant.frontends.ui.handlers import UPLOAD_TYPES, ChatHandlers, LibraryHandlers
-from ingest.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.service import Assistant

@@ -15,8 +15,8 @@ from typing import Literal
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, Field, ValidationError
 
+from assistant.core.errors import ConfigError, FeedbackError
 from assistant.types import Answer, Citation
-from ingest.errors import ConfigError, FeedbackError
 
 Rating = Literal["up", "down"]
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
+from assistant.core.errors import NewsdeskError
 from assistant.frontends.ui.html import esc
-from ingest.errors import NewsdeskError
 
 if TYPE_CHECKING:
     from ingest.feeds.registry import Feed

@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import gradio as gr
 
+from assistant.core.errors import DocumentNotFoundError, FilterError, NewsdeskError
+from assistant.core.sections import UISettings
+from assistant.core.settings import Settings
+from assistant.core.types import safe_url
 from assistant.frontends.ui.feedback import FeedbackLog
 from assistant.frontends.ui.html import esc
 from assistant.frontends.ui.library_html import CorpusFacts, corpus_line, ingest_report_html, stats_html
 from assistant.frontends.ui.render import answer_html, error_html, streaming_html
 from assistant.pipeline.request import Request
 from assistant.types import Answer, ChatTurn, Filters
-from ingest.errors import DocumentNotFoundError, FilterError, NewsdeskError
 from ingest.loading.uploads import SavedUpload, load_uploads, sanitize_filename
-from ingest.sections import UISettings
-from ingest.settings import Settings
-from ingest.types import safe_url
 
 if TYPE_CHECKING:
     from assistant.service import Assistant

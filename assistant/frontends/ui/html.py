@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from ingest.types import safe_url
+from assistant.core.types import safe_url
 
 BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 

@@ -1,23 +1,28 @@
-"""within(): a total time for a slow producer, which is closed once the consumer stops waiting."""
+"""within(): a total time for an LLM's async reply; at the deadline the read in progress is
+cancelled where it is, and the stream is closed."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
-from assistant.answering.bounded import DeadlinePassed, within
+from assistant.answering.bounded import DeadlinePassed, within, within_call
+
+ASKED_BY: contextvars.ContextVar[str] = contextvars.ContextVar("asked_by", default="nobody")
 
 
-def test_slow_drip_stops_at_the_total_deadline_and_the_producer_is_closed() -> None:
+def test_slow_drip_stops_at_the_total_deadline_and_the_stream_is_closed_at_once() -> None:
     closed = threading.Event()
 
-    def drip() -> Iterator[int]:
+    async def drip() -> AsyncIterator[int]:
         try:
             for n in range(100):
-                time.sleep(0.1)
+                await asyncio.sleep(0.1)
                 yield n
         finally:
             closed.set()
@@ -29,25 +34,29 @@ def test_slow_drip_stops_at_the_total_deadline_and_the_producer_is_closed() -> N
             got.append(item)
     assert time.monotonic() - started < 0.8
     assert 2 <= len(got) <= 5
-    assert closed.wait(1.0)  # at its next item the thread closes it (an HTTP stream: the connection)
+    assert closed.is_set()  # the read in progress was cancelled: the stream (an HTTP response) is closed
 
 
-def test_producer_that_never_yields_still_ends_at_the_deadline() -> None:
-    release = threading.Event()
+def test_stream_that_never_yields_ends_at_the_deadline_without_waiting_for_it() -> None:
+    cancelled = threading.Event()
 
-    def stalled() -> Iterator[int]:
-        release.wait(5.0)
-        yield 1
+    async def stalled() -> AsyncIterator[int]:
+        try:
+            await asyncio.sleep(30)
+            yield 1
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
 
     started = time.monotonic()
     with pytest.raises(DeadlinePassed):
         list(within(0.3, stalled))
     assert time.monotonic() - started < 0.6
-    release.set()
+    assert cancelled.is_set()
 
 
-def test_producer_error_is_raised_to_the_consumer() -> None:
-    def broken() -> Iterator[int]:
+def test_stream_error_is_raised_to_the_consumer() -> None:
+    async def broken() -> AsyncIterator[int]:
         yield 1
         raise ConnectionError("server went away")
 
@@ -58,15 +67,15 @@ def test_producer_error_is_raised_to_the_consumer() -> None:
     assert got == [1]
 
 
-def test_consumer_that_stops_early_closes_the_producer() -> None:
+def test_consumer_that_stops_early_closes_the_stream() -> None:
     closed = threading.Event()
 
-    def endless() -> Iterator[int]:
+    async def endless() -> AsyncIterator[int]:
         try:
             n = 0
             while True:
                 n += 1
-                time.sleep(0.01)
+                await asyncio.sleep(0.01)
                 yield n
         finally:
             closed.set()
@@ -74,4 +83,24 @@ def test_consumer_that_stops_early_closes_the_producer() -> None:
     items = within(5.0, endless)
     assert next(items) == 1
     items.close()
-    assert closed.wait(1.0)
+    assert closed.is_set()
+
+
+def test_the_callers_context_goes_along_and_a_slow_call_ends_at_the_deadline() -> None:
+    async def who() -> AsyncIterator[str]:
+        yield ASKED_BY.get()
+
+    async def answer() -> str:
+        return ASKED_BY.get()
+
+    async def never() -> str:
+        await asyncio.sleep(30)
+        return "late"
+
+    ASKED_BY.set("the chat")
+    assert list(within(5.0, who)) == ["the chat"]
+    assert within_call(5.0, answer) == "the chat"
+    started = time.monotonic()
+    with pytest.raises(DeadlinePassed):
+        within_call(0.2, never)
+    assert time.monotonic() - started < 0.5

@@ -16,12 +16,12 @@ from langchain_core.messages import AIMessage, HumanMessage
 from assistant.answering.evidence import Evidence
 from assistant.answering.llm import answer_messages, build_chat_model
 from assistant.answering.reply import ReplyChecker, ReplySplitter
+from assistant.core.settings import Settings
 from assistant.pipeline.request import Request
 from assistant.service import Assistant, create_assistant
 from assistant.text.injection import addresses_model
 from assistant.types import Answer
 from ingest.embedding.embedder import Embedder
-from ingest.settings import Settings
 from tests.assistant.answering.test_support import INJECTIONS
 from tests.assistant.scripted_llm import evidence_numbers, scripted_model
 from tests.conftest import SAMPLE

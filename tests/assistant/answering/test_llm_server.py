@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -107,9 +107,11 @@ class KillsServerAfterChunks:
     def __init__(self, model: BaseChatModel, server: LlamaServer, chunks: int) -> None:
         self.model, self.server, self.chunks = model, server, chunks
 
-    def stream(self, messages: Any) -> Iterator[Any]:
-        for n, chunk in enumerate(self.model.stream(messages), start=1):
+    async def astream(self, messages: Any) -> AsyncIterator[Any]:
+        n = 0
+        async for chunk in self.model.astream(messages):
             yield chunk
+            n += 1
             if n == self.chunks:
                 self.server.kill()
 

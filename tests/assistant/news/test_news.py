@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from assistant.answering.newest import NewestFirst, prefer_newest
+from assistant.core.settings import Settings
 from assistant.evaluate import read_questions
 from assistant.frontends.cli.answer import news_line
 from assistant.frontends.ui.render import answer_html
@@ -28,7 +29,6 @@ from assistant.retrieval.syndicated import collapse_syndicated
 from assistant.service import Assistant, create_assistant
 from assistant.types import Answer, Citation, Corroboration, Filters
 from ingest.embedding.embedder import Embedder
-from ingest.settings import Settings
 from ingest.storage.records import StoredArticle
 from ingest.storage.versions import VersionArchive
 from tests.conftest import dev_rows

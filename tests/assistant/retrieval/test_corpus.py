@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
+from assistant.core.types import Article
 from assistant.retrieval.corpus import ArticleLookup, ArticleReads, build_view, fetch_articles
 from ingest.components import IngestComponents
 from ingest.storage.spans import committed_sentences
-from ingest.types import Article
 from tests.conftest import SAMPLE
 
 

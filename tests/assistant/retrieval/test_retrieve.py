@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from assistant.core.errors import FilterError
+from assistant.core.settings import Settings
+from assistant.core.types import Article, MetaValue
 from assistant.pipeline.request import Request
 from assistant.retrieval import retrieve
 from assistant.retrieval.corpus import ArticleLookup
@@ -17,9 +20,6 @@ from assistant.service import Assistant, create_assistant
 from assistant.text.question import read_question
 from assistant.types import Filters
 from ingest.embedding.embedder import Embedder
-from ingest.errors import FilterError
-from ingest.settings import Settings
-from ingest.types import Article, MetaValue
 from tests.assistant.conftest import dev_questions
 
 

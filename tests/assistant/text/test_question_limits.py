@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.core.errors import InvalidQuestionError
 from assistant.text.question import QuestionLimits, check_asked, check_question
 from assistant.types import ChatTurn
-from ingest.errors import InvalidQuestionError
 
 LIMITS = QuestionLimits(max_chars=20, max_history_turns=2)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.core.errors import ConfigError, ModelError
+from assistant.core.settings import DEFAULT_MODEL, Settings
 from ingest.embedding.embedder import (
     Embedder,
     QueryCache,
@@ -17,8 +19,6 @@ from ingest.embedding.embedder import (
     resolve_precision,
     runnable_now,
 )
-from ingest.errors import ConfigError, ModelError
-from ingest.settings import DEFAULT_MODEL, Settings
 from tests.conftest import REPO, SAMPLE
 
 TEXTS = [

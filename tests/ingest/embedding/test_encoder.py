@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.core.settings import DEFAULT_MODEL
 from ingest.embedding.embedder import Embedder, resolve_model_path
 from ingest.embedding.encoder import LightSentenceEncoder, read_layout
-from ingest.settings import DEFAULT_MODEL
 from tests.conftest import SAMPLE
 
 MODEL = Path(resolve_model_path(DEFAULT_MODEL))

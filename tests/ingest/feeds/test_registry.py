@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from assistant.core.errors import FeedError, FeedNotFoundError
+from assistant.core.settings import Settings
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
-from ingest.errors import FeedError, FeedNotFoundError
 from ingest.feeds.registry import FeedLeases, FeedRegistry, feed_id, format_every, parse_every
 from ingest.feeds.schedule import FeedScheduler
 from ingest.loading.articles import url_doc_id
-from ingest.settings import Settings
 from ingest.storage.store import NewsStore
 from ingest.storage.versions import VersionArchive
 from tests.feed_server import FeedItem, FeedServer, feed_server, run_feed_server

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from ingest.errors import ConfigError, FetchError
+from assistant.core.errors import ConfigError, FetchError
+from assistant.core.sections import AllowedHost, allowed_host
+from assistant.core.settings import Settings
 from ingest.loading.fetch import Fetcher, address_problem, format_size
-from ingest.sections import AllowedHost, allowed_host
-from ingest.settings import Settings
 from tests.ingest.conftest import LocalServer
 
 

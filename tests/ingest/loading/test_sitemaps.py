@@ -8,11 +8,11 @@ from collections.abc import Mapping
 
 import pytest
 
-from ingest.errors import FetchError, SourceError
+from assistant.core.errors import FetchError, SourceError
+from assistant.core.settings import Settings
 from ingest.loading.fetch import ACCEPTED_TYPES, Fetched, Fetcher
 from ingest.loading.polite import PoliteFetcher, RobotsRefusal
 from ingest.loading.sitemaps import parse_sitemap
-from ingest.settings import Settings
 from tests.ingest.pages import sitemap_index, urlset
 
 SITE = "https://gazette.test"

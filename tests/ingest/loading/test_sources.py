@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from reportlab.pdfgen import canvas
 
+from assistant.core.settings import Settings
+from assistant.core.types import Article, LoadFailure
 from ingest.loading.articles import Item, path_doc_id, stable_id, url_doc_id
 from ingest.loading.sources import count_sources, iter_articles
-from ingest.settings import Settings
-from ingest.types import Article, LoadFailure
 from tests.ingest.conftest import FIXTURES, LocalServer, fill_template
 
 LOCAL = Settings()  # each test: the settings of local_settings below

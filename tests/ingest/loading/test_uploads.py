@@ -8,10 +8,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from ingest.errors import UploadError, UploadTooLargeError, UploadTypeError
+from assistant.core.errors import UploadError, UploadTooLargeError, UploadTypeError
+from assistant.core.settings import Settings
 from ingest.loading.articles import stable_id
 from ingest.loading.uploads import IngestDocument, MultipartSaver, UploadArea, load_uploads, sanitize_filename
-from ingest.settings import Settings
 
 BOUNDARY = "nd-boundary"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"

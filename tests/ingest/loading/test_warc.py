@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from assistant.core.settings import Settings
+from assistant.core.types import Article, LoadFailure, Skipped
 from ingest.loading.articles import Item, url_doc_id
 from ingest.loading.sources import iter_articles
-from ingest.settings import Settings
-from ingest.types import Article, LoadFailure, Skipped
 from tests.ingest.pages import (
     WarcFile,
     arc_file,

@@ -9,12 +9,12 @@ from pathlib import Path
 import chromadb
 import pytest
 
+from assistant.core.errors import BackupError, StoreLockedError
+from assistant.core.settings import Settings
 from assistant.frontends.cli.main import main
 from assistant.service import create_assistant
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
-from ingest.errors import BackupError, StoreLockedError
-from ingest.settings import Settings
 from ingest.storage.backup import MANIFEST_NAME, backup_store, folder_counts, restore_store
 from ingest.storage.locks import folder_write_lock
 from ingest.storage.store import NewsStore

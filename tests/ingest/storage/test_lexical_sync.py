@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
+from assistant.core.errors import StoreError
 from assistant.frontends.cli.main import main
 from ingest.components import IngestComponents
-from ingest.errors import StoreError
 from ingest.storage.lexical_records import SentenceKey
 from ingest.storage.lexical_sync import LexicalSync
 from ingest.storage.lexical_tantivy import SETTINGS_FILE, TantivyLexicalIndex
@@ -220,10 +220,10 @@ def test_an_unreadable_index_is_refused_to_readers_and_rebuilt_by_the_next_write
 WRITER = """
 import sys
 import numpy as np
-from ingest.settings import Settings
+from assistant.core.settings import Settings
 from ingest.storage.records import ArticleWrite
 from ingest.storage.store import NewsStore
-from ingest.types import Span
+from assistant.core.types import Span
 store = NewsStore(Settings(store_dir=sys.argv[1]).store)
 text = "A hovercraft crossed the lake."
 vectors = np.full((2, 384), 384 ** -0.5, dtype=np.float32)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.core.errors import StoreError
 from assistant.text.lexical import content_terms
 from benchmarks.baselines.bm25_memory import MemoryBM25Index
-from ingest.errors import StoreError
 from ingest.storage.lexical_records import IndexedArticle, SearchFilters, SentenceKey
 from ingest.storage.lexical_tantivy import SCHEMA_VERSION, SETTINGS_FILE, TantivyLexicalIndex, tantivy_path
 from ingest.storage.tantivy_schema import line_key

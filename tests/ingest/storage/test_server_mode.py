@@ -14,18 +14,18 @@ import httpx
 import numpy as np
 import pytest
 
+from assistant.core.settings import Settings
+from assistant.core.types import Article, MetaValue, Span
 from assistant.service import Assistant, create_assistant
 from assistant.text.question import read_question
 from assistant.types import Answer
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
 from ingest.pipeline import article_metadata, content_hash
-from ingest.settings import Settings
 from ingest.storage.lexical_records import SentenceKey
 from ingest.storage.records import ArticleWrite
 from ingest.storage.store import NewsStore
 from ingest.terms import content_terms
-from ingest.types import Article, MetaValue, Span
 from tests.assistant.conftest_api import SAMPLE_QUESTION, api_settings, serve_app
 from tests.chroma_server import ChromaServer, chroma_cli, chroma_server, free_port, new_collection
 from tests.conftest import REPO, SAMPLE

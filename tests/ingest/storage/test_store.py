@@ -11,22 +11,22 @@ from typing import Any
 import numpy as np
 import pytest
 
+from assistant.core.errors import StoreError, StoreLockedError
+from assistant.core.settings import Settings
+from assistant.core.types import Span
 from assistant.frontends.cli.main import main
 from ingest.components import IngestComponents
-from ingest.errors import StoreError, StoreLockedError
 from ingest.pipeline import embedding_texts
-from ingest.settings import Settings
 from ingest.storage.chroma import check_server_version
 from ingest.storage.records import SPANS_KEY, decode_spans, encode_spans
 from ingest.storage.store import NewsStore
-from ingest.types import Span
 from tests.chroma_server import free_port
 from tests.conftest import REPO, SAMPLE
 from tests.ingest.test_pipeline import write_jsonl
 
 HOLD_LOCK = """
 import sys
-from ingest.settings import Settings
+from assistant.core.settings import Settings
 from ingest.storage.store import NewsStore
 store = NewsStore(Settings(store_dir=sys.argv[1]).store)
 with store.write_lock():
@@ -36,7 +36,7 @@ with store.write_lock():
 
 PRINT_GENERATION = """
 import sys
-from ingest.settings import Settings
+from assistant.core.settings import Settings
 from ingest.storage.store import NewsStore
 print(NewsStore(Settings(store_dir=sys.argv[1]).store).generation())
 """

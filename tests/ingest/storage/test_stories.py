@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from assistant.core.errors import ConfigError
+from assistant.core.settings import Settings
 from ingest.components import IngestComponents
-from ingest.errors import ConfigError
-from ingest.settings import Settings
 from ingest.storage.store import NewsStore
 from ingest.storage.stories import StoryIndex, shingles, signature
 from tests.conftest import dev_articles_path

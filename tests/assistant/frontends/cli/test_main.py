@@ -24,7 +24,7 @@ def ingest_sample(store: Path, capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def _only_doc_id(store: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    from ingest.settings import Settings
+    from assistant.core.settings import Settings
     from ingest.storage.store import NewsStore
 
     return next(NewsStore(Settings(store_dir=store).store).iter_articles()).doc_id

@@ -202,7 +202,7 @@ def test_an_article_url_that_is_not_http_is_refused_at_ingest(
 def test_a_stored_javascript_url_never_reaches_an_answer_as_a_link(
     client: httpx.Client, assistant: Assistant
 ) -> None:
-    from ingest.types import Article
+    from assistant.core.types import Article
 
     text = "The Quillport lighthouse keeper retired after forty-one years of service on Friday."
     article = Article(doc_id="old-js-link", text=text, title="Lighthouse", url="javascript:alert(1)")

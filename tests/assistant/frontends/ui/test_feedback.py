@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from assistant.core.errors import ConfigError
 from assistant.frontends.ui.feedback import FeedbackLog
 from assistant.types import Answer, Citation
-from ingest.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[4]
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from assistant.core.types import safe_url
 from assistant.frontends.ui.html import external_link
 from assistant.frontends.ui.library_html import CorpusFacts, ingest_report_html, stats_html
 from assistant.frontends.ui.passages import citation_passage, passage_around
 from assistant.frontends.ui.render import answer_html, streaming_html
 from assistant.types import Answer, Citation, CitationRef, Corroboration, Filters, ShortAnswer
-from ingest.types import safe_url
 
 SAMPLE = Path(__file__).resolve().parents[4] / "samples" / "damascus-talks.txt"
 EVIL = '<img src=x onerror=alert(1)> <script>alert(2)</script> "quoted" & ${alert(3)}'

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from assistant.core.settings import Settings
 from ingest.embedding.embedder import Embedder
-from ingest.settings import Settings
 from tests.conftest import app_page
 
 if TYPE_CHECKING:

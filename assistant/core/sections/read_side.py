@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from ingest.sections.base import Section
+from assistant.core.sections.base import Section
 
 
 class RetrievalSettings(Section):

@@ -7,15 +7,17 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ingest.errors import ConfigError
-from ingest.sections import SECTIONS, NewsSettings
-from ingest.settings import Settings, settings_reference
+from assistant.core.errors import ConfigError
+from assistant.core.sections import SECTIONS, NewsSettings
+from assistant.core.settings import Settings, settings_reference
 from tests.conftest import REPO
 
 
 def test_settings_reference_page_matches_the_settings_model() -> None:
     page = (REPO / "docs" / "settings.md").read_text(encoding="utf-8")
-    assert page == settings_reference(), "regenerate with: python -m ingest.settings > docs/settings.md"
+    assert page == settings_reference(), (
+        "regenerate with: python -m assistant.core.settings > docs/settings.md"
+    )
 
 
 def test_every_setting_has_a_description() -> None:
@@ -83,7 +85,7 @@ def test_every_setting_belongs_to_exactly_one_section() -> None:
             assert name in owners, f"section {section} names {name}, which is no setting"
             owners[name].append(section)
     assert {name: found for name, found in owners.items() if len(found) != 1} == {}
-    sections = "store model ingest retrieval answering llm news server api ui"
+    sections = "store model ingest retrieval answering llm news server api ui observability"
     assert list(SECTIONS) == sections.split()
 
 

@@ -1,7 +1,7 @@
 """The entries of ``fetch_allowed_hosts``: :class:`AllowedHost`, a host and the one port it opens.
 
 Checked when the settings are read (:func:`check_allowed_hosts`, a validator of the field in
-:mod:`ingest.sections.write_side`) and read by the fetcher (``IngestSettings.fetch_allowlist``).
+:mod:`assistant.core.sections.write_side`) and read by the fetcher (``IngestSettings.fetch_allowlist``).
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import NoDecode
 
-from ingest.sections.base import Section
-from ingest.setting_values import host_names, origins
+from assistant.core.sections.base import Section
+from assistant.core.setting_values import host_names, origins
 
 
 class ServerSettings(Section):

@@ -1,7 +1,7 @@
 """How the list settings are read: comma-separated or JSON lists, host names and browser origins.
 
-Used as ``BeforeValidator`` of the fields in :mod:`ingest.sections`; a ``ValueError`` here becomes the
-:class:`~ingest.errors.ConfigError` that names the setting and the value.
+Used as ``BeforeValidator`` of the fields in :mod:`assistant.core.sections`; a ``ValueError`` here becomes the
+:class:`~assistant.core.errors.ConfigError` that names the setting and the value.
 """
 
 from __future__ import annotations

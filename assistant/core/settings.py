@@ -2,7 +2,7 @@
 
 Values come, highest priority first, from keyword arguments, ``NEWSDESK_*`` environment variables, a
 ``.env`` file, and an optional TOML settings file named by ``NEWSDESK_SETTINGS_FILE`` (or passed to
-:meth:`Settings.load`). Each setting is declared once, in its section (``ingest/sections/``);
+:meth:`Settings.load`). Each setting is declared once, in its section (``assistant/core/sections/``);
 ``Settings`` inherits them all, flat. Every knob is documented in ``docs/settings.md``.
 """
 
@@ -21,8 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from ingest.errors import ConfigError
-from ingest.sections import (
+from assistant.core.errors import ConfigError
+from assistant.core.sections import (
     DEFAULT_MODEL,
     AnsweringSettings,
     APISettings,
@@ -30,6 +30,7 @@ from ingest.sections import (
     LLMSettings,
     ModelSettings,
     NewsSettings,
+    ObservabilitySettings,
     RetrievalSettings,
     ServerSettings,
     StoreSettings,
@@ -39,7 +40,8 @@ from ingest.sections import (
 __all__ = ["DEFAULT_MODEL", "Settings", "settings_reference"]
 
 
-class Settings(  # the last base's fields come first: store, model, ingest, ..., ui
+class Settings(  # the last base's fields come first: store, model, ingest, ..., ui, observability
+    ObservabilitySettings,
     UISettings,
     APISettings,
     ServerSettings,
@@ -103,6 +105,10 @@ class Settings(  # the last base's fields come first: store, model, ingest, ...,
     def ui(self) -> UISettings:
         return UISettings.of(self)
 
+    @property
+    def observability(self) -> ObservabilitySettings:
+        return ObservabilitySettings.of(self)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -139,8 +145,9 @@ def settings_reference() -> str:
 
 
 def reference_page(settings_fields: Mapping[str, FieldInfo]) -> str:
-    """docs/settings.md: a Markdown table of every setting (its environment variable, type, default and
-    description) from the fields of ``Settings``, section by section (``python -m ingest.settings``)."""
+    """docs/settings.md: a Markdown table of every setting (its environment variable, type, default
+    and description) from the fields of ``Settings``, section by section
+    (``python -m assistant.core.settings``)."""
     lines = [
         "# Settings",
         "",
@@ -149,8 +156,8 @@ def reference_page(settings_fields: Mapping[str, FieldInfo]) -> str:
         'field names (`store_dir = "/srv/newsdesk"`). Environment variables win over the file.',
         "Secrets (API keys, tokens) belong in the environment only.",
         "",
-        "This file is generated from `ingest/settings.py` (`python -m ingest.settings > docs/settings.md`);",
-        "a test fails when the two drift apart.",
+        "This file is generated from `assistant/core/settings.py`",
+        "(`python -m assistant.core.settings > docs/settings.md`); a test fails when the two drift apart.",
         "",
         "| environment variable | type | default | meaning |",
         "| --- | --- | --- | --- |",

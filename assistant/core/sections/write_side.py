@@ -9,9 +9,9 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from ingest.sections.base import Section
-from ingest.sections.hosts import AllowedHost, allowed_host, check_allowed_hosts
-from ingest.setting_values import listed
+from assistant.core.sections.base import Section
+from assistant.core.sections.hosts import AllowedHost, allowed_host, check_allowed_hosts
+from assistant.core.setting_values import listed
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
