@@ -13,15 +13,17 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from assistant.answering.llm import build_chat_model
 from assistant.core.errors import NewsdeskError, StoreLockedError
 from assistant.core.settings import Settings
+from assistant.core.telemetry.metrics import record_answer
+from assistant.core.telemetry.tracing import Attributes, in_context, records_questions, span, traced_iter
 from assistant.core.types import Article
 from assistant.pipeline.chain import Pipeline, build_pipeline
 from assistant.pipeline.request import Request
@@ -35,6 +37,7 @@ from ingest.pipeline import IngestReport
 from ingest.storage.records import StoredArticle, StoreStats
 
 READ_WORKERS = 8  # threads for the reads of an answer that overlap others (a task never waits on another)
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -51,7 +54,7 @@ class Assistant:
         self.components = components
         self.chat_model = chat_model
         # threads for the overlapping reads of an answer (shared by this process's requests; see READ_WORKERS)
-        self.workers = ThreadPoolExecutor(READ_WORKERS, thread_name_prefix="newsdesk-read")
+        self.workers = TracedExecutor(READ_WORKERS, thread_name_prefix="newsdesk-read")
         self.pipeline: Pipeline = build_pipeline(settings, components, chat_model, self.workers)
 
     # --- answering -------------------------------------------------------------------------
@@ -79,12 +82,21 @@ class Assistant:
         return final
 
     def stream(self, request: Request | str) -> Iterator[str | Answer]:
-        """Answer text pieces, then the complete Answer (the same as :meth:`ask` returns)."""
-        yield from self.pipeline.stream(self._accepted(request))
+        """Answer text pieces, then the complete Answer (the same as :meth:`ask` returns): one trace
+        (``newsdesk.ask``), counted by the mode of its answer (``newsdesk_answers_total``)."""
+        accepted = self._accepted(request)
+        mode = accepted.mode or self.settings.answer_mode
+        pieces = self.pipeline.stream(accepted)
+        for item in traced_iter("newsdesk.ask", pieces, ask_attributes(accepted), answer_attributes):
+            if isinstance(item, Answer):
+                record_answer(answer_outcome(mode, item), item.timings_ms)
+            yield item
 
     def trace(self, request: Request | str) -> tuple[Answer, Retrieval]:
         """The answer with the retrieval it was composed from (its candidates): for evaluation."""
-        return self.pipeline.trace(self._accepted(request))
+        accepted = self._accepted(request)
+        with span("newsdesk.ask", ask_attributes(accepted)):
+            return self.pipeline.trace(accepted)
 
     def _accepted(self, request: Request | str) -> Request:
         asked = Request(request) if isinstance(request, str) else request
@@ -162,6 +174,47 @@ class Assistant:
         """Load the model and the in-memory indexes, and run one query through the chain."""
         self.prepare()
         self.ask("What is the latest news?")
+
+
+class TracedExecutor(ThreadPoolExecutor):
+    """A thread pool whose tasks run in the context of the code that submitted them: the spans of
+    the reads it overlaps are children of the stage that started them."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return super().submit(in_context(fn), *args, **kwargs)
+
+
+def ask_attributes(request: Request) -> Attributes:
+    """The ask span's attributes: the question's length (its text only with otel_record_questions)."""
+    attributes: dict[str, str | int | bool] = {
+        "newsdesk.question.length": len(request.question),
+        "newsdesk.history.turns": len(request.history),
+        "newsdesk.mode.requested": request.mode or "",
+    }
+    if records_questions():
+        attributes["newsdesk.question"] = request.question
+    return attributes
+
+
+def answer_attributes(item: str | Answer) -> Attributes:
+    """The ask span's attributes of its answer (none for a piece of its text)."""
+    if not isinstance(item, Answer):
+        return {}
+    return {
+        "newsdesk.citations": len(item.citations),
+        "newsdesk.grounded": item.grounded,
+        "newsdesk.mode": item.mode,
+    }
+
+
+def answer_outcome(requested: str, answer: Answer) -> str:
+    """How a question was answered: refusal (nothing grounded), fallback (asked of the LLM, which
+    failed, so the extractive answer was shown), llm or extractive."""
+    if not answer.grounded:
+        return "refusal"
+    if requested == "llm" and answer.mode == "extractive" and "llm" in answer.timings_ms:
+        return "fallback"
+    return answer.mode
 
 
 def create_assistant(

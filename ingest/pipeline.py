@@ -11,6 +11,12 @@ run in turn with the embedding, which on 2 busy cores is faster (docs/performanc
 An article over ``max_article_chars`` or, once split, over ``max_article_sentences`` is refused
 before anything of it is embedded: it becomes a failure of the report naming it and the limit, the
 rest of its group is stored, and a stored version of the same doc_id is kept as it was.
+
+Several articles of one doc_id (captures of one URL in a web archive) are stored one after the
+other, each compared with the one stored before it, so each change is a version; one that says it
+is older than the stored version (ingest/storage/revisions.py) is skipped. What the loaders skip
+(pages of an archive or a sitemap that are no article: ingest/loading/page_kind.py) is counted by
+reason in the report. A web archive shows its progress in bytes, as a second bar.
 """
 
 from __future__ import annotations
@@ -18,26 +24,33 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
-from types import TracebackType
+from itertools import chain, islice
 
 from tqdm import tqdm
 
 from assistant.core.settings import Settings
-from assistant.core.types import Article, LoadFailure, MetaValue, Span
+from assistant.core.telemetry import tracing
+from assistant.core.telemetry.metrics import record_ingest, record_ingest_group
+from assistant.core.types import Article, LoadFailure, MetaValue, Skipped, Span
 from ingest.embedding.embedder import Embedder, Vectors, default_threads
-from ingest.loading.articles import within_limits
+from ingest.loading.articles import Item, within_limits
+from ingest.loading.crawl import SitemapRequest, iter_sitemaps
 from ingest.loading.extract import over_limit
-from ingest.loading.sources import iter_articles
+from ingest.loading.sources import Meters, iter_articles
+from ingest.loading.warc import Meter
 from ingest.sentences import SentenceSplitter
 from ingest.storage.records import ArticleWrite
+from ingest.storage.revisions import OLDER_VERSION, is_older
 from ingest.storage.store import NewsStore
 from ingest.storage.stories import StoryIndex
 from ingest.storage.versions import VersionArchive
+from ingest.storage.writer import GroupWriter
 
 WORD = re.compile(r"\S+")
 SCHEME_VERSION = "1"  # bump when what is embedded per sentence changes
@@ -45,7 +58,8 @@ SCHEME_VERSION = "1"  # bump when what is embedded per sentence changes
 
 @dataclass
 class IngestReport:
-    """What an ingest run did; ``failed`` names each source that produced no article."""
+    """What an ingest run did; ``failed`` names each source that produced no article, ``skipped``
+    counts the pages left out on purpose by reason (``index page``, ``redirect``, ``HTTP 404``...)."""
 
     added: int = 0
     updated: int = 0
@@ -53,6 +67,7 @@ class IngestReport:
     sentences: int = 0
     failed: list[LoadFailure] = field(default_factory=list)
     added_ids: list[str] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
 
     @property
     def ok(self) -> bool:
@@ -65,6 +80,7 @@ class IngestReport:
             "unchanged": self.unchanged,
             "sentences": self.sentences,
             "failed": [{"source": f.source, "error": f.error} for f in self.failed],
+            "skipped": dict(sorted(self.skipped.items())),
         }
 
 
@@ -80,15 +96,18 @@ class PreparedArticle:
 
 
 def content_hash(article: Article, model_name: str) -> str:
-    """Hash of everything that is stored for an article, so any change is seen as an update."""
+    """Hash of everything that is stored for an article, so any change is seen as an update; but a
+    web archive's capture date (and a published date that is only the capture's) is not: two
+    identical captures of one page at two times are one version."""
+    captured = article.extra.get("captured")
     payload = {
         "text": article.text,
         "title": article.title,
         "url": article.url,
-        "published": article.published,
+        "published": "" if captured and article.published == captured else article.published,
         "source": article.source,
         "authors": list(article.authors),
-        "extra": dict(sorted(article.extra.items())),
+        "extra": dict(sorted((k, v) for k, v in article.extra.items() if k != "captured")),
         "model": model_name,
         "scheme": SCHEME_VERSION,
     }
@@ -169,61 +188,10 @@ def last_words_start(text: str, begin: int, end: int, words: int) -> int:
     return starts[-words] if len(starts) >= words else begin
 
 
-def batched(items: Iterable[Article | LoadFailure], size: int) -> Iterator[list[Article | LoadFailure]]:
+def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
-
-
-class GroupWriter:
-    """Runs the writes of one group in a thread while the caller prepares and embeds the next one
-    (without ``background``: at once, in the caller's thread).
-
-    At most one group is in flight and groups are stored in submission order (one thread, and each
-    submit first waits for the previous group), so the write order of ingest/storage/store.py holds across
-    groups. An error of a write is raised to the caller at its next ``submit``, ``wait`` or at exit;
-    leaving the block waits for the group in flight.
-    """
-
-    def __init__(self, background: bool = True) -> None:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="newsdesk-writer") if background else None
-        self._pending: Future[None] | None = None
-        self._doc_ids: frozenset[str] = frozenset()
-
-    def submit(self, write: Callable[[], None], doc_ids: Iterable[str]) -> None:
-        """Start ``write`` (which stores ``doc_ids``) once the previous group is stored; without
-        ``background``, run it now."""
-        self.wait()
-        if self._pool is None:
-            write()
-            return
-        self._pending, self._doc_ids = self._pool.submit(write), frozenset(doc_ids)
-
-    def wait(self) -> None:
-        """Block until the group in flight is stored (raising its error, if any)."""
-        pending, self._pending, self._doc_ids = self._pending, None, frozenset()
-        if pending is not None:
-            pending.result()
-
-    def wait_for(self, doc_ids: Iterable[str]) -> None:
-        """Block until none of ``doc_ids`` is being written (so reads of their records are current)."""
-        if not self._doc_ids.isdisjoint(doc_ids):
-            self.wait()
-
-    def __enter__(self) -> GroupWriter:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            if kind is None:
-                self.wait()
-            elif self._pending is not None:  # the error in flight is the news; still finish the group
-                self._pending.exception()
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
 
 
 class IngestPipeline:
@@ -255,24 +223,35 @@ class IngestPipeline:
         cores the model uses, the writes slow its threads more than they save (docs/performance.md)."""
         return 0 < self.embedder.threads < default_threads()
 
-    def run(self, sources: Sequence[str], show_progress: bool = True) -> IngestReport:
-        """Ingest every source; bad sources are reported in the result, never raised."""
+    def run(
+        self, sources: Sequence[str], show_progress: bool = True, sitemaps: Sequence[SitemapRequest] = ()
+    ) -> IngestReport:
+        """Ingest every source, then the pages of every sitemap (ingest/loading/crawl.py); bad
+        sources are reported in the result, never raised."""
         report = IngestReport()
         with (
             self.store.write_lock(),
-            tqdm(desc="ingest", unit="article", disable=not show_progress, dynamic_ncols=True) as bar,
+            tqdm(desc="ingest", unit="item", disable=not show_progress, dynamic_ncols=True) as bar,
+            ExitStack() as byte_bars,
         ):
             if not self.settings.uses_server:  # with a server, other writers' records are in flight
                 self.store.purge_orphans()
             self.store.lexical_sync.prepare(show_progress)  # heals what a crash left behind, before writes
+            ingest, server, stored = self.settings.ingest, self.settings.server, self.store.article_metadatas
+            items = chain(
+                iter_articles(sources, ingest, server, stored, _byte_meters(byte_bars, show_progress)),
+                iter_sitemaps(sitemaps, ingest, server, stored),
+            )
             with GroupWriter(self.overlap_writes) as writer:
-                for group in batched(
-                    iter_articles(sources, self.settings.ingest, self.settings.server),
-                    self.settings.ingest_group_size,
-                ):
+                for group in batched(items, self.settings.ingest_group_size):
                     self._ingest_group(group, report, writer)
                     bar.update(len(group))
-                    bar.set_postfix(added=report.added, updated=report.updated, failed=len(report.failed))
+                    bar.set_postfix(
+                        added=report.added,
+                        updated=report.updated,
+                        skipped=report.skipped.total(),
+                        failed=len(report.failed),
+                    )
         return report
 
     def ingest_articles(self, articles: Sequence[Article]) -> IngestReport:
@@ -289,20 +268,36 @@ class IngestPipeline:
             self.store.delete_article(doc_id)
             self.versions.forget(doc_id)
 
-    def _ingest_group(
-        self, group: Sequence[Article | LoadFailure], report: IngestReport, writer: GroupWriter
-    ) -> None:
+    def _ingest_group(self, group: Sequence[Item], report: IngestReport, writer: GroupWriter) -> None:
+        """One group in a span, counted (``newsdesk_ingest_*``; added and updated when written)."""
+        started, unchanged, failed = time.perf_counter(), report.unchanged, len(report.failed)
+        with tracing.span("newsdesk.ingest.group", {"newsdesk.group_size": len(group)}):
+            self._prepare_group(group, report, writer)
+            counts = {"unchanged": report.unchanged - unchanged, "failed": len(report.failed) - failed}
+            tracing.add_attributes({f"newsdesk.{result}": n for result, n in counts.items()})
+        record_ingest(counts)
+        record_ingest_group(time.perf_counter() - started)
+
+    def _prepare_group(self, group: Sequence[Item], report: IngestReport, writer: GroupWriter) -> None:
         bounded = [within_limits(item, self.settings.max_article_chars) for item in group]
-        articles = _dedupe([a for a in bounded if isinstance(a, Article)])
         report.failed.extend(f for f in bounded if isinstance(f, LoadFailure))
+        report.skipped.update(s.reason for s in bounded if isinstance(s, Skipped))
+        for articles in _rounds([a for a in bounded if isinstance(a, Article)]):
+            self._ingest_round(articles, report, writer)
+
+    def _ingest_round(self, articles: Sequence[Article], report: IngestReport, writer: GroupWriter) -> None:
+        """Store articles of distinct doc_ids: each compared with its stored version first."""
         writer.wait_for(a.doc_id for a in articles)  # an article of the group in flight: read it stored
-        stored = self.store.article_hashes([a.doc_id for a in articles])
+        stored = self.store.article_metadatas([a.doc_id for a in articles])
         prepared = []
         for article in articles:
             digest = content_hash(article, self.embedder.model_name)
-            if stored.get(article.doc_id) == digest:
+            kept = stored.get(article.doc_id)
+            if kept is not None and kept.get("content_hash") == digest:
                 report.unchanged += 1
-            elif isinstance(item := self._prepare(article, digest, article.doc_id in stored), LoadFailure):
+            elif kept is not None and is_older(article.extra, kept):
+                report.skipped[OLDER_VERSION] += 1
+            elif isinstance(item := self._prepare(article, digest, kept is not None), LoadFailure):
                 report.failed.append(item)
             else:
                 prepared.append(item)
@@ -361,6 +356,10 @@ class IngestPipeline:
         for item in prepared:
             report.sentences += len(item.spans)
             _count(report, item)
+        updated = sum(item.is_update for item in prepared)
+        record_ingest(
+            {"added": len(prepared) - updated, "updated": updated}, sum(len(p.spans) for p in prepared)
+        )
 
 
 def _count(report: IngestReport, item: PreparedArticle) -> None:
@@ -371,6 +370,29 @@ def _count(report: IngestReport, item: PreparedArticle) -> None:
         report.added_ids.append(item.article.doc_id)
 
 
-def _dedupe(articles: list[Article]) -> list[Article]:
-    """Keep the last of several articles with the same doc_id in one group."""
-    return list({a.doc_id: a for a in articles}.values())
+def _rounds(articles: Sequence[Article]) -> list[list[Article]]:
+    """The articles in rounds of distinct doc_ids, in order: the k-th article of a doc_id in the
+    group goes in round k, so it is stored after, and compared with, the one before it."""
+    rounds: list[list[Article]] = []
+    seen: Counter[str] = Counter()
+    for article in articles:
+        seen[article.doc_id] += 1
+        if seen[article.doc_id] > len(rounds):
+            rounds.append([])
+        rounds[seen[article.doc_id] - 1].append(article)
+    return rounds
+
+
+def _byte_meters(bars: ExitStack, show: bool) -> Meters:
+    """A progress bar in bytes for each web archive read (closed with ``bars``)."""
+
+    def meter(name: str, total: int) -> Meter:
+        shown = tqdm(desc=name[-40:], total=total, unit="B", unit_scale=True, disable=not show)
+        bar = bars.enter_context(shown)
+
+        def advance(done: int) -> None:
+            bar.update(done - bar.n)
+
+        return advance
+
+    return meter

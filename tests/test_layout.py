@@ -19,6 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("assistant.core.errors", "assistant.core.types"),
     ("assistant.core.setting_values",),
     ("assistant.core.sections",),
+    ("assistant.core.telemetry",),
     ("assistant.core.settings",),
     ("ingest.loading", "ingest.sentences", "ingest.terms", "ingest.embedding"),
     ("ingest.storage",),

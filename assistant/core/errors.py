@@ -26,7 +26,24 @@ class SourceError(NewsdeskError):
 
 
 class FetchError(SourceError):
-    """A URL could not be fetched (refused address, timeout, too large, HTTP error)."""
+    """A URL could not be fetched (refused address, timeout, too large, HTTP error: ``status``)."""
+
+    def __init__(self, source: str, reason: str, status: int | None = None) -> None:
+        super().__init__(source, reason)
+        self.status = status
+
+
+class UnwantedTypeError(FetchError):
+    """The URL answered with a media type the caller did not ask for (its body is not read)."""
+
+
+class ArchiveError(SourceError):
+    """A WARC or ARC file cannot be read on from ``offset`` (a truncated record, a corrupt gzip
+    member); the message names the file and the byte offset. What was read before it stands."""
+
+    def __init__(self, source: str, offset: int, problem: str) -> None:
+        super().__init__(source, f"{problem} at byte offset {offset:,}; the records before it were read")
+        self.offset = offset
 
 
 class StoreError(NewsdeskError):

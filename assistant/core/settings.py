@@ -30,6 +30,7 @@ from assistant.core.sections import (
     LLMSettings,
     ModelSettings,
     NewsSettings,
+    ObservabilitySettings,
     RetrievalSettings,
     ServerSettings,
     StoreSettings,
@@ -39,7 +40,8 @@ from assistant.core.sections import (
 __all__ = ["DEFAULT_MODEL", "Settings", "settings_reference"]
 
 
-class Settings(  # the last base's fields come first: store, model, ingest, ..., ui
+class Settings(  # the last base's fields come first: store, model, ingest, ..., ui, observability
+    ObservabilitySettings,
     UISettings,
     APISettings,
     ServerSettings,
@@ -102,6 +104,10 @@ class Settings(  # the last base's fields come first: store, model, ingest, ...,
     @property
     def ui(self) -> UISettings:
         return UISettings.of(self)
+
+    @property
+    def observability(self) -> ObservabilitySettings:
+        return ObservabilitySettings.of(self)
 
     @classmethod
     def settings_customise_sources(

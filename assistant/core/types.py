@@ -63,3 +63,13 @@ class LoadFailure:
 
     source: str
     error: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A page of an archive or a sitemap that is left out on purpose (not an article: an index
+    page, a redirect, a 404, a paywall stub...; or already stored), and why. Not a failure: the
+    ingest report counts skips by reason."""
+
+    source: str
+    reason: str

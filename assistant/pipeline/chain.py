@@ -9,6 +9,11 @@ The first four are ``RunnableLambda`` steps over frozen values; ``answer`` and `
 ``RunnableGenerator`` steps, so the chain streams: pieces of the answer text as they are composed,
 then the complete :class:`~assistant.types.Answer`. :meth:`Pipeline.trace` runs the same steps in
 two parts, to keep the retrieval between them (evaluation reads its candidates).
+
+Each step is a span named after it (``newsdesk.condense`` ... ``newsdesk.enrich``), opened by the
+step around its own work only, never while it waits for the step before it to give its input
+(:func:`traced`, :func:`traced_pieces`): LangChain pulls a streamed sequence from its last step,
+so a span held open across that pull would make each stage the child of the one after it.
 """
 
 from __future__ import annotations
@@ -23,14 +28,15 @@ from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.llm import LLMAnswerer
 from assistant.answering.reading import Reader
 from assistant.core.settings import Settings
+from assistant.core.telemetry.tracing import Attributes, add_attributes, span, traced_iter
 from assistant.news.enrich import NewsEnricher
-from assistant.pipeline.answer import AnswerStage, Piece
-from assistant.pipeline.condense import Condense
+from assistant.pipeline.answer import AnswerStage, Drafted, Piece
+from assistant.pipeline.condense import Condense, Condensed
 from assistant.pipeline.enrich import Enrich
-from assistant.pipeline.read import Read
+from assistant.pipeline.read import Read, Reading
 from assistant.pipeline.request import Request
 from assistant.pipeline.retrieve import Retrieve, Retrieved
-from assistant.pipeline.scope import Scope
+from assistant.pipeline.scope import Scope, Scoped
 from assistant.retrieval.retrieve import HybridSearch, Retrieval
 from assistant.types import Answer
 from ingest.components import IngestComponents
@@ -67,9 +73,9 @@ class Pipeline:
         from langchain_core.runnables import RunnableLambda
 
         return (
-            RunnableLambda(self.condense, name="condense")
-            | RunnableLambda(self.scope, name="scope")
-            | RunnableLambda(self.retrieve, name="retrieve")
+            RunnableLambda(traced("condense", self.condense, _condensed), name="condense")
+            | RunnableLambda(traced("scope", self.scope, _scoped), name="scope")
+            | RunnableLambda(traced("retrieve", self.retrieve, _retrieved), name="retrieve")
         )
 
     @cached_property
@@ -78,8 +84,8 @@ class Pipeline:
         from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
         return (
-            RunnableLambda(self.read, name="read")
-            | RunnableGenerator(_each(self.answer), name="answer")
+            RunnableLambda(traced("read", self.read, _reading), name="read")
+            | RunnableGenerator(_each(traced_pieces("answer", self.answer)), name="answer")
             | RunnableGenerator(self.enrich.__call__, name="enrich")
         )
 
@@ -122,6 +128,54 @@ def build_pipeline(
         ),
         enrich=Enrich(NewsEnricher(settings.news, components.store, embedder, workers)),
     )
+
+
+def traced(name: str, step: Callable[[In], Out], note: Callable[[Out], Attributes]) -> Callable[[In], Out]:
+    """``step`` in a span ``newsdesk.<name>`` with the attributes ``note`` gives of its value."""
+
+    def run(value: In) -> Out:
+        with span(f"newsdesk.{name}", {"langchain.run_name": name}):
+            out = step(value)
+            add_attributes(note(out))
+            return out
+
+    return run
+
+
+def traced_pieces(name: str, step: Callable[[In], Iterator[Piece]]) -> Callable[[In], Iterator[Piece]]:
+    """A streaming ``step`` in a span ``newsdesk.<name>`` (current while it makes each piece)."""
+
+    def run(value: In) -> Iterator[Piece]:
+        return traced_iter(f"newsdesk.{name}", step(value), {"langchain.run_name": name}, _drafted)
+
+    return run
+
+
+def _condensed(value: Condensed) -> Attributes:
+    return {"newsdesk.follow_up": value.standalone.is_follow_up}
+
+
+def _scoped(value: Scoped) -> Attributes:
+    return {"newsdesk.filtered": value.filters is not None, "newsdesk.dated": value.dated is not None}
+
+
+def _retrieved(value: Retrieved) -> Attributes:
+    return {"newsdesk.candidates": len(value.retrieval.candidates)}
+
+
+def _reading(value: Reading) -> Attributes:
+    return {"newsdesk.ranked": len(value.ranking.ranked), "newsdesk.answerable": value.ranking.answerable}
+
+
+def _drafted(piece: Piece) -> Attributes:
+    if not isinstance(piece, Drafted):
+        return {}
+    answer = piece.answer
+    return {
+        "newsdesk.mode": answer.mode,
+        "newsdesk.citations": len(answer.citations),
+        "newsdesk.grounded": answer.grounded,
+    }
 
 
 def _each(step: Callable[[In], Iterator[Out]]) -> Callable[[Iterator[In]], Iterator[Out]]:

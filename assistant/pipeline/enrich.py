@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from assistant.core.telemetry.tracing import add_attributes, span
 from assistant.news.enrich import NewsEnricher
 from assistant.pipeline.answer import Piece
 from assistant.types import Answer
@@ -24,4 +25,8 @@ class Enrich:
                 yield piece
                 continue
             found = piece.retrieval
-            yield self.news.enrich(piece.answer, found.view.articles, found.vectors)
+            # the stage's span covers its own work, not the wait for the pieces (assistant/pipeline/chain.py)
+            with span("newsdesk.enrich", {"langchain.run_name": "enrich"}):
+                answer = self.news.enrich(piece.answer, found.view.articles, found.vectors)
+                add_attributes({"newsdesk.citations": len(answer.citations)})
+            yield answer

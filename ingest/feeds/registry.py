@@ -3,8 +3,8 @@
 Three side collections of the store (:class:`ingest.storage.sidecar.SideCollection`):
 
 * ``{collection}_feeds``: one record per followed feed, id :func:`feed_id` (a hash of its URL),
-  metadata: the URL, interval, source name, conditional-GET validators and what the last sync did
-  (:class:`Feed`).
+  metadata: the URL, its kind (an RSS/Atom ``feed`` or a ``sitemap``: ingest/feeds/sitemap_sync.py),
+  interval, source name, conditional-GET validators and what the last sync did (:class:`Feed`).
 * ``{collection}_feed_items``: the per-feed item memory, one record per entry seen, id
   ``feed_id|hash(key)``, metadata ``feed_id, key`` (the entry's guid, else its link), the entry's
   ``fingerprint`` (a hash of what the feed says about it), ``doc_id`` and whether it has left the
@@ -84,6 +84,7 @@ def format_time(epoch: float) -> str:
 
 
 _TIMES = ("added_at", "last_sync_at", "last_ok_at", "next_sync_at")
+FEED, SITEMAP = "feed", "sitemap"
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Feed:
     url: str
     every_s: float
     source: str = ""  # overrides the outlet name the feed gives its items
+    kind: str = FEED  # FEED (RSS/Atom) or SITEMAP (a sitemap or sitemap index)
     added_at: float = 0.0
     etag: str = ""
     last_modified: str = ""
@@ -171,17 +173,22 @@ class FeedRegistry:
         return self._items
 
     # --- feeds -------------------------------------------------------------------------------
-    def add(self, url: str, every: str | None = None, source: str | None = None) -> Feed:
-        """Follow ``url`` (first sync due now); for a feed already followed, change its interval
-        and source name and keep its state."""
+    def add(
+        self, url: str, every: str | None = None, source: str | None = None, kind: str | None = None
+    ) -> Feed:
+        """Follow ``url``, an RSS/Atom feed or (``kind`` SITEMAP) a sitemap (first sync due now);
+        for a feed already followed, change its interval, source name and kind and keep its state."""
         url = check_feed_url(url)
+        if kind not in (None, FEED, SITEMAP):
+            raise FeedError(f"feed {url}: kind {kind!r} is neither {FEED!r} nor {SITEMAP!r}")
         seconds = parse_every(every or self.settings.feed_every, url, self.settings.feed_min_every_s)
         current = self.get(url)
         if current is None:
-            feed = Feed(url, seconds, (source or "").strip(), added_at=time.time(), next_sync_at=time.time())
+            now = time.time()
+            feed = Feed(url, seconds, (source or "").strip(), kind or FEED, added_at=now, next_sync_at=now)
         else:
             kept_source = current.source if source is None else source.strip()
-            feed = replace(current, every_s=seconds, source=kept_source)
+            feed = replace(current, every_s=seconds, source=kept_source, kind=kind or current.kind)
         self.save(feed)
         return feed
 

@@ -17,6 +17,8 @@ One sync of a feed (:class:`FeedSyncer`):
 by up to ``feeds_jitter``), at most ``feeds_concurrency`` at once, a failing feed retried after a
 wait that doubles per failure (up to ``feeds_backoff_max_s``) with its error shown, and each sync
 under the feed's lease (ingest/feeds/registry.py) so that with several processes exactly one syncs a feed.
+
+A followed sitemap (``kind`` sitemap) is synced the same way, by ingest/feeds/sitemap_sync.py.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from typing import Any
 from assistant.core.errors import NewsdeskError, StoreLockedError
 from assistant.core.sections import IngestSettings
 from assistant.core.types import Article, LoadFailure
-from ingest.feeds.registry import Feed, FeedRegistry, ItemMemory
+from ingest.feeds.registry import SITEMAP, Feed, FeedRegistry, ItemMemory
+from ingest.feeds.sitemap_sync import SitemapPoller
 from ingest.loading.feed_entries import entry_link, parse_feed, wants_page
 from ingest.loading.fetch import Fetcher, conditional_headers
 from ingest.loading.sources import SourceLoader
@@ -116,6 +119,8 @@ class FeedSyncer:
         return result
 
     def _poll(self, feed: Feed, progress: Progress | None) -> SyncResult:
+        if feed.kind == SITEMAP:
+            return self._poll_sitemap(feed, progress)
         with Fetcher(self.settings, self.pipeline.settings.server) as fetcher:
             fetched = fetcher.fetch(feed.url, conditional_headers(feed.etag, feed.last_modified))
             if fetched.not_modified:
@@ -171,6 +176,15 @@ class FeedSyncer:
             if progress is not None:
                 progress(done, len(todo))
         return articles, failures, remembered
+
+    def _poll_sitemap(self, feed: Feed, progress: Progress | None) -> SyncResult:
+        server = self.pipeline.settings.server
+        polled = SitemapPoller(self.settings, server, self.registry, self._store).poll(feed, progress)
+        if polled.report is None:
+            return SyncResult(polled.feed, not_modified=True)
+        return SyncResult(
+            replace(polled.feed, items=polled.listed), report=polled.report, fetched_entries=polled.fetched
+        )
 
     def _store(self, articles: Sequence[Article]) -> IngestReport:
         if not articles:

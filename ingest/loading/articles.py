@@ -1,26 +1,32 @@
 """Building an :class:`Article` from what was loaded: stable doc_ids (of a URL, a path, a JSONL
-line), the outlet of a page, and safe metadata values.
+line), the outlet of a page, and safe metadata values. A page's own ``modified`` date, ``section``
+and ``canonical_url`` (ingest/loading/page_metadata.py) go in its extra metadata (stored as
+``x_modified``, ``x_section``, ``x_canonical_url``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from assistant.core.types import Article, LoadFailure, MetaValue
+from assistant.core.types import Article, LoadFailure, MetaValue, Skipped
 from ingest.loading.extract import (
     Extracted,
-    iso_date,
     over_limit,
 )
 
-Item = Article | LoadFailure
+Item = Article | LoadFailure | Skipped
+StoredLookup = Callable[[Sequence[str]], Mapping[str, Mapping[str, MetaValue]]]
+"""The stored metadata of those of some doc_ids that are stored (the pipeline gives the store's):
+what lets a loader skip a page it would only find stored already, before fetching or extracting it."""
+PAGE_EXTRA = ("modified", "section", "canonical_url")
+AnyItem = TypeVar("AnyItem", bound=Item)
 
 
 def stable_id(key: str) -> str:
@@ -77,13 +83,6 @@ def scalar_text(value: Any) -> str:
     return ""
 
 
-def safe_iso(value: str) -> str:
-    try:
-        return iso_date(value) if value else ""
-    except ValueError:
-        return ""
-
-
 def file_article(path: Path, origin: str, extracted: Extracted) -> Article:
     titled = replace(extracted, title=extracted.title or path.stem)
     return make_article(path_doc_id(path), origin, titled, source=extracted.sitename)
@@ -97,6 +96,7 @@ def make_article(
     source: str = "",
     extra: Mapping[str, MetaValue] | None = None,
 ) -> Article:
+    page_extra = {name: value for name in PAGE_EXTRA if (value := getattr(extracted, name))}
     return Article(
         doc_id=doc_id,
         text=extracted.text,
@@ -106,14 +106,14 @@ def make_article(
         source=source,
         authors=extracted.authors,
         origin=origin,
-        extra=dict(extra or {}),
+        extra={**page_extra, **(extra or {})},
     )
 
 
-def within_limits(item: Item, max_chars: int) -> Item:
+def within_limits(item: AnyItem, max_chars: int) -> AnyItem | LoadFailure:
     """``item``, or a LoadFailure naming the article when its text has more than ``max_chars``
     characters (``max_article_chars``: nothing that long is split, embedded or stored)."""
-    if isinstance(item, LoadFailure) or len(item.text) <= max_chars:
+    if not isinstance(item, Article) or len(item.text) <= max_chars:
         return item
     found = f"article text has {len(item.text):,} characters"
     return LoadFailure(item.origin or item.doc_id, over_limit(found, max_chars, "max_article_chars"))
@@ -127,4 +127,7 @@ def merge_extracted(first: Extracted, second: Extracted) -> Extracted:
         published=first.published or second.published,
         sitename=first.sitename or second.sitename,
         authors=first.authors or second.authors,
+        modified=first.modified or second.modified,
+        section=first.section or second.section,
+        canonical_url=first.canonical_url or second.canonical_url,
     )

@@ -13,19 +13,21 @@ import io
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import lxml.html
 import trafilatura
-from dateutil import parser as date_parser
+from lxml.html import HtmlElement
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject
 from trafilatura.settings import Document
+from trafilatura.utils import load_html
 
 from assistant.core.errors import SourceError
 from assistant.core.sections import IngestSettings
+from ingest.loading.dates import safe_iso
+from ingest.loading.page_metadata import PageMetadata, page_metadata
 
 MIN_ARTICLE_WORDS = 5  # extracted text with fewer words is navigation or boilerplate, not an article
 _BLOCK_TAGS = frozenset(
@@ -37,7 +39,7 @@ _BLOCK_TAGS = frozenset(
 _BREAK = "\ue000"  # private-use character marking block boundaries while flattening HTML
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_DEFAULTS = (datetime(2000, 1, 1, 0, 0, 0), datetime(2001, 2, 2, 1, 1, 1))
+_VISIBLE = "text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
 _PAGE_TREE_DEPTH = 64  # real page trees are a few levels deep
 
 
@@ -70,6 +72,20 @@ class Extracted:
     published: str = ""
     sitename: str = ""
     authors: tuple[str, ...] = ()
+    modified: str = ""  # the page's dateModified
+    section: str = ""
+    canonical_url: str = ""
+
+
+@dataclass(frozen=True)
+class Page:
+    """An HTML page read once (:func:`read_page`): its text and metadata (``text`` may be short or
+    empty), what it declares about itself, and ``link_density``, the share of its visible text
+    that is inside links (what tells an index page from an article: ingest/loading/page_kind.py)."""
+
+    extracted: Extracted
+    declared: PageMetadata
+    link_density: float
 
 
 def decode_utf8(data: bytes, origin: str) -> str:
@@ -83,31 +99,6 @@ def decode_utf8(data: bytes, origin: str) -> str:
 def has_article_text(text: str) -> bool:
     """True when ``text`` has at least :data:`MIN_ARTICLE_WORDS` words."""
     return len(text.split(maxsplit=MIN_ARTICLE_WORDS)) >= MIN_ARTICLE_WORDS
-
-
-def iso_date(value: str) -> str:
-    """Normalise a date or date-time string to ISO 8601; raise ValueError if it is not one.
-
-    A value without a time of day becomes a date (``2022/06/12`` -> ``2022-06-12``); with one, a
-    date-time that keeps its UTC offset when it has one.
-    """
-    value = value.strip()
-    try:
-        first, second = (date_parser.parse(value, default=d) for d in _DEFAULTS)
-    except (ValueError, OverflowError) as exc:
-        raise ValueError(f"not a date: {value!r}") from exc
-    if first.date() != second.date():
-        raise ValueError(f"incomplete date: {value!r}")
-    if first.time() != second.time():
-        return first.date().isoformat()
-    return first.isoformat()
-
-
-def iso_from_struct_time(value: time.struct_time | None) -> str:
-    """ISO 8601 date-time (UTC) of a ``time.struct_time`` in UTC, as feedparser gives; "" for None."""
-    if value is None:
-        return ""
-    return datetime(*value[:6], tzinfo=UTC).isoformat()
 
 
 def html_to_text(fragment: str) -> str:
@@ -129,26 +120,58 @@ def html_to_text(fragment: str) -> str:
 def extract_html(
     content: bytes | str, origin: str, url: str | None = None, limits: ExtractLimits = ExtractLimits()
 ) -> Extracted:
-    """Main text and metadata of a web page, with trafilatura; SourceError if it has no article,
-    or when the extraction (one call, not interruptible) took longer than ``limits.timeout_s``."""
+    """Main text and metadata of a web page (:func:`read_page`); SourceError if it has no article."""
+    extracted = read_page(content, origin, url, limits).extracted
+    if not has_article_text(extracted.text):
+        raise SourceError(origin, "no article text found")
+    return extracted
+
+
+def read_page(
+    content: bytes | str, origin: str, url: str | None = None, limits: ExtractLimits = ExtractLimits()
+) -> Page:
+    """The page parsed once: its main text with trafilatura, its own metadata (JSON-LD and meta
+    tags: ingest/loading/page_metadata.py, which win over trafilatura's guesses) and its link
+    density. SourceError when it cannot be parsed, or when the extraction (one call, not
+    interruptible) took longer than ``limits.timeout_s``."""
     started = time.monotonic()
     try:
-        doc = trafilatura.bare_extraction(content, url=url, with_metadata=True, include_comments=False)
-    except Exception as exc:  # trafilatura raises assorted parser errors on broken markup
+        tree = load_html(content)
+        declared = page_metadata(tree, url) if tree is not None else PageMetadata()
+        density = link_density(tree) if tree is not None else 0.0
+        doc = trafilatura.bare_extraction(tree, url=url, with_metadata=True, include_comments=False)
+    except Exception as exc:  # trafilatura and lxml raise assorted parser errors on broken markup
         raise SourceError(origin, f"could not parse HTML: {exc}") from exc
     if (took := time.monotonic() - started) > limits.timeout_s:
         found = f"extracting the text of the page took {took:.0f} s"
         raise SourceError(origin, over_limit(found, limits.timeout_s, "extract_timeout_s"))
-    text = (doc.text or "").strip() if isinstance(doc, Document) else ""
-    if not isinstance(doc, Document) or not has_article_text(text):
-        raise SourceError(origin, "no article text found")
-    return Extracted(
-        text=text,
-        title=_clean(doc.title),
-        published=_safe_iso(doc.date),
-        sitename=_clean(doc.sitename),
-        authors=split_authors(doc.author),
+    if not isinstance(doc, Document):
+        return Page(Extracted(text="", title=declared.headline), declared, density)
+    extracted = Extracted(
+        text=(doc.text or "").strip(),
+        title=declared.headline or _clean(doc.title),
+        published=declared.published or safe_iso(doc.date),
+        sitename=declared.publisher or _clean(doc.sitename),
+        authors=declared.authors or split_authors(doc.author),
+        modified=declared.modified,
+        section=declared.section,
+        canonical_url=declared.canonical_url,
     )
+    return Page(extracted, declared, density)
+
+
+def link_density(tree: HtmlElement) -> float:
+    """Characters (not counting whitespace) of the page's visible text inside ``<a>`` elements, over
+    those of all its visible text (scripts and styles are not visible); 0.0 for a page without text."""
+    body = tree.find("body")
+    root = body if body is not None else tree
+    total = _visible_chars(root.xpath(f".//{_VISIBLE}"))
+    linked = _visible_chars(root.xpath(f".//a//{_VISIBLE}"))
+    return linked / total if total else 0.0
+
+
+def _visible_chars(texts: list[Any]) -> int:
+    return sum(len("".join(str(text).split())) for text in texts)
 
 
 def extract_pdf(data: bytes, origin: str, limits: ExtractLimits = ExtractLimits()) -> Extracted:
@@ -256,13 +279,6 @@ def _pdf_metadata(reader: PdfReader) -> tuple[str, str, str]:
     published = created.isoformat() if created else ""
     title = _clean(meta.title)
     return ("" if title.lower() == "untitled" else title), published, _clean(meta.author)
-
-
-def _safe_iso(value: str | None) -> str:
-    try:
-        return iso_date(value) if value else ""
-    except ValueError:
-        return ""
 
 
 def _clean(value: Any) -> str:

@@ -13,11 +13,11 @@ from typing import Any
 import feedparser
 
 from assistant.core.errors import SourceError
+from ingest.loading.dates import iso_from_struct_time
 from ingest.loading.extract import (
     Extracted,
     has_article_text,
     html_to_text,
-    iso_from_struct_time,
     split_authors,
 )
 from ingest.loading.fetch import Fetched

@@ -14,7 +14,9 @@ from the environment are ignored for the same reason. Bodies are streamed and cu
 
 A conditional GET (``validators``: an ETag and/or Last-Modified from an earlier fetch) sends
 ``If-None-Match`` / ``If-Modified-Since``; a ``304 Not Modified`` answer is then a :class:`Fetched`
-with ``status`` 304 and no body, not an error (ingest/feeds/sync.py polls feeds this way).
+with ``status`` 304 and no body, not an error (ingest/feeds/sync.py polls feeds this way). A caller
+may ask for other media types (``types``: gzip sitemaps) or another size limit (``max_bytes``:
+sitemaps, robots.txt) for one fetch; an HTTP error status is the :class:`FetchError`'s ``status``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from assistant.core.errors import FetchError
+from assistant.core.errors import FetchError, UnwantedTypeError
 from assistant.core.sections import IngestSettings, ServerSettings
 from assistant.core.setting_values import normal_host
 
@@ -61,6 +63,15 @@ _CHECKS = (
     ("is_private", "a private"),
 )
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What one fetch asks for: extra request headers, the media types taken and the size limit."""
+
+    headers: dict[str, str]
+    types: frozenset[str]
+    max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -234,24 +245,33 @@ class Fetcher:
     def close(self) -> None:
         self._client.close()
 
-    def fetch(self, url: str, validators: Mapping[str, str] | None = None) -> Fetched:
+    def fetch(
+        self,
+        url: str,
+        validators: Mapping[str, str] | None = None,
+        *,
+        types: frozenset[str] = ACCEPTED_TYPES,
+        max_bytes: int | None = None,
+    ) -> Fetched:
         """GET ``url``, following up to ``fetch_max_redirects`` redirects, each hop checked first;
-        ``validators`` (:func:`conditional_headers`) make it a conditional GET."""
+        ``validators`` (:func:`conditional_headers`) make it a conditional GET; a body of another
+        media type than ``types``, or over ``max_bytes`` (default ``fetch_max_bytes``), is refused."""
         deadline = time.monotonic() + self._timeout
+        asked = _Asked(dict(validators or {}), types, max_bytes or self._max_bytes)
         current = url
         for hop in range(self._max_redirects + 1):
             try:
-                result = self._request(current, deadline, dict(validators or {}))
+                result = self._request(current, deadline, asked)
             except FetchError as exc:
                 if hop == 0:
                     raise
-                raise FetchError(url, f"{exc.reason} (redirected to {current})") from exc
+                raise FetchError(url, f"{exc.reason} (redirected to {current})", exc.status) from exc
             if isinstance(result, Fetched):
                 return result
             current = result
         raise FetchError(url, f"more than {self._max_redirects} redirects")
 
-    def _request(self, url: str, deadline: float, validators: dict[str, str]) -> Fetched | str:
+    def _request(self, url: str, deadline: float, asked: _Asked) -> Fetched | str:
         """One hop: the fetched body, or the absolute URL a redirect points to."""
         target = self._target(url)
         port = target.port or (443 if target.scheme == "https" else 80)
@@ -259,7 +279,7 @@ class Fetcher:
         error: httpx.ConnectError | None = None
         for address in addresses:
             try:
-                return self._request_address(url, target, address, deadline, validators)
+                return self._request_address(url, target, address, deadline, asked)
             except httpx.ConnectError as exc:
                 error = exc
         raise FetchError(url, f"could not connect ({error})")
@@ -276,20 +296,20 @@ class Fetcher:
         return target
 
     def _request_address(
-        self, url: str, target: httpx.URL, address: str, deadline: float, validators: dict[str, str]
+        self, url: str, target: httpx.URL, address: str, deadline: float, asked: _Asked
     ) -> Fetched | str:
         """GET ``target`` from the checked ``address``; ConnectError is left to the caller."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError(url, f"timed out after {self._timeout:g} s")
         pinned = target.copy_with(host=address.split("%")[0])
-        headers = {"Host": target.netloc.decode("ascii"), **validators}
+        headers = {"Host": target.netloc.decode("ascii"), **asked.headers}
         extensions = {"sni_hostname": target.raw_host.decode("ascii")}
         try:
             with self._client.stream(
                 "GET", pinned, headers=headers, extensions=extensions, timeout=httpx.Timeout(remaining)
             ) as response:
-                return self._response(url, target, response, deadline)
+                return self._response(url, target, response, deadline, asked)
         except httpx.ConnectError:
             raise
         except httpx.TimeoutException as exc:
@@ -298,7 +318,7 @@ class Fetcher:
             raise FetchError(url, f"request failed ({exc})") from exc
 
     def _response(
-        self, url: str, target: httpx.URL, response: httpx.Response, deadline: float
+        self, url: str, target: httpx.URL, response: httpx.Response, deadline: float, asked: _Asked
     ) -> Fetched | str:
         status = response.status_code
         if status in _REDIRECT_CODES and response.headers.get("location"):
@@ -307,25 +327,25 @@ class Fetcher:
         if status == 304:  # only a conditional GET gets one; the caller keeps what it had
             return Fetched(str(target.copy_with(fragment=None)), "", None, b"", 304, etag, modified)
         if not 200 <= status < 300:
-            raise FetchError(url, f"HTTP {status}")
+            raise FetchError(url, f"HTTP {status}", status)
         content_type, charset = _media_type(response.headers.get("content-type", ""))
-        if content_type and content_type not in ACCEPTED_TYPES:
-            raise FetchError(url, f"unsupported content type {content_type}")
+        if content_type and content_type not in asked.types:
+            raise UnwantedTypeError(url, f"unsupported content type {content_type}")
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_bytes:
-            raise FetchError(url, f"larger than {format_size(self._max_bytes, trim=True)}")
-        body = self._read_body(url, response, deadline)
+        if declared.isdigit() and int(declared) > asked.max_bytes:
+            raise FetchError(url, f"larger than {format_size(asked.max_bytes, trim=True)}")
+        body = self._read_body(url, response, deadline, asked.max_bytes)
         return Fetched(
             str(target.copy_with(fragment=None)), content_type, charset, body, status, etag, modified
         )
 
-    def _read_body(self, url: str, response: httpx.Response, deadline: float) -> bytes:
+    def _read_body(self, url: str, response: httpx.Response, deadline: float, max_bytes: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_bytes():
             size += len(chunk)
-            if size > self._max_bytes:
-                raise FetchError(url, f"larger than {format_size(self._max_bytes, trim=True)}")
+            if size > max_bytes:
+                raise FetchError(url, f"larger than {format_size(max_bytes, trim=True)}")
             if time.monotonic() > deadline:
                 raise FetchError(url, f"timed out after {self._timeout:g} s")
             chunks.append(chunk)

@@ -18,14 +18,16 @@ from ingest.loading.articles import (
     host_of,
     is_meta_value,
     path_doc_id,
-    safe_iso,
     scalar_text,
     url_doc_id,
 )
+from ingest.loading.dates import safe_iso
 from ingest.loading.extract import (
     decode_utf8,
     split_authors,
 )
+
+ARCHIVE_SUFFIXES = (".warc.gz", ".warc", ".arc.gz", ".arc")  # web archives: ingest/loading/warc.py
 
 FILE_KINDS = {
     ".txt": "text",
@@ -103,7 +105,7 @@ def walk_folder(folder: Path) -> tuple[list[Path], int]:
         for name in files:
             if name.startswith(".") or name.endswith(SIDECAR_SUFFIX):
                 continue
-            if Path(name).suffix.lower() in FILE_KINDS:
+            if Path(name).suffix.lower() in FILE_KINDS or name.lower().endswith(ARCHIVE_SUFFIXES):
                 found.append(Path(root, name))
             else:
                 skipped += 1

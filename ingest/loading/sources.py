@@ -1,4 +1,5 @@
-"""Loading articles from sources: files, folders, http(s) URLs of pages and RSS/Atom feeds.
+"""Loading articles from sources: files, folders, web archives (WARC/ARC: ingest/loading/warc.py),
+http(s) URLs of pages and RSS/Atom feeds.
 
 :func:`iter_articles` expands each source and yields one :class:`Article` per article found, or a
 :class:`LoadFailure` naming the source (a path, ``path:LINE`` for JSONL lines, a URL, a feed
@@ -33,18 +34,19 @@ from assistant.core.sections import IngestSettings, ServerSettings
 from assistant.core.types import Article, LoadFailure, MetaValue
 from ingest.loading.articles import (
     Item,
+    StoredLookup,
     file_article,
     host_of,
     make_article,
     merge_extracted,
     outlet_name,
     path_doc_id,
-    safe_iso,
     scalar_text,
     stable_id,
     url_doc_id,
     within_limits,
 )
+from ingest.loading.dates import safe_iso
 from ingest.loading.extract import (
     Extracted,
     ExtractLimits,
@@ -64,7 +66,18 @@ from ingest.loading.feed_entries import (
     parse_feed,
 )
 from ingest.loading.fetch import Fetched, Fetcher, format_size
-from ingest.loading.files import FILE_KINDS, bounded_lines, jsonl_item, read_sidecar, walk_folder
+from ingest.loading.files import (
+    ARCHIVE_SUFFIXES,
+    FILE_KINDS,
+    bounded_lines,
+    jsonl_item,
+    read_sidecar,
+    walk_folder,
+)
+from ingest.loading.warc import ArchiveReader, Meter, is_archive
+
+Meters = Callable[[str, int], Meter]
+"""A meter for one file (its name and size in bytes): how the pipeline shows WARC progress by bytes."""
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +100,20 @@ class SourceCount:
 
 
 def iter_articles(
-    sources: Sequence[str], settings: IngestSettings, server: ServerSettings
-) -> Iterator[Article | LoadFailure]:
-    """Expand each source (file, folder recursively, http(s) URL of an article page or an RSS/Atom
-    feed) and yield one Article per article found, or a LoadFailure naming the source and the
-    reason. Never raises for bad input (ConfigError for bad settings, before anything is read).
-    ``server`` is where this Newsdesk serves: never fetched (ingest/loading/fetch.py)."""
-    with SourceLoader(settings, server) as loader:
+    sources: Sequence[str],
+    settings: IngestSettings,
+    server: ServerSettings,
+    stored: StoredLookup | None = None,
+    meters: Meters | None = None,
+) -> Iterator[Item]:
+    """Expand each source (file, folder recursively, WARC/ARC file, http(s) URL of an article page
+    or an RSS/Atom feed) and yield one Article per article found, a Skipped for each capture of a
+    web archive that is no article (ingest/loading/warc.py), or a LoadFailure naming the source and
+    the reason. Never raises for bad input (ConfigError for bad settings, before anything is read).
+    ``server`` is where this Newsdesk serves: never fetched (ingest/loading/fetch.py); ``stored``
+    lets a web archive's capture that is stored already be skipped before it is extracted;
+    ``meters`` gives a meter of bytes read for each web archive."""
+    with SourceLoader(settings, server, stored=stored, meters=meters) as loader:
         yield from loader.iter_articles(sources)
 
 
@@ -118,11 +138,18 @@ class SourceLoader:
     """Loads sources with one :class:`Fetcher`; use as a context manager (or call ``close()``)."""
 
     def __init__(
-        self, settings: IngestSettings, server: ServerSettings, fetcher: Fetcher | None = None
+        self,
+        settings: IngestSettings,
+        server: ServerSettings,
+        fetcher: Fetcher | None = None,
+        stored: StoredLookup | None = None,
+        meters: Meters | None = None,
     ) -> None:
         self._max_file_bytes = settings.max_file_bytes
         self._limits = ExtractLimits.of(settings)
         self._fetcher = fetcher or Fetcher(settings, server)
+        self._archives = ArchiveReader(settings, stored)
+        self._meters = meters
         self._file_loaders: dict[str, Callable[[Path, str, bytes], Iterator[Item]]] = {
             "text": self._load_text,
             "markdown": self._load_text,
@@ -171,9 +198,13 @@ class SourceLoader:
             yield from _guarded(str(path), self._load_file(path, str(path)))
 
     def _load_file(self, path: Path, origin: str) -> Iterator[Item]:
+        if is_archive(path) and path.is_file():  # read as a stream of records, of any total size
+            meter = self._meters(path.name, path.stat().st_size) if self._meters else None
+            yield from self._archives.read(path, origin, meter)
+            return
         kind = FILE_KINDS.get(path.suffix.lower())
         if kind is None:
-            supported = ", ".join(FILE_KINDS)
+            supported = ", ".join([*FILE_KINDS, *ARCHIVE_SUFFIXES])
             raise SourceError(
                 origin, f"unsupported file type {path.suffix or '(none)'!r} (supported: {supported})"
             )
@@ -279,7 +310,9 @@ class SourceLoader:
         for index, entry in enumerate(parsed.entries, start=1):
             yield self.feed_entry(entry, origin, index, parsed.outlet)
 
-    def feed_entry(self, entry: Mapping[str, Any], feed: str, index: int, outlet: str) -> Item:
+    def feed_entry(
+        self, entry: Mapping[str, Any], feed: str, index: int, outlet: str
+    ) -> Article | LoadFailure:
         """The article of one entry of :func:`parse_feed` (its linked page fetched when the entry
         carries only a short summary), or a LoadFailure naming the entry."""
         link = entry_link(entry)

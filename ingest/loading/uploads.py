@@ -200,7 +200,7 @@ def load_uploads(uploads: Sequence[SavedUpload], settings: Settings) -> LoadedUp
     for item in iter_articles(list(by_path), settings.ingest, settings.server):
         if isinstance(item, LoadFailure):
             loaded.failures.append(LoadFailure(_rename(item.source, by_path), item.error))
-        else:
+        elif isinstance(item, Article):  # (a web archive's skipped captures: no upload is one)
             loaded.articles.append(_renamed_article(item, by_path))
     return loaded
 

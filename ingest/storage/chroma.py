@@ -5,11 +5,14 @@ their errors to :class:`StoreError`, with the server version check.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from assistant.core.errors import StoreError
 from assistant.core.sections import StoreSettings
+from assistant.core.telemetry.metrics import record_store_call, store_operation
+from assistant.core.telemetry.tracing import span
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -136,16 +139,26 @@ def chroma_call(where: str, what: str, fn: Callable[[], T]) -> T:
     """Run one Chroma call; any library error becomes a StoreError naming ``what`` and ``where``.
 
     Every Chroma call of Newsdesk goes through here (or :meth:`NewsStore._call`, which uses it);
-    on a server each one is bounded by ``chroma_timeout_s`` (:func:`bound_requests`).
+    on a server each one is bounded by ``chroma_timeout_s`` (:func:`bound_requests`). Each is
+    counted and timed by operation (``newsdesk_store_call*``, its errors by kind: timeout,
+    unreachable, error) and is a span (``newsdesk.store.<operation>``).
     """
+    operation = store_operation(what)
+    started = time.perf_counter()
+    error = ""
     try:
-        return fn()
-    except StoreError:
+        with span(f"newsdesk.store.{operation}", {"db.system": "chromadb", "newsdesk.store.call": what}):
+            return fn()
+    except StoreError:  # a call inside, counted where it failed
         raise
     except Exception as exc:  # chromadb surfaces transport and server errors untyped
-        down = where.startswith("http") and _is_unreachable(exc) and not _timed_out(exc)
-        hint = " (is the Chroma server running?)" if down else ""
+        timed_out = _timed_out(exc)
+        down = _is_unreachable(exc) and not timed_out
+        error = "timeout" if timed_out else "unreachable" if down else "error"
+        hint = " (is the Chroma server running?)" if down and where.startswith("http") else ""
         raise StoreError(f"Chroma {what} failed at {where}: {describe(exc)}{hint}") from exc
+    finally:
+        record_store_call(operation, time.perf_counter() - started, error)
 
 
 def parse_major_minor(version: str) -> tuple[int, int]:

@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -179,12 +179,16 @@ class NewsStore(StoreFolderLocks):
 
     def article_hashes(self, doc_ids: Sequence[str]) -> dict[str, str]:
         """content_hash of each stored doc_id among ``doc_ids``."""
-        out: dict[str, str] = {}
+        return {d: str(m.get("content_hash", "")) for d, m in self.article_metadatas(doc_ids).items()}
+
+    def article_metadatas(self, doc_ids: Sequence[str]) -> dict[str, Mapping[str, MetaValue]]:
+        """The article metadata of each stored doc_id among ``doc_ids``."""
+        out: dict[str, Mapping[str, MetaValue]] = {}
         for begin in range(0, len(doc_ids), self.batch_size):
             ids = list(doc_ids[begin : begin + self.batch_size])
             got = self._call("read", partial(self.articles.get, ids=ids, include=["metadatas"]))
             for doc_id, meta in zip(got["ids"], got["metadatas"] or []):
-                out[doc_id] = str((meta or {}).get("content_hash", ""))
+                out[doc_id] = cast("Mapping[str, MetaValue]", meta or {})
         return out
 
     def iter_articles(self, page: int = 500) -> Iterator[StoredArticle]:

@@ -40,6 +40,11 @@ class LocalServer:
                 server.requests.append(self.path)
                 route = server.routes.get(self.path, Route(b"not found", "text/plain", 404))
                 time.sleep(route.delay_s)
+                etag = route.headers.get("ETag")
+                if etag and self.headers.get("If-None-Match") == etag:  # a conditional GET: unchanged
+                    self.send_response(304)
+                    self.end_headers()
+                    return
                 try:
                     self.send_response(route.status)
                     self.send_header("Content-Type", route.content_type)

@@ -20,6 +20,7 @@ from assistant.core.types import Article, LoadFailure
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
 from ingest.feeds.schedule import FeedScheduler
+from ingest.loading.articles import Item
 from ingest.loading.sources import iter_articles
 from ingest.loading.uploads import SavedUpload, load_uploads
 from tests.feed_server import FeedItem, FeedServer, feed_server
@@ -62,11 +63,11 @@ def distinct_pages_pdf(path: Path, pages: int, lines: int = 1) -> Path:
     return path
 
 
-def load(settings: Settings, *sources: Path) -> list[Article | LoadFailure]:
+def load(settings: Settings, *sources: Path) -> list[Item]:
     return list(iter_articles([str(s) for s in sources], settings.ingest, settings.server))
 
 
-def failures(items: list[Article | LoadFailure]) -> dict[str, str]:
+def failures(items: list[Item]) -> dict[str, str]:
     return {item.source: item.error for item in items if isinstance(item, LoadFailure)}
 
 

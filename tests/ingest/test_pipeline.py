@@ -21,9 +21,10 @@ from assistant.core.settings import Settings
 from assistant.frontends.cli.main import main
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
-from ingest.pipeline import GroupWriter, embedding_texts, embedding_texts_for, pair_texts
+from ingest.pipeline import embedding_texts, embedding_texts_for, pair_texts
 from ingest.sentences import SentenceSplitter
 from ingest.storage.store import NewsStore
+from ingest.storage.writer import GroupWriter
 from tests.conftest import REPO, SAMPLE, dev_articles_path
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from assistant.core.sections.base import Section
 from assistant.core.sections.hosts import DEFAULT_PORTS, AllowedHost, allowed_host, check_allowed_hosts
+from assistant.core.sections.operations import ObservabilitySettings
 from assistant.core.sections.read_side import AnsweringSettings, LLMSettings, NewsSettings, RetrievalSettings
 from assistant.core.sections.serving import APISettings, ServerSettings, UISettings
 from assistant.core.sections.write_side import DEFAULT_MODEL, IngestSettings, ModelSettings, StoreSettings
@@ -29,6 +30,7 @@ SECTIONS: dict[str, type[Section]] = {
     "server": ServerSettings,
     "api": APISettings,
     "ui": UISettings,
+    "observability": ObservabilitySettings,
 }
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "LLMSettings",
     "ModelSettings",
     "NewsSettings",
+    "ObservabilitySettings",
     "RetrievalSettings",
     "Section",
     "ServerSettings",

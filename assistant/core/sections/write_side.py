@@ -131,6 +131,49 @@ class IngestSettings(Section):
         "only port 80 (http) and 443 (https). The server's own host:port is never fetched.",
     )
     fetch_user_agent: str = Field("Newsdesk/0.1 (+article ingest)", description="User-Agent.")
+    page_min_words: int = Field(
+        50,
+        ge=0,
+        description="A WARC capture or sitemap page whose extracted text has fewer words is skipped as "
+        "too short (or as a paywall stub when it says so); 0 keeps every page with text.",
+    )
+    page_max_link_density: float = Field(
+        0.75,
+        ge=0,
+        le=1,
+        description="A WARC capture or sitemap page that does not declare itself an article and has more "
+        "of its visible text in links than this share is skipped as an index page; 1 turns the test off.",
+    )
+    sitemap_max_bytes: int = Field(
+        50 * 1024 * 1024,
+        ge=1,
+        description="Largest sitemap read, in bytes once gunzipped (the sitemap protocol's limit is 50 MB).",
+    )
+    sitemap_max_urls: int = Field(
+        50_000,
+        ge=1,
+        description="Most page URLs read from one sitemap walk (an index and all its sitemaps); the rest "
+        "are left out and the report says so.",
+    )
+    crawl_delay_s: float = Field(
+        1.0,
+        ge=0,
+        description="Least time between the starts of two requests to one host while reading a sitemap "
+        "and its pages, seconds; a longer robots.txt Crawl-delay (up to 60 s) wins.",
+    )
+    crawl_concurrency: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Pages of a sitemap fetched at once (each host still waits crawl_delay_s between "
+        "the starts of its requests).",
+    )
+    sitemap_sync_max_pages: int = Field(
+        200,
+        ge=1,
+        description="Most pages one sync of a followed sitemap fetches, the newest first; "
+        "`newsdesk ingest --sitemap` has --limit instead.",
+    )
     feeds_sync: bool = Field(
         True,
         description="`newsdesk serve` syncs the followed feeds on their schedule (off: only `feeds sync`).",

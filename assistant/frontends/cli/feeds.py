@@ -27,10 +27,15 @@ if TYPE_CHECKING:
 
 def add_commands(sub: Any) -> None:
     """Register ``feeds`` and its subcommands on the ``newsdesk`` parser."""
-    feeds = sub.add_parser("feeds", help="follow RSS/Atom feeds: the server syncs them on a schedule")
+    feeds = sub.add_parser(
+        "feeds", help="follow RSS/Atom feeds and sitemaps: the server syncs them on a schedule"
+    )
     actions = feeds.add_subparsers(dest="feeds_command", required=True)
-    p = actions.add_parser("add", help="follow a feed (or change its interval or source name)")
-    p.add_argument("url", help="http(s) URL of an RSS or Atom feed")
+    p = actions.add_parser("add", help="follow a feed or a sitemap (or change its interval or source name)")
+    p.add_argument("url", help="http(s) URL of an RSS or Atom feed (or, with --sitemap, of a sitemap)")
+    p.add_argument(
+        "--sitemap", action="store_true", help="the URL is a sitemap or sitemap index: sync its new pages"
+    )
     p.add_argument("--every", help="interval between syncs: 90s, 15m, 2h, 1d (default: feed_every)")
     p.add_argument("--source", help="outlet name for its articles (default: the feed's title)")
     p = actions.add_parser("list", help="the followed feeds and what their last sync did")
@@ -59,8 +64,9 @@ def _feeds(args: argparse.Namespace, settings: Settings) -> int:
         return _sync(args, settings)
     registry = _registry(settings)
     if args.feeds_command == "add":
-        feed = registry.add(args.url, args.every, args.source)
-        print(f"following {feed.url} every {feed.as_dict()['every']} (id {feed.feed_id})")
+        feed = registry.add(args.url, args.every, args.source, "sitemap" if args.sitemap else None)
+        what = "the sitemap " if feed.kind == "sitemap" else ""
+        print(f"following {what}{feed.url} every {feed.as_dict()['every']} (id {feed.feed_id})")
     elif args.feeds_command == "remove":
         feed = registry.remove(args.url)
         print(f"stopped following {feed.url}; its articles stay in the store")
@@ -82,8 +88,11 @@ def _feeds_through(address: str, args: argparse.Namespace, settings: Settings) -
     if args.feeds_command == "sync":
         return _report_synced(server.sync(args.url))
     if args.feeds_command == "add":
-        shown = server.add(args.url, args.every, args.source)
-        print(f"following {shown['url']} every {shown['every']} (id {shown['feed_id']}) through {address}")
+        shown = server.add(args.url, args.every, args.source, args.sitemap)
+        what = "the sitemap " if shown.get("kind") == "sitemap" else ""
+        print(
+            f"following {what}{shown['url']} every {shown['every']} (id {shown['feed_id']}) through {address}"
+        )
     elif args.feeds_command == "remove":
         removed = server.remove(args.url)
         print(f"stopped following {removed['removed']} through {address}; its articles stay in the store")
@@ -120,6 +129,7 @@ def format_feeds(feeds: list[Feed]) -> str:
     for feed in feeds:
         shown = feed.as_dict()
         named = f", source {feed.source}" if feed.source else ""
+        named = f", a sitemap{named}" if feed.kind == "sitemap" else named
         last, upcoming = shown["last_sync"] or "never", shown["next_sync"] or "now"
         lines = [
             f"{feed.url}  (id {feed.feed_id}, every {shown['every']}{named})",

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from assistant.core.errors import ServerIngestError, SourceError
 from assistant.core.settings import Settings
-from ingest.loading.files import walk_folder
+from ingest.loading.files import ARCHIVE_SUFFIXES, walk_folder
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 900.0  # one upload of up to upload_max_files articles, embedded by the server
@@ -41,6 +41,12 @@ def source_files(sources: Sequence[str]) -> tuple[list[Path], list[str]]:
             files.append(path)
         else:
             raise SourceError(source, "no such file or folder")
+    archives = [path for path in files if path.name.lower().endswith(ARCHIVE_SUFFIXES)]
+    if archives:
+        raise ServerIngestError(
+            f"{archives[0]}: a web archive is read only by the process that writes the store, and "
+            "`newsdesk serve` holds it: stop the server (or use a Chroma server) to ingest it"
+        )
     return files, urls
 
 
@@ -139,8 +145,8 @@ class ServerFeeds:
         self.address = address.rstrip("/")
         self.settings = settings
 
-    def add(self, url: str, every: str | None, source: str | None) -> dict[str, Any]:
-        body = {"url": url, "every": every, "source": source}
+    def add(self, url: str, every: str | None, source: str | None, sitemap: bool = False) -> dict[str, Any]:
+        body = {"url": url, "every": every, "source": source, "sitemap": sitemap}
         got: dict[str, Any] = self._call("POST", "/api/feeds", "add the feed", json=body)
         return got
 

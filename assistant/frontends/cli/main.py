@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.core.errors import NewsdeskError
+from assistant.core.errors import NewsdeskError, ServerIngestError
 from assistant.core.settings import Settings
 from assistant.frontends.cli import answer, feeds
 from assistant.frontends.cli.commands import Handler
@@ -65,8 +65,17 @@ class CommandParser(argparse.ArgumentParser):
 
 
 def _add_ingest_commands(sub: Any) -> None:
-    p = sub.add_parser("ingest", help="add files, folders, JSONL, feeds or URLs to the store")
-    p.add_argument("sources", nargs="+", help="paths or http(s) URLs")
+    p = sub.add_parser("ingest", help="add files, folders, JSONL, web archives, feeds, URLs or sitemaps")
+    p.add_argument("sources", nargs="*", help="paths (.warc, .warc.gz, .arc, .arc.gz too) or http(s) URLs")
+    p.add_argument(
+        "--sitemap",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a sitemap or sitemap index: ingest the pages it lists (robots.txt and crawl_delay_s honoured)",
+    )
+    p.add_argument("--since", type=_date, metavar="DATE", help="with --sitemap: pages dated DATE or later")
+    p.add_argument("--limit", type=_count, metavar="N", help="with --sitemap: at most N pages, the newest")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p = sub.add_parser("stats", help="counts of articles, sentences and sources")
@@ -82,10 +91,31 @@ def _add_ingest_commands(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _date(value: str) -> str:
+    from ingest.loading.dates import safe_iso
+
+    found = safe_iso(value)
+    if not found:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2024-11-01")
+    return found
+
+
+def _count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of 1 or more")
+    return int(value)
+
+
 def _add_serve_command(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve the chat UI and the HTTP API (uvicorn)")
     p.add_argument("--host", help="address to bind (NEWSDESK_HOST; default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (NEWSDESK_PORT; default 7860)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (uvicorn's); more than 1 needs a Chroma server (NEWSDESK_CHROMA_HOST)",
+    )
 
 
 def _add_backup_commands(sub: Any) -> None:
@@ -152,21 +182,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.frontends.cli.forward import served_address
     from ingest.components import IngestComponents
+    from ingest.loading.crawl import SitemapRequest
 
+    if not (args.sources or args.sitemap) or ((args.since or args.limit) and not args.sitemap):
+        print(
+            "error: give files, folders or URLs, or --sitemap URL (--since and --limit go with it)",
+            file=sys.stderr,
+        )
+        return 2
     served = served_address(settings)
     if served is not None:
         return _ingest_through(served, args, settings)
     started = time.perf_counter()
     components = IngestComponents.build(settings)
-    report = components.pipeline.run(args.sources, show_progress=not (args.quiet or args.json))
+    sitemaps = [SitemapRequest(url, args.since or "", args.limit) for url in args.sitemap]
+    report = components.pipeline.run(args.sources, not (args.quiet or args.json), sitemaps)
     seconds = time.perf_counter() - started
     for failure in report.failed:
         print(f"failed: {failure.source}: {failure.error}", file=sys.stderr)
     if args.json:
         print(json.dumps({**report.as_dict(), "seconds": round(seconds, 2)}))
     else:
+        skipped = ", ".join(f"{reason} {n}" for reason, n in report.skipped.most_common())
         print(
             f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+            f"skipped {report.skipped.total()}{f' ({skipped})' if skipped else ''}, "
             f"failed {len(report.failed)} ({report.sentences} sentences embedded) in {seconds:.1f} s"
         )
     return 0 if report.ok else 1
@@ -176,6 +216,12 @@ def _ingest_through(address: str, args: argparse.Namespace, settings: Settings) 
     """Send the sources to the server that holds the embedded store (see cli/forward.py)."""
     from assistant.frontends.cli.forward import forward_ingest, merge
 
+    if args.sitemap:
+        raise ServerIngestError(
+            f"the store is held by `newsdesk serve` at {address}, and a sitemap is read only by the process "
+            "that writes the store: stop the server (or use a Chroma server) to ingest a sitemap, or follow "
+            "it there with `newsdesk feeds add --sitemap URL`"
+        )
     if not args.json:
         print(f"the store is served by {address}: sending the articles through its API", file=sys.stderr)
     started = time.perf_counter()
@@ -259,8 +305,12 @@ def _reindex(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.server import serve
 
-    given = {"host": args.host, "port": args.port}
-    serve(settings.model_copy(update={k: v for k, v in given.items() if v is not None}))
+    given = {"host": args.host, "port": args.port, "store_dir": args.store, "collection": args.collection}
+    chosen = {k: v for k, v in given.items() if v is not None}
+    worker_env = {f"NEWSDESK_{name.upper()}": str(value) for name, value in chosen.items()}
+    if args.settings is not None:  # the workers read the same file
+        worker_env["NEWSDESK_SETTINGS_FILE"] = str(Path(args.settings).resolve())
+    serve(settings.model_copy(update=chosen), max(1, args.workers), worker_env)
     return 0
 
 

@@ -1,7 +1,8 @@
 """Followed feeds in the web app: the ``/api/feeds`` routes and the schedule run while serving.
 
 - ``GET /api/feeds``: the followed feeds and what their last sync did;
-- ``POST /api/feeds`` ``{"url", "every"?, "source"?}``: follow a feed (or change it); write key;
+- ``POST /api/feeds`` ``{"url", "every"?, "source"?, "sitemap"?}``: follow a feed, or a sitemap (or
+  change it); write key;
 - ``DELETE /api/feeds/{feed_id}``: stop following it (its articles stay); write key;
 - ``POST /api/feeds/sync`` ``{"url"?}``: sync one feed or all now; write key.
 
@@ -39,6 +40,9 @@ class FeedIn(BaseModel):
     url: str = Field(..., description="http(s) URL of an RSS or Atom feed")
     every: str | None = Field(None, description="interval between syncs: 90s, 15m, 2h, 1d")
     source: str | None = Field(None, description="outlet name for its articles (default: the feed's title)")
+    sitemap: bool = Field(
+        False, description="the URL is a sitemap or sitemap index: its new pages are synced"
+    )
 
 
 class FeedSyncIn(BaseModel):
@@ -52,6 +56,7 @@ class FeedOut(BaseModel):
 
     feed_id: str
     url: str
+    kind: str = Field("feed", description="feed (RSS/Atom) or sitemap")
     every: str
     every_s: float
     source: str
@@ -95,7 +100,8 @@ class FeedRoutes:
 
     async def add(self, body: FeedIn, request: Request) -> FeedOut:
         require_write(request)
-        feed = await self.run(self.feeds.registry.add, body.url, body.every, body.source)
+        kind = "sitemap" if body.sitemap else None  # None: a followed feed keeps its kind
+        feed = await self.run(self.feeds.registry.add, body.url, body.every, body.source, kind)
         self.feeds.wake()  # its first sync is due now
         return FeedOut.model_validate(feed.as_dict())
 

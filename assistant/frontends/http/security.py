@@ -7,8 +7,8 @@ mounted on it), built from :class:`Settings` by :func:`install_security`:
   Bearer`` values in constant time; only key numbers (``key#2``) ever reach logs, never keys.
 - :class:`~assistant.frontends.http.hosts.HostGuard` answers only requests whose ``Host`` is an
   allowed host name (400 otherwise): DNS rebinding cannot reach the server through another name.
-- :class:`ApiGuard` requires a key on ``/api/*``, ``/docs`` and ``/openapi.json`` when keys are set
-  (401 JSON otherwise) and applies the per-key (or per-client-address)
+- :class:`ApiGuard` requires a key on ``/api/*``, ``/docs``, ``/openapi.json`` and ``/metrics``
+  when keys are set (401 JSON otherwise) and applies the per-key (or per-client-address)
   :class:`~assistant.frontends.http.ratelimit.RateLimits` to every way in, the API and the chat
   alike (429 with ``Retry-After``).
 - :class:`BodySizeLimit` answers 413 for bodies over the limit, whether declared or streamed.
@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.core.errors import ConfigError
 from assistant.core.settings import Settings
+from assistant.core.telemetry.metrics import record_rate_limited
 from assistant.frontends.http.hosts import HostGuard, HostNames
 from assistant.frontends.http.ratelimit import RateLimits, RateLimitUnavailableError
 from assistant.frontends.http.responses import client_address, route_path, send_json
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 MIN_KEY_CHARS = 16
 KEY_SUFFIXES = {"ro": True, "rw": False}
-PROTECTED_EXACT = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
+PROTECTED_EXACT = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/metrics"})
 UPLOAD_PATHS = frozenset({"/api/ingest", "/gradio_api/upload"})
 LOGIN_PATHS = frozenset({"/login", "/login/"})
 
@@ -190,11 +191,13 @@ class ApiGuard:
             wait = await self.limits.acquire(identity)
         except RateLimitUnavailableError as exc:
             logger.warning("503 %s: %s", path, exc)
+            record_rate_limited("storage_unavailable")
             await send_json(send, 503, {"error": str(exc)}, {"Retry-After": "5"})
             return False
         if wait <= 0:
             return True
         logger.info("rate limit reached for %s on %s", identity, path)
+        record_rate_limited("limit")
         retry = str(max(1, math.ceil(wait)))
         await send_json(
             send, 429, {"error": f"too many requests; retry in {retry} s"}, {"Retry-After": retry}

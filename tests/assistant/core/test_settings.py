@@ -85,7 +85,7 @@ def test_every_setting_belongs_to_exactly_one_section() -> None:
             assert name in owners, f"section {section} names {name}, which is no setting"
             owners[name].append(section)
     assert {name: found for name, found in owners.items() if len(found) != 1} == {}
-    sections = "store model ingest retrieval answering llm news server api ui"
+    sections = "store model ingest retrieval answering llm news server api ui observability"
     assert list(SECTIONS) == sections.split()
 
 

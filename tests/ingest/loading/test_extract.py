@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.loading.extract import html_to_text, iso_date, markdown_title
+from ingest.loading.dates import iso_date
+from ingest.loading.extract import html_to_text, markdown_title
 
 
 @pytest.mark.parametrize(

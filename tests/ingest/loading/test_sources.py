@@ -10,7 +10,7 @@ from reportlab.pdfgen import canvas
 
 from assistant.core.settings import Settings
 from assistant.core.types import Article, LoadFailure
-from ingest.loading.articles import path_doc_id, stable_id, url_doc_id
+from ingest.loading.articles import Item, path_doc_id, stable_id, url_doc_id
 from ingest.loading.sources import count_sources, iter_articles
 from tests.ingest.conftest import FIXTURES, LocalServer, fill_template
 
@@ -24,16 +24,16 @@ def local_settings(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(globals(), "LOCAL", Settings(fetch_allowed_hosts=[server.host_port]))
 
 
-def load(*sources: str | Path, settings: Settings | None = None) -> list[Article | LoadFailure]:
+def load(*sources: str | Path, settings: Settings | None = None) -> list[Item]:
     chosen = LOCAL if settings is None else settings
     return list(iter_articles([str(s) for s in sources], chosen.ingest, chosen.server))
 
 
-def articles(items: list[Article | LoadFailure]) -> list[Article]:
+def articles(items: list[Item]) -> list[Article]:
     return [item for item in items if isinstance(item, Article)]
 
 
-def failures(items: list[Article | LoadFailure]) -> dict[str, str]:
+def failures(items: list[Item]) -> dict[str, str]:
     return {item.source: item.error for item in items if isinstance(item, LoadFailure)}
 
 
@@ -98,7 +98,7 @@ def test_html_file_gives_the_article_text_and_its_metadata() -> None:
     assert "Cookie settings" not in article.text and "Subscribe" not in article.text
     assert (article.title, article.published, article.source) == (
         "Harbour council approves flood barrier plan",
-        "2024-03-14",
+        "2024-03-14T09:30:00+00:00",  # the page's own article:published_time, to the second
         "Coastline Herald",
     )
     assert article.authors == ("Mara Lindqvist",)
@@ -297,7 +297,7 @@ def test_web_page_is_extracted_with_metadata_and_hashed_url_id(server: LocalServ
     assert (article.doc_id, article.url, article.origin) == (url_doc_id(url), url, url)
     assert (article.title, article.published, article.source) == (
         "Harbour council approves flood barrier plan",
-        "2024-03-14",
+        "2024-03-14T09:30:00+00:00",  # the page's own article:published_time, to the second
         "Coastline Herald",
     )
 
