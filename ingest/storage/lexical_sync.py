@@ -177,6 +177,7 @@ class LexicalSync:
             index = self.index
             if not self._repaired:
                 self._sync(index, self._stale(index), show_progress)
+                index.articles_in_step()  # the article index (a store from before it, a kill)
                 self._repaired = True
             return index
 

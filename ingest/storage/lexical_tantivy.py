@@ -36,13 +36,16 @@ from pathlib import Path
 import tantivy
 
 from assistant.core.errors import LexicalIndexError
+from ingest.storage.article_index import TantivyArticleIndex, articles_path, noting
 from ingest.storage.lexical_records import Hit, IndexedArticle, SearchFilters, SentenceKey
+from ingest.storage.records import StoredArticle
 from ingest.storage.tantivy_schema import (
     INDEX_DIR,
     WRITER_HEAP,
     Analyzer,
     ArticlePayload,
     add_articles,
+    filter_clauses,
     index_writer,
     key_term,
     line_articles,
@@ -78,6 +81,7 @@ class TantivyLexicalIndex:
         self._index: tantivy.Index | None = None
         self._loaded: tuple[int, int, int] | None = None  # meta.json (inode, mtime, size) last loaded
         self._lock = threading.Lock()
+        self.article_index = TantivyArticleIndex(articles_path(self.path), analyzer, analyzer_name, timeout_s)
 
     # --- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -213,31 +217,12 @@ class TantivyLexicalIndex:
 
     def _filtered(self, query: tantivy.Query, filters: SearchFilters | None) -> tantivy.Query:
         """``query`` restricted by ``filters``; the restrictions add nothing to the score."""
-        clauses = self._filter_clauses(filters or SearchFilters())
+        clauses = filter_clauses(self._schema, filters or SearchFilters())
         if not clauses:
             return query
         must = tantivy.Occur.Must
         zero = [(must, tantivy.Query.const_score_query(c, 0.0)) for c in clauses]
         return tantivy.Query.boolean_query([(must, query), *zero])
-
-    def _filter_clauses(self, filters: SearchFilters) -> list[tantivy.Query]:
-        clauses: list[tantivy.Query] = []
-        if filters.ts_from is not None or filters.ts_to is not None:
-            # an upper bound also excludes sentences without a date (published_ts -1)
-            lower = filters.ts_from if filters.ts_to is None else max(filters.ts_from or 0, 0)
-            clauses.append(
-                tantivy.Query.range_query(
-                    self._schema, "published_ts", tantivy.FieldType.Integer, lower, filters.ts_to
-                )
-            )
-        if filters.sources:
-            clauses.append(tantivy.Query.term_set_query(self._schema, "source", sorted(filters.sources)))
-        if filters.doc_ids is not None:
-            if not filters.doc_ids:
-                clauses.append(tantivy.Query.empty_query())
-            else:
-                clauses.append(tantivy.Query.term_set_query(self._schema, "doc_id", sorted(filters.doc_ids)))
-        return clauses
 
     def _ranked(self, query: tantivy.Query, k: int) -> list[Hit]:
         searcher = self._searcher()
@@ -359,11 +344,22 @@ class TantivyLexicalIndex:
         remove the articles ``delete`` names; the number of sentences written. Both iterables are
         consumed while this process holds the write lock, ``articles`` first, then ``delete`` (so a
         generator can decide what to write from what is current then)."""
+        seen: list[str] = []
         with self._write("add") as writer:
-            written = sum(n for _, n in add_articles(writer, articles, self.analyzer))
-            for doc_id in delete:
+            written = sum(n for _, n in add_articles(writer, noting(articles, seen), self.analyzer))
+            gone = list(delete)
+            for doc_id in gone:
                 writer.delete_documents_by_term("doc_id", doc_id)
+        self.article_index.index_written(self._records, seen, gone)
         return written
+
+    def _records(self, doc_ids: Sequence[str]) -> list[StoredArticle]:
+        return [payload.article for payload in self.articles(doc_ids).values()]
+
+    def articles_in_step(self) -> int:
+        """The article index filled again from the records when it does not hold every indexed
+        article (a kill between the two commits, a store from before it); how many it holds."""
+        return self.article_index.in_step(self._records, lambda: sorted(self.versions()), self.doc_count())
 
     def delete(self, doc_id: str) -> bool:
         """Remove an article's sentences in one commit; False when it was not indexed."""
@@ -371,6 +367,7 @@ class TantivyLexicalIndex:
             return False
         with self._write("delete") as writer:
             writer.delete_documents_by_term("doc_id", doc_id)
+        self.article_index.add([], [doc_id])
         return True
 
     def rebuild(self, articles: Iterable[IndexedArticle]) -> int:
@@ -381,6 +378,7 @@ class TantivyLexicalIndex:
         with self._write("rebuild", REBUILD_HEAP) as writer:
             writer.delete_all_documents()
             written.update(add_articles(writer, articles, self.analyzer))
+        self.articles_in_step()
         return sum(written.values())
 
     def size_bytes(self) -> int:

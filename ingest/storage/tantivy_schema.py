@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import tantivy
 
-from ingest.storage.lexical_records import IndexedArticle
+from ingest.storage.lexical_records import IndexedArticle, SearchFilters
 from ingest.storage.records import StoredArticle
 
 INDEX_DIR = "lexical.tantivy"
@@ -75,6 +75,25 @@ def line_articles(searcher: tantivy.Searcher, schema: tantivy.Schema, line: str,
         return 0
     found = searcher.search(tantivy.Query.term_query(schema, "first_line", line), 1, count=True)
     return min(int(found.count), cap)  # type: ignore[attr-defined]  # in tantivy-py, not its stub
+
+
+def filter_clauses(schema: tantivy.Schema, filters: SearchFilters) -> list[tantivy.Query]:
+    """The queries a document must match to pass ``filters`` (fields ``published_ts``, ``source``,
+    ``doc_id``, which both the sentence and the article index have)."""
+    clauses: list[tantivy.Query] = []
+    if filters.ts_from is not None or filters.ts_to is not None:
+        # an upper bound also excludes documents without a date (published_ts -1)
+        lower = filters.ts_from if filters.ts_to is None else max(filters.ts_from or 0, 0)
+        integer = tantivy.FieldType.Integer
+        clauses.append(tantivy.Query.range_query(schema, "published_ts", integer, lower, filters.ts_to))
+    if filters.sources:
+        clauses.append(tantivy.Query.term_set_query(schema, "source", sorted(filters.sources)))
+    if filters.doc_ids is not None:
+        if not filters.doc_ids:
+            clauses.append(tantivy.Query.empty_query())
+        else:
+            clauses.append(tantivy.Query.term_set_query(schema, "doc_id", sorted(filters.doc_ids)))
+    return clauses
 
 
 def unique_terms(terms: Iterable[str]) -> list[str]:
