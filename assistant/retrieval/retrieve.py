@@ -135,7 +135,8 @@ class HybridSearch:
         finally:
             lexical_hits = lexical_side.result()
         clock = time.perf_counter()
-        docs = [h.doc_id for h in dense_hits] + [h.key.doc_id for h in lexical_hits]
+        whole = self._articles(question, spec)
+        docs = [h.doc_id for h in dense_hits] + [h.key.doc_id for h in lexical_hits] + whole
         view = build_view(self.store, self.index, docs, reads, {h.doc_id: h.version for h in dense_hits})
         dense = _dense_rows(view, dense_hits)
         lexical = _lexical_rows(view, lexical_hits)
@@ -144,6 +145,7 @@ class HybridSearch:
             self._fuse(view, dense, lexical), lambda d: story_of(view.articles[d])
         )
         candidates += self._neighbours(view, candidates)
+        candidates += self._whole_articles(view, candidates, whole)
         clock = time.perf_counter()
         vectors = SentenceVectors(self.store)
         scores = self._complete(view, question, candidates, lexical, (vector, vectors))
@@ -205,6 +207,21 @@ class HybridSearch:
             out.append(cand)
         out.sort(key=lambda c: -c.fused)
         return out
+
+    def _articles(self, question: Question, spec: FilterSpec) -> list[str]:
+        """The doc_ids of the best articles by BM25 over their title and text (article_candidates)."""
+        n = self.settings.article_candidates
+        if n < 1:
+            return []
+        return [d for d, _ in self.index.article_index.search(question.terms, n, spec.search_filters())]
+
+    def _whole_articles(
+        self, view: CorpusView, candidates: list[Candidate], doc_ids: list[str]
+    ) -> list[Candidate]:
+        """Every sentence of those articles that is not a candidate yet (boilerplate left out)."""
+        have = {c.row for c in candidates}
+        rows = [r for d in doc_ids for r in view.article_rows(d) if r not in have]
+        return [Candidate.at(view, r) for r in dict.fromkeys(rows) if not view.is_boilerplate(r)]
 
     def _neighbours(self, view: CorpusView, candidates: list[Candidate]) -> list[Candidate]:
         """The sentences around the best-fused candidates that are not candidates yet: an answer is

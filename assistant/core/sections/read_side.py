@@ -19,6 +19,12 @@ class RetrievalSettings(Section):
     neighbour_candidates: int = Field(
         10, description="The sentences before and after each of this many best-fused candidates join them."
     )
+    article_candidates: int = Field(
+        0,
+        ge=0,
+        description="Every sentence of this many articles, the best by BM25 over their title and text, "
+        "joins the candidates (0: none; the ranker is not yet fitted to read them).",
+    )
 
 
 class AnsweringSettings(Section):
