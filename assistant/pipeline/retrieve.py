@@ -59,7 +59,7 @@ class Retrieve:
 
     def __call__(self, scoped: Scoped) -> Retrieved:
         previous = scoped.standalone.previous_answer
-        retrieval, suspect = self._search(scoped.question, scoped.filters, previous)
+        retrieval, suspect = self._search(scoped.question, scoped.filters, (previous, scoped.request.day))
         trail = scoped.trail.with_timings(retrieval.timings_ms)
         found = Retrieved(scoped.request, scoped.standalone, retrieval, scoped.filters, None, trail)
         if scoped.dated is not None:
@@ -69,12 +69,17 @@ class Retrieve:
         return found
 
     def _search(
-        self, question: Question, filters: Filters | None, previous: str, known: Retrieval | None = None
+        self,
+        question: Question,
+        filters: Filters | None,
+        asked: tuple[str, date],
+        known: Retrieval | None = None,
     ) -> tuple[Retrieval, int]:
-        """The search's candidates without the suspect sentences, repeats of ``previous`` (the last
-        answer) marked; and how many were suspect. ``known``: an earlier search of the question,
-        whose articles are not read again."""
-        retrieval = self.search.search(question, filters, known.view if known else None)
+        """The search's candidates without the suspect sentences, repeats of the last answer marked;
+        and how many were suspect. ``asked``: the last answer and the question's day; ``known``: an
+        earlier search of the question, whose articles are not read again."""
+        previous, today = asked
+        retrieval = self.search.search(question, filters, known.view if known else None, today)
         kept, suspect = screen(retrieval.candidates)
         return replace(retrieval, candidates=mark_repeats(kept, previous)), len(suspect)
 
@@ -85,7 +90,8 @@ class Retrieve:
         clock = time.perf_counter()
         today = found.request.today
         previous = found.standalone.previous_answer
-        narrow, narrow_suspect = self._search(question, dated, previous, found.retrieval)
+        asked = (previous, found.request.day)
+        narrow, narrow_suspect = self._search(question, dated, asked, found.retrieval)
         everywhere, within = self.judge.read(found.retrieval, today), self.judge.read(narrow, today)
         kept = prefer_dated(everywhere.strength, within.strength, self.date_margin)
         trail = found.trail.notice(date_phrase_notice(dated, kept)).timed("date_phrase", clock)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from ingest.storage.records import ID_SEP, sentence_id
 from ingest.storage.store import NewsStore
 
 FloatArray = npt.NDArray[np.float32]
+DAY_S = 86400
 
 # A filtered dense search asks Chroma for these multiples of retrieve_k unfiltered neighbours in turn
 # (ids only: cheap) and keeps those the lexical index says pass, until at least half of retrieve_k do;
@@ -112,7 +114,11 @@ class HybridSearch:
         return self.store.lexical
 
     def search(
-        self, question: Question, filters: Filters | None = None, known: CorpusView | None = None
+        self,
+        question: Question,
+        filters: Filters | None = None,
+        known: CorpusView | None = None,
+        today: date | None = None,
     ) -> Retrieval:
         """Candidates for a question (no candidate when the store is empty or nothing matches);
         ``known``: the view of another search of the question, whose articles are not read again.
@@ -135,7 +141,7 @@ class HybridSearch:
         finally:
             lexical_hits = lexical_side.result()
         clock = time.perf_counter()
-        whole = self._articles(question, spec)
+        whole = self._articles(question, spec, today)
         docs = [h.doc_id for h in dense_hits] + [h.key.doc_id for h in lexical_hits] + whole
         view = build_view(self.store, self.index, docs, reads, {h.doc_id: h.version for h in dense_hits})
         dense = _dense_rows(view, dense_hits)
@@ -208,12 +214,21 @@ class HybridSearch:
         out.sort(key=lambda c: -c.fused)
         return out
 
-    def _articles(self, question: Question, spec: FilterSpec) -> list[str]:
-        """The doc_ids of the best articles by BM25 over their title and text (article_candidates)."""
-        n = self.settings.article_candidates
-        if n < 1:
-            return []
-        return [d for d, _ in self.index.article_index.search(question.terms, n, spec.search_filters())]
+    def _articles(self, question: Question, spec: FilterSpec, today: date | None) -> list[str]:
+        """The doc_ids of the best articles by BM25 over their title and text (article_candidates),
+        then of the best recent ones (recent_article_candidates: published in the recent_days
+        before ``today``, the question's day)."""
+        settings, articles = self.settings, self.index.article_index
+        bounds = spec.search_filters()
+        found = [d for d, _ in articles.search(question.terms, settings.article_candidates, bounds)]
+        if settings.recent_article_candidates and today is not None:
+            end = datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC).timestamp()
+            start = int(end) - (settings.recent_days + 1) * DAY_S
+            recent = replace(bounds, ts_from=max(start, bounds.ts_from or start), ts_to=int(end) - 1)
+            found += [
+                d for d, _ in articles.search(question.terms, settings.recent_article_candidates, recent)
+            ]
+        return list(dict.fromkeys(found))
 
     def _whole_articles(
         self, view: CorpusView, candidates: list[Candidate], doc_ids: list[str]

@@ -25,6 +25,13 @@ class RetrievalSettings(Section):
         description="Every sentence of this many articles, the best by BM25 over their title and text, "
         "joins the candidates (0: none; the ranker is not yet fitted to read them).",
     )
+    recent_article_candidates: int = Field(
+        0,
+        ge=0,
+        description="The same for this many more articles, the best of those published in the "
+        "recent_days before the question's day (0: none).",
+    )
+    recent_days: int = Field(7, ge=1, description="The days before the question's day that are recent.")
 
 
 class AnsweringSettings(Section):

@@ -27,6 +27,7 @@ from assistant.pipeline.retrieve import date_phrase_notice, prefer_dated
 from assistant.pipeline.scope import question_filters
 from assistant.retrieval.syndicated import collapse_syndicated
 from assistant.service import Assistant, create_assistant
+from assistant.text.question import read_question
 from assistant.types import Answer, Citation, Corroboration, Filters
 from ingest.embedding.embedder import Embedder
 from ingest.storage.records import StoredArticle
@@ -383,3 +384,18 @@ def test_as_of_date_is_shown_once_in_the_ui_answer() -> None:
     assert answer_html(answer, {}, "m1").count("As of 2022-04-13") == 1
     bare = answer.model_copy(update={"answer": "It rose to 7%. [1]"})  # e.g. an LLM answer rewritten
     assert answer_html(bare, {}, "m1").count("As of 2022-04-13") == 1
+
+
+def test_whole_articles_and_the_best_recent_one_join_the_candidates(dated_assistant: Assistant) -> None:
+    question = read_question("What is the UK inflation rate?")
+    whole = with_settings(dated_assistant, article_candidates=1, recent_article_candidates=1).search
+    best = dated_assistant.components.store.lexical.article_index.search(question.terms, 1)[0][0]
+    assert best in (UK_JAN, UK_APR)
+
+    def has_every_sentence(doc_id: str, today: date | None = None) -> bool:
+        found = whole.search(question, today=today)
+        rows, article = {c.row for c in found.candidates}, found.view.article_rows(doc_id)
+        return len(article) > 0 and all(r in rows or found.view.is_boilerplate(r) for r in article)
+
+    assert has_every_sentence(best)
+    assert has_every_sentence(FED_MAY, today=date(2022, 5, 6))  # the one article of the 7 days before
