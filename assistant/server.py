@@ -29,10 +29,13 @@ if TYPE_CHECKING:
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
-    """Build the assistant, the JSON API (with ``/api/feeds`` and ``/metrics``) and the Gradio UI,
-    mount the UI on the API, and (``feeds_sync``) sync the followed feeds on their schedule while
-    the app serves. Metrics and traces are turned on as the settings say (:func:`observe`)."""
+    """Build the assistant, the JSON API (with ``/api/feeds``, ``/api/archives`` and ``/metrics``)
+    and the Gradio UI, mount the UI on the API, and (``feeds_sync``) sync the followed feeds on
+    their schedule while the app serves. Metrics and traces are turned on as the settings say
+    (:func:`observe`)."""
+    from assistant.archives import Archives
     from assistant.frontends.http.api import create_api
+    from assistant.frontends.http.archives import add_archive_routes
     from assistant.frontends.http.feeds import add_feed_routes, sync_feeds_while_serving
     from assistant.frontends.http.metrics import ArchiveCollector, RequestMetrics, add_metrics_route
     from assistant.frontends.http.mount import mount_ui
@@ -46,6 +49,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     feeds = FeedScheduler(settings.ingest, assistant.components.pipeline)
     api = create_api(assistant, settings)
     add_feed_routes(api, feeds)
+    add_archive_routes(api, Archives(settings, assistant))
     if settings.metrics_enabled and not settings.metrics_port:
         add_metrics_route(api, [ArchiveCollector(assistant.components.store, feeds.registry)])
     api.add_middleware(RequestMetrics, router=api.router)  # outermost: the guards' refusals are counted too

@@ -170,6 +170,11 @@ class Assistant:
             probe = np.full(embedder.dimension, embedder.dimension**-0.5, dtype=np.float32)
             self.components.store.query_sentences(probe, 1)
 
+    def close(self) -> None:
+        """Stop the read threads and release the store (its Chroma client and lexical index)."""
+        self.workers.shutdown(wait=False)
+        self.components.store.close()
+
     def warm_up(self) -> None:
         """Load the model and the in-memory indexes, and run one query through the chain."""
         self.prepare()

@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("assistant.answering", "assistant.news"),
     ("assistant.pipeline",),
     ("assistant.service",),
+    ("assistant.archives",),
     ("assistant.evaluate",),
     ("assistant.ranker_fit",),
     ("assistant.frontends.http", "assistant.frontends.ui"),

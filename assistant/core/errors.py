@@ -116,3 +116,31 @@ class UploadTypeError(UploadError):
 
 class BackupError(StoreError):
     """A backup cannot be written, or a backup folder cannot be restored."""
+
+
+class NamedArchiveError(NewsdeskError):
+    """A named archive (one server, several archives) cannot be created, found or removed."""
+
+
+class ArchiveNameError(NamedArchiveError):
+    """An archive name that is not 1-40 lowercase letters, digits and hyphens (or is reserved)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"archive name {name[:80]!r} {reason}")
+        self.name = name
+
+
+class ArchiveNotFoundError(NamedArchiveError):
+    """No archive has the given name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no archive {name[:80]!r} (see `newsdesk archives list`)")
+        self.name = name
+
+
+class ArchiveExistsError(NamedArchiveError):
+    """An archive of that name exists already."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"archive {name!r} exists already")
+        self.name = name

@@ -80,8 +80,10 @@ def read_key(settings: Settings) -> str | None:
     return write_key(settings) or next((secret for secret, _ in api_keys(settings)), None)
 
 
-def forward_ingest(address: str, sources: Sequence[str], settings: Settings) -> Iterator[IngestSummary]:
-    """POST the sources to the server at ``address``: files in uploads of at most
+def forward_ingest(
+    address: str, sources: Sequence[str], settings: Settings, path: str = "/api/ingest"
+) -> Iterator[IngestSummary]:
+    """POST the sources to ``path`` of the server at ``address``: files in uploads of at most
     ``upload_max_files``, then the URLs; one summary (the server's JSON) per request."""
     import httpx
 
@@ -92,19 +94,21 @@ def forward_ingest(address: str, sources: Sequence[str], settings: Settings) -> 
     with httpx.Client(base_url=address.rstrip("/"), headers=headers, timeout=timeout) as client:
         step = max(1, settings.upload_max_files)
         for begin in range(0, len(files), step):
-            yield _post(client, address, files=files[begin : begin + step])
+            yield _post(client, address, path, files=files[begin : begin + step])
         if urls:
-            yield _post(client, address, urls=urls)
+            yield _post(client, address, path, urls=urls)
 
 
-def _post(client: Any, address: str, files: Sequence[Path] = (), urls: Sequence[str] = ()) -> IngestSummary:
+def _post(
+    client: Any, address: str, path: str, files: Sequence[Path] = (), urls: Sequence[str] = ()
+) -> IngestSummary:
     import httpx
 
     try:
         with ExitStack() as stack:
             parts = [("files", (p.name, stack.enter_context(p.open("rb")))) for p in files]
             body: dict[str, Any] = {"files": parts} if parts else {"json": {"urls": list(urls)}}
-            response = client.post("/api/ingest", **body)
+            response = client.post(path, **body)
     except httpx.HTTPError as exc:
         raise ServerIngestError(f"could not send the articles to the server at {address}: {exc}") from exc
     if response.status_code >= 400:

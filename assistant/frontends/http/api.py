@@ -72,11 +72,13 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no pro
 class Api:
     """The route handlers, bound to one assistant and its settings."""
 
-    def __init__(self, assistant: Assistant, settings: Settings) -> None:
+    def __init__(
+        self, assistant: Assistant, settings: Settings, limiter: anyio.CapacityLimiter | None = None
+    ) -> None:
         self.assistant = assistant
         self.settings = settings
         self.limits = question_limits(settings)
-        self.limiter = anyio.CapacityLimiter(settings.concurrency)
+        self.limiter = limiter or anyio.CapacityLimiter(settings.concurrency)  # shared by the archives
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking assistant work in a worker thread, at most ``concurrency`` at once."""
@@ -243,7 +245,8 @@ def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
     )
     api.state.keyring = keyring
     api.state.allowed_origins = frozenset(settings.allowed_origins)
-    api.include_router(_router(Api(assistant, settings), keyring.enabled))
+    api.state.handlers = Api(assistant, settings)  # the default archive's (frontends/http/archives.py)
+    api.include_router(_router(api.state.handlers, keyring.enabled))
     api.openapi = _schema_builder(api, settings)  # type: ignore[method-assign]
     api.add_api_route("/embed/widget.js", widget_route(), methods=["GET"], include_in_schema=False)
     add_error_handlers(api)

@@ -14,6 +14,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.core.errors import (
+    ArchiveExistsError,
+    ArchiveNotFoundError,
     DocumentNotFoundError,
     ModelError,
     NewsdeskError,
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 ERROR_STATUS: tuple[tuple[type[NewsdeskError], int], ...] = (  # the first kind that matches; else 400
     (DocumentNotFoundError, 404),
+    (ArchiveNotFoundError, 404),
+    (ArchiveExistsError, 409),
     (UploadTooLargeError, 413),
     (UploadTypeError, 415),
     (StoreLockedError, 409),

@@ -140,3 +140,23 @@ class HealthOut(BaseModel):
     store: bool
     model_loaded: bool
     articles: int
+
+
+class ArchiveIn(BaseModel):
+    """A new archive."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., description="1-40 lowercase letters, digits or hyphens; not 'default'")
+
+
+class ArchiveOut(BaseModel):
+    """An archive: its name, when it was created (empty for the default archive)."""
+
+    name: str
+    created_at: str
+    default: bool
+
+
+class ArchiveRemovedOut(BaseModel):
+    removed: str

@@ -28,6 +28,14 @@ def route_path(scope: Scope) -> str:
     return path
 
 
+def is_upload_path(path: str) -> bool:
+    """Whether a route path takes uploads: ``/api/ingest``, an archive's, or the UI's."""
+    if path in ("/api/ingest", "/gradio_api/upload"):
+        return True
+    head, _, name = path.removesuffix("/ingest").rpartition("/")
+    return path.endswith("/ingest") and head == "/api/archives" and bool(name)
+
+
 def client_address(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "unknown"

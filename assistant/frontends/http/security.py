@@ -37,7 +37,7 @@ from assistant.core.settings import Settings
 from assistant.core.telemetry.metrics import record_rate_limited
 from assistant.frontends.http.hosts import HostGuard, HostNames
 from assistant.frontends.http.ratelimit import RateLimits, RateLimitUnavailableError
-from assistant.frontends.http.responses import client_address, route_path, send_json
+from assistant.frontends.http.responses import client_address, is_upload_path, route_path, send_json
 from assistant.frontends.http.uploaded import UploadedFilesOnly
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,6 @@ logger = logging.getLogger(__name__)
 MIN_KEY_CHARS = 16
 KEY_SUFFIXES = {"ro": True, "rw": False}
 PROTECTED_EXACT = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/metrics"})
-UPLOAD_PATHS = frozenset({"/api/ingest", "/gradio_api/upload"})
 LOGIN_PATHS = frozenset({"/login", "/login/"})
 
 
@@ -229,7 +228,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.upload_bytes if route_path(scope) in UPLOAD_PATHS else self.max_bytes
+        limit = self.upload_bytes if is_upload_path(route_path(scope)) else self.max_bytes
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             await self._too_large(send, limit)

@@ -1,0 +1,170 @@
+"""Named archives in the HTTP API (issue 28): the archives themselves and each archive's routes.
+
+- ``GET /api/archives``: the archives, the default first;
+- ``POST /api/archives`` ``{"name"}``: create one (201); write key;
+- ``DELETE /api/archives/{name}``: remove one and delete its articles; write key (never the default);
+- ``POST /api/archives/{name}/ask``, ``/ask/stream``, ``/ingest``, ``GET /api/archives/{name}/stats``,
+  ``GET`` / ``DELETE /api/archives/{name}/documents/{doc_id}``: the routes of ``/api`` on that
+  archive, by the same handlers (:class:`~assistant.frontends.http.api.Api`), under the same keys,
+  limits and concurrency. ``default`` names the default archive, which ``/api/ask`` and the rest
+  serve as before. A name that is not an archive's: 404 JSON; a malformed name: 400.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse
+
+from assistant.frontends.http.api import Api, api_router, require_write
+from assistant.frontends.http.errors import errors
+from assistant.frontends.http.models import (
+    INGEST_BODY,
+    ArchiveIn,
+    ArchiveOut,
+    ArchiveRemovedOut,
+    AskRequest,
+    DeletedOut,
+    DocumentOut,
+    IngestResult,
+    StatsOut,
+)
+from assistant.types import Answer
+
+if TYPE_CHECKING:
+    from assistant.archives import Archives
+    from ingest.storage.archives import ArchiveInfo
+
+NO_ARCHIVE = "no archive of that name (or, under documents, no article with that doc_id)"
+
+
+class ArchiveRoutes:
+    """The archive routes' handlers: each finds its archive's :class:`Api` (built on first use)."""
+
+    def __init__(self, archives: Archives, default: Api) -> None:
+        self.archives = archives
+        self.default = default
+        self._apis: dict[str, Api] = {}
+
+    async def handlers(self, name: str) -> Api:
+        """The handlers of archive ``name`` (its assistant built in a worker thread on first use)."""
+        assistant = await anyio.to_thread.run_sync(self.archives.assistant, name)
+        found = self._apis.get(name)
+        if found is None or found.assistant is not assistant:
+            found = Api(assistant, self.default.settings, self.default.limiter)
+            self._apis[name] = found
+        return found
+
+    async def listed(self) -> list[ArchiveOut]:
+        return [_out(info) for info in await anyio.to_thread.run_sync(self.archives.listed)]
+
+    async def create(self, body: ArchiveIn, request: Request) -> ArchiveOut:
+        require_write(request)
+        return _out(await anyio.to_thread.run_sync(self.archives.create, body.name))
+
+    async def remove(self, name: str, request: Request) -> ArchiveRemovedOut:
+        require_write(request)
+        info = await self.default.run(self.archives.remove, name)
+        self._apis.pop(name, None)
+        return ArchiveRemovedOut(removed=info.name)
+
+    async def ask(self, name: str, body: AskRequest) -> Answer:
+        return await (await self.handlers(name)).ask(body)
+
+    async def ask_stream(self, name: str, body: AskRequest) -> EventSourceResponse:
+        return await (await self.handlers(name)).ask_stream(body)
+
+    async def ingest(self, name: str, request: Request) -> IngestResult:
+        require_write(request)  # before the archive is opened
+        return await (await self.handlers(name)).ingest(request)
+
+    async def stats(self, name: str) -> StatsOut:
+        return await (await self.handlers(name)).stats()
+
+    async def document(self, name: str, doc_id: str) -> DocumentOut:
+        return await (await self.handlers(name)).document(doc_id)
+
+    async def delete(self, name: str, doc_id: str, request: Request) -> DeletedOut:
+        require_write(request)
+        return await (await self.handlers(name)).delete(doc_id, request)
+
+
+def _out(info: ArchiveInfo) -> ArchiveOut:
+    return ArchiveOut(name=info.name, created_at=info.created_at, default=info.is_default)
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error responses of an archive route (its 404: no such archive)."""
+    responses = errors(*codes, 404)
+    responses[404] = {**responses[404], "description": NO_ARCHIVE}
+    return responses
+
+
+def add_archive_routes(api: FastAPI, archives: Archives) -> None:
+    """Add ``/api/archives`` and each archive's routes (behind the same keys and limits as ``/api``);
+    ``api.state.handlers`` is the default archive's :class:`Api` (:func:`create_api`)."""
+    routes = ArchiveRoutes(archives, api.state.handlers)
+    router = api_router(api.state.keyring.enabled)
+    asking = _errors(400, 413, 422, 503)
+    router.add_api_route("/archives", routes.listed, methods=["GET"], response_model=list[ArchiveOut])
+    router.add_api_route(
+        "/archives",
+        routes.create,
+        methods=["POST"],
+        status_code=201,
+        response_model=ArchiveOut,
+        responses=errors(400, 403, 409, 422, 503),
+    )
+    router.add_api_route(
+        "/archives/{name}",
+        routes.remove,
+        methods=["DELETE"],
+        response_model=ArchiveRemovedOut,
+        responses=_errors(400, 403, 409, 422, 503),
+    )
+    router.add_api_route(
+        "/archives/{name}/ask", routes.ask, methods=["POST"], response_model=Answer, responses=asking
+    )
+    router.add_api_route(
+        "/archives/{name}/ask/stream",
+        routes.ask_stream,
+        methods=["POST"],
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"},
+            **asking,
+        },
+    )
+    router.add_api_route(
+        "/archives/{name}/ingest",
+        routes.ingest,
+        methods=["POST"],
+        response_model=IngestResult,
+        responses=_errors(400, 403, 409, 413, 415, 422, 503),
+        openapi_extra={"requestBody": INGEST_BODY},
+    )
+    router.add_api_route(
+        "/archives/{name}/stats",
+        routes.stats,
+        methods=["GET"],
+        response_model=StatsOut,
+        responses=_errors(400, 503),
+    )
+    router.add_api_route(
+        "/archives/{name}/documents/{doc_id:path}",
+        routes.document,
+        methods=["GET"],
+        response_model=DocumentOut,
+        responses=_errors(400, 422, 503),
+    )
+    router.add_api_route(
+        "/archives/{name}/documents/{doc_id:path}",
+        routes.delete,
+        methods=["DELETE"],
+        response_model=DeletedOut,
+        responses=_errors(400, 403, 409, 422, 503),
+    )
+    api.include_router(router)
