@@ -12,10 +12,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.responses import StreamingResponse
 from fastapi.sse import EventSourceResponse
 
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from assistant.archives import Archives
     from ingest.storage.archives import ArchiveInfo
 
+NAME_SCHEMA = {"pattern": "^[a-z0-9-]{1,40}$"}  # stated only: the handlers answer another name with a 400
+ArchiveName = Annotated[str, Path(description="the archive's name", json_schema_extra=NAME_SCHEMA)]
 NO_ARCHIVE = "no archive of that name (or, under documents, no article with that doc_id)"
 
 
@@ -65,29 +67,29 @@ class ArchiveRoutes:
         require_write(request)
         return _out(await anyio.to_thread.run_sync(self.archives.create, body.name))
 
-    async def remove(self, name: str, request: Request) -> ArchiveRemovedOut:
+    async def remove(self, name: ArchiveName, request: Request) -> ArchiveRemovedOut:
         require_write(request)
         info = await self.default.run(self.archives.remove, name)
         self._apis.pop(name, None)
         return ArchiveRemovedOut(removed=info.name)
 
-    async def ask(self, name: str, body: AskRequest) -> Answer:
+    async def ask(self, name: ArchiveName, body: AskRequest) -> Answer:
         return await (await self.handlers(name)).ask(body)
 
-    async def ask_stream(self, name: str, body: AskRequest) -> EventSourceResponse:
+    async def ask_stream(self, name: ArchiveName, body: AskRequest) -> EventSourceResponse:
         return await (await self.handlers(name)).ask_stream(body)
 
-    async def ingest(self, name: str, request: Request) -> IngestResult:
+    async def ingest(self, name: ArchiveName, request: Request) -> IngestResult:
         require_write(request)  # before the archive is opened
         return await (await self.handlers(name)).ingest(request)
 
-    async def stats(self, name: str) -> StatsOut:
+    async def stats(self, name: ArchiveName) -> StatsOut:
         return await (await self.handlers(name)).stats()
 
-    async def document(self, name: str, doc_id: str) -> DocumentOut:
+    async def document(self, name: ArchiveName, doc_id: str) -> DocumentOut:
         return await (await self.handlers(name)).document(doc_id)
 
-    async def delete(self, name: str, doc_id: str, request: Request) -> DeletedOut:
+    async def delete(self, name: ArchiveName, doc_id: str, request: Request) -> DeletedOut:
         require_write(request)
         return await (await self.handlers(name)).delete(doc_id, request)
 
@@ -151,7 +153,7 @@ def add_archive_routes(api: FastAPI, archives: Archives) -> None:
         routes.stats,
         methods=["GET"],
         response_model=StatsOut,
-        responses=_errors(400, 503),
+        responses=_errors(400, 422, 503),  # 422 as the rest of /api gives it
     )
     router.add_api_route(
         "/archives/{name}/documents/{doc_id:path}",

@@ -147,7 +147,11 @@ class ArchiveIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(..., description="1-40 lowercase letters, digits or hyphens; not 'default'")
+    name: str = Field(
+        ...,
+        description="1-40 lowercase letters, digits or hyphens; not 'default' (else 400)",
+        json_schema_extra={"pattern": "^[a-z0-9-]{1,40}$"},
+    )
 
 
 class ArchiveOut(BaseModel):
