@@ -98,3 +98,24 @@ def test_remove_needs_the_confirmation_and_never_takes_the_default(tmp_path: Pat
     registry.remove("sports", delete_data=True)
     assert not folder.exists()
     assert registry.names() == ["default"]
+
+
+def test_a_backup_of_the_default_archive_leaves_the_named_ones_out_and_a_restore_keeps_them(
+    tmp_path: Path,
+) -> None:
+    from ingest.storage.backup import backup_store, restore_store
+
+    settings = Settings(store_dir=tmp_path / "store")
+    NewsStore(settings.store).close()
+    registry = ArchiveRegistry(settings.store)
+    registry.create("sports")
+    NewsStore(registry.store_settings("sports")).close()
+    backup_store(settings.store, tmp_path / "backup")
+    assert (tmp_path / "backup" / "store" / "chroma.sqlite3").is_file()
+    assert not (tmp_path / "backup" / "store" / "archives").exists()
+    assert not (tmp_path / "backup" / "store" / "archives.json").exists()
+    restore_store(settings.store, tmp_path / "backup", force=True)
+    assert (tmp_path / "store" / "archives" / "sports").is_dir()
+    assert ArchiveRegistry(settings.store).names() == ["default", "sports"]
+    backup_store(registry.store_settings("sports"), tmp_path / "sports-backup")  # an archive's own
+    assert (tmp_path / "sports-backup" / "manifest.json").is_file()
