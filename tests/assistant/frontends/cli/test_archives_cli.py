@@ -76,3 +76,42 @@ def test_ask_on_a_named_archive(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert answered["grounded"] and answered["citations"]
     assert run(store, "ask", "--json", question) == 1  # a refusal: the default archive holds nothing
     assert not json.loads(capsys.readouterr().out)["citations"]
+
+
+def test_next_to_a_server_an_archive_ingest_goes_through_its_archive_route(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``newsdesk serve`` (a child process of this worktree's code) holds the embedded store: an
+    ingest into a named archive is sent to ``/api/archives/NAME/ingest``; writes it cannot forward
+    are refused."""
+    import httpx
+
+    from tests.assistant.conftest_api import free_port, wait_for_health
+    from tests.assistant.test_serve_hold import start_serve
+
+    store = tmp_path / "store"
+    assert run(store, "archives", "create", "world") == 0
+    port = free_port()
+    server = start_serve(store, port, tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(server, f"{base}/api/health", {})
+        capsys.readouterr()
+        assert run(store, "--archive", "world", "ingest", "--json", str(SAMPLE)) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["added"] == 1 and summary["via"] == base
+        assert httpx.get(f"{base}/api/archives/world/stats").json()["articles"] == 1
+        assert httpx.get(f"{base}/api/stats").json()["articles"] == 0
+        assert run(store, "--archive", "world", "delete", "x") == 2
+        assert "cannot write next to it" in capsys.readouterr().err
+        assert run(store, "archives", "remove", "world", "--yes") == 2
+        assert "DELETE /api/archives/world" in capsys.readouterr().err
+        assert httpx.delete(f"{base}/api/archives/world").json() == {"removed": "world"}
+        assert not (store / "archives" / "world").exists()
+    finally:
+        server.terminate()
+        try:
+            server.communicate(timeout=30)
+        except Exception:
+            server.kill()
+            server.communicate()
