@@ -194,7 +194,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    served = served_address(settings) or args.archive_server
+    served = served_address(settings) or getattr(args, "archive_server", None)
     if served is not None:
         return _ingest_through(served, args, settings)
     started = time.perf_counter()

@@ -9,6 +9,9 @@ Endpoints (OpenAPI schema at ``/openapi.json``, browsable at ``/docs``):
 - ``GET`` / ``DELETE /api/documents/{doc_id}``, ``GET /api/health``, ``GET /api/stats``;
 - ``GET /embed/widget.js``: the embeddable chat widget (public, like any static asset).
 
+These are the default archive's; the same routes of a named archive are under
+``/api/archives/{name}/`` (:mod:`assistant.frontends.http.archives`, by these handlers).
+
 Security (API keys, rate limits, body size, CORS, frame-ancestors) is in
 :mod:`assistant.frontends.http.security`.
 Errors are JSON ``{"error": message}``: a :class:`NewsdeskError` gives its message with a 4xx
