@@ -85,11 +85,10 @@ class Assistant:
         """Answer text pieces, then the complete Answer (the same as :meth:`ask` returns): one trace
         (``newsdesk.ask``), counted by the mode of its answer (``newsdesk_answers_total``)."""
         accepted = self._accepted(request)
-        mode = accepted.mode or self.settings.answer_mode
         pieces = self.pipeline.stream(accepted)
         for item in traced_iter("newsdesk.ask", pieces, ask_attributes(accepted), answer_attributes):
             if isinstance(item, Answer):
-                record_answer(answer_outcome(mode, item), item.timings_ms)
+                record_answer(answer_outcome(accepted.mode, item), item.timings_ms)
             yield item
 
     def trace(self, request: Request | str) -> tuple[Answer, Retrieval]:
@@ -212,7 +211,7 @@ def answer_attributes(item: str | Answer) -> Attributes:
     }
 
 
-def answer_outcome(requested: str, answer: Answer) -> str:
+def answer_outcome(requested: str | None, answer: Answer) -> str:
     """How a question was answered: refusal (nothing grounded), fallback (asked of the LLM, which
     failed, so the extractive answer was shown), llm or extractive."""
     if not answer.grounded:
