@@ -52,17 +52,14 @@ from assistant.frontends.http.models import (
     StatsOut,
 )
 from assistant.frontends.http.mount import widget_route
-from assistant.frontends.http.security import (
-    ANONYMOUS,
-    KeyRing,
-    Principal,
-    install_security,
-    is_cross_site,
-)
+from assistant.frontends.http.permissions import require_read, require_write
+from assistant.frontends.http.principals import KeyRing
+from assistant.frontends.http.security import install_security
 from assistant.text.question import NOT_BLANK, QuestionLimits, check_asked
 from assistant.types import Answer
 from ingest.loading.uploads import MultipartSaver, UploadArea, load_uploads
 from ingest.pipeline import IngestReport
+from ingest.storage.archives import DEFAULT_ARCHIVE
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
@@ -73,12 +70,18 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no pro
 
 
 class Api:
-    """The route handlers, bound to one assistant and its settings."""
+    """The route handlers, bound to one archive's assistant and the settings; each checks that the
+    request's principal may read (or write) the archive."""
 
     def __init__(
-        self, assistant: Assistant, settings: Settings, limiter: anyio.CapacityLimiter | None = None
+        self,
+        assistant: Assistant,
+        settings: Settings,
+        limiter: anyio.CapacityLimiter | None = None,
+        archive: str = DEFAULT_ARCHIVE,
     ) -> None:
         self.assistant = assistant
+        self.archive = archive
         self.settings = settings
         self.limits = question_limits(settings)
         self.limiter = limiter or anyio.CapacityLimiter(settings.concurrency)  # shared by the archives
@@ -91,11 +94,13 @@ class Api:
         """The limits the schema states (``limit_questions``): InvalidQuestionError, a 400."""
         check_asked(body.question, body.history, self.limits)
 
-    async def ask(self, body: AskRequest) -> Answer:
+    async def ask(self, body: AskRequest, request: Request) -> Answer:
+        require_read(request, self.archive)
         self.check_question(body)
         return await self.run(self.assistant.ask, body.request())
 
-    async def ask_stream(self, body: AskRequest) -> EventSourceResponse:
+    async def ask_stream(self, body: AskRequest, request: Request) -> EventSourceResponse:
+        require_read(request, self.archive)
         self.check_question(body)
         pieces = self.assistant.stream(body.request())
         first = await self.run(_next_or_none, pieces)  # errors before the first piece are plain HTTP errors
@@ -116,7 +121,7 @@ class Api:
             yield _encoded(_event("error", {"error": "internal error"}))
 
     async def ingest(self, request: Request) -> IngestResult:
-        require_write(request)
+        require_write(request, self.archive)
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
             return await self._ingest_files(request, content_type)
@@ -156,12 +161,13 @@ class Api:
         report.failed.extend(loaded.failures)
         return _result(report, [article.doc_id for article in loaded.articles])
 
-    async def document(self, doc_id: str) -> DocumentOut:
+    async def document(self, doc_id: str, request: Request) -> DocumentOut:
+        require_read(request, self.archive)
         article = await self.run(self.assistant.document, doc_id)
         return DocumentOut(doc_id=article.doc_id, text=article.text, metadata=dict(article.metadata))
 
     async def delete(self, doc_id: str, request: Request) -> DeletedOut:
-        require_write(request)
+        require_write(request, self.archive)
         await self.run(self.assistant.document, doc_id)  # 404 when it is not stored
         await self.run(self.assistant.delete, doc_id)
         return DeletedOut(deleted=doc_id)
@@ -173,7 +179,8 @@ class Api:
         body = json.loads(json.dumps({"status": "ok" if ok else "unavailable", **health}, default=str))
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    async def stats(self) -> StatsOut:
+    async def stats(self, request: Request) -> StatsOut:
+        require_read(request, self.archive)
         stats = await anyio.to_thread.run_sync(self.assistant.stats)
         return StatsOut(**dataclasses.asdict(stats))
 
@@ -206,33 +213,6 @@ def _result(report: IngestReport, doc_ids: list[str]) -> IngestResult:
 def _merge(a: IngestResult, b: IngestResult) -> IngestResult:
     counts = {k: getattr(a, k) + getattr(b, k) for k in ("added", "updated", "unchanged", "sentences")}
     return IngestResult(**counts, failed=a.failed + b.failed, doc_ids=a.doc_ids + b.doc_ids)
-
-
-def principal_of(request: Request) -> Principal:
-    principal = getattr(request.state, "principal", ANONYMOUS)
-    return principal if isinstance(principal, Principal) else ANONYMOUS
-
-
-def require_write(request: Request) -> None:
-    """403 for read-only keys, and for cross-site browser requests when no keys are configured (a
-    form on another site must not be able to ingest or delete: CSRF)."""
-    principal = principal_of(request)
-    if principal.read_only:
-        logger.info("403 %s %s: %s is read-only", request.method, request.url.path, principal.key_id)
-        raise HTTPException(403, "this API key is read-only")
-    if principal is ANONYMOUS and is_cross_site(request.headers, request.app.state.allowed_origins):
-        logger.warning(
-            "403 %s %s: cross-site write from %s",
-            request.method,
-            request.url.path,
-            request.headers.get("origin", "?"),
-        )
-        raise HTTPException(
-            403,
-            "cross-site write refused: without API keys, ingest and delete only from this site's pages "
-            "or from clients that send no Origin (set NEWSDESK_API_KEYS, or NEWSDESK_ALLOWED_ORIGINS "
-            "for a portal)",
-        )
 
 
 def create_api(assistant: Assistant, settings: Settings) -> FastAPI:

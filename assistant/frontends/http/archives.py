@@ -19,7 +19,7 @@ from fastapi import FastAPI, Path, Request
 from fastapi.responses import StreamingResponse
 from fastapi.sse import EventSourceResponse
 
-from assistant.frontends.http.api import Api, api_router, require_write
+from assistant.frontends.http.api import Api, api_router
 from assistant.frontends.http.errors import errors
 from assistant.frontends.http.models import (
     INGEST_BODY,
@@ -32,7 +32,9 @@ from assistant.frontends.http.models import (
     IngestResult,
     StatsOut,
 )
+from assistant.frontends.http.permissions import principal_of, require_read, require_write
 from assistant.types import Answer
+from ingest.storage.archives import check_name
 
 if TYPE_CHECKING:
     from assistant.archives import Archives
@@ -56,41 +58,48 @@ class ArchiveRoutes:
         assistant = await anyio.to_thread.run_sync(self.archives.assistant, name)
         found = self._apis.get(name)
         if found is None or found.assistant is not assistant:
-            found = Api(assistant, self.default.settings, self.default.limiter)
+            found = Api(assistant, self.default.settings, self.default.limiter, name)
             self._apis[name] = found
         return found
 
-    async def listed(self) -> list[ArchiveOut]:
-        return [_out(info) for info in await anyio.to_thread.run_sync(self.archives.listed)]
+    async def listed(self, request: Request) -> list[ArchiveOut]:
+        """The archives the principal may read (the others are not named)."""
+        grants = principal_of(request).grants
+        listed = await anyio.to_thread.run_sync(self.archives.listed)
+        return [_out(info) for info in listed if grants.can_read(info.name)]
 
     async def create(self, body: ArchiveIn, request: Request) -> ArchiveOut:
-        require_write(request)
+        require_write(request, check_name(body.name))
         return _out(await anyio.to_thread.run_sync(self.archives.create, body.name))
 
     async def remove(self, name: ArchiveName, request: Request) -> ArchiveRemovedOut:
-        require_write(request)
+        require_write(request, name)
         info = await self.default.run(self.archives.remove, name)
         self._apis.pop(name, None)
         return ArchiveRemovedOut(removed=info.name)
 
-    async def ask(self, name: ArchiveName, body: AskRequest) -> Answer:
-        return await (await self.handlers(name)).ask(body)
+    async def ask(self, name: ArchiveName, body: AskRequest, request: Request) -> Answer:
+        require_read(request, name)  # before the archive is opened
+        return await (await self.handlers(name)).ask(body, request)
 
-    async def ask_stream(self, name: ArchiveName, body: AskRequest) -> EventSourceResponse:
-        return await (await self.handlers(name)).ask_stream(body)
+    async def ask_stream(self, name: ArchiveName, body: AskRequest, request: Request) -> EventSourceResponse:
+        require_read(request, name)
+        return await (await self.handlers(name)).ask_stream(body, request)
 
     async def ingest(self, name: ArchiveName, request: Request) -> IngestResult:
-        require_write(request)  # before the archive is opened
+        require_write(request, name)
         return await (await self.handlers(name)).ingest(request)
 
-    async def stats(self, name: ArchiveName) -> StatsOut:
-        return await (await self.handlers(name)).stats()
+    async def stats(self, name: ArchiveName, request: Request) -> StatsOut:
+        require_read(request, name)
+        return await (await self.handlers(name)).stats(request)
 
-    async def document(self, name: ArchiveName, doc_id: str) -> DocumentOut:
-        return await (await self.handlers(name)).document(doc_id)
+    async def document(self, name: ArchiveName, doc_id: str, request: Request) -> DocumentOut:
+        require_read(request, name)
+        return await (await self.handlers(name)).document(doc_id, request)
 
     async def delete(self, name: ArchiveName, doc_id: str, request: Request) -> DeletedOut:
-        require_write(request)
+        require_write(request, name)
         return await (await self.handlers(name)).delete(doc_id, request)
 
 

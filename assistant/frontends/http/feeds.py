@@ -22,8 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from assistant.core.errors import FeedNotFoundError
-from assistant.frontends.http.api import api_router, require_write
+from assistant.frontends.http.api import api_router
 from assistant.frontends.http.errors import errors
+from assistant.frontends.http.permissions import require_write
 
 if TYPE_CHECKING:
     from ingest.feeds.schedule import FeedScheduler

@@ -18,12 +18,9 @@ mounted on it), built from :class:`Settings` by :func:`install_security`:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,93 +29,18 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.core.errors import ConfigError
 from assistant.core.settings import Settings
 from assistant.core.telemetry.metrics import record_rate_limited
 from assistant.frontends.http.hosts import HostGuard, HostNames
+from assistant.frontends.http.principals import ANONYMOUS, KeyRing, Principal, bearer_token
 from assistant.frontends.http.ratelimit import RateLimits, RateLimitUnavailableError
 from assistant.frontends.http.responses import client_address, is_upload_path, route_path, send_json
 from assistant.frontends.http.uploaded import UploadedFilesOnly
 
 logger = logging.getLogger(__name__)
 
-MIN_KEY_CHARS = 16
-KEY_SUFFIXES = {"ro": True, "rw": False}
 PROTECTED_EXACT = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/metrics"})
 LOGIN_PATHS = frozenset({"/login", "/login/"})
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    """A configured key: its number (for logs and rate limits), its SHA-256, and its rights."""
-
-    key_id: str
-    digest: bytes
-    read_only: bool
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who made a request: ``key_id`` is ``"anonymous"`` when no keys are configured."""
-
-    key_id: str
-    read_only: bool = False
-
-
-ANONYMOUS = Principal("anonymous")
-
-
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("utf-8")).digest()
-
-
-class KeyRing:
-    """The API keys of ``NEWSDESK_API_KEYS``: comma-separated, each optionally ``:ro`` (read-only)."""
-
-    def __init__(self, spec: str) -> None:
-        self.keys: list[ApiKey] = [self._parse(i, part) for i, part in enumerate(_split(spec), start=1)]
-        if len({key.digest for key in self.keys}) != len(self.keys):
-            raise ConfigError("NEWSDESK_API_KEYS lists the same key twice")
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> KeyRing:
-        return cls(settings.api_keys.get_secret_value())
-
-    @staticmethod
-    def _parse(number: int, part: str) -> ApiKey:
-        secret, _, suffix = part.rpartition(":") if ":" in part else (part, "", "")
-        if suffix and suffix not in KEY_SUFFIXES:
-            raise ConfigError(f"NEWSDESK_API_KEYS: key #{number} has suffix {suffix!r}; use ':ro' or ':rw'")
-        if len(secret) < MIN_KEY_CHARS or any(c.isspace() for c in secret):
-            raise ConfigError(
-                f"NEWSDESK_API_KEYS: key #{number} must be at least {MIN_KEY_CHARS} characters "
-                "without spaces (make one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
-            )
-        return ApiKey(f"key#{number}", _digest(secret), KEY_SUFFIXES.get(suffix, False))
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.keys)
-
-    def lookup(self, presented: str) -> ApiKey | None:
-        """The key matching ``presented``, compared in constant time against every key."""
-        digest = _digest(presented)
-        found = None
-        for key in self.keys:
-            if hmac.compare_digest(key.digest, digest):
-                found = key
-        return found
-
-
-def _split(spec: str) -> list[str]:
-    return [part.strip() for part in spec.split(",") if part.strip()]
-
-
-def bearer_token(headers: Headers) -> str | None:
-    """The token of an ``Authorization: Bearer TOKEN`` header, else None."""
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
 
 
 def is_cross_site(headers: Headers, allowed_origins: Iterable[str]) -> bool:
@@ -168,14 +90,14 @@ class ApiGuard:
         path = route_path(scope)
         principal = ANONYMOUS
         if is_protected(path) and self.keyring.enabled:
-            found = self._authenticate(scope, path)
-            if found is None:  # failed attempts count against the client address: no key guessing
+            principal_found = self._authenticate(scope, path)
+            if principal_found is None:  # failed attempts count against the client address: no key guessing
                 if await self._within_limit(f"ip:{client_address(scope)}", path, send):
                     await send_json(
                         send, 401, {"error": "missing or invalid API key"}, {"WWW-Authenticate": "Bearer"}
                     )
                 return
-            principal = Principal(found.key_id, found.read_only)
+            principal = principal_found
         if counts_against_the_limit(scope["method"], path):
             identity = principal.key_id if principal is not ANONYMOUS else f"ip:{client_address(scope)}"
             if not await self._within_limit(identity, path, send):
@@ -203,9 +125,9 @@ class ApiGuard:
         )
         return False
 
-    def _authenticate(self, scope: Scope, path: str) -> ApiKey | None:
+    def _authenticate(self, scope: Scope, path: str) -> Principal | None:
         token = bearer_token(Headers(scope=scope))
-        found = self.keyring.lookup(token) if token else None
+        found = self.keyring.principal(token) if token else None
         if found is None:
             reason = "invalid API key" if token else "missing API key"
             logger.warning("401 %s %s from %s: %s", scope["method"], path, client_address(scope), reason)
