@@ -3,16 +3,30 @@
 The default archive's assistant is the one the process was started with; a named archive's is
 built from the same settings with its store's location (:mod:`ingest.storage.archives`), sharing
 the default's embedding model and LLM (loaded once, not once per archive).
+
+A question asked of several archives at once (:meth:`Archives.stream_across`) is answered by each
+archive the asker may read, from its own evidence; an archive the asker may not read is refused
+before anything of it is opened or searched (:class:`ArchiveForbiddenError`), so its sentences can
+never be among the citations. The grounded answers are put together best first (by their best
+citation's score), their ``[n]`` markers numbered on, each citation naming its archive.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Iterator, Sequence
 
-from assistant.core.errors import ArchiveNotFoundError
+from assistant.core.access import Grants
+from assistant.core.errors import ArchiveForbiddenError, ArchiveNotFoundError, NamedArchiveError
 from assistant.core.settings import Settings
+from assistant.pipeline.request import Request
 from assistant.service import Assistant, create_assistant
+from assistant.types import Answer
 from ingest.storage.archives import DEFAULT_ARCHIVE, ArchiveInfo, ArchiveRegistry, check_name
+
+MAX_ASKED = 8  # archives one question may be asked of at once
+MARKER = re.compile(r"\[(\d+)\]")
 
 
 def archive_settings(settings: Settings, name: str) -> Settings:
@@ -55,6 +69,41 @@ class Archives:
     def create(self, name: str) -> ArchiveInfo:
         return self.registry.create(name)
 
+    def readable(self, grants: Grants) -> list[str]:
+        """The archives ``grants`` may read, the default first."""
+        return grants.readable(self.registry.names())
+
+    def asked(self, names: Sequence[str], grants: Grants) -> list[str]:
+        """``names`` once each, checked: each well formed, readable with ``grants``
+        (ArchiveForbiddenError, whether it exists or not) and existing (ArchiveNotFoundError)."""
+        unique = list(dict.fromkeys(check_name(name) for name in names))
+        if not unique or len(unique) > MAX_ASKED:
+            raise NamedArchiveError(f"ask 1 to {MAX_ASKED} archives at once, not {len(unique)}")
+        for name in unique:
+            if not grants.can_read(name):
+                raise ArchiveForbiddenError(name)
+        for name in unique:
+            self.registry.require(name)
+        return unique
+
+    def stream_across(self, request: Request, names: Sequence[str], grants: Grants) -> Iterator[str | Answer]:
+        """The answer to ``request`` from the archives ``names`` (checked by :meth:`asked` before
+        any is opened): one archive's streamed as it comes; several archives' answered each, then
+        put together (:func:`merge_answers`). Every citation names its archive."""
+        asked = self.asked(names, grants)
+        if len(asked) == 1:
+            for item in self.assistant(asked[0]).stream(request):
+                yield tag_archive(item, asked[0]) if isinstance(item, Answer) else item
+            return
+        merged = merge_answers([(name, self.assistant(name).ask(request)) for name in asked])
+        yield merged.answer
+        yield merged
+
+    def ask_across(self, request: Request, names: Sequence[str], grants: Grants) -> Answer:
+        """The complete answer of :meth:`stream_across`."""
+        answers = [item for item in self.stream_across(request, names, grants) if isinstance(item, Answer)]
+        return answers[-1]
+
     def remove(self, name: str) -> ArchiveInfo:
         """Remove archive ``name`` and its data (this process's assistant of it closed first)."""
         check_name(name)
@@ -72,3 +121,49 @@ class Archives:
             for built in self._built.values():
                 built.close()
             self._built.clear()
+
+
+def tag_archive(answer: Answer, archive: str) -> Answer:
+    """``answer`` with each citation naming ``archive``."""
+    citations = [c.model_copy(update={"archive": archive}) for c in answer.citations]
+    return answer.model_copy(update={"citations": citations})
+
+
+def renumbered(text: str, offset: int) -> str:
+    """``text`` with each ``[n]`` marker made ``[n + offset]``."""
+    return MARKER.sub(lambda m: f"[{int(m.group(1)) + offset}]", text) if offset else text
+
+
+def best_score(answer: Answer) -> float:
+    return max((c.score for c in answer.citations), default=float("-inf"))
+
+
+def merge_answers(answers: Sequence[tuple[str, Answer]]) -> Answer:
+    """One answer of several archives' answers to the same question: the grounded ones, best first
+    (by their best citation's score), their markers and citations numbered on; when none is
+    grounded, the first archive's refusal. Notices say which archives were asked."""
+    tagged = [(name, tag_archive(answer, name)) for name, answer in answers]
+    grounded = sorted((pair for pair in tagged if pair[1].grounded), key=lambda p: -best_score(p[1]))
+    notice = "Asked the archives " + ", ".join(name for name, _ in tagged) + "."
+    notices = list(dict.fromkeys(n for _, a in tagged for n in a.notices))
+    if not grounded:
+        return tagged[0][1].model_copy(update={"notices": [*notices, notice]})
+    parts, citations, offset = [], [], 0
+    for _, answer in grounded:
+        parts.append(renumbered(answer.answer, offset))
+        citations += [c.model_copy(update={"n": c.n + offset}) for c in answer.citations]
+        offset += max((c.n for c in answer.citations), default=0)
+    timings: dict[str, float] = {}
+    for _, answer in tagged:
+        for stage, ms in answer.timings_ms.items():
+            timings[stage] = timings.get(stage, 0.0) + ms
+    first = grounded[0][1]
+    return first.model_copy(
+        update={
+            "answer": "\n\n".join(parts),
+            "citations": citations,
+            "notices": [*notices, notice],
+            "as_of": max(a.as_of for _, a in tagged),
+            "timings_ms": timings,
+        }
+    )

@@ -75,6 +75,9 @@ class Citation(BaseModel):
     dates: dict[str, str] = Field(default_factory=dict)
     also_published_by: list[str] = Field(default_factory=list)
     corroboration: Corroboration | None = None
+    archive: str = Field(
+        "", description="The archive of the cited article, when asked through /api/archives/{names}/ask."
+    )
 
 
 class ShortAnswer(BaseModel):

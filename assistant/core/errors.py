@@ -144,3 +144,11 @@ class ArchiveExistsError(NamedArchiveError):
     def __init__(self, name: str) -> None:
         super().__init__(f"archive {name!r} exists already")
         self.name = name
+
+
+class ArchiveForbiddenError(NamedArchiveError):
+    """The principal asking may not read (or write) the archive: nothing of it is read or named."""
+
+    def __init__(self, name: str, action: str = "read") -> None:
+        super().__init__(f"you may not {action} archive {name[:80]!r}")
+        self.name = name

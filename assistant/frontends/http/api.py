@@ -102,8 +102,12 @@ class Api:
     async def ask_stream(self, body: AskRequest, request: Request) -> EventSourceResponse:
         require_read(request, self.archive)
         self.check_question(body)
-        pieces = self.assistant.stream(body.request())
-        first = await self.run(_next_or_none, pieces)  # errors before the first piece are plain HTTP errors
+        return await self.stream_response(self.assistant.stream(body.request()))
+
+    async def stream_response(self, pieces: Iterator[str | Answer]) -> EventSourceResponse:
+        """The pieces of an answer as server-sent events (errors before the first piece are plain
+        HTTP errors)."""
+        first = await self.run(_next_or_none, pieces)
         return EventSourceResponse(self._events(first, pieces), headers=SSE_HEADERS)
 
     async def _events(
@@ -249,7 +253,7 @@ def api_router(keyed: bool, **options: Any) -> APIRouter:
 
 def _router(handlers: Api, keyed: bool) -> APIRouter:
     """The /api routes."""
-    asking = errors(400, 413, 422, 503)
+    asking = errors(400, 403, 413, 422, 503)
     router = api_router(keyed)
     router.add_api_route("/ask", handlers.ask, methods=["POST"], response_model=Answer, responses=asking)
     router.add_api_route(
@@ -275,7 +279,7 @@ def _router(handlers: Api, keyed: bool) -> APIRouter:
         handlers.document,
         methods=["GET"],
         response_model=DocumentOut,
-        responses=errors(404, 422, 503),
+        responses=errors(403, 404, 422, 503),
     )
     router.add_api_route(
         "/documents/{doc_id:path}",
@@ -292,7 +296,7 @@ def _router(handlers: Api, keyed: bool) -> APIRouter:
         responses={**errors(), 503: {"model": HealthOut, "description": "the store cannot be read"}},
     )
     router.add_api_route(
-        "/stats", handlers.stats, methods=["GET"], response_model=StatsOut, responses=errors(503)
+        "/stats", handlers.stats, methods=["GET"], response_model=StatsOut, responses=errors(403, 503)
     )
     return router
 

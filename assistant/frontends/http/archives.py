@@ -3,11 +3,16 @@
 - ``GET /api/archives``: the archives, the default first;
 - ``POST /api/archives`` ``{"name"}``: create one (201); write key;
 - ``DELETE /api/archives/{name}``: remove one and delete its articles; write key (never the default);
-- ``POST /api/archives/{name}/ask``, ``/ask/stream``, ``/ingest``, ``GET /api/archives/{name}/stats``,
+- ``POST /api/archives/{names}/ask`` and ``/ask/stream``: the question asked of one archive, or of
+  several at once (``sports,politics``: :meth:`~assistant.archives.Archives.stream_across`), every
+  citation naming its archive;
+- ``POST /api/archives/{name}/ingest``, ``GET /api/archives/{name}/stats``,
   ``GET`` / ``DELETE /api/archives/{name}/documents/{doc_id}``: the routes of ``/api`` on that
   archive, by the same handlers (:class:`~assistant.frontends.http.api.Api`), under the same keys,
   limits and concurrency. ``default`` names the default archive, which ``/api/ask`` and the rest
-  serve as before. A name that is not an archive's: 404 JSON; a malformed name: 400.
+  serve as before. A name that is not an archive's: 404 JSON; a malformed name: 400; an archive the
+  key or person may not read (or write, for writes): 403, whether it exists or not, and it is
+  never listed.
 """
 
 from __future__ import annotations
@@ -41,7 +46,16 @@ if TYPE_CHECKING:
     from ingest.storage.archives import ArchiveInfo
 
 NAME_SCHEMA = {"pattern": "^[a-z0-9-]{1,40}$"}  # stated only: the handlers answer another name with a 400
+NAMES_SCHEMA = {"pattern": "^[a-z0-9-]{1,40}(,[a-z0-9-]{1,40}){0,7}$"}
 ArchiveName = Annotated[str, Path(description="the archive's name", json_schema_extra=NAME_SCHEMA)]
+ArchiveNames = Annotated[
+    str,
+    Path(
+        description="the archive's name, or up to 8 names comma-separated (sports,politics): the "
+        "question is asked of each, and every citation names its archive",
+        json_schema_extra=NAMES_SCHEMA,
+    ),
+]
 NO_ARCHIVE = "no archive of that name (or, under documents, no article with that doc_id)"
 
 
@@ -78,13 +92,24 @@ class ArchiveRoutes:
         self._apis.pop(name, None)
         return ArchiveRemovedOut(removed=info.name)
 
-    async def ask(self, name: ArchiveName, body: AskRequest, request: Request) -> Answer:
-        require_read(request, name)  # before the archive is opened
-        return await (await self.handlers(name)).ask(body, request)
+    async def ask(self, name: ArchiveNames, body: AskRequest, request: Request) -> Answer:
+        names = self._readable(name, body, request)
+        grants = principal_of(request).grants
+        return await self.default.run(self.archives.ask_across, body.request(), names, grants)
 
-    async def ask_stream(self, name: ArchiveName, body: AskRequest, request: Request) -> EventSourceResponse:
-        require_read(request, name)
-        return await (await self.handlers(name)).ask_stream(body, request)
+    async def ask_stream(self, name: ArchiveNames, body: AskRequest, request: Request) -> EventSourceResponse:
+        names = self._readable(name, body, request)
+        grants = principal_of(request).grants
+        return await self.default.stream_response(self.archives.stream_across(body.request(), names, grants))
+
+    def _readable(self, names: str, body: AskRequest, request: Request) -> list[str]:
+        """The archives of ``names`` (comma-separated), each one the principal may read (else 403,
+        before any is opened); the question checked against the limits."""
+        asked = names.split(",")
+        for name in asked:
+            require_read(request, name)
+        self.default.check_question(body)
+        return asked
 
     async def ingest(self, name: ArchiveName, request: Request) -> IngestResult:
         require_write(request, name)
@@ -119,7 +144,7 @@ def add_archive_routes(api: FastAPI, archives: Archives) -> None:
     ``api.state.handlers`` is the default archive's :class:`Api` (:func:`create_api`)."""
     routes = ArchiveRoutes(archives, api.state.handlers)
     router = api_router(api.state.keyring.enabled)
-    asking = _errors(400, 413, 422, 503)
+    asking = _errors(400, 403, 413, 422, 503)
     router.add_api_route("/archives", routes.listed, methods=["GET"], response_model=list[ArchiveOut])
     router.add_api_route(
         "/archives",
@@ -162,14 +187,14 @@ def add_archive_routes(api: FastAPI, archives: Archives) -> None:
         routes.stats,
         methods=["GET"],
         response_model=StatsOut,
-        responses=_errors(400, 422, 503),  # 422 as the rest of /api gives it
+        responses=_errors(400, 403, 422, 503),  # 422 as the rest of /api gives it
     )
     router.add_api_route(
         "/archives/{name}/documents/{doc_id:path}",
         routes.document,
         methods=["GET"],
         response_model=DocumentOut,
-        responses=_errors(400, 422, 503),
+        responses=_errors(400, 403, 422, 503),
     )
     router.add_api_route(
         "/archives/{name}/documents/{doc_id:path}",

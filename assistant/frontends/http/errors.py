@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.core.errors import (
     ArchiveExistsError,
+    ArchiveForbiddenError,
     ArchiveNotFoundError,
     DocumentNotFoundError,
     ModelError,
@@ -35,6 +36,7 @@ ERROR_STATUS: tuple[tuple[type[NewsdeskError], int], ...] = (  # the first kind 
     (DocumentNotFoundError, 404),
     (ArchiveNotFoundError, 404),
     (ArchiveExistsError, 409),
+    (ArchiveForbiddenError, 403),
     (UploadTooLargeError, 413),
     (UploadTypeError, 415),
     (StoreLockedError, 409),
@@ -46,7 +48,8 @@ ERROR_STATUS: tuple[tuple[type[NewsdeskError], int], ...] = (  # the first kind 
 ERROR_MEANINGS = {
     400: "a question, filter, upload or document the API refuses (the message says why)",
     401: "missing or wrong API key",
-    403: "a read-only key, or a cross-site browser request without keys, tried to write",
+    403: "the key or person may not read (or write) that archive; or a cross-site browser request "
+    "without keys tried to write",
     404: "no article with that doc_id",
     409: "the store is locked by another writer",
     413: "request body or an uploaded file over its limit",

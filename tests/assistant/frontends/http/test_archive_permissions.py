@@ -4,6 +4,7 @@ without read on an archive gets 403 from its routes and never sees it listed; to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,13 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from assistant.archives import Archives
+from assistant.archives import Archives, merge_answers
 from assistant.core.access import FULL_ACCESS, READ_ACCESS, Grants, Level
-from assistant.core.errors import ConfigError
+from assistant.core.errors import ArchiveForbiddenError, ConfigError
 from assistant.frontends.http.api import create_api
 from assistant.frontends.http.archives import add_archive_routes
 from assistant.frontends.http.principals import KeyRing
+from assistant.pipeline.request import Request
 from assistant.service import Assistant
+from assistant.types import Answer, Citation
 from ingest.embedding.embedder import Embedder
 from tests.assistant.conftest_api import OTHER_RW_KEY, RO_KEY, RW_KEY, sample_assistant
 from tests.assistant.frontends.http.test_archives_api import CROISSANT, LIGHTHOUSE
@@ -33,13 +36,18 @@ def bearer(key: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def keyed(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[TestClient]:
+def archives(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Archives:
     assistant: Assistant = sample_assistant(tmp_path_factory.mktemp("permissions"), embedder)
     settings = assistant.settings.model_copy(
         update={"api_keys": SecretStr(KEYS), "key_permissions": PERMISSIONS}
     )
-    api = create_api(assistant, settings)
-    add_archive_routes(api, Archives(settings, assistant))
+    return Archives(settings, assistant)
+
+
+@pytest.fixture(scope="module")
+def keyed(archives: Archives) -> Iterator[TestClient]:
+    api = create_api(archives.default, archives.settings)
+    add_archive_routes(api, archives)
     with TestClient(api, base_url="http://127.0.0.1") as client:
         for name in ("sports", "politics"):
             assert (
@@ -140,3 +148,86 @@ def test_a_key_reads_and_writes_exactly_what_it_is_given(keyed: TestClient) -> N
         "/api/archives/sports/ingest", json={"documents": [document]}, headers=bearer(OTHER_RW_KEY)
     )
     assert capped.status_code == 403
+
+
+BOTH_QUESTION = "Who restored the lighthouse lens, and which baker won the croissant contest?"
+ARCHIVE_OF = {"alpha-lighthouse": "sports", "beta-croissant": "politics"}
+
+
+def assert_citations_name_their_archives(body: dict[str, Any]) -> set[str]:
+    """The archives cited; each citation's article is in the archive it names, and each [n] of the
+    answer text is a citation's number."""
+    for citation in body["citations"]:
+        assert ARCHIVE_OF.get(citation["doc_id"], "default") == citation["archive"], citation
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", body["answer"])}
+    assert markers <= {c["n"] for c in body["citations"]}
+    return {c["archive"] for c in body["citations"]}
+
+
+def test_asking_across_archives_never_reads_one_the_asker_may_not(
+    keyed: TestClient, archives: Archives
+) -> None:
+    """At the assistant level: an archive the grants do not read is refused before it is opened, so
+    none of its sentences can be retrieved; asked of both with both readable, each archive answers
+    from its own articles and every citation names its archive."""
+    archives._built.pop("politics", None)
+    with pytest.raises(ArchiveForbiddenError, match="may not read archive 'politics'"):
+        archives.ask_across(Request(BOTH_QUESTION), ["sports", "politics"], Grants.parse("sports:read"))
+    assert "politics" not in archives._built  # never opened, never searched
+    with pytest.raises(ArchiveForbiddenError):
+        list(archives.stream_across(Request(BOTH_QUESTION), ["politics"], Grants.parse("sports:write")))
+    both = archives.ask_across(Request(BOTH_QUESTION), ["sports", "politics"], Grants.parse("*:read"))
+    cited = assert_citations_name_their_archives(both.model_dump())
+    assert cited == {"sports", "politics"}, both.model_dump()
+    assert any(n.startswith("Asked the archives sports, politics") for n in both.notices)
+    only_sports = archives.ask_across(Request(BOTH_QUESTION), ["sports"], Grants.parse("sports:read"))
+    assert {c.archive for c in only_sports.citations} == {"sports"}
+    assert "Dupuis" not in only_sports.answer
+
+
+def test_the_api_asks_several_archives_at_once_within_the_keys_grants(keyed: TestClient) -> None:
+    both = keyed.post(
+        "/api/archives/sports,politics/ask", json={"question": BOTH_QUESTION}, headers=bearer(DESK_KEY)
+    )
+    assert both.status_code == 200, both.text
+    assert assert_citations_name_their_archives(both.json()) == {"sports", "politics"}
+    streamed = keyed.post(
+        "/api/archives/politics,sports/ask/stream", json={"question": BOTH_QUESTION}, headers=bearer(DESK_KEY)
+    )
+    assert streamed.status_code == 200 and "event: answer" in streamed.text
+    assert '"archive":"politics"' in streamed.text and '"archive":"sports"' in streamed.text
+    refused = keyed.post(
+        "/api/archives/sports,politics/ask", json={"question": BOTH_QUESTION}, headers=bearer(SPORTS_KEY)
+    )
+    assert refused.status_code == 403 and "Dupuis" not in refused.text
+    assert refused.json() == {"error": "this API key may not read archive 'politics'"}
+    too_many = keyed.post(
+        "/api/archives/" + ",".join(["sports"] * 2 + [f"a{i}" for i in range(8)]) + "/ask",
+        json={"question": BOTH_QUESTION},
+        headers=bearer(RW_KEY),
+    )
+    assert too_many.status_code == 400 and "ask 1 to 8 archives at once" in too_many.json()["error"]
+
+
+def citation(n: int, doc_id: str, score: float) -> Citation:
+    return Citation(n=n, sentence=doc_id, doc_id=doc_id, char_start=0, char_end=1, score=score)
+
+
+def test_merged_answers_put_the_best_first_and_number_on() -> None:
+    weak = Answer(
+        question="q",
+        answer="Weak [1] and [2].",
+        citations=[citation(1, "w1", 0.2), citation(2, "w2", 0.1)],
+        grounded=True,
+    )
+    strong = Answer(question="q", answer="Strong [1].", citations=[citation(1, "s1", 0.9)], grounded=True)
+    refusal = Answer(question="q", answer="Nothing found.", grounded=False)
+    merged = merge_answers([("weak", weak), ("none", refusal), ("strong", strong)])
+    assert merged.answer == "Strong [1].\n\nWeak [2] and [3]."
+    assert [(c.n, c.doc_id, c.archive) for c in merged.citations] == [
+        (1, "s1", "strong"),
+        (2, "w1", "weak"),
+        (3, "w2", "weak"),
+    ]
+    nothing = merge_answers([("none", refusal), ("other", refusal)])
+    assert not nothing.grounded and nothing.notices == ["Asked the archives none, other."]
