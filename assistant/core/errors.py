@@ -152,3 +152,16 @@ class ArchiveForbiddenError(NamedArchiveError):
     def __init__(self, name: str, action: str = "read") -> None:
         super().__init__(f"you may not {action} archive {name[:80]!r}")
         self.name = name
+
+
+class SignInError(NewsdeskError):
+    """A sign-in with the OpenID Connect provider, or one of its tokens, cannot be used."""
+
+
+class TokenRejectedError(SignInError):
+    """A bearer token or a sign-in's token that is expired, from another issuer, for another
+    audience, or not signed by the provider's published keys; the message says which."""
+
+
+class IdentityProviderError(SignInError):
+    """The OpenID Connect provider does not answer (in time) or answers with something unusable."""

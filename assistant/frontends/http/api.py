@@ -52,9 +52,11 @@ from assistant.frontends.http.models import (
     StatsOut,
 )
 from assistant.frontends.http.mount import widget_route
+from assistant.frontends.http.oidc import IdentityProvider
 from assistant.frontends.http.permissions import require_read, require_write
 from assistant.frontends.http.principals import KeyRing
 from assistant.frontends.http.security import install_security
+from assistant.frontends.http.signin import SignIns, add_signin_routes
 from assistant.text.question import NOT_BLANK, QuestionLimits, check_asked
 from assistant.types import Answer
 from ingest.loading.uploads import MultipartSaver, UploadArea, load_uploads
@@ -231,14 +233,19 @@ def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     api.state.keyring = keyring
+    provider = IdentityProvider(settings.auth) if settings.auth.oidc_enabled else None
+    signins = SignIns(provider, settings.auth) if provider is not None else None
+    api.state.signins = signins
     api.state.allowed_origins = frozenset(settings.allowed_origins)
     api.state.handlers = Api(assistant, settings)  # the default archive's (frontends/http/archives.py)
-    api.include_router(_router(api.state.handlers, keyring.enabled))
+    api.include_router(_router(api.state.handlers, keyring.enabled or provider is not None))
     api.openapi = _schema_builder(api, settings)  # type: ignore[method-assign]
     api.add_api_route("/embed/widget.js", widget_route(), methods=["GET"], include_in_schema=False)
     add_error_handlers(api)
-    install_security(api, settings, keyring)
-    if not keyring.enabled and settings.host not in ("127.0.0.1", "localhost", "::1"):
+    if signins is not None:
+        add_signin_routes(api, signins)
+    install_security(api, settings, keyring, signins)
+    if not (keyring.enabled or provider) and settings.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning(
             "serving on %s without NEWSDESK_API_KEYS: anyone who can reach it can ingest", settings.host
         )

@@ -143,7 +143,7 @@ def add_archive_routes(api: FastAPI, archives: Archives) -> None:
     """Add ``/api/archives`` and each archive's routes (behind the same keys and limits as ``/api``);
     ``api.state.handlers`` is the default archive's :class:`Api` (:func:`create_api`)."""
     routes = ArchiveRoutes(archives, api.state.handlers)
-    router = api_router(api.state.keyring.enabled)
+    router = api_router(api.state.keyring.enabled or api.state.signins is not None)
     asking = _errors(400, 403, 413, 422, 503)
     router.add_api_route("/archives", routes.listed, methods=["GET"], response_model=list[ArchiveOut])
     router.add_api_route(

@@ -21,26 +21,38 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant.core.errors import SignInError
 from assistant.core.settings import Settings
 from assistant.core.telemetry.metrics import record_rate_limited
 from assistant.frontends.http.hosts import HostGuard, HostNames
+from assistant.frontends.http.oidc import IdentityProvider, looks_like_jwt
 from assistant.frontends.http.principals import ANONYMOUS, KeyRing, Principal, bearer_token
 from assistant.frontends.http.ratelimit import RateLimits, RateLimitUnavailableError
-from assistant.frontends.http.responses import client_address, is_upload_path, route_path, send_json
+from assistant.frontends.http.responses import (
+    client_address,
+    error_status,
+    is_upload_path,
+    route_path,
+    send_json,
+)
+from assistant.frontends.http.signin import SignInGuard, SignIns
 from assistant.frontends.http.uploaded import UploadedFilesOnly
 
 logger = logging.getLogger(__name__)
 
 PROTECTED_EXACT = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/metrics"})
 LOGIN_PATHS = frozenset({"/login", "/login/"})
+MISSING_CREDENTIAL = "missing or invalid API key or access token"
 
 
 def is_cross_site(headers: Headers, allowed_origins: Iterable[str]) -> bool:
@@ -75,13 +87,16 @@ def counts_against_the_limit(method: str, path: str) -> bool:
 
 
 class ApiGuard:
-    """API-key authentication and the one rate limit of every way in; stores the :class:`Principal`
-    in the request state."""
+    """Authentication (API keys; with ``provider``, the provider's JWT access tokens too) and the
+    one rate limit of every way in; stores the :class:`Principal` in the request state."""
 
-    def __init__(self, app: ASGIApp, keyring: KeyRing, limits: RateLimits) -> None:
+    def __init__(
+        self, app: ASGIApp, keyring: KeyRing, limits: RateLimits, provider: IdentityProvider | None = None
+    ) -> None:
         self.app = app
         self.keyring = keyring
         self.limits = limits
+        self.provider = provider
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS":
@@ -89,15 +104,15 @@ class ApiGuard:
             return
         path = route_path(scope)
         principal = ANONYMOUS
-        if is_protected(path) and self.keyring.enabled:
-            principal_found = self._authenticate(scope, path)
-            if principal_found is None:  # failed attempts count against the client address: no key guessing
+        if is_protected(path) and (self.keyring.enabled or self.provider is not None):
+            found = await self._authenticate(scope, path)
+            if isinstance(
+                found, Refusal
+            ):  # failed attempts count against the client address: no key guessing
                 if await self._within_limit(f"ip:{client_address(scope)}", path, send):
-                    await send_json(
-                        send, 401, {"error": "missing or invalid API key"}, {"WWW-Authenticate": "Bearer"}
-                    )
+                    await send_json(send, found.status, {"error": found.message}, found.headers)
                 return
-            principal = principal_found
+            principal = found
         if counts_against_the_limit(scope["method"], path):
             identity = principal.key_id if principal is not ANONYMOUS else f"ip:{client_address(scope)}"
             if not await self._within_limit(identity, path, send):
@@ -125,13 +140,36 @@ class ApiGuard:
         )
         return False
 
-    def _authenticate(self, scope: Scope, path: str) -> Principal | None:
+    async def _authenticate(self, scope: Scope, path: str) -> Principal | Refusal:
+        """The principal of the request's key or token; else why not (401, or 503 when the
+        provider that signs tokens does not answer)."""
         token = bearer_token(Headers(scope=scope))
         found = self.keyring.principal(token) if token else None
-        if found is None:
-            reason = "invalid API key" if token else "missing API key"
-            logger.warning("401 %s %s from %s: %s", scope["method"], path, client_address(scope), reason)
-        return found
+        if found is not None:
+            return found
+        refusal = Refusal(401, "missing or invalid API key" if self.provider is None else MISSING_CREDENTIAL)
+        if token and self.provider is not None and looks_like_jwt(token):
+            try:
+                return await anyio.to_thread.run_sync(self.provider.principal, token)
+            except SignInError as exc:
+                refusal = Refusal(error_status(exc), str(exc))
+        reason = refusal.message if token else "missing API key"
+        logger.warning(
+            "%d %s %s from %s: %s", refusal.status, scope["method"], path, client_address(scope), reason
+        )
+        return refusal
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request was not authenticated: its status and message."""
+
+    status: int
+    message: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"} if self.status == 401 else {"Retry-After": "30"}
 
 
 class BodyTooLargeError(Exception):
@@ -266,13 +304,19 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def install_security(app: Any, settings: Settings, keyring: KeyRing) -> None:
-    """Add the middleware to a Starlette/FastAPI app (before it starts); outermost added last."""
+def install_security(app: Any, settings: Settings, keyring: KeyRing, signins: SignIns | None = None) -> None:
+    """Add the middleware to a Starlette/FastAPI app (before it starts); outermost added last.
+    With ``signins`` (OpenID Connect), the UI needs a signed-in session and the API takes the
+    provider's access tokens beside the keys."""
     app.add_middleware(UploadedFilesOnly)  # innermost: after the host, size and rate checks
+    provider = None
+    if signins is not None:
+        app.add_middleware(SignInGuard, signins=signins)  # inside ApiGuard: its rate limit first
+        provider = signins.provider
     limits = RateLimits(
         settings.rate_limit_per_minute, settings.rate_limit_storage, settings.rate_limit_timeout_s
     )
-    app.add_middleware(ApiGuard, keyring=keyring, limits=limits)
+    app.add_middleware(ApiGuard, keyring=keyring, limits=limits, provider=provider)
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.upload_max_bytes
     )
@@ -291,11 +335,14 @@ def install_security(app: Any, settings: Settings, keyring: KeyRing) -> None:
 
 
 def ui_auth(settings: Settings, keyring: KeyRing) -> dict[str, Any]:
-    """``mount_gradio_app`` keyword arguments protecting the UI when API keys are configured.
+    """``mount_gradio_app`` keyword arguments protecting the UI.
 
-    With ``trusted_user_header`` the auth proxy's header names the user; otherwise Gradio's login
-    page asks for a read-write API key as the password (any user name).
+    With an OpenID provider (``oidc_issuer``) the signed-in person (:class:`SignInGuard` checked the
+    session); else, when API keys are configured, the auth proxy's header with
+    ``trusted_user_header``, or Gradio's login page asking for a read-write API key as the password.
     """
+    if settings.auth.oidc_enabled:
+        return {"auth_dependency": _signed_in_user}
     if not keyring.enabled:
         return {}
     header = settings.trusted_user_header.strip()
@@ -310,6 +357,11 @@ def ui_auth(settings: Settings, keyring: KeyRing) -> dict[str, Any]:
         return True
 
     return {"auth": check, "auth_message": "Sign in with a Newsdesk API key as the password."}
+
+
+def _signed_in_user(request: Any) -> str | None:
+    principal = getattr(request.state, "principal", None)
+    return principal.key_id if isinstance(principal, Principal) and principal.is_user else None
 
 
 def _header_user(header: str) -> Callable[[Any], str | None]:
