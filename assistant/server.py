@@ -49,11 +49,12 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     feeds = FeedScheduler(settings.ingest, assistant.components.pipeline)
     api = create_api(assistant, settings)
     add_feed_routes(api, feeds)
-    add_archive_routes(api, Archives(settings, assistant))
+    archives = Archives(settings, assistant)
+    add_archive_routes(api, archives)
     if settings.metrics_enabled and not settings.metrics_port:
         add_metrics_route(api, [ArchiveCollector(assistant.components.store, feeds.registry)])
     api.add_middleware(RequestMetrics, router=api.router)  # outermost: the guards' refusals are counted too
-    app = mount_ui(api, build_ui(assistant, settings, feeds), settings)
+    app = mount_ui(api, build_ui(assistant, settings, feeds, archives), settings)
     if settings.feeds_sync:
         sync_feeds_while_serving(app, feeds)  # the serving process syncs the followed feeds
     return app

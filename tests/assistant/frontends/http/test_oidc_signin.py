@@ -26,6 +26,8 @@ from tests.assistant.frontends.http.test_archives_api import CROISSANT, LIGHTHOU
 from tests.oidc_provider import CLIENT_SECRET, SCOPES, OidcProvider
 
 if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
     from assistant.service import Assistant
 
 USERS = {"alice": ["sports-desk"], "bob": ["politics-desk"], "carol": ["archive-admins"]}
@@ -257,3 +259,45 @@ def test_with_the_provider_down_sign_in_fails_clearly_and_api_keys_still_work(
             assert api(served, "GET", "/api/archives", token).status_code == 200  # back when it answers
     finally:
         down.stop()
+
+
+# --- the browser (tests/conftest.py: Debian's chromium driven by Playwright) --------------------------
+def browser_sign_in(browser: Browser, served: Served, user: str) -> Page:
+    """A fresh browser page signed in as ``user`` through the provider's own login page."""
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    page.goto(f"{served.base}/")
+    page.wait_for_selector("input[name=login]")  # the provider's page: the chat sent the browser there
+    page.fill("input[name=login]", user)
+    page.fill("input[name=password]", "any password")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#nd-chat", timeout=60_000)
+    return page
+
+
+def picker_choices(page: Page) -> list[str]:
+    page.wait_for_selector("#nd-archives")
+    page.locator("#nd-archives input").click()
+    options = page.locator("ul[role=listbox] li")
+    options.first.wait_for(timeout=10_000)
+    names = [text.strip().split("\n")[-1].strip() for text in options.all_inner_texts()]  # after a ✓
+    page.keyboard.press("Escape")
+    return names
+
+
+@pytest.mark.browser
+def test_two_desks_sign_in_in_a_browser_and_each_sees_and_asks_only_its_archive(
+    browser: Browser, served: Served
+) -> None:
+    from tests.assistant.frontends.ui.test_ui_browser import ask
+
+    alice = browser_sign_in(browser, served, "alice")
+    assert picker_choices(alice) == ["sports"]
+    answer = ask(alice, LIGHTHOUSE_QUESTION)
+    assert "Solberg" in answer.inner_text()
+    bob = browser_sign_in(browser, served, "bob")
+    assert picker_choices(bob) == ["politics"]
+    answer = ask(bob, CROISSANT_QUESTION)
+    assert "Dupuis" in answer.inner_text() and "Solberg" not in answer.inner_text()
+    assert alice.locator("#nd-corpus-line").inner_text().strip() == ""  # nothing of the default archive
+    alice.context.close()
+    bob.context.close()
