@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from assistant.core.errors import FeedNotFoundError
 from assistant.frontends.http.api import api_router
 from assistant.frontends.http.errors import errors
-from assistant.frontends.http.permissions import require_write
+from assistant.frontends.http.permissions import require_read, require_write
 
 if TYPE_CHECKING:
     from ingest.feeds.schedule import FeedScheduler
@@ -95,7 +95,8 @@ class FeedRoutes:
         except FeedNotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
 
-    async def feeds_list(self) -> list[FeedOut]:
+    async def feeds_list(self, request: Request) -> list[FeedOut]:
+        require_read(request)  # the default archive's feeds
         feeds = await self.run(self.feeds.registry.list)
         return [FeedOut.model_validate(feed.as_dict()) for feed in feeds]
 

@@ -91,7 +91,13 @@ class IdentityProvider:
             age = time.monotonic() - self._keys.read_at
             if self._keys.value is not None and (age < KEYS_REFRESH_S or (age < CACHE_S and not again)):
                 return self._keys.value  # type: ignore[no-any-return]
-        found = KeySet.import_key_set(self._get_json(self.endpoint("jwks_uri")))  # type: ignore[arg-type]
+        published = self._get_json(self.endpoint("jwks_uri"))
+        try:
+            found = KeySet.import_key_set(published)  # type: ignore[arg-type]
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise IdentityProviderError(
+                f"the provider at {self.issuer} publishes keys that cannot be read"
+            ) from exc
         with self._lock:
             self._keys = _Cached(found, time.monotonic())
         return found

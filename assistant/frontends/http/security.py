@@ -51,7 +51,7 @@ from assistant.frontends.http.uploaded import UploadedFilesOnly
 logger = logging.getLogger(__name__)
 
 PROTECTED_EXACT = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/metrics"})
-LOGIN_PATHS = frozenset({"/login", "/login/"})
+LOGIN_PATHS = frozenset({"/login", "/login/", "/auth/login", "/auth/callback"})
 MISSING_CREDENTIAL = "missing or invalid API key or access token"
 
 

@@ -121,7 +121,9 @@ class SignIns:
             now,
         )
         sid = secrets.token_urlsafe(32)
-        with self._lock:
+        longest = self.settings.oidc_session_hours * 3600
+        with self._lock:  # sessions past their lifetime are forgotten as new ones open
+            self.sessions = {k: v for k, v in self.sessions.items() if now - v.started_at <= longest}
             self.sessions[sid] = session
         logger.info("signed in user:%s (groups %s)", session.subject, ", ".join(groups) or "none")
         return sid, session

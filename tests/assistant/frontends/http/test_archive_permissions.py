@@ -17,11 +17,13 @@ from assistant.core.access import FULL_ACCESS, READ_ACCESS, Grants, Level
 from assistant.core.errors import ArchiveForbiddenError, ConfigError
 from assistant.frontends.http.api import create_api
 from assistant.frontends.http.archives import add_archive_routes
+from assistant.frontends.http.feeds import add_feed_routes
 from assistant.frontends.http.principals import KeyRing
 from assistant.pipeline.request import Request
 from assistant.service import Assistant
 from assistant.types import Answer, Citation
 from ingest.embedding.embedder import Embedder
+from ingest.feeds.schedule import FeedScheduler
 from tests.assistant.conftest_api import OTHER_RW_KEY, RO_KEY, RW_KEY, sample_assistant
 from tests.assistant.frontends.http.test_archives_api import CROISSANT, LIGHTHOUSE
 
@@ -48,6 +50,7 @@ def archives(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Ar
 def keyed(archives: Archives) -> Iterator[TestClient]:
     api = create_api(archives.default, archives.settings)
     add_archive_routes(api, archives)
+    add_feed_routes(api, FeedScheduler(archives.settings.ingest, archives.default.components.pipeline))
     with TestClient(api, base_url="http://127.0.0.1") as client:
         for name in ("sports", "politics"):
             assert (
@@ -103,6 +106,7 @@ def test_keys_see_only_the_archives_they_may_read(keyed: TestClient) -> None:
         ("GET", "/api/archives/nowhere/stats", None),  # 403, not 404: no key learns what exists
         ("POST", "/api/ask", {"question": "Who led the Russian delegation to Damascus?"}),
         ("GET", "/api/stats", None),
+        ("GET", "/api/feeds", None),  # the default archive's feeds
     ],
 )
 def test_a_key_without_read_gets_403_from_the_archives_routes(

@@ -126,6 +126,8 @@ def test_a_rate_limit_storage_that_does_not_answer_refuses_instead_of_counting_n
         ("POST", "/gradio_api/upload", True),
         ("GET", "/api/stats", True),
         ("POST", "/login", True),
+        ("GET", "/auth/login", True),  # each OpenID sign-in started costs the server a kept state
+        ("GET", "/auth/callback", True),
         ("GET", "/gradio_api/queue/data", False),
         ("GET", "/assets/index.js", False),
     ],
