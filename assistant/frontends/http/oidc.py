@@ -227,7 +227,7 @@ class IdentityProvider:
                     found = client.refresh_token(endpoint, refresh_token=form["refresh_token"])
                 else:
                     found = client.fetch_token(endpoint, **form)
-            except httpx.HTTPError as exc:
+            except transport_errors() as exc:
                 raise IdentityProviderError(
                     f"the sign-in provider at {self.issuer} does not answer ({type(exc).__name__})"
                 ) from exc
@@ -248,6 +248,18 @@ def unverified_claims(token: str) -> Claims:
     if not isinstance(payload, dict):
         raise TokenRejectedError("the token is neither an API key nor a JWT")
     return payload
+
+
+def transport_errors() -> tuple[type[Exception], ...]:
+    """The errors of the HTTP clients that talk to the provider: httpx's, and httpx2's (Authlib's
+    client uses httpx2 when it is installed)."""
+    found: list[type[Exception]] = [httpx.HTTPError]
+    try:
+        import httpx2
+    except ImportError:
+        return tuple(found)
+    found.append(httpx2.HTTPError)
+    return tuple(found)
 
 
 def looks_like_jwt(token: str) -> bool:

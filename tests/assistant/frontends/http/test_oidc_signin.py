@@ -261,6 +261,27 @@ def test_with_the_provider_down_sign_in_fails_clearly_and_api_keys_still_work(
         down.stop()
 
 
+def test_a_chat_session_due_for_its_recheck_gets_a_clear_503_while_the_provider_is_down(
+    provider: OidcProvider, served: Served
+) -> None:
+    client = ui_sign_in(provider, served, "bob")
+    provider.pause()
+    try:
+        time.sleep(1.2)  # past oidc_recheck_s: the groups must be read again, and cannot be
+        clock = time.monotonic()
+        refused = client.get("/config")
+        assert time.monotonic() - clock < 10  # oidc_timeout_s bounds the wait
+        assert refused.status_code == 503
+        assert refused.json()["error"].startswith(
+            f"the sign-in provider at {provider.issuer} does not answer"
+        )
+        keyed = httpx.get(f"{served.base}/api/archives", headers={"Authorization": f"Bearer {RW_KEY}"})
+        assert keyed.status_code == 200
+    finally:
+        provider.resume()
+    assert client.get("/config").status_code == 200  # the session goes on once the provider answers
+
+
 # --- the browser (tests/conftest.py: Debian's chromium driven by Playwright) --------------------------
 def browser_sign_in(browser: Browser, served: Served, user: str) -> Page:
     """A fresh browser page signed in as ``user`` through the provider's own login page."""
