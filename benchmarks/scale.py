@@ -271,25 +271,29 @@ def copy_store(
         for s in ("articles", "sentences")
     )
     copied = 0
+    batch = max(1, int(dest.get_max_batch_size()))
     while copied < limit:
         got = articles_in.get(
             limit=min(page, limit - copied), offset=copied, include=["embeddings", "documents", "metadatas"]
         )
         if not got["ids"]:
             break
+        ids: list[str] = []
+        vectors: list[Any] = []
+        metas: list[dict[str, Any]] = []
         for doc_id, meta in zip(got["ids"], got["metadatas"] or []):
             version = (meta or {}).get("version", "")
             where: Any = {"$and": [{"doc_id": doc_id}, {"version": version}]}
             sents = sentences_in.get(where=where, include=["embeddings", "metadatas"])
-            if sents["ids"]:
-                new_id = renamed(doc_id, copy_round)
-                sentences_out.upsert(
-                    ids=[new_id + sid[len(doc_id) :] for sid in sents["ids"]],
-                    embeddings=sents["embeddings"],
-                    metadatas=[
-                        copied_meta(dict(m or {}), copy_round, shift_days) for m in sents["metadatas"] or []
-                    ],
-                )
+            new_id = renamed(doc_id, copy_round)
+            ids += [new_id + sid[len(doc_id) :] for sid in sents["ids"]]
+            vectors += list(sents["embeddings"] if sents["embeddings"] is not None else [])
+            metas += [copied_meta(dict(m or {}), copy_round, shift_days) for m in sents["metadatas"] or []]
+        for begin in range(0, len(ids), batch):  # few large writes: Chroma's cost is per call
+            end = begin + batch
+            sentences_out.upsert(
+                ids=ids[begin:end], embeddings=vectors[begin:end], metadatas=metas[begin:end]
+            )
         articles_out.upsert(
             ids=[renamed(doc_id, copy_round) for doc_id in got["ids"]],
             embeddings=got["embeddings"],
