@@ -30,7 +30,7 @@ from assistant.pipeline.request import Request
 from assistant.retrieval.corpus import ArticleLookup
 from assistant.retrieval.retrieve import HybridSearch, Retrieval
 from assistant.text.titles import clean_title, real_title
-from assistant.types import Answer
+from assistant.types import Answer, StreamItem
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
 from ingest.pipeline import IngestReport
@@ -63,7 +63,7 @@ class Assistant:
         return self.chat_model is not None
 
     @property
-    def chain(self) -> Runnable[Request, str | Answer]:
+    def chain(self) -> Runnable[Request, StreamItem]:
         """The whole answering pipeline as one LangChain runnable (:mod:`assistant.pipeline.chain`)."""
         return self.pipeline.chain
 
@@ -81,8 +81,9 @@ class Assistant:
         assert final is not None  # stream always ends with the Answer
         return final
 
-    def stream(self, request: Request | str) -> Iterator[str | Answer]:
-        """Answer text pieces, then the complete Answer (the same as :meth:`ask` returns): one trace
+    def stream(self, request: Request | str) -> Iterator[StreamItem]:
+        """Answer text pieces, the answer with its citations (:class:`Cited`), then the complete
+        Answer (the same as :meth:`ask` returns, news fields added): one trace
         (``newsdesk.ask``), counted by the mode of its answer (``newsdesk_answers_total``)."""
         accepted = self._accepted(request)
         pieces = self.pipeline.stream(accepted)
@@ -200,7 +201,7 @@ def ask_attributes(request: Request) -> Attributes:
     return attributes
 
 
-def answer_attributes(item: str | Answer) -> Attributes:
+def answer_attributes(item: StreamItem) -> Attributes:
     """The ask span's attributes of its answer (none for a piece of its text)."""
     if not isinstance(item, Answer):
         return {}

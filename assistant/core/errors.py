@@ -66,6 +66,10 @@ class ServerIngestError(StoreServedError):
     """The ``newsdesk serve`` process that holds the embedded store could not take an ingest."""
 
 
+class ServerAskError(StoreServedError):
+    """The ``newsdesk serve`` process that holds the embedded store could not answer a question."""
+
+
 class DocumentNotFoundError(NewsdeskError):
     """No article with the given doc_id is stored."""
 

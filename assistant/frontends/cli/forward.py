@@ -1,4 +1,4 @@
-"""``newsdesk ingest`` and ``newsdesk feeds`` next to a running embedded server: through its API.
+"""``newsdesk ingest``, ``feeds`` and ``ask`` next to a running embedded server: through its API.
 
 While ``newsdesk serve`` holds an embedded store folder, only it may write there (its Chroma
 client would not see another process's records: :mod:`ingest.storage.locks`). Rather than refuse,
@@ -9,6 +9,10 @@ next question; ``feeds add|remove|sync|list`` call the server's ``/api/feeds`` r
 first read-write key of the same ``NEWSDESK_API_KEYS`` the server reads (for ``feeds list``, a
 read-only one will do). A server the CLI cannot reach, or that refuses the request, is one error
 line naming it: nothing is written behind its back.
+
+``newsdesk ask`` beside such a server asks it (``POST /api/ask``, with a key that may read) rather
+than loading the model and opening the store in a process of its own: the server has both loaded,
+so the answer comes in the time of one ask, not of a start-up (:func:`ask_through`).
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from assistant.core.errors import ServerIngestError, SourceError
+from assistant.core.errors import ServerAskError, ServerIngestError, SourceError
 from assistant.core.settings import Settings
+from assistant.pipeline.request import Request
+from assistant.types import Answer
 from ingest.loading.files import ARCHIVE_SUFFIXES, walk_folder
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 900.0  # one upload of up to upload_max_files articles, embedded by the server
+ASK_TIMEOUT_S = 120.0  # one answer, the LLM's included (its own deadline is shorter)
 IngestSummary = dict[str, Any]
 
 
@@ -117,6 +124,32 @@ def _post(
         raise ServerIngestError(f"the server at {address} refused the ingest ({status}): {detail}")
     summary: IngestSummary = response.json()
     return summary
+
+
+def ask_through(address: str, request: Request, settings: Settings, path: str = "/api/ask") -> Answer:
+    """The answer of the server at ``address`` to ``request`` (``POST path``, its read key when it
+    needs one); ServerAskError names the server and why when it cannot be reached or refuses."""
+    import httpx
+
+    key = read_key(settings)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    body: dict[str, Any] = {"question": request.question}
+    if request.filters is not None and not request.filters.is_empty():
+        body["filters"] = request.filters.model_dump(mode="json", exclude_none=True)
+    if request.mode is not None:
+        body["mode"] = request.mode
+    if request.today is not None:
+        body["today"] = request.today.isoformat()
+    timeout = httpx.Timeout(ASK_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+    try:
+        with httpx.Client(base_url=address.rstrip("/"), headers=headers, timeout=timeout) as client:
+            response = client.post(path, json=body)
+    except httpx.HTTPError as exc:
+        raise ServerAskError(f"could not ask the server at {address}: {exc}") from exc
+    if response.status_code >= 400:
+        detail, status = _error_text(response), response.status_code
+        raise ServerAskError(f"the server at {address} refused the question ({status}): {detail}")
+    return Answer.model_validate(response.json())
 
 
 def _error_text(response: Any) -> str:

@@ -4,7 +4,9 @@ Endpoints (OpenAPI schema at ``/openapi.json``, browsable at ``/docs``):
 
 - ``POST /api/ask``: the :class:`Answer` of the answering chain;
 - ``POST /api/ask/stream``: the same as server-sent events, ``event: delta`` (``{"text": ...}``)
-  chunks of the answer text, then one ``event: answer`` with the full answer (or ``event: error``);
+  chunks of the answer text, one ``event: citations`` with the answer and its citations as soon as
+  they are composed (news fields not yet added), then one ``event: answer`` with the full answer
+  (or ``event: error``);
 - ``POST /api/ingest``: JSON ``{"documents": [...], "urls": [...]}`` or a multipart file upload;
 - ``GET`` / ``DELETE /api/documents/{doc_id}``, ``GET /api/health``, ``GET /api/stats``;
 - ``GET /embed/widget.js``: the embeddable chat widget (public, like any static asset).
@@ -58,7 +60,7 @@ from assistant.frontends.http.principals import KeyRing
 from assistant.frontends.http.security import install_security
 from assistant.frontends.http.signin import SignIns, add_signin_routes
 from assistant.text.question import NOT_BLANK, QuestionLimits, check_asked
-from assistant.types import Answer
+from assistant.types import Answer, Cited, StreamItem
 from ingest.loading.uploads import MultipartSaver, UploadArea, load_uploads
 from ingest.pipeline import IngestReport
 from ingest.storage.archives import DEFAULT_ARCHIVE
@@ -112,9 +114,7 @@ class Api:
         first = await self.run(_next_or_none, pieces)
         return EventSourceResponse(self._events(first, pieces), headers=SSE_HEADERS)
 
-    async def _events(
-        self, first: str | Answer | None, pieces: Iterator[str | Answer]
-    ) -> AsyncIterator[bytes]:
+    async def _events(self, first: StreamItem | None, pieces: Iterator[StreamItem]) -> AsyncIterator[bytes]:
         item = first
         try:
             while item is not None:
@@ -200,10 +200,13 @@ def _event(name: str, data: object) -> ServerSentEvent:
     return ServerSentEvent(event=name, raw_data=json.dumps(data, ensure_ascii=False))
 
 
-def _event_of(item: str | Answer) -> ServerSentEvent:
-    """``delta`` with a piece of the answer text, or ``answer`` with the whole answer."""
+def _event_of(item: StreamItem) -> ServerSentEvent:
+    """``delta`` with a piece of the answer text, ``citations`` with the answer before its news
+    fields, or ``answer`` with the whole answer."""
     if isinstance(item, Answer):
         return ServerSentEvent(event="answer", raw_data=item.model_dump_json())
+    if isinstance(item, Cited):
+        return ServerSentEvent(event="citations", raw_data=item.answer.model_dump_json())
     return _event("delta", {"text": item})
 
 

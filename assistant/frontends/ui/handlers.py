@@ -27,7 +27,7 @@ from assistant.frontends.ui.html import esc
 from assistant.frontends.ui.library_html import CorpusFacts, corpus_line, ingest_report_html, stats_html
 from assistant.frontends.ui.render import answer_html, error_html, streaming_html
 from assistant.pipeline.request import Request
-from assistant.types import Answer, ChatTurn, Filters
+from assistant.types import Answer, ChatTurn, Cited, Filters
 from ingest.loading.uploads import SavedUpload, load_uploads, sanitize_filename
 from ingest.storage.archives import DEFAULT_ARCHIVE
 
@@ -161,9 +161,7 @@ class ChatHandlers:
             yield chat, log, ""
             return
         index = len(chat) - 1
-        chat[-1]["content"] = answer_html(
-            answer, self.texts_of(answer), f"m{index}", filters, self.settings.ui_passage_chars
-        )
+        chat[-1]["content"] = self.answer_html(answer, index, filters)
         yield chat, [*log, {"index": index, "answer": answer.model_dump()}], ""
 
     def _pieces(
@@ -185,6 +183,9 @@ class ChatHandlers:
         for piece in pieces:
             if isinstance(piece, Answer):
                 answer = piece
+            elif isinstance(piece, Cited):  # the cited sentences, before their news fields
+                chat[-1]["content"] = self.answer_html(piece.answer, len(chat) - 1, filters)
+                yield chat, log, ""
             else:
                 text += piece
                 chat[-1]["content"] = streaming_html(text)
@@ -198,6 +199,11 @@ class ChatHandlers:
         if not self.assistant.llm_available:
             return None
         return "llm" if mode == "llm" else "extractive" if mode == "extractive" else None
+
+    def answer_html(self, answer: Answer, index: int, filters: Filters) -> str:
+        """The answer of chat message ``index`` with its sources, as HTML."""
+        texts = self.texts_of(answer)
+        return answer_html(answer, texts, f"m{index}", filters, self.settings.ui_passage_chars)
 
     def texts_of(self, answer: Answer) -> dict[str, str]:
         """The canonical texts of the cited articles, each from its archive (missing ones are left out)."""
