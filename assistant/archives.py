@@ -22,7 +22,7 @@ from assistant.core.errors import ArchiveForbiddenError, ArchiveNotFoundError, N
 from assistant.core.settings import Settings
 from assistant.pipeline.request import Request
 from assistant.service import Assistant, create_assistant
-from assistant.types import Answer
+from assistant.types import Answer, Cited, StreamItem
 from ingest.storage.archives import DEFAULT_ARCHIVE, ArchiveInfo, ArchiveRegistry, check_name
 
 MAX_ASKED = 8  # archives one question may be asked of at once
@@ -86,14 +86,14 @@ class Archives:
             self.registry.require(name)
         return unique
 
-    def stream_across(self, request: Request, names: Sequence[str], grants: Grants) -> Iterator[str | Answer]:
+    def stream_across(self, request: Request, names: Sequence[str], grants: Grants) -> Iterator[StreamItem]:
         """The answer to ``request`` from the archives ``names`` (checked by :meth:`asked` before
         any is opened): one archive's streamed as it comes; several archives' answered each, then
         put together (:func:`merge_answers`). Every citation names its archive."""
         asked = self.asked(names, grants)
         if len(asked) == 1:
             for item in self.assistant(asked[0]).stream(request):
-                yield tag_archive(item, asked[0]) if isinstance(item, Answer) else item
+                yield tagged(item, asked[0])
             return
         merged = merge_answers([(name, self.assistant(name).ask(request)) for name in asked])
         yield merged.answer
@@ -121,6 +121,15 @@ class Archives:
             for built in self._built.values():
                 built.close()
             self._built.clear()
+
+
+def tagged(item: StreamItem, archive: str) -> StreamItem:
+    """A streamed item with the citations of its answer (if it carries one) naming ``archive``."""
+    if isinstance(item, Answer):
+        return tag_archive(item, archive)
+    if isinstance(item, Cited):
+        return Cited(tag_archive(item.answer, archive))
+    return item
 
 
 def tag_archive(answer: Answer, archive: str) -> Answer:

@@ -108,7 +108,7 @@ class Api:
         self.check_question(body)
         return await self.stream_response(self.assistant.stream(body.request()))
 
-    async def stream_response(self, pieces: Iterator[str | Answer]) -> EventSourceResponse:
+    async def stream_response(self, pieces: Iterator[StreamItem]) -> EventSourceResponse:
         """The pieces of an answer as server-sent events (errors before the first piece are plain
         HTTP errors)."""
         first = await self.run(_next_or_none, pieces)

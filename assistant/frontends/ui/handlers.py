@@ -27,7 +27,7 @@ from assistant.frontends.ui.html import esc
 from assistant.frontends.ui.library_html import CorpusFacts, corpus_line, ingest_report_html, stats_html
 from assistant.frontends.ui.render import answer_html, error_html, streaming_html
 from assistant.pipeline.request import Request
-from assistant.types import Answer, ChatTurn, Cited, Filters
+from assistant.types import Answer, ChatTurn, Cited, Filters, StreamItem
 from ingest.loading.uploads import SavedUpload, load_uploads, sanitize_filename
 from ingest.storage.archives import DEFAULT_ARCHIVE
 
@@ -155,7 +155,7 @@ class ChatHandlers:
                 question, history_of(log), None if filters.is_empty() else filters, self._mode(mode)
             )
             pieces = self._pieces(asked, archives, request)
-            answer = yield from self._stream(pieces, chat, log)
+            answer = yield from self._stream(pieces, chat, log, filters)
         except NewsdeskError as exc:
             chat[-1]["content"] = error_html(f"Sorry, that did not work: {exc}")
             yield chat, log, ""
@@ -166,7 +166,7 @@ class ChatHandlers:
 
     def _pieces(
         self, asked: Request, archives: list[str] | None, request: gr.Request | None
-    ) -> Iterator[str | Answer]:
+    ) -> Iterator[StreamItem]:
         """The answer's pieces: from the archives picked (each checked against the person's grants
         by :meth:`~assistant.archives.Archives.stream_across`), else from the default archive."""
         grants = self.access.grants(request)
@@ -177,7 +177,7 @@ class ChatHandlers:
         return self.assistant.stream(asked)
 
     def _stream(
-        self, pieces: Iterator[str | Answer], chat: list[Message], log: AnswerLog
+        self, pieces: Iterator[StreamItem], chat: list[Message], log: AnswerLog, filters: Filters
     ) -> Generator[tuple[list[Message], AnswerLog, str], None, Answer]:
         text, answer = "", None
         for piece in pieces:
