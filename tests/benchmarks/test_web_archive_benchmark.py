@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import chromadb
 
@@ -117,7 +118,8 @@ def test_scale_copies_of_a_store_are_new_articles_dated_earlier_with_their_own_o
     assert (built["articles"], built["reused"]) == (7, False)  # 3 + 3 renamed + 1 of the third round
     client = chromadb.PersistentClient(path=str(store))
     stored = client.get_collection("news_articles").get(include=["metadatas"])
-    by_id = dict(zip(stored["ids"], stored["metadatas"] or [], strict=True))
+    metadatas = stored["metadatas"] or []
+    by_id: dict[str, dict[str, Any]] = {i: dict(m) for i, m in zip(stored["ids"], metadatas, strict=True)}
     assert len(by_id) == 7
     original, copy = by_id["ferry"], by_id[renamed("ferry", 1)]
     assert copy["published_ts"] == original["published_ts"] - 1000 * 86400
