@@ -9,24 +9,38 @@ archive the asker may read, from its own evidence; an archive the asker may not 
 before anything of it is opened or searched (:class:`ArchiveForbiddenError`), so its sentences can
 never be among the citations. The grounded answers are put together best first (by their best
 citation's score), their ``[n]`` markers numbered on, each citation naming its archive.
+
+Each archive's followed feeds have a :class:`FeedScheduler` here, bound to that archive's pipeline
+(:meth:`Archives.feeds`). While the app serves (:meth:`Archives.start_feeds`) every scheduler runs:
+the default's at once, each named archive's when a look at the registry finds it (at the start,
+then every ``feeds_check_s``: archives the CLI made are picked up without a restart) or when it
+is first used; an archive removed has its scheduler stopped; :meth:`Archives.stop_feeds` stops all.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterator, Sequence
 
 from assistant.core.access import Grants
-from assistant.core.errors import ArchiveForbiddenError, ArchiveNotFoundError, NamedArchiveError
+from assistant.core.errors import (
+    ArchiveForbiddenError,
+    ArchiveNotFoundError,
+    NamedArchiveError,
+    NewsdeskError,
+)
 from assistant.core.settings import Settings
 from assistant.pipeline.request import Request
 from assistant.service import Assistant, create_assistant
 from assistant.types import Answer, Cited, StreamItem
+from ingest.feeds.schedule import FeedScheduler
 from ingest.storage.archives import DEFAULT_ARCHIVE, ArchiveInfo, ArchiveRegistry, check_name
 
 MAX_ASKED = 8  # archives one question may be asked of at once
 MARKER = re.compile(r"\[(\d+)\]")
+logger = logging.getLogger(__name__)
 
 
 def archive_settings(settings: Settings, name: str) -> Settings:
@@ -44,6 +58,10 @@ class Archives:
         self.registry = ArchiveRegistry(settings.store)
         self._built: dict[str, Assistant] = {}
         self._lock = threading.Lock()
+        self._feeds = {DEFAULT_ARCHIVE: FeedScheduler(settings.ingest, default.components.pipeline)}
+        self._scheduling = False  # start_feeds() was called: every scheduler runs
+        self._stop_looking = threading.Event()
+        self._looker: threading.Thread | None = None
 
     def listed(self) -> list[ArchiveInfo]:
         return self.registry.listed()
@@ -64,7 +82,89 @@ class Archives:
                 chat_model=self.default.chat_model,
             )
             self._built[name] = built
+            self._bind_feeds(name, built)
             return built
+
+    def _bind_feeds(self, name: str, built: Assistant) -> None:
+        """A scheduler of ``name``'s feeds on ``built``'s pipeline (started while scheduling), in
+        place of one on an assistant of it built earlier."""
+        earlier = self._feeds.pop(name, None)
+        if earlier is not None:
+            earlier.stop()
+        scheduler = FeedScheduler(built.settings.ingest, built.components.pipeline)
+        self._feeds[name] = scheduler
+        if self._scheduling:
+            scheduler.start()
+
+    def feeds(self, name: str) -> FeedScheduler:
+        """The feed scheduler of archive ``name`` (its assistant built on first use, as
+        :meth:`assistant` does; the same errors)."""
+        built = self.assistant(name)
+        with self._lock:
+            scheduler = self._feeds.get(name)
+            if scheduler is None or scheduler.syncer.pipeline is not built.components.pipeline:
+                self._bind_feeds(name, built)
+            return self._feeds[name]
+
+    def scheduled(self) -> list[str]:
+        """The archives whose feeds are synced on their schedule now."""
+        with self._lock:
+            return sorted(name for name, scheduler in self._feeds.items() if scheduler.running)
+
+    # --- the schedules while serving --------------------------------------------------------
+    def start_feeds(self) -> None:
+        """Sync every archive's feeds on their schedule from now on (idempotent): the default's at
+        once, the named archives' from a look at the registry now and every ``feeds_check_s``."""
+        with self._lock:
+            if self._scheduling:
+                return
+            self._scheduling = True
+            for scheduler in self._feeds.values():
+                scheduler.start()
+        self._stop_looking.clear()
+        self._looker = threading.Thread(target=self._look_on, name="newsdesk-archive-feeds", daemon=True)
+        self._looker.start()
+
+    def stop_feeds(self) -> None:
+        """Stop every archive's schedule (waiting for the syncs in progress)."""
+        self._stop_looking.set()
+        if self._looker is not None:
+            self._looker.join(30.0)
+            self._looker = None
+        with self._lock:
+            self._scheduling = False
+            schedulers = list(self._feeds.values())
+        for scheduler in schedulers:
+            scheduler.stop()
+
+    def _look_on(self) -> None:
+        while not self._stop_looking.is_set():
+            self.look()
+            self._stop_looking.wait(self.settings.ingest.feeds_check_s)
+
+    def look(self) -> None:
+        """Schedule the feeds of each archive in the registry, and no longer those of an archive
+        gone from it (removed by another process). An archive that cannot be opened is logged and
+        looked at again next time."""
+        try:
+            names = set(self.registry.names())
+        except NewsdeskError as exc:
+            logger.warning("archive feeds: %s", exc)
+            return
+        for name in sorted(names - {DEFAULT_ARCHIVE}):
+            if self._stop_looking.is_set():
+                return
+            try:
+                self.feeds(name)
+            except ArchiveNotFoundError:
+                names.discard(name)  # removed since the registry was read
+            except NewsdeskError as exc:
+                logger.warning("archive feeds of %r: %s", name, exc)
+        with self._lock:
+            gone = [name for name in self._feeds if name not in names]
+            stopped = [self._feeds.pop(name) for name in gone]
+        for scheduler in stopped:
+            scheduler.stop()
 
     def create(self, name: str) -> ArchiveInfo:
         return self.registry.create(name)
@@ -110,13 +210,17 @@ class Archives:
         with self._lock:
             if name != DEFAULT_ARCHIVE and not self.registry.exists(name):
                 raise ArchiveNotFoundError(name)
+            scheduler = self._feeds.pop(name, None) if name != DEFAULT_ARCHIVE else None
+            if scheduler is not None:
+                scheduler.stop()
             built = self._built.pop(name, None)
             if built is not None:
                 built.close()
             return self.registry.remove(name, delete_data=True)
 
     def close(self) -> None:
-        """Close every named archive's assistant built here (not the default's)."""
+        """Stop the schedules and close every named archive's assistant built here (not the default's)."""
+        self.stop_feeds()
         with self._lock:
             for built in self._built.values():
                 built.close()

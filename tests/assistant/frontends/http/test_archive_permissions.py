@@ -23,7 +23,6 @@ from assistant.pipeline.request import Request
 from assistant.service import Assistant
 from assistant.types import Answer, Citation
 from ingest.embedding.embedder import Embedder
-from ingest.feeds.schedule import FeedScheduler
 from tests.assistant.conftest_api import OTHER_RW_KEY, RO_KEY, RW_KEY, sample_assistant
 from tests.assistant.frontends.http.test_archives_api import CROISSANT, LIGHTHOUSE
 
@@ -50,7 +49,7 @@ def archives(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Ar
 def keyed(archives: Archives) -> Iterator[TestClient]:
     api = create_api(archives.default, archives.settings)
     add_archive_routes(api, archives)
-    add_feed_routes(api, FeedScheduler(archives.settings.ingest, archives.default.components.pipeline))
+    add_feed_routes(api, archives)
     with TestClient(api, base_url="http://127.0.0.1") as client:
         for name in ("sports", "politics"):
             assert (
@@ -107,6 +106,8 @@ def test_keys_see_only_the_archives_they_may_read(keyed: TestClient) -> None:
         ("POST", "/api/ask", {"question": "Who led the Russian delegation to Damascus?"}),
         ("GET", "/api/stats", None),
         ("GET", "/api/feeds", None),  # the default archive's feeds
+        ("GET", "/api/archives/politics/feeds", None),
+        ("GET", "/api/archives/nowhere/feeds", None),
     ],
 )
 def test_a_key_without_read_gets_403_from_the_archives_routes(
@@ -152,6 +153,33 @@ def test_a_key_reads_and_writes_exactly_what_it_is_given(keyed: TestClient) -> N
         "/api/archives/sports/ingest", json={"documents": [document]}, headers=bearer(OTHER_RW_KEY)
     )
     assert capped.status_code == 403
+
+
+def test_an_archives_feeds_are_read_and_changed_with_that_archives_permissions(keyed: TestClient) -> None:
+    feed = {"url": "https://news.test/rss", "every": "1h"}
+    reader = keyed.post("/api/archives/sports/feeds", json=feed, headers=bearer(SPORTS_KEY))
+    assert reader.status_code == 403 and reader.json() == {"error": "this API key is read-only"}
+    added = keyed.post("/api/archives/sports/feeds", json=feed, headers=bearer(DESK_KEY))
+    assert added.status_code == 200, added.text
+    feed_id = added.json()["feed_id"]
+    listed = keyed.get("/api/archives/sports/feeds", headers=bearer(SPORTS_KEY))
+    assert listed.status_code == 200 and [f["feed_id"] for f in listed.json()] == [feed_id]
+    assert keyed.get("/api/feeds", headers=bearer(RW_KEY)).json() == []  # not the default archive's
+    assert keyed.get("/api/archives/politics/feeds", headers=bearer(DESK_KEY)).json() == []
+    elsewhere = keyed.post("/api/archives/politics/feeds", json=feed, headers=bearer(DESK_KEY))
+    assert elsewhere.status_code == 403
+    assert elsewhere.json() == {"error": "this API key may not write to archive 'politics'"}
+    for refused in (
+        keyed.post("/api/archives/sports/feeds/sync", json={}, headers=bearer(SPORTS_KEY)),
+        keyed.delete(f"/api/archives/sports/feeds/{feed_id}", headers=bearer(SPORTS_KEY)),
+    ):
+        assert refused.status_code == 403, refused.text
+    missing = keyed.get("/api/archives/nowhere/feeds", headers=bearer(RW_KEY))
+    assert missing.status_code == 404 and "nowhere" in missing.json()["error"]
+    removed = keyed.delete(f"/api/archives/sports/feeds/{feed_id}", headers=bearer(DESK_KEY))
+    assert removed.status_code == 200 and removed.json() == {"removed": "https://news.test/rss"}
+    gone = keyed.delete(f"/api/archives/sports/feeds/{feed_id}", headers=bearer(DESK_KEY))
+    assert gone.status_code == 404 and "no followed feed" in gone.json()["error"]
 
 
 BOTH_QUESTION = "Who restored the lighthouse lens, and which baker won the croissant contest?"

@@ -100,6 +100,10 @@ FEED_OPERATIONS = [
     ("POST", "/api/feeds"),
     ("POST", "/api/feeds/sync"),
     ("DELETE", "/api/feeds/{feed_id}"),
+    ("GET", "/api/archives/{name}/feeds"),
+    ("POST", "/api/archives/{name}/feeds"),
+    ("POST", "/api/archives/{name}/feeds/sync"),
+    ("DELETE", "/api/archives/{name}/feeds/{feed_id}"),
 ]
 
 
