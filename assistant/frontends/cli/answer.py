@@ -108,6 +108,7 @@ def news_line(citation: Citation) -> str:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.frontends.cli.archives import archive_path
     from assistant.frontends.cli.forward import ask_through, served_address
     from assistant.pipeline.request import Request
 
@@ -115,8 +116,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     request = Request(args.question, filters=_filters(args), mode=args.mode, today=today)
     served = served_address(settings) or getattr(args, "archive_server", None)
     if served is not None:  # the server has the model and the store loaded: ask it
-        name = getattr(args, "archive", None)
-        answer = ask_through(served, request, settings, f"/api/archives/{name}/ask" if name else "/api/ask")
+        answer = ask_through(served, request, settings, archive_path(args, "ask"))
     else:
         answer = _ask_here(request, settings)
     if args.json:

@@ -2,8 +2,9 @@
 
 ``--archive NAME`` runs ingest, ask, stats, show, delete, reindex, feeds, backup and restore on
 that archive instead of the default one. Next to a ``newsdesk serve`` that holds the embedded
-store, ``ingest --archive NAME`` goes through the server's ``/api/archives/NAME/ingest``, and
-the other commands that write are refused (the server may have the archive open).
+store, ``ingest --archive NAME`` goes through the server's ``/api/archives/NAME/ingest`` and
+``feeds --archive NAME`` through its ``/api/archives/NAME/feeds``; the other commands that write
+are refused (the server may have the archive open).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from assistant.core.settings import Settings
 from assistant.frontends.cli.commands import Handler
 
 NOT_ON_AN_ARCHIVE = frozenset({"archives", "serve"})
-WRITING = frozenset({"delete", "reindex", "feeds", "restore", "backup"})  # refused next to a server
+WRITING = frozenset({"delete", "reindex", "restore", "backup"})  # refused next to a server
 
 
 def add_commands(sub: Any) -> None:
@@ -59,10 +60,15 @@ def on_archive(args: argparse.Namespace, settings: Settings) -> Settings:
     return archive_settings(settings, name)
 
 
+def archive_path(args: argparse.Namespace, route: str) -> str:
+    """The server's ``route`` (``ingest``, ``feeds``, ``ask``) for the command's archive."""
+    name = getattr(args, "archive", None)
+    return f"/api/archives/{name}/{route}" if name else f"/api/{route}"
+
+
 def ingest_path(args: argparse.Namespace) -> str:
     """The server's ingest route for the command's archive."""
-    name = getattr(args, "archive", None)
-    return f"/api/archives/{name}/ingest" if name else "/api/ingest"
+    return archive_path(args, "ingest")
 
 
 def _archives(args: argparse.Namespace, settings: Settings) -> int:

@@ -4,11 +4,11 @@ While ``newsdesk serve`` holds an embedded store folder, only it may write there
 client would not see another process's records: :mod:`ingest.storage.locks`). Rather than refuse,
 the CLI sends the files as an upload and the URLs as a JSON request to ``POST /api/ingest`` of
 that server, so the article is written by the process that answers questions and is found by its
-next question; ``feeds add|remove|sync|list`` call the server's ``/api/feeds`` routes
-(:class:`ServerFeeds`) and never open the store. The key, when the server requires one, is the
-first read-write key of the same ``NEWSDESK_API_KEYS`` the server reads (for ``feeds list``, a
-read-only one will do). A server the CLI cannot reach, or that refuses the request, is one error
-line naming it: nothing is written behind its back.
+next question; ``feeds add|remove|sync|list`` call the server's ``/api/feeds`` routes (a named
+archive's ``/api/archives/NAME/feeds``: :class:`ServerFeeds`) and never open the store. The key,
+when the server requires one, is the first read-write key of the same ``NEWSDESK_API_KEYS`` the
+server reads (for ``feeds list``, a read-only one will do). A server the CLI cannot reach, or that
+refuses the request, is one error line naming it: nothing is written behind its back.
 
 ``newsdesk ask`` beside such a server asks it (``POST /api/ask``, with a key that may read) rather
 than loading the model and opening the store in a process of its own: the server has both loaded,
@@ -172,19 +172,21 @@ def merge(summaries: Sequence[IngestSummary]) -> IngestSummary:
 
 
 class ServerFeeds:
-    """``newsdesk feeds`` through the ``/api/feeds`` routes of the server at ``address``.
+    """``newsdesk feeds`` through the feed routes at ``path`` of the server at ``address``
+    (``/api/feeds``, the default archive's; ``/api/archives/NAME/feeds``, a named archive's).
 
     The answers are the server's JSON (FeedOut, FeedSyncOut); a transport error or a refusal
     (no or a read-only key: 401/403, unknown feed: 404, bad interval: 400) is a
     :class:`ServerIngestError` naming the server, the status and its message."""
 
-    def __init__(self, address: str, settings: Settings) -> None:
+    def __init__(self, address: str, settings: Settings, path: str = "/api/feeds") -> None:
         self.address = address.rstrip("/")
         self.settings = settings
+        self.path = path
 
     def add(self, url: str, every: str | None, source: str | None, sitemap: bool = False) -> dict[str, Any]:
         body = {"url": url, "every": every, "source": source, "sitemap": sitemap}
-        got: dict[str, Any] = self._call("POST", "/api/feeds", "add the feed", json=body)
+        got: dict[str, Any] = self._call("POST", self.path, "add the feed", json=body)
         return got
 
     def remove(self, url_or_id: str) -> dict[str, Any]:
@@ -192,15 +194,16 @@ class ServerFeeds:
 
         wanted = url_or_id.strip()
         ident = feed_id(wanted) if "://" in wanted else wanted  # the route takes the id
-        got: dict[str, Any] = self._call("DELETE", f"/api/feeds/{quote(ident, safe='')}", "remove the feed")
+        got: dict[str, Any] = self._call("DELETE", f"{self.path}/{quote(ident, safe='')}", "remove the feed")
         return got
 
     def listed(self) -> list[dict[str, Any]]:
-        got: list[dict[str, Any]] = self._call("GET", "/api/feeds", "list the feeds")
+        got: list[dict[str, Any]] = self._call("GET", self.path, "list the feeds")
         return got
 
     def sync(self, url: str | None) -> list[dict[str, Any]]:
-        got: list[dict[str, Any]] = self._call("POST", "/api/feeds/sync", "sync the feeds", json={"url": url})
+        body = {"url": url}
+        got: list[dict[str, Any]] = self._call("POST", f"{self.path}/sync", "sync the feeds", json=body)
         return got
 
     def _call(self, method: str, path: str, what: str, **body: Any) -> Any:
