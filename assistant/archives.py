@@ -35,6 +35,7 @@ from assistant.core.settings import Settings
 from assistant.pipeline.request import Request
 from assistant.service import Assistant, create_assistant
 from assistant.types import Answer, Cited, StreamItem
+from ingest.feeds.registry import FeedRegistry
 from ingest.feeds.schedule import FeedScheduler
 from ingest.storage.archives import DEFAULT_ARCHIVE, ArchiveInfo, ArchiveRegistry, check_name
 
@@ -105,6 +106,11 @@ class Archives:
             if scheduler is None or scheduler.syncer.pipeline is not built.components.pipeline:
                 self._bind_feeds(name, built)
             return self._feeds[name]
+
+    def feed_registries(self) -> dict[str, FeedRegistry]:
+        """The feed registries of the named archives opened here (the metrics' view)."""
+        with self._lock:
+            return {name: s.registry for name, s in self._feeds.items() if name != DEFAULT_ARCHIVE}
 
     def scheduled(self) -> list[str]:
         """The archives whose feeds are synced on their schedule now."""

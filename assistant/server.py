@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     add_feed_routes(api, archives)
     add_archive_routes(api, archives)
     if settings.metrics_enabled and not settings.metrics_port:
-        add_metrics_route(api, [ArchiveCollector(assistant.components.store, feeds.registry)])
+        collector = ArchiveCollector(assistant.components.store, feeds.registry, archives.feed_registries)
+        add_metrics_route(api, [collector])
     api.add_middleware(RequestMetrics, router=api.router)  # outermost: the guards' refusals are counted too
     app = mount_ui(api, build_ui(assistant, settings, feeds, archives), settings)
     if settings.feeds_sync:

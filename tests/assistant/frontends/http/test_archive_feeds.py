@@ -95,3 +95,22 @@ def test_archives_made_or_removed_elsewhere_are_picked_up_and_a_removed_one_stop
     finally:
         archives.close()
     assert archives.scheduled() == []
+
+
+def test_the_metrics_label_each_feed_with_its_archive(assistant: Assistant) -> None:
+    from assistant.frontends.http.metrics import ArchiveCollector
+
+    archives = Archives(settings_for(assistant), assistant)
+    ArchiveRegistry(archives.settings.store).create("gauges")
+    try:
+        archives.feeds("gauges").registry.add("https://news.test/gauges.xml", "1h")
+        archives.feeds("default").registry.add("https://news.test/default.xml", "1h")
+        collector = ArchiveCollector(
+            assistant.components.store, archives.feeds("default").registry, archives.feed_registries
+        )
+        (failures,) = [m for m in collector.collect() if m.name == "newsdesk_feed_consecutive_failures"]
+        labelled = {s.labels["archive"] for s in failures.samples}
+    finally:
+        archives.feeds("default").registry.remove("https://news.test/default.xml")
+        archives.remove("gauges")
+    assert labelled == {"default", "gauges"}
