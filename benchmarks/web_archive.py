@@ -36,7 +36,6 @@ Prints one JSON object. ``--tiny`` (CI): 30 records, 6 articles ingested, 5 ques
 from __future__ import annotations
 
 import argparse
-import gzip
 import html
 import io
 import json
@@ -62,6 +61,7 @@ from benchmarks.common import (
     run_worker,
     work_as_worker,
 )
+from benchmarks.scale import open_text
 
 ARCHIVE = REPO / ".." / "shared" / "data" / "realtimeqa-archive" / "2022"
 TARGET_WARC_VS_JSONL = 0.9
@@ -70,10 +70,6 @@ FRONT_LINKS = 40
 
 
 # --- making the inputs ----------------------------------------------------------------------------
-def open_text(path: Path) -> Any:
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")
-
-
 def read_rows(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with open_text(path) as handle:

@@ -261,6 +261,13 @@ def api_router(keyed: bool, **options: Any) -> APIRouter:
     return APIRouter(prefix="/api", dependencies=bearer, **options)
 
 
+STREAM_RESPONSE: dict[str, Any] = {
+    "content": {"text/event-stream": {}},
+    "description": "delta events, then the citations, then the answer",
+}
+"""The schema's 200 of an answer stream (``/api/ask/stream`` and each archive's)."""
+
+
 def _router(handlers: Api, keyed: bool) -> APIRouter:
     """The /api routes."""
     asking = errors(400, 403, 413, 422, 503)
@@ -271,10 +278,7 @@ def _router(handlers: Api, keyed: bool) -> APIRouter:
         handlers.ask_stream,
         methods=["POST"],
         response_class=StreamingResponse,  # the schema of a stream; the handler returns EventSourceResponse
-        responses={
-            200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"},
-            **asking,
-        },
+        responses={200: STREAM_RESPONSE, **asking},
     )
     router.add_api_route(
         "/ingest",

@@ -24,7 +24,7 @@ from fastapi import FastAPI, Path, Request
 from fastapi.responses import StreamingResponse
 from fastapi.sse import EventSourceResponse
 
-from assistant.frontends.http.api import Api, api_router
+from assistant.frontends.http.api import STREAM_RESPONSE, Api, api_router
 from assistant.frontends.http.errors import errors
 from assistant.frontends.http.models import (
     INGEST_BODY,
@@ -169,10 +169,7 @@ def add_archive_routes(api: FastAPI, archives: Archives) -> None:
         routes.ask_stream,
         methods=["POST"],
         response_class=StreamingResponse,
-        responses={
-            200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"},
-            **asking,
-        },
+        responses={200: STREAM_RESPONSE, **asking},
     )
     router.add_api_route(
         "/archives/{name}/ingest",
