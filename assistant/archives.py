@@ -102,6 +102,8 @@ class Archives:
         :meth:`assistant` does; the same errors)."""
         built = self.assistant(name)
         with self._lock:
+            if name != DEFAULT_ARCHIVE and self._built.get(name) is not built:
+                raise ArchiveNotFoundError(name)  # removed (its assistant closed) since it was built
             scheduler = self._feeds.get(name)
             if scheduler is None or scheduler.syncer.pipeline is not built.components.pipeline:
                 self._bind_feeds(name, built)
@@ -167,7 +169,7 @@ class Archives:
             except NewsdeskError as exc:
                 logger.warning("archive feeds of %r: %s", name, exc)
         with self._lock:
-            gone = [name for name in self._feeds if name not in names]
+            gone = [name for name in self._feeds if name not in names and not self.registry.exists(name)]
             stopped = [self._feeds.pop(name) for name in gone]
         for scheduler in stopped:
             scheduler.stop()
