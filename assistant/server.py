@@ -29,29 +29,35 @@ if TYPE_CHECKING:
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
-    """Build the assistant, the JSON API (with ``/api/feeds`` and ``/metrics``) and the Gradio UI,
-    mount the UI on the API, and (``feeds_sync``) sync the followed feeds on their schedule while
-    the app serves. Metrics and traces are turned on as the settings say (:func:`observe`)."""
+    """Build the assistant, the JSON API (with ``/api/feeds``, ``/api/archives`` and ``/metrics``)
+    and the Gradio UI, mount the UI on the API, and (``feeds_sync``) sync every archive's followed
+    feeds on their schedule while the app serves. Metrics and traces are turned on as the settings
+    say (:func:`observe`)."""
+    from assistant.archives import Archives
     from assistant.frontends.http.api import create_api
+    from assistant.frontends.http.archives import add_archive_routes
     from assistant.frontends.http.feeds import add_feed_routes, sync_feeds_while_serving
     from assistant.frontends.http.metrics import ArchiveCollector, RequestMetrics, add_metrics_route
     from assistant.frontends.http.mount import mount_ui
     from assistant.frontends.ui.app import build_ui
     from assistant.service import create_assistant
-    from ingest.feeds.schedule import FeedScheduler
+    from ingest.storage.archives import DEFAULT_ARCHIVE
 
     settings = settings or Settings()
     observe(settings.observability)
     assistant = assistant or create_assistant(settings)
-    feeds = FeedScheduler(settings.ingest, assistant.components.pipeline)
+    archives = Archives(settings, assistant)  # owns each archive's feed scheduler
+    feeds = archives.feeds(DEFAULT_ARCHIVE)
     api = create_api(assistant, settings)
-    add_feed_routes(api, feeds)
+    add_feed_routes(api, archives)
+    add_archive_routes(api, archives)
     if settings.metrics_enabled and not settings.metrics_port:
-        add_metrics_route(api, [ArchiveCollector(assistant.components.store, feeds.registry)])
+        collector = ArchiveCollector(assistant.components.store, feeds.registry, archives.feed_registries)
+        add_metrics_route(api, [collector])
     api.add_middleware(RequestMetrics, router=api.router)  # outermost: the guards' refusals are counted too
-    app = mount_ui(api, build_ui(assistant, settings, feeds), settings)
+    app = mount_ui(api, build_ui(assistant, settings, feeds, archives), settings)
     if settings.feeds_sync:
-        sync_feeds_while_serving(app, feeds)  # the serving process syncs the followed feeds
+        sync_feeds_while_serving(app, archives)  # the serving process syncs every archive's feeds
     return app
 
 

@@ -30,7 +30,7 @@ from assistant.pipeline.request import Request
 from assistant.retrieval.corpus import ArticleLookup
 from assistant.retrieval.retrieve import HybridSearch, Retrieval
 from assistant.text.titles import clean_title, real_title
-from assistant.types import Answer
+from assistant.types import Answer, StreamItem
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
 from ingest.pipeline import IngestReport
@@ -63,7 +63,7 @@ class Assistant:
         return self.chat_model is not None
 
     @property
-    def chain(self) -> Runnable[Request, str | Answer]:
+    def chain(self) -> Runnable[Request, StreamItem]:
         """The whole answering pipeline as one LangChain runnable (:mod:`assistant.pipeline.chain`)."""
         return self.pipeline.chain
 
@@ -81,15 +81,15 @@ class Assistant:
         assert final is not None  # stream always ends with the Answer
         return final
 
-    def stream(self, request: Request | str) -> Iterator[str | Answer]:
-        """Answer text pieces, then the complete Answer (the same as :meth:`ask` returns): one trace
+    def stream(self, request: Request | str) -> Iterator[StreamItem]:
+        """Answer text pieces, the answer with its citations (:class:`Cited`), then the complete
+        Answer (the same as :meth:`ask` returns, news fields added): one trace
         (``newsdesk.ask``), counted by the mode of its answer (``newsdesk_answers_total``)."""
         accepted = self._accepted(request)
-        mode = accepted.mode or self.settings.answer_mode
         pieces = self.pipeline.stream(accepted)
         for item in traced_iter("newsdesk.ask", pieces, ask_attributes(accepted), answer_attributes):
             if isinstance(item, Answer):
-                record_answer(answer_outcome(mode, item), item.timings_ms)
+                record_answer(answer_outcome(accepted.mode, item), item.timings_ms)
             yield item
 
     def trace(self, request: Request | str) -> tuple[Answer, Retrieval]:
@@ -170,6 +170,11 @@ class Assistant:
             probe = np.full(embedder.dimension, embedder.dimension**-0.5, dtype=np.float32)
             self.components.store.query_sentences(probe, 1)
 
+    def close(self) -> None:
+        """Stop the read threads and release the store (its Chroma client and lexical index)."""
+        self.workers.shutdown(wait=False)
+        self.components.store.close()
+
     def warm_up(self) -> None:
         """Load the model and the in-memory indexes, and run one query through the chain."""
         self.prepare()
@@ -196,7 +201,7 @@ def ask_attributes(request: Request) -> Attributes:
     return attributes
 
 
-def answer_attributes(item: str | Answer) -> Attributes:
+def answer_attributes(item: StreamItem) -> Attributes:
     """The ask span's attributes of its answer (none for a piece of its text)."""
     if not isinstance(item, Answer):
         return {}
@@ -207,7 +212,7 @@ def answer_attributes(item: str | Answer) -> Attributes:
     }
 
 
-def answer_outcome(requested: str, answer: Answer) -> str:
+def answer_outcome(requested: str | None, answer: Answer) -> str:
     """How a question was answered: refusal (nothing grounded), fallback (asked of the LLM, which
     failed, so the extractive answer was shown), llm or extractive."""
     if not answer.grounded:

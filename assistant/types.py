@@ -5,6 +5,7 @@ A citation points into an article's canonical text: ``sentence == text[char_star
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -75,6 +76,9 @@ class Citation(BaseModel):
     dates: dict[str, str] = Field(default_factory=dict)
     also_published_by: list[str] = Field(default_factory=list)
     corroboration: Corroboration | None = None
+    archive: str = Field(
+        "", description="The archive of the cited article, when asked through /api/archives/{names}/ask."
+    )
 
 
 class ShortAnswer(BaseModel):
@@ -108,3 +112,17 @@ class Answer(BaseModel):
         "the question); null = all articles.",
     )
     timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cited:
+    """The answer and its citations as soon as they are composed, before the news fields
+    (corroboration, syndicated copies, anchored dates, corrections) are added: a stream gives it
+    before the complete :class:`Answer`, so a reader sees the cited sentences first."""
+
+    answer: Answer
+
+
+StreamItem = str | Cited | Answer
+"""What an answer's stream gives: pieces of the answer text, then :class:`Cited`, then the
+complete :class:`Answer`."""

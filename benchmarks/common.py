@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +96,19 @@ def run_worker(module: str, args: Sequence[str], timeout_s: float = 3600.0) -> d
         raise BenchmarkError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(lines[-1])
     return result
+
+
+Worker = Callable[[Any], dict[str, Any]]
+
+
+def work_as_worker(name: str | None, args: Any, workers: Mapping[str, Worker]) -> bool:
+    """When ``name`` is set (the process is a worker): run that worker quietly, print its JSON result
+    as the one line of stdout, and say True; else False (the process is the parent)."""
+    if not name:
+        return False
+    with quiet_logs():
+        print(json.dumps(workers[name](args)), flush=True)
+    return True
 
 
 def write_slice(source: Path, limit: int | None, dest: Path) -> int:

@@ -24,7 +24,6 @@ ours/raw (throughput on the same texts), with the targets (1.5 and 0.8).
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,10 +35,10 @@ from benchmarks.common import (
     load_average,
     median,
     peak_rss_mb,
-    quiet_logs,
     ratio,
     read_jsonl,
     run_worker,
+    work_as_worker,
     write_slice,
 )
 
@@ -262,9 +261,7 @@ def summarize(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.worker:
-        with quiet_logs():
-            print(json.dumps(WORKERS[args.worker](args)), flush=True)
+    if work_as_worker(args.worker, args, WORKERS):
         return 0
     from benchmarks.common import emit
 

@@ -10,7 +10,10 @@ run finds them complete (``archive-N.json`` beside ``archive-N/``): building 10k
 about an hour on two cores. A larger store starts as a copy of the largest smaller one and ingests
 only the articles it lacks. ``--from-stores`` instead copies records *with their stored vectors*
 from existing complete stores (first copied aside: the sources are only read), no embedding; their
-lexical index is then built with ``newsdesk reindex`` (``reindex_s``).
+lexical index is then built with ``newsdesk reindex`` (``reindex_s``). A size larger than the sources
+copies them again as new articles: each further round renames every doc id (a hash of the id and
+the round), dates it ``COPY_SHIFT_DAYS`` (three years) earlier per round, and gives it its own
+outlet (``copyK.`` before the source) and URL (``newsdesk_copy=K``), same text and vectors.
 
 Per size, in a fresh ``python -m assistant serve`` process on a free loopback port:
 ``ingest_articles_per_s`` (the CLI ingest of the articles this size added, its ~10 s start-up
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -44,6 +48,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +58,7 @@ from benchmarks.startup import _stop, _wait_ready, free_port, process_rss_mb
 
 ARCHIVE = REPO / ".." / "shared" / "data" / "realtimeqa-archive"
 SPLITS = ("2022", "2024h1")
+COPY_SHIFT_DAYS = 1095  # each further copy of the sources three years earlier
 TARGETS = {
     "ask_p50_ms": 60.0,
     "ask_p95_ms": 150.0,
@@ -166,8 +172,14 @@ def ensure_store(root: Path, n: int, articles: Sequence[Path]) -> tuple[Path, di
     return store, {**record, "reused": False}
 
 
-def copy_from_stores(root: Path, n: int, sources: Sequence[Path]) -> tuple[Path, dict[str, Any]]:
-    """A store of ``n`` articles made of records copied with their vectors from complete stores."""
+def copy_from_stores(
+    root: Path, n: int, sources: Sequence[Path], shift_days: int = COPY_SHIFT_DAYS
+) -> tuple[Path, dict[str, Any]]:
+    """A store of ``n`` articles made of records copied with their vectors from complete stores.
+
+    The sources are copied whole, in order; when they hold fewer than ``n`` articles they are copied
+    again, and again, each time as new articles (:func:`renamed`: new doc ids, dates ``shift_days``
+    earlier per round, a copy's own outlet and URL), until the store holds ``n``."""
     store, marker = root / f"archive-{n}", root / f"archive-{n}.json"
     done = complete_stores(root)
     if n in done:
@@ -177,20 +189,57 @@ def copy_from_stores(root: Path, n: int, sources: Sequence[Path]) -> tuple[Path,
     started = time.perf_counter()
     shutil.rmtree(store, ignore_errors=True)
     dest = chromadb.PersistentClient(path=str(store))
-    copied = 0
-    for source in sources:
-        if copied >= n:
+    copied, rounds = 0, 0
+    while copied < n:
+        before = copied
+        for source in sources:
+            if copied >= n:
+                break
+            copied += copy_store(
+                private_copy(root, source), dest, n - copied, copy_round=rounds, shift_days=shift_days
+            )
+        rounds += 1
+        if copied == before:
             break
-        copied += copy_store(private_copy(root, source), dest, n - copied)
     seconds = time.perf_counter() - started
     record = {
         "articles_wanted": n,
         "articles": copied,
-        "built": "copied vectors",
+        "built": "copied vectors"
+        + (f" ({rounds} rounds of the sources, renamed after the first)" if rounds > 1 else ""),
+        "copy_shift_days": shift_days,
         "copy_s": round(seconds, 1),
     }
     marker.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return store, {**record, "reused": False}
+
+
+def renamed(doc_id: str, copy_round: int) -> str:
+    """The doc id of the ``copy_round``-th copy of an article (the id itself in round 0)."""
+    if not copy_round:
+        return doc_id
+    return hashlib.blake2b(f"{doc_id}#copy{copy_round}".encode(), digest_size=8).hexdigest()
+
+
+def copied_meta(meta: dict[str, Any], copy_round: int, shift_days: int) -> dict[str, Any]:
+    """An article's or sentence's metadata as the ``copy_round``-th copy: its doc and story ids
+    renamed, published ``copy_round * shift_days`` days earlier, outlet and URL its own."""
+    if not copy_round:
+        return meta
+    out = dict(meta)
+    for key in ("doc_id", "story_id"):
+        if isinstance(out.get(key), str):
+            out[key] = renamed(out[key], copy_round)
+    if isinstance(out.get("published_ts"), int):
+        out["published_ts"] -= copy_round * shift_days * 86400
+        if isinstance(out.get("published"), str) and out["published"]:
+            day = datetime.fromtimestamp(out["published_ts"], UTC)
+            out["published"] = day.date().isoformat() if len(out["published"]) == 10 else day.isoformat()
+    if isinstance(out.get("source"), str) and out["source"]:
+        out["source"] = f"copy{copy_round}.{out['source']}"
+    if isinstance(out.get("url"), str) and out["url"]:
+        out["url"] += ("&" if "?" in out["url"] else "?") + f"newsdesk_copy={copy_round}"
+    return out
 
 
 def private_copy(root: Path, source: Path) -> Path:
@@ -201,8 +250,17 @@ def private_copy(root: Path, source: Path) -> Path:
     return copy
 
 
-def copy_store(source: Path, dest: Any, limit: int, collection: str = "news", page: int = 200) -> int:
-    """Copy up to ``limit`` articles and their committed sentence records (vectors included)."""
+def copy_store(
+    source: Path,
+    dest: Any,
+    limit: int,
+    collection: str = "news",
+    page: int = 200,
+    copy_round: int = 0,
+    shift_days: int = COPY_SHIFT_DAYS,
+) -> int:
+    """Copy up to ``limit`` articles and their committed sentence records (vectors included); from
+    round 1 on as new articles (:func:`copied_meta`)."""
     import chromadb
 
     src = chromadb.PersistentClient(path=str(source))
@@ -213,25 +271,34 @@ def copy_store(source: Path, dest: Any, limit: int, collection: str = "news", pa
         for s in ("articles", "sentences")
     )
     copied = 0
+    batch = max(1, int(dest.get_max_batch_size()))
     while copied < limit:
         got = articles_in.get(
             limit=min(page, limit - copied), offset=copied, include=["embeddings", "documents", "metadatas"]
         )
         if not got["ids"]:
             break
+        ids: list[str] = []
+        vectors: list[Any] = []
+        metas: list[dict[str, Any]] = []
         for doc_id, meta in zip(got["ids"], got["metadatas"] or []):
             version = (meta or {}).get("version", "")
             where: Any = {"$and": [{"doc_id": doc_id}, {"version": version}]}
             sents = sentences_in.get(where=where, include=["embeddings", "metadatas"])
-            if sents["ids"]:
-                sentences_out.upsert(
-                    ids=sents["ids"], embeddings=sents["embeddings"], metadatas=sents["metadatas"]
-                )
+            new_id = renamed(doc_id, copy_round)
+            ids += [new_id + sid[len(doc_id) :] for sid in sents["ids"]]
+            vectors += list(sents["embeddings"] if sents["embeddings"] is not None else [])
+            metas += [copied_meta(dict(m or {}), copy_round, shift_days) for m in sents["metadatas"] or []]
+        for begin in range(0, len(ids), batch):  # few large writes: Chroma's cost is per call
+            end = begin + batch
+            sentences_out.upsert(
+                ids=ids[begin:end], embeddings=vectors[begin:end], metadatas=metas[begin:end]
+            )
         articles_out.upsert(
-            ids=got["ids"],
+            ids=[renamed(doc_id, copy_round) for doc_id in got["ids"]],
             embeddings=got["embeddings"],
             documents=got["documents"],
-            metadatas=got["metadatas"],
+            metadatas=[copied_meta(dict(m or {}), copy_round, shift_days) for m in got["metadatas"] or []],
         )
         copied += len(got["ids"])
     return copied

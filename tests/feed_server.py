@@ -15,9 +15,11 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+
+from tests.http_thread import serving
 
 FEED_PATH = "/feed.xml"
 
@@ -159,13 +161,6 @@ def feed_server() -> Iterator[FeedServer]:
 
 def run_feed_server(title: str = "Testville Gazette") -> Generator[FeedServer]:
     feed = FeedServer(title=title)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(feed))
-    feed.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(feed)) as base_url:
+        feed.base_url = base_url
         yield feed
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)

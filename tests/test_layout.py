@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 MAX_LINES = 400
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("assistant.core.errors", "assistant.core.types"),
-    ("assistant.core.setting_values",),
+    ("assistant.core.setting_values", "assistant.core.access"),
     ("assistant.core.sections",),
     ("assistant.core.telemetry",),
     ("assistant.core.settings",),
@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("assistant.answering", "assistant.news"),
     ("assistant.pipeline",),
     ("assistant.service",),
+    ("assistant.archives",),
     ("assistant.evaluate",),
     ("assistant.ranker_fit",),
     ("assistant.frontends.http", "assistant.frontends.ui"),

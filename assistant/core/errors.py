@@ -66,6 +66,10 @@ class ServerIngestError(StoreServedError):
     """The ``newsdesk serve`` process that holds the embedded store could not take an ingest."""
 
 
+class ServerAskError(StoreServedError):
+    """The ``newsdesk serve`` process that holds the embedded store could not answer a question."""
+
+
 class DocumentNotFoundError(NewsdeskError):
     """No article with the given doc_id is stored."""
 
@@ -116,3 +120,52 @@ class UploadTypeError(UploadError):
 
 class BackupError(StoreError):
     """A backup cannot be written, or a backup folder cannot be restored."""
+
+
+class NamedArchiveError(NewsdeskError):
+    """A named archive (one server, several archives) cannot be created, found or removed."""
+
+
+class ArchiveNameError(NamedArchiveError):
+    """An archive name that is not 1-40 lowercase letters, digits and hyphens (or is reserved)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"archive name {name[:80]!r} {reason}")
+        self.name = name
+
+
+class ArchiveNotFoundError(NamedArchiveError):
+    """No archive has the given name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no archive {name[:80]!r} (see `newsdesk archives list`)")
+        self.name = name
+
+
+class ArchiveExistsError(NamedArchiveError):
+    """An archive of that name exists already."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"archive {name!r} exists already")
+        self.name = name
+
+
+class ArchiveForbiddenError(NamedArchiveError):
+    """The principal asking may not read (or write) the archive: nothing of it is read or named."""
+
+    def __init__(self, name: str, action: str = "read") -> None:
+        super().__init__(f"you may not {action} archive {name[:80]!r}")
+        self.name = name
+
+
+class SignInError(NewsdeskError):
+    """A sign-in with the OpenID Connect provider, or one of its tokens, cannot be used."""
+
+
+class TokenRejectedError(SignInError):
+    """A bearer token or a sign-in's token that is expired, from another issuer, for another
+    audience, or not signed by the provider's published keys; the message says which."""
+
+
+class IdentityProviderError(SignInError):
+    """The OpenID Connect provider does not answer (in time) or answers with something unusable."""

@@ -26,6 +26,7 @@ from assistant.core.sections import (
     DEFAULT_MODEL,
     AnsweringSettings,
     APISettings,
+    AuthSettings,
     IngestSettings,
     LLMSettings,
     ModelSettings,
@@ -39,10 +40,27 @@ from assistant.core.sections import (
 
 __all__ = ["DEFAULT_MODEL", "Settings", "settings_reference"]
 
+ENVIRONMENT_ONLY = ("oidc_client_secret",)  # secrets a settings file may not hold
+
+
+class SettingsFile(TomlConfigSettingsSource):
+    """The TOML settings file; a secret of ``ENVIRONMENT_ONLY`` in it is refused (ValueError)."""
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        for name in ENVIRONMENT_ONLY:
+            if name in values:
+                raise ValueError(
+                    f"{name} is a secret: set NEWSDESK_{name.upper()} in the environment, "
+                    "not in the settings file"
+                )
+        return values
+
 
 class Settings(  # the last base's fields come first: store, model, ingest, ..., ui, observability
     ObservabilitySettings,
     UISettings,
+    AuthSettings,
     APISettings,
     ServerSettings,
     NewsSettings,
@@ -102,6 +120,10 @@ class Settings(  # the last base's fields come first: store, model, ingest, ...,
         return APISettings.of(self)
 
     @property
+    def auth(self) -> AuthSettings:
+        return AuthSettings.of(self)
+
+    @property
     def ui(self) -> UISettings:
         return UISettings.of(self)
 
@@ -121,7 +143,7 @@ class Settings(  # the last base's fields come first: store, model, ingest, ...,
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
         settings_file = settings_cls.model_config.get("toml_file") or os.environ.get("NEWSDESK_SETTINGS_FILE")
         if settings_file:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(str(settings_file))))
+            sources.append(SettingsFile(settings_cls, toml_file=Path(str(settings_file))))
         return tuple(sources)
 
     @classmethod

@@ -38,7 +38,7 @@ from assistant.pipeline.request import Request
 from assistant.pipeline.retrieve import Retrieve, Retrieved
 from assistant.pipeline.scope import Scope, Scoped
 from assistant.retrieval.retrieve import HybridSearch, Retrieval
-from assistant.types import Answer
+from assistant.types import Answer, StreamItem
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Vectors
 
@@ -63,7 +63,7 @@ class Pipeline:
     enrich: Enrich
 
     @cached_property
-    def chain(self) -> Runnable[Request, str | Answer]:
+    def chain(self) -> Runnable[Request, StreamItem]:
         """The whole pipeline as one runnable sequence of the six named steps."""
         return self.front | self.back
 
@@ -79,7 +79,7 @@ class Pipeline:
         )
 
     @cached_property
-    def back(self) -> Runnable[Retrieved, str | Answer]:
+    def back(self) -> Runnable[Retrieved, StreamItem]:
         """read | answer | enrich: the candidates to the answer's pieces and the Answer."""
         from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
@@ -89,7 +89,7 @@ class Pipeline:
             | RunnableGenerator(self.enrich.__call__, name="enrich")
         )
 
-    def stream(self, request: Request) -> Iterator[str | Answer]:
+    def stream(self, request: Request) -> Iterator[StreamItem]:
         yield from self.chain.stream(request)
 
     def trace(self, request: Request) -> tuple[Answer, Retrieval]:

@@ -8,7 +8,8 @@
  * or, from your own script: Newsdesk.mount(element, {baseUrl, apiKey, title, placeholder}).
  *
  * It posts questions to <baseUrl>/api/ask/stream and reads the server-sent events: "delta"
- * events carry answer text, the final "answer" event the answer with its citations.
+ * events carry answer text, the "citations" event the answer with its citations as soon as they
+ * are composed (shown at once), the final "answer" event the same with its news fields.
  * Every piece of text from the server is inserted with textContent, never parsed as HTML;
  * links are made only for http(s) URLs. The widget lives in a shadow root, so the portal's CSS
  * and the widget's CSS do not leak into each other.
@@ -206,6 +207,8 @@
           if (name === "delta") {
             streamed += data.text;
             answer.textContent = streamed;
+          } else if (name === "citations") {
+            self.show(data, answer, status, sources);
           } else if (name === "answer") {
             final = data;
           } else if (name === "error") {

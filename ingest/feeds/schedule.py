@@ -106,6 +106,11 @@ class FeedScheduler:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    @property
+    def running(self) -> bool:
+        """Whether it syncs on the schedule (started, not stopped)."""
+        return self._thread is not None
+
     def wake(self) -> None:
         """Look at the feed list now (after a feed was added or changed)."""
         self._wake.set()

@@ -147,9 +147,10 @@ def read_page(
         raise SourceError(origin, over_limit(found, limits.timeout_s, "extract_timeout_s"))
     if not isinstance(doc, Document):
         return Page(Extracted(text="", title=declared.headline), declared, density)
+    title = declared.headline or _clean(doc.title)
     extracted = Extracted(
-        text=(doc.text or "").strip(),
-        title=declared.headline or _clean(doc.title),
+        text=without_headline((doc.text or "").strip(), (title, _clean(doc.title))),
+        title=title,
         published=declared.published or safe_iso(doc.date),
         sitename=declared.publisher or _clean(doc.sitename),
         authors=declared.authors or split_authors(doc.author),
@@ -158,6 +159,22 @@ def read_page(
         canonical_url=declared.canonical_url,
     )
     return Page(extracted, declared, density)
+
+
+def without_headline(text: str, titles: tuple[str, ...]) -> str:
+    """``text`` without its first line when that line is the page's headline (the ``<h1>`` an
+    extractor keeps at the top of the body): the headline is the article's title, stored and
+    embedded as such, not the first sentence of its text (an article from a JSONL file or a feed
+    has no such line either)."""
+    first, _, rest = text.partition("\n")
+    heading = _headline_key(first)
+    if heading and any(heading == _headline_key(title) for title in titles if title):
+        return rest.lstrip()
+    return text
+
+
+def _headline_key(text: str) -> str:
+    return " ".join(text.casefold().split()).rstrip(" .:;")
 
 
 def link_density(tree: HtmlElement) -> float:

@@ -6,7 +6,9 @@ lexical index in ``lexical.tantivy/`` as they are, without lock files), opens th
 that every collection has the record count the live store had, and writes ``manifest.json`` last:
 counts, chromadb version, and the size and sha256 of every file. A backup folder without a
 manifest is incomplete. A lexical index kept elsewhere (the ``lexical_dir`` setting) is not in the
-backup: the first write after a restore brings it in step with the restored store.
+backup: the first write after a restore brings it in step with the restored store. Nor are the
+named archives (``archives/`` and ``archives.json`` in the store folder: stores of their own, backed
+up with ``newsdesk --archive NAME backup``); a restore of the default archive leaves them in place.
 
 ``restore_store`` checks the manifest (format, a chromadb version this one can open, every file
 present and unchanged), refuses to replace a store that holds records unless forced, copies the
@@ -39,6 +41,7 @@ from ingest.storage.store import NewsStore
 MANIFEST_NAME = "manifest.json"
 # Tantivy's lock files: empty, held by the processes using the index, made again by the next one
 TANTIVY_LOCKS = ".tantivy-*.lock"
+NAMED_ARCHIVES = ("archives", "archives.json")  # ingest/storage/archives.py: not in a backup
 DATA_DIR = "store"
 FORMAT = 1
 CHUNK = 1 << 20
@@ -121,7 +124,11 @@ def copy_store_folder(source: Path, dest: Path) -> None:
     partial = dest.with_name(f"{dest.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     skipped = shutil.ignore_patterns(MARKER_FILES, TANTIVY_LOCKS, "*.sqlite3", "*.sqlite3-*")
-    shutil.copytree(source, partial, ignore=skipped)
+
+    def ignored(folder: str, names: list[str]) -> set[str]:  # named archives: stores of their own
+        return skipped(folder, names) | (set(NAMED_ARCHIVES) if Path(folder) == source else set())
+
+    shutil.copytree(source, partial, ignore=ignored)
     for db in source.glob("*.sqlite3"):
         with (
             closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as src,
@@ -241,6 +248,9 @@ def _swap_in(staged: Path, target: Path) -> None:
         with folder_write_lock(target):
             target.rename(replaced)
     staged.rename(target)
+    for name in NAMED_ARCHIVES:  # the named archives stay: the backup is of the default archive only
+        if (replaced / name).exists() and not (target / name).exists():
+            (replaced / name).rename(target / name)
     shutil.rmtree(replaced, ignore_errors=True)
 
 

@@ -105,7 +105,7 @@ def serve_app(assistant: Assistant, settings: Settings) -> Iterator[Served]:
         wait_until(lambda: server.started or not thread.is_alive(), "uvicorn to start")
         if not server.started:
             raise RuntimeError(f"uvicorn could not start on 127.0.0.1:{settings.port} (port taken?)")
-        yield Served(f"http://127.0.0.1:{settings.port}", settings.port, settings)
+        yield Served(f"http://127.0.0.1:{settings.port}", settings.port, settings, {"app": app})
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -113,6 +113,28 @@ def test_an_ingest_from_another_process_goes_through_the_server_that_holds_the_s
     assert "missing.txt: no such file or folder" in capsys.readouterr().err
 
 
+def test_an_ask_beside_the_server_that_holds_the_store_is_answered_by_it_without_loading_anything(
+    served_store: ServedStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = served_store.store
+    assert main(["ingest", "--quiet", str(write_ferry(tmp_path)), "--store", str(store)]) == 0
+    capsys.readouterr()
+
+    def no_local_assistant(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the CLI built an assistant of its own")
+
+    monkeypatch.setattr("assistant.service.create_assistant", no_local_assistant)
+    argv = ["ask", "--json", FERRY_QUESTION, "--today", "2024-05-01", "--store", str(store)]
+    assert main(argv) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["grounded"] and answer["citations"][0]["doc_id"] == "ferry-1"
+    assert main(["ask", FERRY_QUESTION, "--from", "2030-01-01", "--store", str(store)]) == 1  # filters sent
+    assert "Marta Quist" not in capsys.readouterr().out
+
+
 def test_other_writes_to_a_store_a_server_holds_are_refused_with_the_way_through_it(
     served_store: ServedStore, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,7 +13,7 @@ from assistant.core.settings import Settings
 from assistant.core.types import Article
 from assistant.pipeline.request import Request
 from assistant.service import Assistant, create_assistant
-from assistant.types import Answer
+from assistant.types import Answer, Cited
 from ingest.embedding.embedder import Embedder
 from ingest.storage.lexical_tantivy import SCHEMA_VERSION, SETTINGS_FILE
 from ingest.terms import ANALYZER_NAME
@@ -22,12 +22,18 @@ from tests.conftest import SAMPLE
 QUESTION = "Who led the Russian delegation to Damascus?"
 
 
-def test_stream_yields_text_pieces_then_the_same_answer_as_ask(sample_assistant: Assistant) -> None:
+def test_stream_yields_text_pieces_the_citations_then_the_same_answer_as_ask(
+    sample_assistant: Assistant,
+) -> None:
     items = list(sample_assistant.stream(QUESTION))
-    final = items[-1]
-    assert isinstance(final, Answer)
-    assert all(isinstance(p, str) for p in items[:-1]) and len(items) >= 2
-    assert "".join(p for p in items[:-1] if isinstance(p, str)) == final.answer
+    cited, final = items[-2:]
+    assert isinstance(cited, Cited) and isinstance(final, Answer)
+    assert all(isinstance(p, str) for p in items[:-2]) and len(items) >= 3
+    assert "".join(p for p in items[:-2] if isinstance(p, str)) == final.answer == cited.answer.answer
+    spans = [(c.doc_id, c.char_start, c.char_end) for c in final.citations]
+    assert [(c.doc_id, c.char_start, c.char_end) for c in cited.answer.citations] == spans  # final at once
+    assert final.citations[0].corroboration is not None  # then the news fields
+    assert cited.answer.citations[0].corroboration is None
     asked = sample_assistant.ask(QUESTION)
     assert (asked.answer, asked.citations) == (final.answer, final.citations)
 

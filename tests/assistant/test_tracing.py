@@ -27,7 +27,7 @@ from assistant.core.telemetry.tracing import span, use_tracer_provider
 from assistant.pipeline.chain import STAGES
 from assistant.pipeline.request import Request
 from assistant.service import Assistant, create_assistant
-from assistant.types import Answer
+from assistant.types import Answer, StreamItem
 from ingest.embedding.embedder import Embedder
 from ingest.feeds.schedule import FeedScheduler
 from tests.assistant.conftest_api import SAMPLE_QUESTION
@@ -117,7 +117,7 @@ def test_an_answer_streamed_from_several_threads_is_still_one_trace(
     """As the HTTP API streams: each piece is taken in a worker thread, in a copy of the request's
     context (as ``anyio.to_thread.run_sync`` runs it), until there is none."""
     pieces = assistant.stream(Request.of(SAMPLE_QUESTION))
-    taken: list[str | Answer | None] = []
+    taken: list[StreamItem | None] = []
 
     def take(context: contextvars.Context) -> None:
         taken.append(context.run(next, pieces, None))

@@ -12,6 +12,7 @@ frozen view of only its own section. Every flat setting belongs to exactly one s
 
 from __future__ import annotations
 
+from assistant.core.sections.auth import AuthSettings
 from assistant.core.sections.base import Section
 from assistant.core.sections.hosts import DEFAULT_PORTS, AllowedHost, allowed_host, check_allowed_hosts
 from assistant.core.sections.operations import ObservabilitySettings
@@ -29,6 +30,7 @@ SECTIONS: dict[str, type[Section]] = {
     "news": NewsSettings,
     "server": ServerSettings,
     "api": APISettings,
+    "auth": AuthSettings,
     "ui": UISettings,
     "observability": ObservabilitySettings,
 }
@@ -40,6 +42,7 @@ __all__ = [
     "APISettings",
     "AllowedHost",
     "AnsweringSettings",
+    "AuthSettings",
     "IngestSettings",
     "LLMSettings",
     "ModelSettings",

@@ -108,18 +108,31 @@ def news_line(citation: Citation) -> str:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.frontends.cli.archives import archive_path
+    from assistant.frontends.cli.forward import ask_through, served_address
     from assistant.pipeline.request import Request
-    from assistant.service import create_assistant
 
-    assistant = create_assistant(settings)
-    assistant.prepare()  # model load and index build side by side
     today = date.fromisoformat(args.today) if args.today else None
-    answer = assistant.ask(Request(args.question, filters=_filters(args), mode=args.mode, today=today))
+    request = Request(args.question, filters=_filters(args), mode=args.mode, today=today)
+    served = served_address(settings) or getattr(args, "archive_server", None)
+    if served is not None:  # the server has the model and the store loaded: ask it
+        answer = ask_through(served, request, settings, archive_path(args, "ask"))
+    else:
+        answer = _ask_here(request, settings)
     if args.json:
         print(answer.model_dump_json())
     else:
         _print_answer(answer)
     return 0 if answer.grounded else 1
+
+
+def _ask_here(request: Any, settings: Settings) -> Answer:
+    """The answer of an assistant built in this process (no server holds the store)."""
+    from assistant.service import create_assistant
+
+    assistant = create_assistant(settings)
+    assistant.prepare()  # model load and index build side by side
+    return assistant.ask(request)
 
 
 def _batch(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,9 +1,10 @@
 """``newsdesk feeds add|list|remove|sync``: following feeds from the command line (docs/feeds.md).
 
 Next to a ``newsdesk serve`` that holds the embedded store, each of them goes through that
-server's ``/api/feeds`` routes (:class:`assistant.frontends.cli.forward.ServerFeeds`) instead of
-opening the store: the feeds and the articles a sync adds are written by the server, which alone
-may write there (:mod:`ingest.storage.locks`).
+server's ``/api/feeds`` routes (``/api/archives/NAME/feeds`` with ``--archive NAME``:
+:class:`assistant.frontends.cli.forward.ServerFeeds`) instead of opening the store: the feeds and
+the articles a sync adds are written by the server, which alone may write there
+(:mod:`ingest.storage.locks`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _registry(settings: Settings) -> FeedRegistry:
 def _feeds(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.frontends.cli.forward import served_address
 
-    served = served_address(settings)
+    served = served_address(settings) or getattr(args, "archive_server", None)
     if served is not None:
         return _feeds_through(served, args, settings)
     if args.feeds_command == "sync":
@@ -79,10 +80,11 @@ def _feeds(args: argparse.Namespace, settings: Settings) -> int:
 
 def _feeds_through(address: str, args: argparse.Namespace, settings: Settings) -> int:
     """The feeds command sent to the server at ``address`` that holds the store."""
+    from assistant.frontends.cli.archives import archive_path
     from assistant.frontends.cli.forward import ServerFeeds
     from ingest.feeds.registry import Feed
 
-    server = ServerFeeds(address, settings)
+    server = ServerFeeds(address, settings, archive_path(args, "feeds"))
     if not getattr(args, "json", False):
         print(f"the store is served by {address}: going through its API", file=sys.stderr)
     if args.feeds_command == "sync":

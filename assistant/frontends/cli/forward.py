@@ -1,14 +1,18 @@
-"""``newsdesk ingest`` and ``newsdesk feeds`` next to a running embedded server: through its API.
+"""``newsdesk ingest``, ``feeds`` and ``ask`` next to a running embedded server: through its API.
 
 While ``newsdesk serve`` holds an embedded store folder, only it may write there (its Chroma
 client would not see another process's records: :mod:`ingest.storage.locks`). Rather than refuse,
 the CLI sends the files as an upload and the URLs as a JSON request to ``POST /api/ingest`` of
 that server, so the article is written by the process that answers questions and is found by its
-next question; ``feeds add|remove|sync|list`` call the server's ``/api/feeds`` routes
-(:class:`ServerFeeds`) and never open the store. The key, when the server requires one, is the
-first read-write key of the same ``NEWSDESK_API_KEYS`` the server reads (for ``feeds list``, a
-read-only one will do). A server the CLI cannot reach, or that refuses the request, is one error
-line naming it: nothing is written behind its back.
+next question; ``feeds add|remove|sync|list`` call the server's ``/api/feeds`` routes (a named
+archive's ``/api/archives/NAME/feeds``: :class:`ServerFeeds`) and never open the store. The key,
+when the server requires one, is the first read-write key of the same ``NEWSDESK_API_KEYS`` the
+server reads (for ``feeds list``, a read-only one will do). A server the CLI cannot reach, or that
+refuses the request, is one error line naming it: nothing is written behind its back.
+
+``newsdesk ask`` beside such a server asks it (``POST /api/ask``, with a key that may read) rather
+than loading the model and opening the store in a process of its own: the server has both loaded,
+so the answer comes in the time of one ask, not of a start-up (:func:`ask_through`).
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from assistant.core.errors import ServerIngestError, SourceError
+from assistant.core.errors import ServerAskError, ServerIngestError, SourceError
 from assistant.core.settings import Settings
+from assistant.pipeline.request import Request
+from assistant.types import Answer
 from ingest.loading.files import ARCHIVE_SUFFIXES, walk_folder
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 900.0  # one upload of up to upload_max_files articles, embedded by the server
+ASK_TIMEOUT_S = 120.0  # one answer, the LLM's included (its own deadline is shorter)
 IngestSummary = dict[str, Any]
 
 
@@ -80,8 +87,10 @@ def read_key(settings: Settings) -> str | None:
     return write_key(settings) or next((secret for secret, _ in api_keys(settings)), None)
 
 
-def forward_ingest(address: str, sources: Sequence[str], settings: Settings) -> Iterator[IngestSummary]:
-    """POST the sources to the server at ``address``: files in uploads of at most
+def forward_ingest(
+    address: str, sources: Sequence[str], settings: Settings, path: str = "/api/ingest"
+) -> Iterator[IngestSummary]:
+    """POST the sources to ``path`` of the server at ``address``: files in uploads of at most
     ``upload_max_files``, then the URLs; one summary (the server's JSON) per request."""
     import httpx
 
@@ -92,19 +101,21 @@ def forward_ingest(address: str, sources: Sequence[str], settings: Settings) -> 
     with httpx.Client(base_url=address.rstrip("/"), headers=headers, timeout=timeout) as client:
         step = max(1, settings.upload_max_files)
         for begin in range(0, len(files), step):
-            yield _post(client, address, files=files[begin : begin + step])
+            yield _post(client, address, path, files=files[begin : begin + step])
         if urls:
-            yield _post(client, address, urls=urls)
+            yield _post(client, address, path, urls=urls)
 
 
-def _post(client: Any, address: str, files: Sequence[Path] = (), urls: Sequence[str] = ()) -> IngestSummary:
+def _post(
+    client: Any, address: str, path: str, files: Sequence[Path] = (), urls: Sequence[str] = ()
+) -> IngestSummary:
     import httpx
 
     try:
         with ExitStack() as stack:
             parts = [("files", (p.name, stack.enter_context(p.open("rb")))) for p in files]
             body: dict[str, Any] = {"files": parts} if parts else {"json": {"urls": list(urls)}}
-            response = client.post("/api/ingest", **body)
+            response = client.post(path, **body)
     except httpx.HTTPError as exc:
         raise ServerIngestError(f"could not send the articles to the server at {address}: {exc}") from exc
     if response.status_code >= 400:
@@ -113,6 +124,32 @@ def _post(client: Any, address: str, files: Sequence[Path] = (), urls: Sequence[
         raise ServerIngestError(f"the server at {address} refused the ingest ({status}): {detail}")
     summary: IngestSummary = response.json()
     return summary
+
+
+def ask_through(address: str, request: Request, settings: Settings, path: str = "/api/ask") -> Answer:
+    """The answer of the server at ``address`` to ``request`` (``POST path``, its read key when it
+    needs one); ServerAskError names the server and why when it cannot be reached or refuses."""
+    import httpx
+
+    key = read_key(settings)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    body: dict[str, Any] = {"question": request.question}
+    if request.filters is not None and not request.filters.is_empty():
+        body["filters"] = request.filters.model_dump(mode="json", exclude_none=True)
+    if request.mode is not None:
+        body["mode"] = request.mode
+    if request.today is not None:
+        body["today"] = request.today.isoformat()
+    timeout = httpx.Timeout(ASK_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+    try:
+        with httpx.Client(base_url=address.rstrip("/"), headers=headers, timeout=timeout) as client:
+            response = client.post(path, json=body)
+    except httpx.HTTPError as exc:
+        raise ServerAskError(f"could not ask the server at {address}: {exc}") from exc
+    if response.status_code >= 400:
+        detail, status = _error_text(response), response.status_code
+        raise ServerAskError(f"the server at {address} refused the question ({status}): {detail}")
+    return Answer.model_validate(response.json())
 
 
 def _error_text(response: Any) -> str:
@@ -135,19 +172,21 @@ def merge(summaries: Sequence[IngestSummary]) -> IngestSummary:
 
 
 class ServerFeeds:
-    """``newsdesk feeds`` through the ``/api/feeds`` routes of the server at ``address``.
+    """``newsdesk feeds`` through the feed routes at ``path`` of the server at ``address``
+    (``/api/feeds``, the default archive's; ``/api/archives/NAME/feeds``, a named archive's).
 
     The answers are the server's JSON (FeedOut, FeedSyncOut); a transport error or a refusal
     (no or a read-only key: 401/403, unknown feed: 404, bad interval: 400) is a
     :class:`ServerIngestError` naming the server, the status and its message."""
 
-    def __init__(self, address: str, settings: Settings) -> None:
+    def __init__(self, address: str, settings: Settings, path: str = "/api/feeds") -> None:
         self.address = address.rstrip("/")
         self.settings = settings
+        self.path = path
 
     def add(self, url: str, every: str | None, source: str | None, sitemap: bool = False) -> dict[str, Any]:
         body = {"url": url, "every": every, "source": source, "sitemap": sitemap}
-        got: dict[str, Any] = self._call("POST", "/api/feeds", "add the feed", json=body)
+        got: dict[str, Any] = self._call("POST", self.path, "add the feed", json=body)
         return got
 
     def remove(self, url_or_id: str) -> dict[str, Any]:
@@ -155,15 +194,16 @@ class ServerFeeds:
 
         wanted = url_or_id.strip()
         ident = feed_id(wanted) if "://" in wanted else wanted  # the route takes the id
-        got: dict[str, Any] = self._call("DELETE", f"/api/feeds/{quote(ident, safe='')}", "remove the feed")
+        got: dict[str, Any] = self._call("DELETE", f"{self.path}/{quote(ident, safe='')}", "remove the feed")
         return got
 
     def listed(self) -> list[dict[str, Any]]:
-        got: list[dict[str, Any]] = self._call("GET", "/api/feeds", "list the feeds")
+        got: list[dict[str, Any]] = self._call("GET", self.path, "list the feeds")
         return got
 
     def sync(self, url: str | None) -> list[dict[str, Any]]:
-        got: list[dict[str, Any]] = self._call("POST", "/api/feeds/sync", "sync the feeds", json={"url": url})
+        body = {"url": url}
+        got: list[dict[str, Any]] = self._call("POST", f"{self.path}/sync", "sync the feeds", json=body)
         return got
 
     def _call(self, method: str, path: str, what: str, **body: Any) -> Any:

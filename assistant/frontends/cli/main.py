@@ -16,7 +16,7 @@ from typing import Any
 
 from assistant.core.errors import NewsdeskError, ServerIngestError
 from assistant.core.settings import Settings
-from assistant.frontends.cli import answer, feeds
+from assistant.frontends.cli import answer, archives, feeds
 from assistant.frontends.cli.commands import Handler
 
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backup_commands(sub)
     answer.add_commands(sub)
     feeds.add_commands(sub)
+    archives.add_commands(sub)
     return parser
 
 
@@ -43,6 +44,9 @@ def add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
         "--store", type=Path, default=default, help="embedded Chroma folder (NEWSDESK_STORE_DIR)"
     )
     parser.add_argument("--collection", default=default, help="collection name (NEWSDESK_COLLECTION)")
+    parser.add_argument(
+        "--archive", default=default, metavar="NAME", help="a named archive (`newsdesk archives list`)"
+    )
 
 
 def _global_options_below() -> argparse.ArgumentParser:
@@ -161,7 +165,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
         overrides["store_dir"] = args.store
     if args.collection is not None:
         overrides["collection"] = args.collection
-    return Settings.load(args.settings, **overrides)
+    return archives.on_archive(args, Settings.load(args.settings, **overrides))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -190,7 +194,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    served = served_address(settings)
+    served = served_address(settings) or getattr(args, "archive_server", None)
     if served is not None:
         return _ingest_through(served, args, settings)
     started = time.perf_counter()
@@ -225,7 +229,7 @@ def _ingest_through(address: str, args: argparse.Namespace, settings: Settings) 
     if not args.json:
         print(f"the store is served by {address}: sending the articles through its API", file=sys.stderr)
     started = time.perf_counter()
-    summary = merge(list(forward_ingest(address, args.sources, settings)))
+    summary = merge(list(forward_ingest(address, args.sources, settings, archives.ingest_path(args))))
     seconds = time.perf_counter() - started
     for failure in summary["failed"]:
         print(f"failed: {failure.get('source', '')}: {failure.get('error', '')}", file=sys.stderr)
@@ -325,6 +329,7 @@ COMMANDS: dict[str, Handler] = {
     "serve": _serve,
     **answer.COMMANDS,
     **feeds.COMMANDS,
+    **archives.COMMANDS,
 }
 
 

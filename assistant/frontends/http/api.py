@@ -4,10 +4,15 @@ Endpoints (OpenAPI schema at ``/openapi.json``, browsable at ``/docs``):
 
 - ``POST /api/ask``: the :class:`Answer` of the answering chain;
 - ``POST /api/ask/stream``: the same as server-sent events, ``event: delta`` (``{"text": ...}``)
-  chunks of the answer text, then one ``event: answer`` with the full answer (or ``event: error``);
+  chunks of the answer text, one ``event: citations`` with the answer and its citations as soon as
+  they are composed (news fields not yet added), then one ``event: answer`` with the full answer
+  (or ``event: error``);
 - ``POST /api/ingest``: JSON ``{"documents": [...], "urls": [...]}`` or a multipart file upload;
 - ``GET`` / ``DELETE /api/documents/{doc_id}``, ``GET /api/health``, ``GET /api/stats``;
 - ``GET /embed/widget.js``: the embeddable chat widget (public, like any static asset).
+
+These are the default archive's; the same routes of a named archive are under
+``/api/archives/{name}/`` (:mod:`assistant.frontends.http.archives`, by these handlers).
 
 Security (API keys, rate limits, body size, CORS, frame-ancestors) is in
 :mod:`assistant.frontends.http.security`.
@@ -49,17 +54,16 @@ from assistant.frontends.http.models import (
     StatsOut,
 )
 from assistant.frontends.http.mount import widget_route
-from assistant.frontends.http.security import (
-    ANONYMOUS,
-    KeyRing,
-    Principal,
-    install_security,
-    is_cross_site,
-)
+from assistant.frontends.http.oidc import IdentityProvider
+from assistant.frontends.http.permissions import require_read, require_write
+from assistant.frontends.http.principals import KeyRing
+from assistant.frontends.http.security import install_security
+from assistant.frontends.http.signin import SignIns, add_signin_routes
 from assistant.text.question import NOT_BLANK, QuestionLimits, check_asked
-from assistant.types import Answer
+from assistant.types import Answer, Cited, StreamItem
 from ingest.loading.uploads import MultipartSaver, UploadArea, load_uploads
 from ingest.pipeline import IngestReport
+from ingest.storage.archives import DEFAULT_ARCHIVE
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
@@ -70,13 +74,21 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no pro
 
 
 class Api:
-    """The route handlers, bound to one assistant and its settings."""
+    """The route handlers, bound to one archive's assistant and the settings; each checks that the
+    request's principal may read (or write) the archive."""
 
-    def __init__(self, assistant: Assistant, settings: Settings) -> None:
+    def __init__(
+        self,
+        assistant: Assistant,
+        settings: Settings,
+        limiter: anyio.CapacityLimiter | None = None,
+        archive: str = DEFAULT_ARCHIVE,
+    ) -> None:
         self.assistant = assistant
+        self.archive = archive
         self.settings = settings
         self.limits = question_limits(settings)
-        self.limiter = anyio.CapacityLimiter(settings.concurrency)
+        self.limiter = limiter or anyio.CapacityLimiter(settings.concurrency)  # shared by the archives
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking assistant work in a worker thread, at most ``concurrency`` at once."""
@@ -86,19 +98,23 @@ class Api:
         """The limits the schema states (``limit_questions``): InvalidQuestionError, a 400."""
         check_asked(body.question, body.history, self.limits)
 
-    async def ask(self, body: AskRequest) -> Answer:
+    async def ask(self, body: AskRequest, request: Request) -> Answer:
+        require_read(request, self.archive)
         self.check_question(body)
         return await self.run(self.assistant.ask, body.request())
 
-    async def ask_stream(self, body: AskRequest) -> EventSourceResponse:
+    async def ask_stream(self, body: AskRequest, request: Request) -> EventSourceResponse:
+        require_read(request, self.archive)
         self.check_question(body)
-        pieces = self.assistant.stream(body.request())
-        first = await self.run(_next_or_none, pieces)  # errors before the first piece are plain HTTP errors
+        return await self.stream_response(self.assistant.stream(body.request()))
+
+    async def stream_response(self, pieces: Iterator[StreamItem]) -> EventSourceResponse:
+        """The pieces of an answer as server-sent events (errors before the first piece are plain
+        HTTP errors)."""
+        first = await self.run(_next_or_none, pieces)
         return EventSourceResponse(self._events(first, pieces), headers=SSE_HEADERS)
 
-    async def _events(
-        self, first: str | Answer | None, pieces: Iterator[str | Answer]
-    ) -> AsyncIterator[bytes]:
+    async def _events(self, first: StreamItem | None, pieces: Iterator[StreamItem]) -> AsyncIterator[bytes]:
         item = first
         try:
             while item is not None:
@@ -111,7 +127,7 @@ class Api:
             yield _encoded(_event("error", {"error": "internal error"}))
 
     async def ingest(self, request: Request) -> IngestResult:
-        require_write(request)
+        require_write(request, self.archive)
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
             return await self._ingest_files(request, content_type)
@@ -151,12 +167,13 @@ class Api:
         report.failed.extend(loaded.failures)
         return _result(report, [article.doc_id for article in loaded.articles])
 
-    async def document(self, doc_id: str) -> DocumentOut:
+    async def document(self, doc_id: str, request: Request) -> DocumentOut:
+        require_read(request, self.archive)
         article = await self.run(self.assistant.document, doc_id)
         return DocumentOut(doc_id=article.doc_id, text=article.text, metadata=dict(article.metadata))
 
     async def delete(self, doc_id: str, request: Request) -> DeletedOut:
-        require_write(request)
+        require_write(request, self.archive)
         await self.run(self.assistant.document, doc_id)  # 404 when it is not stored
         await self.run(self.assistant.delete, doc_id)
         return DeletedOut(deleted=doc_id)
@@ -168,7 +185,8 @@ class Api:
         body = json.loads(json.dumps({"status": "ok" if ok else "unavailable", **health}, default=str))
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    async def stats(self) -> StatsOut:
+    async def stats(self, request: Request) -> StatsOut:
+        require_read(request, self.archive)
         stats = await anyio.to_thread.run_sync(self.assistant.stats)
         return StatsOut(**dataclasses.asdict(stats))
 
@@ -182,10 +200,13 @@ def _event(name: str, data: object) -> ServerSentEvent:
     return ServerSentEvent(event=name, raw_data=json.dumps(data, ensure_ascii=False))
 
 
-def _event_of(item: str | Answer) -> ServerSentEvent:
-    """``delta`` with a piece of the answer text, or ``answer`` with the whole answer."""
+def _event_of(item: StreamItem) -> ServerSentEvent:
+    """``delta`` with a piece of the answer text, ``citations`` with the answer before its news
+    fields, or ``answer`` with the whole answer."""
     if isinstance(item, Answer):
         return ServerSentEvent(event="answer", raw_data=item.model_dump_json())
+    if isinstance(item, Cited):
+        return ServerSentEvent(event="citations", raw_data=item.answer.model_dump_json())
     return _event("delta", {"text": item})
 
 
@@ -203,33 +224,6 @@ def _merge(a: IngestResult, b: IngestResult) -> IngestResult:
     return IngestResult(**counts, failed=a.failed + b.failed, doc_ids=a.doc_ids + b.doc_ids)
 
 
-def principal_of(request: Request) -> Principal:
-    principal = getattr(request.state, "principal", ANONYMOUS)
-    return principal if isinstance(principal, Principal) else ANONYMOUS
-
-
-def require_write(request: Request) -> None:
-    """403 for read-only keys, and for cross-site browser requests when no keys are configured (a
-    form on another site must not be able to ingest or delete: CSRF)."""
-    principal = principal_of(request)
-    if principal.read_only:
-        logger.info("403 %s %s: %s is read-only", request.method, request.url.path, principal.key_id)
-        raise HTTPException(403, "this API key is read-only")
-    if principal is ANONYMOUS and is_cross_site(request.headers, request.app.state.allowed_origins):
-        logger.warning(
-            "403 %s %s: cross-site write from %s",
-            request.method,
-            request.url.path,
-            request.headers.get("origin", "?"),
-        )
-        raise HTTPException(
-            403,
-            "cross-site write refused: without API keys, ingest and delete only from this site's pages "
-            "or from clients that send no Origin (set NEWSDESK_API_KEYS, or NEWSDESK_ALLOWED_ORIGINS "
-            "for a portal)",
-        )
-
-
 def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
     """The FastAPI app with the JSON API, the widget, error handlers and the security middleware."""
     keyring = KeyRing.from_settings(settings)
@@ -242,13 +236,19 @@ def create_api(assistant: Assistant, settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     api.state.keyring = keyring
+    provider = IdentityProvider(settings.auth) if settings.auth.oidc_enabled else None
+    signins = SignIns(provider, settings.auth) if provider is not None else None
+    api.state.signins = signins
     api.state.allowed_origins = frozenset(settings.allowed_origins)
-    api.include_router(_router(Api(assistant, settings), keyring.enabled))
+    api.state.handlers = Api(assistant, settings)  # the default archive's (frontends/http/archives.py)
+    api.include_router(_router(api.state.handlers, keyring.enabled or provider is not None))
     api.openapi = _schema_builder(api, settings)  # type: ignore[method-assign]
     api.add_api_route("/embed/widget.js", widget_route(), methods=["GET"], include_in_schema=False)
     add_error_handlers(api)
-    install_security(api, settings, keyring)
-    if not keyring.enabled and settings.host not in ("127.0.0.1", "localhost", "::1"):
+    if signins is not None:
+        add_signin_routes(api, signins)
+    install_security(api, settings, keyring, signins)
+    if not (keyring.enabled or provider) and settings.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning(
             "serving on %s without NEWSDESK_API_KEYS: anyone who can reach it can ingest", settings.host
         )
@@ -261,9 +261,16 @@ def api_router(keyed: bool, **options: Any) -> APIRouter:
     return APIRouter(prefix="/api", dependencies=bearer, **options)
 
 
+STREAM_RESPONSE: dict[str, Any] = {
+    "content": {"text/event-stream": {}},
+    "description": "delta events, then the citations, then the answer",
+}
+"""The schema's 200 of an answer stream (``/api/ask/stream`` and each archive's)."""
+
+
 def _router(handlers: Api, keyed: bool) -> APIRouter:
     """The /api routes."""
-    asking = errors(400, 413, 422, 503)
+    asking = errors(400, 403, 413, 422, 503)
     router = api_router(keyed)
     router.add_api_route("/ask", handlers.ask, methods=["POST"], response_model=Answer, responses=asking)
     router.add_api_route(
@@ -271,10 +278,7 @@ def _router(handlers: Api, keyed: bool) -> APIRouter:
         handlers.ask_stream,
         methods=["POST"],
         response_class=StreamingResponse,  # the schema of a stream; the handler returns EventSourceResponse
-        responses={
-            200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"},
-            **asking,
-        },
+        responses={200: STREAM_RESPONSE, **asking},
     )
     router.add_api_route(
         "/ingest",
@@ -289,7 +293,7 @@ def _router(handlers: Api, keyed: bool) -> APIRouter:
         handlers.document,
         methods=["GET"],
         response_model=DocumentOut,
-        responses=errors(404, 422, 503),
+        responses=errors(403, 404, 422, 503),
     )
     router.add_api_route(
         "/documents/{doc_id:path}",
@@ -306,7 +310,7 @@ def _router(handlers: Api, keyed: bool) -> APIRouter:
         responses={**errors(), 503: {"model": HealthOut, "description": "the store cannot be read"}},
     )
     router.add_api_route(
-        "/stats", handlers.stats, methods=["GET"], response_model=StatsOut, responses=errors(503)
+        "/stats", handlers.stats, methods=["GET"], response_model=StatsOut, responses=errors(403, 503)
     )
     return router
 

@@ -13,36 +13,19 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.core.errors import (
-    DocumentNotFoundError,
-    ModelError,
-    NewsdeskError,
-    StoreError,
-    StoreLockedError,
-    UploadTooLargeError,
-    UploadTypeError,
-)
+from assistant.core.errors import NewsdeskError
 from assistant.frontends.http.models import ErrorOut, ValidationErrorOut
-from assistant.frontends.http.responses import send_json
+from assistant.frontends.http.responses import error_status, send_json
 from assistant.frontends.http.security import BodyTooLargeError
 
 logger = logging.getLogger(__name__)
 
 
-ERROR_STATUS: tuple[tuple[type[NewsdeskError], int], ...] = (  # the first kind that matches; else 400
-    (DocumentNotFoundError, 404),
-    (UploadTooLargeError, 413),
-    (UploadTypeError, 415),
-    (StoreLockedError, 409),
-    (StoreError, 503),
-    (ModelError, 503),
-)
-
-
 ERROR_MEANINGS = {
     400: "a question, filter, upload or document the API refuses (the message says why)",
     401: "missing or wrong API key",
-    403: "a read-only key, or a cross-site browser request without keys, tried to write",
+    403: "the key or person may not read (or write) that archive; or a cross-site browser request "
+    "without keys tried to write",
     404: "no article with that doc_id",
     409: "the store is locked by another writer",
     413: "request body or an uploaded file over its limit",
@@ -64,7 +47,8 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 def add_error_handlers(api: FastAPI) -> None:
     async def newsdesk_error(_request: Request, exc: Exception) -> JSONResponse:
-        status = next((code for kind, code in ERROR_STATUS if isinstance(exc, kind)), 400)
+        assert isinstance(exc, NewsdeskError)
+        status = error_status(exc)
         return JSONResponse({"error": str(exc)}, status_code=status)
 
     async def http_error(_request: Request, exc: Exception) -> JSONResponse:

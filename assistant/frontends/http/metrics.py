@@ -6,7 +6,8 @@ timed by its route template and a span around it (so its log lines and its answe
   never the raw path: the number of series stays bounded), method and status, refusals by the
   guards inside it included; and a server span ``METHOD ROUTE`` current while the app answers.
 - :class:`ArchiveCollector`: what is read at scrape time, cheaply: the archive size (two counts),
-  whether the store answers, and each followed feed's time since its last good sync.
+  whether the store answers, and each followed feed's time since its last good sync (labelled with
+  its archive: the default's and, in the app, each named archive's the server schedules).
 - :func:`add_metrics_route`: ``/metrics``, behind the API keys when keys are set
   (:mod:`~assistant.frontends.http.security`), not counted against the rate limit.
 - :func:`serve_metrics_port`: the same on a separate port (``metrics_port``).
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +31,13 @@ from assistant.core.errors import NewsdeskError
 from assistant.core.telemetry.metrics import exposition, record_request
 from assistant.core.telemetry.tracing import span, untraced
 from assistant.frontends.http.responses import route_path
+from ingest.storage.archives import DEFAULT_ARCHIVE
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
     from prometheus_client.registry import Collector
 
-    from ingest.feeds.registry import FeedRegistry
+    from ingest.feeds.registry import Feed, FeedRegistry
     from ingest.storage.store import NewsStore
 
 logger = logging.getLogger(__name__)
@@ -104,11 +106,18 @@ class RequestMetrics:
 
 class ArchiveCollector:
     """The gauges read at scrape time (see the module doc); a store that does not answer gives
-    ``newsdesk_store_up 0`` and no sizes, never a failed scrape."""
+    ``newsdesk_store_up 0`` and no sizes, never a failed scrape. ``named`` gives the feed registries
+    of the named archives (:meth:`assistant.archives.Archives.feed_registries`)."""
 
-    def __init__(self, store: NewsStore, feeds: FeedRegistry | None) -> None:
+    def __init__(
+        self,
+        store: NewsStore,
+        feeds: FeedRegistry | None,
+        named: Callable[[], Mapping[str, FeedRegistry]] | None = None,
+    ) -> None:
         self.store = store
         self.feeds = feeds
+        self.named = named
 
     def collect(self) -> Iterator[Metric]:
         from prometheus_client.core import GaugeMetricFamily
@@ -116,11 +125,12 @@ class ArchiveCollector:
         with untraced():
             try:
                 articles, sentences = self.store.count()
-                feeds = self.feeds.list() if self.feeds is not None else []
+                feeds = [(DEFAULT_ARCHIVE, f) for f in self.feeds.list()] if self.feeds is not None else []
                 up = 1.0
             except NewsdeskError as exc:
                 logger.warning("metrics: the store did not answer: %s", exc)
                 up, articles, sentences, feeds = 0.0, -1, -1, []
+            feeds += self._named_feeds()
         yield GaugeMetricFamily("newsdesk_store_up", "1 when the store answered the scrape", value=up)
         if up:
             yield GaugeMetricFamily("newsdesk_archive_articles", "Articles stored", value=articles)
@@ -128,21 +138,31 @@ class ArchiveCollector:
         age = GaugeMetricFamily(
             "newsdesk_feed_last_success_age_seconds",
             "Seconds since each followed feed last synced without error (feeds that never did: none)",
-            labels=("feed", "source"),
+            labels=("feed", "source", "archive"),
         )
         failures = GaugeMetricFamily(
             "newsdesk_feed_consecutive_failures",
             "Failed syncs in a row of each followed feed",
-            labels=("feed", "source"),
+            labels=("feed", "source", "archive"),
         )
         now = time.time()
-        for feed in feeds:
-            labels = [feed.feed_id, feed.source]
+        for archive, feed in feeds:
+            labels = [feed.feed_id, feed.source, archive]
             if feed.last_ok_at:
                 age.add_metric(labels, max(0.0, now - feed.last_ok_at))
             failures.add_metric(labels, feed.failures)
         yield age
         yield failures
+
+    def _named_feeds(self) -> list[tuple[str, Feed]]:
+        """The feeds of each named archive (one whose store does not answer: none of its)."""
+        found: list[tuple[str, Feed]] = []
+        for archive, registry in (self.named() if self.named is not None else {}).items():
+            try:
+                found += [(archive, feed) for feed in registry.list()]
+            except NewsdeskError as exc:
+                logger.warning("metrics: the feeds of archive %r did not answer: %s", archive, exc)
+        return found
 
 
 def add_metrics_route(api: FastAPI, collectors: list[Collector]) -> None:

@@ -140,3 +140,27 @@ class HealthOut(BaseModel):
     store: bool
     model_loaded: bool
     articles: int
+
+
+class ArchiveIn(BaseModel):
+    """A new archive."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        ...,
+        description="1-40 lowercase letters, digits or hyphens; not 'default' (else 400)",
+        json_schema_extra={"pattern": "^[a-z0-9-]{1,40}$"},
+    )
+
+
+class ArchiveOut(BaseModel):
+    """An archive: its name, when it was created (empty for the default archive)."""
+
+    name: str
+    created_at: str
+    default: bool
+
+
+class ArchiveRemovedOut(BaseModel):
+    removed: str

@@ -1,5 +1,6 @@
 """Small ASGI helpers shared by the middleware: a JSON answer sent from middleware, the route path
-and the client's address of a request."""
+and the client's address of a request; and the one mapping of Newsdesk's errors to HTTP statuses
+(:func:`error_status`), used by the routes' error handlers and by the middleware alike."""
 
 from __future__ import annotations
 
@@ -7,6 +8,40 @@ import json
 from typing import Any
 
 from starlette.types import Scope, Send
+
+from assistant.core.errors import (
+    ArchiveExistsError,
+    ArchiveForbiddenError,
+    ArchiveNotFoundError,
+    DocumentNotFoundError,
+    IdentityProviderError,
+    ModelError,
+    NewsdeskError,
+    StoreError,
+    StoreLockedError,
+    TokenRejectedError,
+    UploadTooLargeError,
+    UploadTypeError,
+)
+
+ERROR_STATUS: tuple[tuple[type[NewsdeskError], int], ...] = (  # the first kind that matches; else 400
+    (DocumentNotFoundError, 404),
+    (ArchiveNotFoundError, 404),
+    (ArchiveExistsError, 409),
+    (ArchiveForbiddenError, 403),
+    (UploadTooLargeError, 413),
+    (UploadTypeError, 415),
+    (StoreLockedError, 409),
+    (StoreError, 503),
+    (ModelError, 503),
+    (TokenRejectedError, 401),
+    (IdentityProviderError, 503),
+)
+
+
+def error_status(exc: NewsdeskError) -> int:
+    """The HTTP status of a Newsdesk error: the first kind of ``ERROR_STATUS`` it is, else 400."""
+    return next((code for kind, code in ERROR_STATUS if isinstance(exc, kind)), 400)
 
 
 async def send_json(
@@ -26,6 +61,14 @@ def route_path(scope: Scope) -> str:
     if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
         return path[len(root) :] or "/"
     return path
+
+
+def is_upload_path(path: str) -> bool:
+    """Whether a route path takes uploads: ``/api/ingest``, an archive's, or the UI's."""
+    if path in ("/api/ingest", "/gradio_api/upload"):
+        return True
+    head, _, name = path.removesuffix("/ingest").rpartition("/")
+    return path.endswith("/ingest") and head == "/api/archives" and bool(name)
 
 
 def client_address(scope: Scope) -> str:

@@ -18,8 +18,6 @@ mounted on it), built from :class:`Settings` by :func:`install_security`:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -27,99 +25,34 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.core.errors import ConfigError
+from assistant.core.errors import SignInError
 from assistant.core.settings import Settings
 from assistant.core.telemetry.metrics import record_rate_limited
 from assistant.frontends.http.hosts import HostGuard, HostNames
+from assistant.frontends.http.oidc import IdentityProvider, looks_like_jwt
+from assistant.frontends.http.principals import ANONYMOUS, KeyRing, Principal, bearer_token
 from assistant.frontends.http.ratelimit import RateLimits, RateLimitUnavailableError
-from assistant.frontends.http.responses import client_address, route_path, send_json
+from assistant.frontends.http.responses import (
+    client_address,
+    error_status,
+    is_upload_path,
+    route_path,
+    send_json,
+)
+from assistant.frontends.http.signin import SignInGuard, SignIns
 from assistant.frontends.http.uploaded import UploadedFilesOnly
 
 logger = logging.getLogger(__name__)
 
-MIN_KEY_CHARS = 16
-KEY_SUFFIXES = {"ro": True, "rw": False}
 PROTECTED_EXACT = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/metrics"})
-UPLOAD_PATHS = frozenset({"/api/ingest", "/gradio_api/upload"})
-LOGIN_PATHS = frozenset({"/login", "/login/"})
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    """A configured key: its number (for logs and rate limits), its SHA-256, and its rights."""
-
-    key_id: str
-    digest: bytes
-    read_only: bool
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who made a request: ``key_id`` is ``"anonymous"`` when no keys are configured."""
-
-    key_id: str
-    read_only: bool = False
-
-
-ANONYMOUS = Principal("anonymous")
-
-
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("utf-8")).digest()
-
-
-class KeyRing:
-    """The API keys of ``NEWSDESK_API_KEYS``: comma-separated, each optionally ``:ro`` (read-only)."""
-
-    def __init__(self, spec: str) -> None:
-        self.keys: list[ApiKey] = [self._parse(i, part) for i, part in enumerate(_split(spec), start=1)]
-        if len({key.digest for key in self.keys}) != len(self.keys):
-            raise ConfigError("NEWSDESK_API_KEYS lists the same key twice")
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> KeyRing:
-        return cls(settings.api_keys.get_secret_value())
-
-    @staticmethod
-    def _parse(number: int, part: str) -> ApiKey:
-        secret, _, suffix = part.rpartition(":") if ":" in part else (part, "", "")
-        if suffix and suffix not in KEY_SUFFIXES:
-            raise ConfigError(f"NEWSDESK_API_KEYS: key #{number} has suffix {suffix!r}; use ':ro' or ':rw'")
-        if len(secret) < MIN_KEY_CHARS or any(c.isspace() for c in secret):
-            raise ConfigError(
-                f"NEWSDESK_API_KEYS: key #{number} must be at least {MIN_KEY_CHARS} characters "
-                "without spaces (make one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
-            )
-        return ApiKey(f"key#{number}", _digest(secret), KEY_SUFFIXES.get(suffix, False))
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.keys)
-
-    def lookup(self, presented: str) -> ApiKey | None:
-        """The key matching ``presented``, compared in constant time against every key."""
-        digest = _digest(presented)
-        found = None
-        for key in self.keys:
-            if hmac.compare_digest(key.digest, digest):
-                found = key
-        return found
-
-
-def _split(spec: str) -> list[str]:
-    return [part.strip() for part in spec.split(",") if part.strip()]
-
-
-def bearer_token(headers: Headers) -> str | None:
-    """The token of an ``Authorization: Bearer TOKEN`` header, else None."""
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
+LOGIN_PATHS = frozenset({"/login", "/login/", "/auth/login", "/auth/callback"})
+MISSING_CREDENTIAL = "missing or invalid API key or access token"
 
 
 def is_cross_site(headers: Headers, allowed_origins: Iterable[str]) -> bool:
@@ -154,13 +87,16 @@ def counts_against_the_limit(method: str, path: str) -> bool:
 
 
 class ApiGuard:
-    """API-key authentication and the one rate limit of every way in; stores the :class:`Principal`
-    in the request state."""
+    """Authentication (API keys; with ``provider``, the provider's JWT access tokens too) and the
+    one rate limit of every way in; stores the :class:`Principal` in the request state."""
 
-    def __init__(self, app: ASGIApp, keyring: KeyRing, limits: RateLimits) -> None:
+    def __init__(
+        self, app: ASGIApp, keyring: KeyRing, limits: RateLimits, provider: IdentityProvider | None = None
+    ) -> None:
         self.app = app
         self.keyring = keyring
         self.limits = limits
+        self.provider = provider
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS":
@@ -168,15 +104,15 @@ class ApiGuard:
             return
         path = route_path(scope)
         principal = ANONYMOUS
-        if is_protected(path) and self.keyring.enabled:
-            found = self._authenticate(scope, path)
-            if found is None:  # failed attempts count against the client address: no key guessing
+        if is_protected(path) and (self.keyring.enabled or self.provider is not None):
+            found = await self._authenticate(scope, path)
+            if isinstance(
+                found, Refusal
+            ):  # failed attempts count against the client address: no key guessing
                 if await self._within_limit(f"ip:{client_address(scope)}", path, send):
-                    await send_json(
-                        send, 401, {"error": "missing or invalid API key"}, {"WWW-Authenticate": "Bearer"}
-                    )
+                    await send_json(send, found.status, {"error": found.message}, found.headers)
                 return
-            principal = Principal(found.key_id, found.read_only)
+            principal = found
         if counts_against_the_limit(scope["method"], path):
             identity = principal.key_id if principal is not ANONYMOUS else f"ip:{client_address(scope)}"
             if not await self._within_limit(identity, path, send):
@@ -204,13 +140,36 @@ class ApiGuard:
         )
         return False
 
-    def _authenticate(self, scope: Scope, path: str) -> ApiKey | None:
+    async def _authenticate(self, scope: Scope, path: str) -> Principal | Refusal:
+        """The principal of the request's key or token; else why not (401, or 503 when the
+        provider that signs tokens does not answer)."""
         token = bearer_token(Headers(scope=scope))
-        found = self.keyring.lookup(token) if token else None
-        if found is None:
-            reason = "invalid API key" if token else "missing API key"
-            logger.warning("401 %s %s from %s: %s", scope["method"], path, client_address(scope), reason)
-        return found
+        found = self.keyring.principal(token) if token else None
+        if found is not None:
+            return found
+        refusal = Refusal(401, "missing or invalid API key" if self.provider is None else MISSING_CREDENTIAL)
+        if token and self.provider is not None and looks_like_jwt(token):
+            try:
+                return await anyio.to_thread.run_sync(self.provider.principal, token)
+            except SignInError as exc:
+                refusal = Refusal(error_status(exc), str(exc))
+        reason = refusal.message if token else "missing API key"
+        logger.warning(
+            "%d %s %s from %s: %s", refusal.status, scope["method"], path, client_address(scope), reason
+        )
+        return refusal
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request was not authenticated: its status and message."""
+
+    status: int
+    message: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"} if self.status == 401 else {"Retry-After": "30"}
 
 
 class BodyTooLargeError(Exception):
@@ -229,7 +188,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.upload_bytes if route_path(scope) in UPLOAD_PATHS else self.max_bytes
+        limit = self.upload_bytes if is_upload_path(route_path(scope)) else self.max_bytes
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             await self._too_large(send, limit)
@@ -345,13 +304,19 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def install_security(app: Any, settings: Settings, keyring: KeyRing) -> None:
-    """Add the middleware to a Starlette/FastAPI app (before it starts); outermost added last."""
+def install_security(app: Any, settings: Settings, keyring: KeyRing, signins: SignIns | None = None) -> None:
+    """Add the middleware to a Starlette/FastAPI app (before it starts); outermost added last.
+    With ``signins`` (OpenID Connect), the UI needs a signed-in session and the API takes the
+    provider's access tokens beside the keys."""
     app.add_middleware(UploadedFilesOnly)  # innermost: after the host, size and rate checks
+    provider = None
+    if signins is not None:
+        app.add_middleware(SignInGuard, signins=signins)  # inside ApiGuard: its rate limit first
+        provider = signins.provider
     limits = RateLimits(
         settings.rate_limit_per_minute, settings.rate_limit_storage, settings.rate_limit_timeout_s
     )
-    app.add_middleware(ApiGuard, keyring=keyring, limits=limits)
+    app.add_middleware(ApiGuard, keyring=keyring, limits=limits, provider=provider)
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.upload_max_bytes
     )
@@ -370,11 +335,14 @@ def install_security(app: Any, settings: Settings, keyring: KeyRing) -> None:
 
 
 def ui_auth(settings: Settings, keyring: KeyRing) -> dict[str, Any]:
-    """``mount_gradio_app`` keyword arguments protecting the UI when API keys are configured.
+    """``mount_gradio_app`` keyword arguments protecting the UI.
 
-    With ``trusted_user_header`` the auth proxy's header names the user; otherwise Gradio's login
-    page asks for a read-write API key as the password (any user name).
+    With an OpenID provider (``oidc_issuer``) the signed-in person (:class:`SignInGuard` checked the
+    session); else, when API keys are configured, the auth proxy's header with
+    ``trusted_user_header``, or Gradio's login page asking for a read-write API key as the password.
     """
+    if settings.auth.oidc_enabled:
+        return {"auth_dependency": _signed_in_user}
     if not keyring.enabled:
         return {}
     header = settings.trusted_user_header.strip()
@@ -389,6 +357,11 @@ def ui_auth(settings: Settings, keyring: KeyRing) -> dict[str, Any]:
         return True
 
     return {"auth": check, "auth_message": "Sign in with a Newsdesk API key as the password."}
+
+
+def _signed_in_user(request: Any) -> str | None:
+    principal = getattr(request.state, "principal", None)
+    return principal.key_id if isinstance(principal, Principal) and principal.is_user else None
 
 
 def _header_user(header: str) -> Callable[[Any], str | None]:

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from assistant.core.settings import Settings
+from assistant.frontends.ui.access import UiAccess
 from assistant.frontends.ui.assets import head_html
 from assistant.frontends.ui.feedback import FeedbackLog
 from assistant.frontends.ui.handlers import UPLOAD_TYPES, ChatHandlers, LibraryHandlers
 
 if TYPE_CHECKING:
+    from assistant.archives import Archives
     from assistant.service import Assistant
     from ingest.feeds.schedule import FeedScheduler
 
@@ -33,11 +35,18 @@ PLACEHOLDER = (
 )
 
 
-def build_ui(assistant: Assistant, settings: Settings, feeds: FeedScheduler | None = None) -> gr.Blocks:
-    """The whole UI: an Ask tab (chat, filters) and a Library tab (ingest, statistics, and the
-    followed ``feeds`` when given)."""
-    chat = ChatHandlers(assistant, settings.ui, FeedbackLog(settings.feedback_path))
-    library = LibraryHandlers(assistant, settings)
+def build_ui(
+    assistant: Assistant,
+    settings: Settings,
+    feeds: FeedScheduler | None = None,
+    archives: Archives | None = None,
+) -> gr.Blocks:
+    """The whole UI: an Ask tab (chat, filters, and with ``archives`` the archives to ask) and a
+    Library tab (ingest, statistics, and the followed ``feeds`` when given). What a person sees and
+    asks is what their grants allow (:class:`UiAccess`)."""
+    access = UiAccess(archives, settings.auth.oidc_enabled)
+    chat = ChatHandlers(assistant, settings.ui, FeedbackLog(settings.feedback_path), access)
+    library = LibraryHandlers(assistant, settings, access)
     with gr.Blocks(title="Newsdesk", analytics_enabled=False) as demo:
         gr.HTML(HEADER, head=head_html(), js_on_load=None, elem_id="nd-header")
         with gr.Tabs():
@@ -48,8 +57,9 @@ def build_ui(assistant: Assistant, settings: Settings, feeds: FeedScheduler | No
                 if feeds is not None:
                     from assistant.frontends.ui.feeds import FeedHandlers, feeds_section
 
-                    feeds_section(FeedHandlers(feeds), demo)
+                    feeds_section(FeedHandlers(feeds, access), demo)
         _wire(demo, chat, library, ask, lib)
+        demo.load(access.picker, None, [ask["archives"]])
     blocks: gr.Blocks = demo
     return blocks
 
@@ -59,6 +69,9 @@ def _ask_tab(chat: ChatHandlers, assistant: Assistant, settings: Settings) -> di
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=270):
             parts["corpus"] = gr.HTML(elem_id="nd-corpus-line", js_on_load=None)
+            parts["archives"] = gr.Dropdown(
+                label="Archives", multiselect=True, choices=[], visible=False, elem_id="nd-archives"
+            )
             parts["date_from"] = gr.DateTime(
                 label="From", include_time=False, type="string", elem_id="nd-date-from"
             )
@@ -144,7 +157,7 @@ def _wire(
 ) -> None:
     """Connect the events: asking, examples, feedback, clearing, ingesting and corpus refreshes."""
     corpus_views = [ask["corpus"], lib["stats"], ask["sources"], ask["chatbot"], ask["banner"]]
-    filters = [ask["date_from"], ask["date_to"], ask["sources"], ask["mode"]]
+    filters = [ask["date_from"], ask["date_to"], ask["sources"], ask["mode"], ask["archives"]]
     outputs = [ask["chatbot"], ask["log"], ask["box"]]
     inputs = [ask["box"], ask["chatbot"], ask["log"], *filters]
     ask["box"].submit(chat.submit, inputs, outputs, concurrency_id="ask")

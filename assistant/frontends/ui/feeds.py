@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from assistant.core.errors import NewsdeskError
+from assistant.frontends.ui.access import UiAccess
 from assistant.frontends.ui.html import esc
 
 if TYPE_CHECKING:
@@ -55,16 +56,22 @@ def feeds_html(feeds: list[Feed]) -> str:
 class FeedHandlers:
     """Event handlers of the feed list."""
 
-    def __init__(self, feeds: FeedScheduler) -> None:
+    def __init__(self, feeds: FeedScheduler, access: UiAccess | None = None) -> None:
         self.feeds = feeds
+        self.access = access or UiAccess(None)
 
-    def table(self) -> str:
+    def table(self, request: gr.Request) -> str:
+        if not self.access.may_read_default(request):
+            return ""
         try:
             return feeds_html(self.feeds.registry.list())
         except NewsdeskError as exc:
             return f'<div class="nd-report nd-warn">{esc(str(exc))}</div>'
 
-    def follow(self, url: str | None, every: str | None, source: str | None) -> tuple[str, str]:
+    def follow(
+        self, url: str | None, every: str | None, source: str | None, request: gr.Request
+    ) -> tuple[str, str]:
+        self.access.require(request, write=True)
         if not (url or "").strip():
             raise gr.Error("Paste the URL of an RSS or Atom feed first.")
         try:
@@ -75,18 +82,20 @@ class FeedHandlers:
             raise gr.Error(str(exc)) from exc
         self.feeds.wake()
         gr.Info(f"Following {feed.url}: its first sync starts shortly.")
-        return self.table(), ""
+        return self.table(request), ""
 
-    def unfollow(self, url: str | None) -> tuple[str, str]:
+    def unfollow(self, url: str | None, request: gr.Request) -> tuple[str, str]:
+        self.access.require(request, write=True)
         try:
             feed = self.feeds.registry.remove((url or "").strip())
         except NewsdeskError as exc:
             raise gr.Error(str(exc)) from exc
         gr.Info(f"Stopped following {feed.url}; its articles stay in the library.")
-        return self.table(), ""
+        return self.table(request), ""
 
-    def sync(self, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
+    def sync(self, request: gr.Request, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
         """Sync every feed now, one after the other, with progress."""
+        self.access.require(request, write=True)
         try:
             feeds = self.feeds.registry.list()
             for i, feed in enumerate(feeds):
@@ -94,7 +103,7 @@ class FeedHandlers:
                 self.feeds.sync_leased(feed)
         except NewsdeskError as exc:
             raise gr.Error(str(exc)) from exc
-        return self.table()
+        return self.table(request)
 
 
 def feeds_section(handlers: FeedHandlers, demo: gr.Blocks) -> None:

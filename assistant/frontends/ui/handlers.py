@@ -11,17 +11,25 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import gradio as gr
 
-from assistant.core.errors import DocumentNotFoundError, FilterError, NewsdeskError
+from assistant.core.errors import (
+    ArchiveForbiddenError,
+    DocumentNotFoundError,
+    FilterError,
+    NamedArchiveError,
+    NewsdeskError,
+)
 from assistant.core.sections import UISettings
 from assistant.core.settings import Settings
 from assistant.core.types import safe_url
+from assistant.frontends.ui.access import UiAccess
 from assistant.frontends.ui.feedback import FeedbackLog
 from assistant.frontends.ui.html import esc
 from assistant.frontends.ui.library_html import CorpusFacts, corpus_line, ingest_report_html, stats_html
 from assistant.frontends.ui.render import answer_html, error_html, streaming_html
 from assistant.pipeline.request import Request
-from assistant.types import Answer, ChatTurn, Filters
+from assistant.types import Answer, ChatTurn, Cited, Filters, StreamItem
 from ingest.loading.uploads import SavedUpload, load_uploads, sanitize_filename
+from ingest.storage.archives import DEFAULT_ARCHIVE
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
@@ -105,10 +113,17 @@ def corpus_facts(assistant: Assistant) -> CorpusFacts:
 class ChatHandlers:
     """Event handlers of the Ask tab."""
 
-    def __init__(self, assistant: Assistant, settings: UISettings, feedback: FeedbackLog) -> None:
+    def __init__(
+        self,
+        assistant: Assistant,
+        settings: UISettings,
+        feedback: FeedbackLog,
+        access: UiAccess | None = None,
+    ) -> None:
         self.assistant = assistant
         self.settings = settings
         self.feedback = feedback
+        self.access = access or UiAccess(None)
 
     def submit(
         self,
@@ -119,8 +134,11 @@ class ChatHandlers:
         date_to: str | None,
         sources: list[str] | None,
         mode: str | None,
+        archives: list[str] | None = None,
+        request: gr.Request | None = None,
     ) -> Iterator[tuple[list[Message], AnswerLog, str]]:
-        """Stream the answer to ``message`` into the chat, then render it with its sources."""
+        """Stream the answer to ``message`` into the chat, then render it with its sources (asked
+        of the ``archives`` picked, each one the person may read)."""
         question = (message or "").strip()
         if not question:
             yield chat, log, ""
@@ -133,33 +151,41 @@ class ChatHandlers:
         yield chat, log, ""
         try:
             filters = make_filters(date_from, date_to, sources)
-            answer = yield from self._stream(question, history_of(log), filters, mode, chat, log)
+            asked = Request.of(
+                question, history_of(log), None if filters.is_empty() else filters, self._mode(mode)
+            )
+            pieces = self._pieces(asked, archives, request)
+            answer = yield from self._stream(pieces, chat, log, filters)
         except NewsdeskError as exc:
             chat[-1]["content"] = error_html(f"Sorry, that did not work: {exc}")
             yield chat, log, ""
             return
         index = len(chat) - 1
-        chat[-1]["content"] = answer_html(
-            answer, self.texts_of(answer), f"m{index}", filters, self.settings.ui_passage_chars
-        )
+        chat[-1]["content"] = self.answer_html(answer, index, filters)
         yield chat, [*log, {"index": index, "answer": answer.model_dump()}], ""
 
+    def _pieces(
+        self, asked: Request, archives: list[str] | None, request: gr.Request | None
+    ) -> Iterator[StreamItem]:
+        """The answer's pieces: from the archives picked (each checked against the person's grants
+        by :meth:`~assistant.archives.Archives.stream_across`), else from the default archive."""
+        grants = self.access.grants(request)
+        if self.access.archives is not None:
+            return self.access.archives.stream_across(asked, archives or [DEFAULT_ARCHIVE], grants)
+        if not grants.can_read(DEFAULT_ARCHIVE):
+            raise ArchiveForbiddenError(DEFAULT_ARCHIVE)
+        return self.assistant.stream(asked)
+
     def _stream(
-        self,
-        question: str,
-        history: list[ChatTurn],
-        filters: Filters,
-        mode: str | None,
-        chat: list[Message],
-        log: AnswerLog,
+        self, pieces: Iterator[StreamItem], chat: list[Message], log: AnswerLog, filters: Filters
     ) -> Generator[tuple[list[Message], AnswerLog, str], None, Answer]:
         text, answer = "", None
-        pieces = self.assistant.stream(
-            Request.of(question, history, None if filters.is_empty() else filters, self._mode(mode))
-        )
         for piece in pieces:
             if isinstance(piece, Answer):
                 answer = piece
+            elif isinstance(piece, Cited):  # the cited sentences, before their news fields
+                chat[-1]["content"] = self.answer_html(piece.answer, len(chat) - 1, filters)
+                yield chat, log, ""
             else:
                 text += piece
                 chat[-1]["content"] = streaming_html(text)
@@ -174,13 +200,20 @@ class ChatHandlers:
             return None
         return "llm" if mode == "llm" else "extractive" if mode == "extractive" else None
 
+    def answer_html(self, answer: Answer, index: int, filters: Filters) -> str:
+        """The answer of chat message ``index`` with its sources, as HTML."""
+        texts = self.texts_of(answer)
+        return answer_html(answer, texts, f"m{index}", filters, self.settings.ui_passage_chars)
+
     def texts_of(self, answer: Answer) -> dict[str, str]:
-        """The canonical texts of the cited articles (missing ones are left out)."""
+        """The canonical texts of the cited articles, each from its archive (missing ones are left out)."""
         texts: dict[str, str] = {}
-        for doc_id in {c.doc_id for c in answer.citations}:
+        archives = self.access.archives
+        for archive, doc_id in {(c.archive, c.doc_id) for c in answer.citations}:
             try:
-                texts[doc_id] = self.assistant.document(doc_id).text
-            except DocumentNotFoundError:
+                found = archives.assistant(archive) if archives is not None and archive else self.assistant
+                texts[doc_id] = found.document(doc_id).text
+            except (DocumentNotFoundError, NamedArchiveError):
                 continue
         return texts
 
@@ -192,12 +225,14 @@ class ChatHandlers:
         date_to: str | None,
         sources: list[str] | None,
         mode: str | None,
+        archives: list[str] | None,
         selected: gr.SelectData,
+        request: gr.Request,
     ) -> Iterator[tuple[list[Message], AnswerLog, str]]:
         """Ask an example question picked in the empty chat."""
         value = selected.value
         question = str(value.get("text", "")) if isinstance(value, dict) else str(value)
-        yield from self.submit(question, chat, log, date_from, date_to, sources, mode)
+        yield from self.submit(question, chat, log, date_from, date_to, sources, mode, archives, request)
 
     def like(self, log: AnswerLog, data: gr.LikeData, request: gr.Request) -> None:
         """Store a thumbs up/down with the question, the answer and its citations."""
@@ -235,12 +270,16 @@ class IngestOutcome:
 class LibraryHandlers:
     """Event handlers of the Library tab and of the corpus views shared with the Ask tab."""
 
-    def __init__(self, assistant: Assistant, settings: Settings) -> None:
+    def __init__(self, assistant: Assistant, settings: Settings, access: UiAccess | None = None) -> None:
         self.assistant = assistant
         self.settings = settings
+        self.access = access or UiAccess(None)
 
-    def corpus(self) -> tuple[str, str, Any, Any, Any]:
-        """Corpus line, statistics, source-filter choices, example questions, empty-library banner."""
+    def corpus(self, request: gr.Request) -> tuple[str, str, Any, Any, Any]:
+        """Corpus line, statistics, source-filter choices, example questions, empty-library banner
+        (of the default archive; nothing of it for a person who may not read it)."""
+        if not self.access.may_read_default(request):
+            return "", "", gr.update(choices=[]), gr.update(examples=None), gr.update(visible=False)
         facts = corpus_facts(self.assistant)
         questions = (
             self.assistant.example_questions(self.settings.ui_example_questions) if facts.articles else []
@@ -253,22 +292,25 @@ class LibraryHandlers:
             gr.update(visible=facts.articles == 0),
         )
 
-    def load_samples(self) -> tuple[str, str, Any, Any, Any]:
+    def load_samples(self, request: gr.Request) -> tuple[str, str, Any, Any, Any]:
         """Ingest the bundled sample articles (offered while the library is empty)."""
+        self.access.require(request, write=True)
         outcome = IngestOutcome()
         outcome.add(*self._ingest_source(str(samples_dir())))
         if outcome.failures:
             gr.Warning("Some samples failed: " + "; ".join(f"{s}: {r}" for s, r in outcome.failures))
         gr.Info(f"Added {outcome.counts['added']} sample articles.")
-        return self.corpus()
+        return self.corpus(request)
 
     def ingest(
         self,
         files: list[str] | None,
         urls: str | None,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[str, None, str, str, str, Any, Any, Any]:
         """Ingest uploaded files and pasted URLs one by one, with progress and per-source failures."""
+        self.access.require(request, write=True)
         accepted, refused = pasted_urls(urls or "")
         paths = [str(f) for f in files or []]
         if not (paths or accepted or refused):
@@ -279,7 +321,7 @@ class LibraryHandlers:
             progress((i, len(items)), desc=f"Adding {display_source(item)}", unit="sources")
             outcome.add(*(self._ingest_file(item) if i < len(paths) else self._ingest_source(item)))
         html = ingest_report_html(**outcome.counts, failures=outcome.failures)
-        return (html, None, "", *self.corpus())
+        return (html, None, "", *self.corpus(request))
 
     def _ingest_file(self, path: str) -> tuple[IngestReport | None, list[Failure]]:
         """An uploaded file, loaded like an API upload (doc_id and messages use its own name)."""

@@ -12,7 +12,7 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda, Runnable
 from assistant.pipeline.chain import STAGES
 from assistant.pipeline.request import Request
 from assistant.service import Assistant
-from assistant.types import Answer
+from assistant.types import Answer, Cited
 
 
 def test_the_chain_is_one_runnable_sequence_of_the_six_stages(sample_assistant: Assistant) -> None:
@@ -25,9 +25,9 @@ def test_the_chain_is_one_runnable_sequence_of_the_six_stages(sample_assistant: 
 
 def test_streaming_the_chain_gives_the_pieces_then_the_answer(sample_assistant: Assistant) -> None:
     pieces = list(sample_assistant.stream("Who met in Damascus?"))
-    assert isinstance(pieces[-1], Answer)
-    assert all(isinstance(p, str) for p in pieces[:-1]) and pieces[:-1]
-    assert "".join(p for p in pieces[:-1] if isinstance(p, str)) == pieces[-1].answer
+    assert isinstance(pieces[-2], Cited) and isinstance(pieces[-1], Answer)
+    assert all(isinstance(p, str) for p in pieces[:-2]) and pieces[:-2]
+    assert "".join(p for p in pieces[:-2] if isinstance(p, str)) == pieces[-1].answer
 
 
 def test_each_stage_returns_a_new_frozen_value_and_leaves_its_input_as_it_was(

@@ -39,7 +39,7 @@ def ask_streaming(assistant: Assistant) -> tuple[list[str], Answer, float]:
     for item in assistant.stream(Request.of(QUESTION, mode="llm")):
         if isinstance(item, Answer):
             answer = item
-        else:
+        elif isinstance(item, str):
             pieces.append(item)
     assert answer is not None
     return pieces, answer, time.monotonic() - started

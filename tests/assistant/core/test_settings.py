@@ -85,7 +85,7 @@ def test_every_setting_belongs_to_exactly_one_section() -> None:
             assert name in owners, f"section {section} names {name}, which is no setting"
             owners[name].append(section)
     assert {name: found for name, found in owners.items() if len(found) != 1} == {}
-    sections = "store model ingest retrieval answering llm news server api ui observability"
+    sections = "store model ingest retrieval answering llm news server api auth ui observability"
     assert list(SECTIONS) == sections.split()
 
 
@@ -138,3 +138,22 @@ def test_a_rule_of_a_section_holds_for_an_environment_variable_too(monkeypatch: 
     monkeypatch.setenv("NEWSDESK_RETRIEVE_K", "0")
     with pytest.raises(ConfigError, match=r"retrieve_k\n.*greater than or equal to 1"):
         Settings.load()
+
+
+def test_archive_permissions_are_checked_when_the_settings_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "NEWSDESK_OIDC_GROUP_PERMISSIONS", '{"sports-desk": "sports:read", "admins": "*:write"}'
+    )
+    loaded = Settings.load()
+    assert loaded.auth.oidc_group_permissions == {"sports-desk": "sports:read", "admins": "*:write"}
+    with pytest.raises(
+        ConfigError, match=r"(?s)key_permissions.*'key#1'.*'sports:admin' is not ARCHIVE:read"
+    ):
+        Settings.load(key_permissions={"key#1": "sports:admin"})
+
+
+def test_the_client_secret_is_refused_in_a_settings_file(tmp_path: Path) -> None:
+    path = tmp_path / "newsdesk.toml"
+    path.write_text('oidc_issuer = "https://id.example"\noidc_client_secret = "s3cret"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="oidc_client_secret is a secret: set NEWSDESK_OIDC_CLIENT_SECRET"):
+        Settings.load(path)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ingest.loading.dates import iso_date
-from ingest.loading.extract import html_to_text, markdown_title
+from ingest.loading.extract import html_to_text, markdown_title, read_page, without_headline
 
 
 @pytest.mark.parametrize(
@@ -39,3 +41,32 @@ def test_html_fragment_becomes_paragraphs_without_scripts_or_control_characters(
 def test_markdown_title_skips_non_heading_lines_and_deeper_headings() -> None:
     assert markdown_title("intro\n## Sub\n#NoSpace\n# Real title ##\n# Second") == "Real title"
     assert markdown_title("no heading at all") == ""
+
+
+def page_with_headline(headline: str, first: str) -> str:
+    body = "".join(
+        f"<p>{p}</p>"
+        for p in (
+            first,
+            "The council said the work would start in September and last about two years.",
+            "Residents asked for the old footpath to stay open while the new bridge is built.",
+        )
+    )
+    ld = json.dumps({"@type": "NewsArticle", "headline": headline})
+    return (
+        f"<html><head><title>{headline} | The Gazette</title>"
+        f'<script type="application/ld+json">{ld}</script></head>'
+        f"<body><main><article><h1>{headline}</h1>{body}</article></main></body></html>"
+    )
+
+
+def test_the_headline_an_extractor_keeps_atop_the_body_is_the_title_not_the_first_sentence() -> None:
+    headline = "Quillport approves the new bridge"
+    first = "The Quillport council approved the new bridge on Monday after a long debate in the town hall."
+    page = read_page(page_with_headline(headline, first), "bridge.html")
+    assert page.extracted.title == headline
+    assert page.extracted.text.startswith(first)  # not with the headline
+    assert without_headline(f"{headline.upper()}.\nBody.", (headline,)) == "Body."  # case, final dot
+    kept = f"{headline} after a vote that took two days, the mayor said.\nMore."
+    assert without_headline(kept, (headline,)) == kept  # a first sentence that only begins like it
+    assert without_headline("Body only.", ("",)) == "Body only."

@@ -178,3 +178,39 @@ def test_feeds_add_beside_a_keyed_server_uses_the_write_key_or_is_refused(
     assert feeds(keyed.store, "list") == 0  # reading needs only a read key
     assert "https://news.test/rss" in capsys.readouterr().out
     assert store_opened == []
+
+
+def test_feeds_add_to_a_named_archive_beside_running_server_goes_through_its_archive_route(
+    served: Served, store_opened: list[str], feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``feeds --archive NAME`` goes through ``/api/archives/NAME/feeds``: the server follows the
+    feed on that archive and its scheduler syncs it there, not in the default archive."""
+    feed_server.items = [STORY]
+    url = feed_server.feed_url()
+    assert main(["--store", str(served.store), "archives", "create", "metro"]) == 0
+    assert (
+        main(["--store", str(served.store), "--archive", "metro", "feeds", "add", url, "--every", "1h"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert f"following {url} every 1h" in out and served.base in out
+    base = f"{served.base}/api/archives/metro"
+
+    def synced() -> bool:
+        (feed,) = httpx.get(f"{base}/feeds", timeout=30).json()
+        return bool(feed["total_added"] == 1)
+
+    deadline = time.monotonic() + 60
+    while not synced():
+        assert time.monotonic() < deadline, "the server did not sync the named archive's feed"
+        time.sleep(1.0)
+    assert served.feeds() == []  # the default archive follows nothing
+    assert main(["--store", str(served.store), "--archive", "metro", "feeds", "list", "--json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)
+    assert shown["url"] == url and shown["total_added"] == 1
+    question = {"question": "Where will the tram run?"}
+    answer = httpx.post(f"{base}/ask", json=question, timeout=60).json()
+    assert "tram line along the river" in answer["answer"]
+    assert {c["archive"] for c in answer["citations"]} == {"metro"}
+    assert main(["--store", str(served.store), "--archive", "metro", "feeds", "remove", url]) == 0
+    assert httpx.get(f"{base}/feeds", timeout=30).json() == []
+    assert store_opened == []  # the CLI never opened a store

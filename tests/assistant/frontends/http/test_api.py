@@ -141,12 +141,16 @@ def test_streamed_answer_reassembles_into_the_same_answer_as_ask(
     assert response.headers["content-type"].startswith("text/event-stream")
     events = parse_sse(response.text)
     names = [name for name, _ in events]
-    assert names[-1] == "answer" and set(names[:-1]) == {"delta"}
+    assert names[-2:] == ["citations", "answer"] and set(names[:-2]) == {"delta"}
     streamed = "".join(data["text"] for name, data in events if name == "delta")
-    final = events[-1][1]
-    assert streamed == final["answer"] == sample_answer["answer"]
+    cited, final = events[-2][1], events[-1][1]
+    assert streamed == cited["answer"] == final["answer"] == sample_answer["answer"]
     assert final["citations"] == sample_answer["citations"]
     assert final["grounded"] == sample_answer["grounded"]
+    where = [(c["doc_id"], c["char_start"], c["char_end"], c["sentence"]) for c in cited["citations"]]
+    assert where == [(c["doc_id"], c["char_start"], c["char_end"], c["sentence"]) for c in final["citations"]]
+    assert final["citations"][0]["corroboration"] is not None  # the news fields come with the last event
+    assert all(c["corroboration"] is None for c in cited["citations"])
 
 
 def test_follow_up_question_uses_the_history(ro: httpx.Client, sample_answer: dict[str, Any]) -> None:

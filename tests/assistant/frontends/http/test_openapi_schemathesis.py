@@ -77,6 +77,21 @@ OPERATIONS = [
     ("GET", "/api/health"),
     ("GET", "/api/stats"),
 ]
+# The archive routes (issue 28): the archives themselves and, per archive, the routes above; of those,
+# examples are generated for ask, stats and documents (their handlers are the ones above).
+ARCHIVE_OPERATIONS = [
+    ("GET", "/api/archives"),
+    ("POST", "/api/archives"),
+    ("DELETE", "/api/archives/{name}"),
+    ("POST", "/api/archives/{name}/ask"),
+    ("GET", "/api/archives/{name}/stats"),
+    ("GET", "/api/archives/{name}/documents/{doc_id}"),
+]
+ARCHIVE_ROUTES = [
+    ("POST", "/api/archives/{name}/ask/stream"),
+    ("POST", "/api/archives/{name}/ingest"),
+    ("DELETE", "/api/archives/{name}/documents/{doc_id}"),
+]
 # The feed routes are in the schema too, but no example is generated for them: a generated feed URL
 # would be fetched by the sync, and the tests send traffic to 127.0.0.1 only (tests/assistant/
 # test_feeds_api.py covers them against a local feed server).
@@ -85,6 +100,10 @@ FEED_OPERATIONS = [
     ("POST", "/api/feeds"),
     ("POST", "/api/feeds/sync"),
     ("DELETE", "/api/feeds/{feed_id}"),
+    ("GET", "/api/archives/{name}/feeds"),
+    ("POST", "/api/archives/{name}/feeds"),
+    ("POST", "/api/archives/{name}/feeds/sync"),
+    ("DELETE", "/api/archives/{name}/feeds/{feed_id}"),
 ]
 
 
@@ -105,13 +124,13 @@ def test_the_schema_lists_every_api_operation(api_schema: BaseSchema) -> None:
         assert isinstance(result, Ok), result
         operations.append(result.ok())
     listed = {(op.method.upper(), op.path) for op in operations}
-    assert listed == set(OPERATIONS) | set(FEED_OPERATIONS)
+    assert listed == set(OPERATIONS) | set(FEED_OPERATIONS) | set(ARCHIVE_OPERATIONS) | set(ARCHIVE_ROUTES)
 
 
 GENERATED = [
-    *[(method, path, "positive") for method, path in OPERATIONS],
-    *[(method, path, "negative") for method, path in OPERATIONS if method == "POST"],  # the others take
-]  # no input that a schema-violating request could get wrong (a doc_id is any string)
+    *[(method, path, "positive") for method, path in OPERATIONS + ARCHIVE_OPERATIONS],
+    *[(method, path, "negative") for method, path in OPERATIONS + ARCHIVE_OPERATIONS if method == "POST"],
+]  # the others take no input that a schema-violating request could get wrong (a doc_id is any string)
 
 
 @pytest.mark.parametrize(("method", "path", "mode"), GENERATED)

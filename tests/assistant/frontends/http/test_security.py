@@ -12,9 +12,10 @@ from starlette.datastructures import Headers
 from assistant.core.errors import ConfigError
 from assistant.core.settings import Settings
 from assistant.frontends.http.hosts import HostNames, request_host
+from assistant.frontends.http.principals import KeyRing, bearer_token
 from assistant.frontends.http.ratelimit import RateLimits, RateLimitUnavailableError
 from assistant.frontends.http.responses import route_path
-from assistant.frontends.http.security import KeyRing, bearer_token, counts_against_the_limit, ui_auth
+from assistant.frontends.http.security import counts_against_the_limit, ui_auth
 
 RW = "first-key-0123456789abcdef"
 RO = "second-key-0123456789abcdef"
@@ -125,6 +126,8 @@ def test_a_rate_limit_storage_that_does_not_answer_refuses_instead_of_counting_n
         ("POST", "/gradio_api/upload", True),
         ("GET", "/api/stats", True),
         ("POST", "/login", True),
+        ("GET", "/auth/login", True),  # each OpenID sign-in started costs the server a kept state
+        ("GET", "/auth/callback", True),
         ("GET", "/gradio_api/queue/data", False),
         ("GET", "/assets/index.js", False),
     ],
