@@ -1,7 +1,12 @@
-"""Fit the sentence ranker: ``python -m assistant.ranker_fit --questions Q.jsonl --store DIR``.
+"""Fit the reader's first pass and the sentence ranker: ``python -m assistant.ranker_fit --questions
+Q.jsonl --store DIR``.
 
-For every question with a gold answer, the question is searched as the assistant searches it (with
-its own date as "today") and each candidate sentence gets the features of
+First the first pass (:mod:`assistant.retrieval.reading`): every question with a gold answer is
+searched, and every sentence of the articles it reads whole (the pool) gets the first pass's features
+and the label "holds the gold answer"; a logistic regression over them (standardized, L2, fitted by
+Newton's method with numpy) is the first pass, written to ``first_pass.json``, with its recall by
+week cross-validation. Then, with that first pass, every question is searched again as the
+assistant searches it (with its own date as "today") and each candidate sentence gets the features of
 :func:`assistant.answering.ranking.candidate_features` and the label "holds the gold answer" (the eval's
 normalized match). A LightGBM LambdaRank model is fitted on all the questions' candidates, grouped by
 question, and written with its metadata (features, data, parameters, cross-validated figures) to
@@ -26,6 +31,7 @@ import numpy.typing as npt
 from assistant.answering.ranking import FEATURES, META_FILE, MODEL_FILE, candidate_features
 from assistant.core.settings import Settings
 from assistant.evaluate import QuestionItem, read_questions
+from assistant.retrieval.reading import FIRST_PASS_FEATURES, FIRST_STAGE_MODEL, FirstPass
 from assistant.text.dates import parse_day
 from assistant.text.lexical import contains_normalized
 from assistant.text.question import read_question
@@ -88,19 +94,133 @@ class Dataset:
         return [int(c) for q, c in enumerate(counts) if keep[q] and c > 0]
 
 
-def collect(settings: Settings, items: Sequence[QuestionItem], split: str) -> Dataset:
-    """Search every question on the store of ``settings`` and label its candidates."""
+# The first pass before it is fitted: the cosine alone (its features are standardized by these).
+NEUTRAL_FIRST_PASS: dict[str, Any] = {
+    "features": list(FIRST_PASS_FEATURES),
+    "mean": [0.0] * len(FIRST_PASS_FEATURES),
+    "scale": [1.0] * len(FIRST_PASS_FEATURES),
+    "weights": [1.0] + [0.0] * (len(FIRST_PASS_FEATURES) - 1),
+    "intercept": 0.0,
+}
+L2 = 1.0  # the logistic regression's penalty (on standardized features)
+KEPT_AT = (40, 60, 100)  # the first pass's recall is reported for these read_sentences
+
+
+@dataclass
+class Pools:
+    """The pools of many questions: first-pass features and labels, which question each row is, and
+    whether the question's other candidates hold the answer already."""
+
+    rows: FloatArray
+    labels: IntArray
+    question: IntArray
+    weeks: list[str]
+    found: list[bool]
+
+
+def collect_pools(settings: Settings, items: Sequence[QuestionItem], split: str) -> Pools:
+    """Search every question with the neutral first pass and label every sentence of its pool."""
+    assistant = _prepared(settings)
+    assistant.search.first_pass = FirstPass(model=NEUTRAL_FIRST_PASS)
+    blocks: list[FloatArray] = []
+    labels: list[IntArray] = []
+    owners: list[IntArray] = []
+    weeks: list[str] = []
+    found: list[bool] = []
+    for number, item in enumerate(items):
+        day = parse_day(item.date)
+        retrieval = assistant.search.search(read_question(item.question), today=day)
+        pool, view = retrieval.pool, retrieval.view
+        rows = pool.rows if pool is not None else np.zeros(0, np.int64)
+        blocks.append(pool.features if pool is not None else np.zeros((0, len(FIRST_PASS_FEATURES))))
+        labels.append(np.array([contains_normalized(view.text(int(r)), item.answer) for r in rows], np.int64))
+        owners.append(np.full(len(rows), len(weeks), dtype=np.int64))
+        weeks.append(f"{split}:{item.id.split('_')[0]}")
+        found.append(
+            any(contains_normalized(c.text, item.answer) for c in retrieval.candidates if not c.read)
+        )
+        if (number + 1) % 50 == 0:
+            print(f"{split} pools: {number + 1}/{len(items)} questions", file=sys.stderr)
+    return Pools(np.vstack(blocks), np.concatenate(labels), np.concatenate(owners), weeks, found)
+
+
+def fit_logistic(rows: FloatArray, labels: IntArray, iterations: int = 25) -> dict[str, Any]:
+    """Standardized L2 logistic regression by Newton's method: the first pass's model."""
+    mean = rows.mean(axis=0)
+    scale = rows.std(axis=0)
+    scale[scale == 0] = 1.0
+    x = np.column_stack([(rows - mean) / scale, np.ones(len(rows))])
+    y = labels.astype(np.float64)
+    w = np.zeros(x.shape[1])
+    penalty = np.full(x.shape[1], L2)
+    penalty[-1] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        gradient = x.T @ (p - y) + penalty * w
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    return {
+        "features": list(FIRST_PASS_FEATURES),
+        "mean": mean.tolist(),
+        "scale": scale.tolist(),
+        "weights": w[:-1].tolist(),
+        "intercept": float(w[-1]),
+    }
+
+
+def first_pass_recall(pools: Pools, folds: int = 4) -> dict[str, float]:
+    """Share of questions whose candidates hold the answer, with the pool cut to each of
+    :data:`KEPT_AT` by first passes fitted on the other weeks (and with the pool not read, and read
+    whole)."""
+    weeks = sorted(set(pools.weeks))
+    week_fold = {w: i % folds for i, w in enumerate(weeks)}
+    fold_of = np.array([week_fold[w] for w in pools.weeks])
+    scores = np.zeros(len(pools.labels))
+    for fold in range(folds):
+        train, test = fold_of[pools.question] != fold, fold_of[pools.question] == fold
+        scores[test] = FirstPass(model=fit_logistic(pools.rows[train], pools.labels[train])).scores(
+            pools.rows[test]
+        )
+    starts = np.searchsorted(pools.question, np.arange(len(pools.weeks)))
+    ends = np.searchsorted(pools.question, np.arange(len(pools.weeks)), side="right")
+    out = {"unread": float(np.mean(pools.found))}
+    for keep in (*KEPT_AT, 0):
+        hits = 0
+        for q, (lo, hi) in enumerate(zip(starts, ends)):
+            order = np.argsort(-scores[lo:hi], kind="stable")
+            top = order if keep == 0 else order[:keep]
+            hits += bool(pools.found[q] or pools.labels[lo:hi][top].any())
+        out["whole" if keep == 0 else f"kept_{keep}"] = round(hits / len(pools.weeks), 4)
+    return out
+
+
+def _prepared(settings: Settings) -> Any:
     from assistant.service import create_assistant
 
     assistant = create_assistant(settings)
     assistant.prepare()
+    return assistant
+
+
+def collect(
+    settings: Settings, items: Sequence[QuestionItem], split: str, first_pass: FirstPass | None = None
+) -> Dataset:
+    """Search every question on the store of ``settings`` (with ``first_pass``, else the shipped
+    one) and label its candidates."""
+    assistant = _prepared(settings)
+    if first_pass is not None:
+        assistant.search.first_pass = first_pass
     blocks: list[FloatArray] = []
     labels: list[IntArray] = []
     owners: list[IntArray] = []
     weeks: list[str] = []
     for number, item in enumerate(items):
-        retrieval = assistant.search.search(read_question(item.question))
-        rows = candidate_features(retrieval, parse_day(item.date))
+        day = parse_day(item.date)
+        retrieval = assistant.search.search(read_question(item.question), today=day)
+        rows = candidate_features(retrieval, day)
         blocks.append(rows)
         labels.append(
             np.array([contains_normalized(c.text, item.answer) for c in retrieval.candidates], np.int64)
@@ -164,20 +284,43 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for ranker.txt and ranker.json")
     p.add_argument("--rounds", type=int, default=ROUNDS)
     p.add_argument("--no-write", action="store_true", help="cross-validate only")
+    p.add_argument("--ranker-only", action="store_true", help="keep the shipped first pass; fit the ranker")
+    p.add_argument(
+        "--until", help="only the questions of the weeks up to this one (YYYYMMDD, the id's prefix)"
+    )
     args = p.parse_args(argv)
     if len(args.questions) != len(args.store):
         p.error("give one --store for each --questions")
     return args
 
 
-def _collect_all(args: argparse.Namespace) -> Dataset:
+def _splits(args: argparse.Namespace) -> list[tuple[Settings, list[QuestionItem], str]]:
+    def wanted(item: QuestionItem) -> bool:
+        return bool(item.answer) and (args.until is None or item.id.split("_")[0] <= args.until)
+
+    return [
+        (Settings.load(None, store_dir=store), [i for i in read_questions(q) if wanted(i)], q.parent.name)
+        for q, store in zip(args.questions, args.store)
+    ]
+
+
+def _pools_all(args: argparse.Namespace) -> Pools:
+    parts = [collect_pools(settings, items, split) for settings, items, split in _splits(args)]
+    offset, rows, labels, owners, weeks, found = 0, [], [], [], [], []
+    for part in parts:
+        rows.append(part.rows)
+        labels.append(part.labels)
+        owners.append(part.question + offset)
+        weeks += part.weeks
+        found += part.found
+        offset += len(part.weeks)
+    return Pools(np.vstack(rows), np.concatenate(labels), np.concatenate(owners), weeks, found)
+
+
+def _collect_all(args: argparse.Namespace, first_pass: FirstPass | None) -> Dataset:
     if args.cache and args.cache.is_file():
         return Dataset.load(args.cache)
-    parts = []
-    for questions, store in zip(args.questions, args.store):
-        items = [i for i in read_questions(questions) if i.answer]
-        settings = Settings.load(None, store_dir=store)
-        parts.append(collect(settings, items, questions.parent.name))
+    parts = [collect(settings, items, split, first_pass) for settings, items, split in _splits(args)]
     offset, rows, labels, owners, weeks = 0, [], [], [], []
     for part in parts:
         rows.append(part.rows)
@@ -193,7 +336,25 @@ def _collect_all(args: argparse.Namespace) -> Dataset:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _args(argv)
-    data = _collect_all(args)
+    first_pass: FirstPass | None = None
+    if not args.ranker_only:
+        pools = _pools_all(args)
+        if not pools.labels.any():  # no article read whole (article_candidates = 0), or no answer in them
+            print("no pool holds an answer: the first pass is left as it is", file=sys.stderr)
+            return _fit_ranker(args, None)
+        recall = first_pass_recall(pools)
+        model = {**fit_logistic(pools.rows, pools.labels), "fitted_on": [str(q) for q in args.questions]}
+        model.update(until=args.until, rows=len(pools.labels), recall_by_week=recall)
+        print(json.dumps({"first_pass": recall}))
+        first_pass = FirstPass(model=model)
+        if not args.no_write:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / FIRST_STAGE_MODEL).write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
+    return _fit_ranker(args, first_pass)
+
+
+def _fit_ranker(args: argparse.Namespace, first_pass: FirstPass | None) -> int:
+    data = _collect_all(args, first_pass)
     figures = cross_validate(data, args.rounds)
     print(json.dumps({"questions": len(data.weeks), "candidates": len(data.labels), **figures}))
     if args.no_write:
@@ -201,6 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = {
         "features": list(FEATURES),
         "fitted_on": [str(q) for q in args.questions],
+        "until": args.until,
         "questions": len(data.weeks),
         "candidates": len(data.labels),
         "params": PARAMS,

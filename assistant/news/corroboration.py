@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from assistant.core.sections import NewsSettings
 from assistant.retrieval.corpus import ArticleLookup
-from assistant.retrieval.retrieve import DenseHit, nearest_records
+from assistant.retrieval.dense import DenseHit, nearest_records
 from assistant.retrieval.syndicated import story_of
 from assistant.text.lexical import content_terms
 from assistant.types import Citation, CitationRef, Corroboration

@@ -10,11 +10,10 @@ date range, sources) bound the lexical index's search and, through it, the dense
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
@@ -25,15 +24,25 @@ from pydantic import ConfigDict
 
 from assistant.core.sections import RetrievalSettings
 from assistant.retrieval.corpus import ArticleReads, CorpusView, SentenceVectors, build_view
+from assistant.retrieval.dense import DenseHit, nearest_sentences
 from assistant.retrieval.filters import FilterSpec
+from assistant.retrieval.reading import (
+    ArticleReading,
+    ChosenArticles,
+    FirstPass,
+    Pool,
+    ReadSentence,
+    chosen_articles,
+    pool_of,
+    read_articles,
+)
 from assistant.retrieval.syndicated import collapse_syndicated, story_of
 from assistant.text.question import Question, read_question
 from assistant.types import Filters
 from ingest.embedding.embedder import Embedder, Vectors
-from ingest.storage.chroma import chroma_call
 from ingest.storage.lexical_records import Hit, SentenceKey
 from ingest.storage.lexical_tantivy import TantivyLexicalIndex
-from ingest.storage.records import ID_SEP, sentence_id
+from ingest.storage.records import sentence_id
 from ingest.storage.store import NewsStore
 
 FloatArray = npt.NDArray[np.float32]
@@ -65,6 +74,9 @@ class Candidate:
     fused: float = 0.0
     title_sim: float = 0.0
     repeat: bool = False  # already given in the previous answer of the conversation
+    article_rank: int | None = None  # its article's rank among the articles read whole (retrieve.read)
+    recent: bool = False  # its article was found by the recency channel
+    read: bool = False  # it joined by the first pass over the articles read whole
     features: dict[str, float] = field(default_factory=dict)
     score: float = 0.0
 
@@ -85,6 +97,7 @@ class Retrieval:
     lexical_scores: Mapping[int, float]  # BM25 of the candidates and their neighbours, by row
     timings_ms: dict[str, float] = field(default_factory=dict)
     vectors: SentenceVectors | None = None  # stored vectors of candidates read so far (the news reuses them)
+    pool: Pool | None = None  # every sentence of the articles read whole, with the first pass's figures
 
 
 class HybridSearch:
@@ -106,6 +119,7 @@ class HybridSearch:
         self.store = store
         self.embedder = embedder
         self.workers = workers  # for the reads that overlap others (see search and _complete)
+        self.first_pass = FirstPass()  # read on first use
 
     @property
     def index(self) -> TantivyLexicalIndex:
@@ -130,7 +144,7 @@ class HybridSearch:
         spec = FilterSpec.from_filters(filters)
         timings: dict[str, float] = {}
         reads = ArticleReads.of_view(known) if known is not None else ArticleReads()
-        lexical_side = self.workers.submit(self._lexical, question, spec, reads, timings)
+        lexical_side = self.workers.submit(self._lexical, question, spec, reads, timings, today)
         try:
             clock = time.perf_counter()
             vector = self.embedder.embed_query(question.text)
@@ -139,10 +153,9 @@ class HybridSearch:
             dense_hits = self._dense(vector, spec)
             timings["dense"] = _ms(clock)
         finally:
-            lexical_hits = lexical_side.result()
+            lexical_hits, chosen = lexical_side.result()
         clock = time.perf_counter()
-        whole = self._articles(question, spec, today)
-        docs = [h.doc_id for h in dense_hits] + [h.key.doc_id for h in lexical_hits] + whole
+        docs = [h.doc_id for h in dense_hits] + [h.key.doc_id for h in lexical_hits] + list(chosen.hits)
         view = build_view(self.store, self.index, docs, reads, {h.doc_id: h.version for h in dense_hits})
         dense = _dense_rows(view, dense_hits)
         lexical = _lexical_rows(view, lexical_hits)
@@ -151,24 +164,46 @@ class HybridSearch:
             self._fuse(view, dense, lexical), lambda d: story_of(view.articles[d])
         )
         candidates += self._neighbours(view, candidates)
-        candidates += self._whole_articles(view, candidates, whole)
         clock = time.perf_counter()
         vectors = SentenceVectors(self.store)
+        reading = ArticleReading(view, self.index, question, vector, vectors)
+        pool = pool_of(reading, chosen, self.first_pass) if chosen.hits else Pool.empty()
+        have = {c.row for c in candidates}
+        candidates += [
+            _read_candidate(view, r)
+            for r in read_articles(reading, pool, chosen, have, self.settings.read_sentences)
+        ]
+        for cand in candidates:
+            if cand.doc_id in chosen.hits:
+                cand.article_rank, cand.recent = chosen.rank(cand.doc_id), cand.doc_id in chosen.recent
+        # the pool's BM25 is known (0 below its best POOL_LEXICAL_K): not asked of the index again
+        lexical = {**dict.fromkeys(pool.rows.tolist(), 0.0), **pool.lexical, **lexical}
+        timings["read"] = _ms(clock)
+        clock = time.perf_counter()
         scores = self._complete(view, question, candidates, lexical, (vector, vectors))
         timings["complete"] = _ms(clock)
-        return Retrieval(question, view, candidates, scores, timings, vectors=vectors)
+        return Retrieval(question, view, candidates, scores, timings, vectors=vectors, pool=pool)
 
     def _lexical(
-        self, question: Question, spec: FilterSpec, reads: ArticleReads, timings: dict[str, float]
-    ) -> list[Hit]:
-        """The lexical hits, and their articles read into ``reads`` (on a worker thread)."""
+        self,
+        question: Question,
+        spec: FilterSpec,
+        reads: ArticleReads,
+        timings: dict[str, float],
+        today: date | None,
+    ) -> tuple[list[Hit], ChosenArticles]:
+        """The lexical hits and the articles to read whole, and their articles read into ``reads``
+        (on a worker thread)."""
         clock = time.perf_counter()
         hits = self.index.search(question.terms, self.settings.lexical_k, spec.search_filters())
         timings["lexical"] = _ms(clock)
         clock = time.perf_counter()
-        reads.read(self.store, [h.key.doc_id for h in hits])
+        chosen = chosen_articles(self.index, self.settings, question, spec, today)
+        timings["articles"] = _ms(clock)
+        clock = time.perf_counter()
+        reads.read(self.store, [h.key.doc_id for h in hits] + list(chosen.hits))
         timings["lexical_articles"] = _ms(clock)
-        return hits
+        return hits, chosen
 
     def _dense(self, vector: Vectors, spec: FilterSpec) -> list[DenseHit]:
         """The nearest sentence records that pass the filters, nearest first.
@@ -214,30 +249,6 @@ class HybridSearch:
         out.sort(key=lambda c: -c.fused)
         return out
 
-    def _articles(self, question: Question, spec: FilterSpec, today: date | None) -> list[str]:
-        """The doc_ids of the best articles by BM25 over their title and text (article_candidates),
-        then of the best recent ones (recent_article_candidates: published in the recent_days
-        before ``today``, the question's day)."""
-        settings, articles = self.settings, self.index.article_index
-        bounds = spec.search_filters()
-        found = [d for d, _ in articles.search(question.terms, settings.article_candidates, bounds)]
-        if settings.recent_article_candidates and today is not None:
-            end = datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC).timestamp()
-            start = int(end) - (settings.recent_days + 1) * DAY_S
-            recent = replace(bounds, ts_from=max(start, bounds.ts_from or start), ts_to=int(end) - 1)
-            found += [
-                d for d, _ in articles.search(question.terms, settings.recent_article_candidates, recent)
-            ]
-        return list(dict.fromkeys(found))
-
-    def _whole_articles(
-        self, view: CorpusView, candidates: list[Candidate], doc_ids: list[str]
-    ) -> list[Candidate]:
-        """Every sentence of those articles that is not a candidate yet (boilerplate left out)."""
-        have = {c.row for c in candidates}
-        rows = [r for d in doc_ids for r in view.article_rows(d) if r not in have]
-        return [Candidate.at(view, r) for r in dict.fromkeys(rows) if not view.is_boilerplate(r)]
-
     def _neighbours(self, view: CorpusView, candidates: list[Candidate]) -> list[Candidate]:
         """The sentences around the best-fused candidates that are not candidates yet: an answer is
         often the sentence after (or before) the one that matches the question's words."""
@@ -270,7 +281,7 @@ class HybridSearch:
         candidate's title similarity (to the question's vector). Returns the BM25 of the candidates
         and their neighbours, by row."""
         vector, stored_vectors = vectors
-        missing = {_record_id(view, c): c for c in candidates if c.dense_rank is None}
+        missing = {_record_id(view, c): c for c in candidates if c.dense_rank is None and not c.read}
         stored = self.workers.submit(stored_vectors.get, list(missing))
         scores = self._lexical_scores(view, question, candidates, lexical)
         for cand in candidates:
@@ -281,51 +292,6 @@ class HybridSearch:
             for cand in candidates:
                 cand.title_sim = float(view.title_vectors[view.doc_pos[cand.doc_id]] @ vector)
         return scores
-
-
-@dataclass(frozen=True)
-class DenseHit:
-    """A sentence record near the question: the parts of its id, and its cosine similarity."""
-
-    doc_id: str
-    version: str
-    index: int
-    similarity: float
-
-
-def nearest_sentences(
-    store: NewsStore, vector: Vectors, k: int, where: dict[str, Any] | None = None
-) -> list[DenseHit]:
-    """The k nearest sentence records, nearest first; ids only, as the metadata fetch of a large k
-    costs more than the search itself."""
-    return nearest_records(store, [vector], k, where)[0]
-
-
-def nearest_records(
-    store: NewsStore, vectors: Sequence[Vectors], k: int, where: dict[str, Any] | None = None
-) -> list[list[DenseHit]]:
-    """The k nearest sentence records of each vector, nearest first (one query for all; ids and
-    distances only: the rest of a record is in its article)."""
-    if not vectors:
-        return []
-    got = chroma_call(
-        store.where,
-        "query",
-        lambda: store.sentences.query(
-            query_embeddings=np.asarray(vectors, dtype=np.float32),
-            n_results=k,
-            where=where,
-            include=["distances"],
-        ),
-    )
-    out: list[list[DenseHit]] = []
-    for ids, distances in zip(got["ids"], got["distances"] or []):
-        hits = []
-        for record_id, distance in zip(ids, distances):
-            doc_id, version, index = record_id.rsplit(ID_SEP, 2)
-            hits.append(DenseHit(doc_id, version, int(index), 1.0 - float(distance)))
-        out.append(hits)
-    return out
 
 
 def _dense_rows(view: CorpusView, hits: list[DenseHit]) -> dict[int, float]:
@@ -347,6 +313,12 @@ def _lexical_rows(view: CorpusView, hits: list[Hit]) -> dict[int, float]:
         if row is not None:
             out.setdefault(row, hit.score)
     return out
+
+
+def _read_candidate(view: CorpusView, read: ReadSentence) -> Candidate:
+    cand = Candidate.at(view, read.row, lexical=read.lexical)
+    cand.dense, cand.read = read.dense, True
+    return cand
 
 
 def _record_id(view: CorpusView, cand: Candidate) -> str:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import tantivy
 
@@ -36,10 +37,23 @@ from ingest.storage.tantivy_schema import (
 
 ARTICLES_DIR = "articles.tantivy"
 SETTINGS_FILE = "newsdesk.json"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: each article's version and int8 sentence vectors
 K1 = 1.2  # Tantivy's BM25 constant: its scores are k1 + 1 times bm25s's
 Records = Callable[[Sequence[str]], Iterable[StoredArticle]]
 """The article records of some doc_ids, as the sentence index holds them."""
+Vectors = Callable[[Sequence[StoredArticle]], Mapping[str, bytes]]
+"""The int8 sentence vectors of some article records (:mod:`ingest.storage.quantized`), from the
+store that holds their embeddings; an article left out gets none."""
+
+
+class ArticleHit(NamedTuple):
+    """An article found: its BM25 score, the version indexed and its sentences' int8 vectors (one
+    row per committed sentence, in text order; empty when the index holds none for it)."""
+
+    doc_id: str
+    score: float
+    version: str
+    vectors: bytes
 
 
 def article_schema() -> tantivy.Schema:
@@ -48,6 +62,8 @@ def article_schema() -> tantivy.Schema:
     builder.add_text_field("doc_id", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("source", tokenizer_name="raw", index_option="basic")
     builder.add_integer_field("published_ts", indexed=True, fast=True)
+    builder.add_text_field("version", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_bytes_field("vectors", stored=True, indexed=False)
     return builder.build()
 
 
@@ -56,13 +72,16 @@ def articles_path(lexical_path: Path) -> Path:
     return Path(lexical_path).with_name(ARTICLES_DIR)
 
 
-def record_article(article: StoredArticle) -> IndexedArticle:
-    """What the article index takes of an article record the sentence index holds."""
+def record_article(article: StoredArticle, vectors: bytes = b"") -> IndexedArticle:
+    """What the article index takes of an article record the sentence index holds (``vectors``: its
+    sentences' int8 vectors)."""
     meta = article.metadata
     ts = meta.get("published_ts")
     published = int(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else -1
     title, source = str(meta.get("title", "")), str(meta.get("source", ""))
-    return IndexedArticle(article.doc_id, article.version, article.text, (), title, source, published)
+    return IndexedArticle(
+        article.doc_id, article.version, article.text, (), title, source, published, sentence_vectors=vectors
+    )
 
 
 def article_document(article: IndexedArticle, analyzer: Analyzer) -> tantivy.Document:
@@ -74,6 +93,8 @@ def article_document(article: IndexedArticle, analyzer: Analyzer) -> tantivy.Doc
         doc_id=article.doc_id,
         source=article.source,
         published_ts=article.published_ts,
+        version=article.version,
+        vectors=article.sentence_vectors,
     )
 
 
@@ -128,11 +149,9 @@ class TantivyArticleIndex:
         """The articles indexed."""
         return int(self._searcher().num_docs)
 
-    def search(
-        self, terms: Iterable[str], k: int, filters: SearchFilters | None = None
-    ) -> list[tuple[str, float]]:
-        """The ``k`` best articles by BM25 over ``terms`` (analyzer output), within ``filters``:
-        (doc_id, score), best first; equal scores in doc_id order."""
+    def search(self, terms: Iterable[str], k: int, filters: SearchFilters | None = None) -> list[ArticleHit]:
+        """The ``k`` best articles by BM25 over ``terms`` (analyzer output), within ``filters``,
+        best first; equal scores in doc_id order."""
         unique = unique_terms(terms)
         if k < 1 or not unique:
             return []
@@ -146,10 +165,10 @@ class TantivyArticleIndex:
             query = tantivy.Query.boolean_query([(must, query), *zero])
         searcher = self._searcher()
         found = [
-            (str(searcher.doc(address).get_first("doc_id")), float(score) / (K1 + 1.0))
+            _hit(searcher.doc(address), float(score) / (K1 + 1.0))
             for score, address in searcher.search(query, k, count=False).hits
         ]
-        return sorted(found, key=lambda hit: (-hit[1], hit[0]))
+        return sorted(found, key=lambda hit: (-hit.score, hit.doc_id))
 
     @contextmanager
     def _write(self, what: str) -> Iterator[tantivy.IndexWriter]:
@@ -181,25 +200,49 @@ class TantivyArticleIndex:
                 written.add(article.doc_id)
         return len(written)
 
-    def index_written(self, records: Records, doc_ids: Sequence[str], gone: Sequence[str]) -> None:
-        """In step with a commit of the sentence index: the records of ``doc_ids`` (read back from
-        it by ``records``) indexed, ``gone`` removed."""
-        chunks = [doc_ids[i : i + RECORDS_RUN] for i in range(0, len(doc_ids), RECORDS_RUN)] or [[]]
+    def index_written(self, articles: Sequence[IndexedArticle], gone: Sequence[str]) -> None:
+        """In step with a commit of the sentence index: the ``articles`` it just wrote indexed (the
+        later of two copies of a doc_id), ``gone`` removed."""
+        latest = list({a.doc_id: a for a in articles}.values())
+        chunks = [latest[i : i + RECORDS_RUN] for i in range(0, len(latest), RECORDS_RUN)] or [[]]
         for n, chunk in enumerate(chunks):
-            found = records(chunk) if chunk else []
-            self.add([record_article(a) for a in found], gone if n == 0 else ())
+            self.add(chunk, gone if n == 0 else ())
 
-    def in_step(self, records: Records, every_id: Callable[[], Sequence[str]], expected: int) -> int:
-        """Filled again from every record when it does not hold ``expected`` articles; how many."""
-        if self.count() == expected:
+    def in_step(
+        self,
+        records: Records,
+        every_id: Callable[[], Sequence[str]],
+        expected: int,
+        vectors: Vectors | None = None,
+        force: bool = False,
+    ) -> int:
+        """Filled again from every record (with its sentence ``vectors``) when it does not hold
+        ``expected`` articles, or when ``force``; how many it holds."""
+        if not force and self.count() == expected:
             return expected
         ids = every_id()
         chunks = (ids[i : i + RECORDS_RUN] for i in range(0, len(ids), RECORDS_RUN))
-        return self.fill(record_article(a) for chunk in chunks for a in records(chunk))
+        return self.fill(a for chunk in chunks for a in _with_vectors(list(records(chunk)), vectors))
 
 
-def noting(articles: Iterable[IndexedArticle], seen: list[str]) -> Iterator[IndexedArticle]:
-    """The articles, each doc_id noted in ``seen`` as it is taken."""
+def _with_vectors(records: Sequence[StoredArticle], vectors: Vectors | None) -> Iterator[IndexedArticle]:
+    found = vectors(records) if vectors is not None and records else {}
+    for article in records:
+        yield record_article(article, found.get(article.doc_id, b""))
+
+
+def _hit(doc: tantivy.Document, score: float) -> ArticleHit:
+    vectors = doc.get_first("vectors")
+    return ArticleHit(
+        str(doc.get_first("doc_id")),
+        score,
+        str(doc.get_first("version") or ""),
+        vectors if isinstance(vectors, bytes) else b"",
+    )
+
+
+def noting(articles: Iterable[IndexedArticle], seen: list[IndexedArticle]) -> Iterator[IndexedArticle]:
+    """The articles, each noted in ``seen`` as it is taken."""
     for article in articles:
-        seen.append(article.doc_id)
+        seen.append(article)
         yield article

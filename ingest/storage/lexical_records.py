@@ -37,6 +37,7 @@ class IndexedArticle:
     published_ts: int = -1  # -1: no known publication time
     metadata: Mapping[str, Any] | None = None
     title_vector: bytes = b""  # float32
+    sentence_vectors: bytes = b""  # int8, one row per span (see ingest.storage.quantized)
 
     def check(self) -> None:
         """ValueError when a span does not lie inside the text."""

@@ -45,10 +45,13 @@ from assistant.core.types import MetaValue
 from ingest.storage.chroma import chroma_call, store_where
 from ingest.storage.lexical_records import IndexedArticle
 from ingest.storage.lexical_tantivy import LexicalIndexUnreadableError, TantivyLexicalIndex
+from ingest.storage.quantized import quantize
 from ingest.storage.records import (
     SPANS_KEY,
     ArticleWrite,
+    StoredArticle,
     decode_spans,
+    sentence_id,
     stored_article,
 )
 from ingest.storage.spans import committed_sentences
@@ -90,9 +93,10 @@ def indexed_article(
     metadata: Mapping[str, MetaValue],
     spans: Iterable[tuple[int, int]],
     title_vector: npt.ArrayLike | None = None,
+    sentence_vectors: bytes = b"",
 ) -> IndexedArticle:
     """What the lexical index holds of an article record (``spans``: its committed sentences;
-    ``title_vector``: the record's embedding)."""
+    ``title_vector``: the record's embedding; ``sentence_vectors``: its sentences', int8)."""
     ts = metadata.get("published_ts")
     vector = b"" if title_vector is None else np.asarray(title_vector, dtype=np.float32).tobytes()
     return IndexedArticle(
@@ -105,12 +109,14 @@ def indexed_article(
         published_ts=int(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else -1,
         metadata={k: v for k, v in metadata.items() if k != SPANS_KEY},
         title_vector=vector,
+        sentence_vectors=sentence_vectors,
     )
 
 
 def written_article(item: ArticleWrite) -> IndexedArticle:
     spans = ((s.start, s.end) for s in item.spans)
-    return indexed_article(item.doc_id, item.text, item.metadata, spans, item.title_vector)
+    vectors = quantize(np.asarray(item.vectors).reshape(len(item.spans), -1)) if item.spans else b""
+    return indexed_article(item.doc_id, item.text, item.metadata, spans, item.title_vector, vectors)
 
 
 def sentence_less(meta: Mapping[str, Any]) -> bool:
@@ -177,7 +183,7 @@ class LexicalSync:
             index = self.index
             if not self._repaired:
                 self._sync(index, self._stale(index), show_progress)
-                index.articles_in_step()  # the article index (a store from before it, a kill)
+                index.articles_in_step(self.sentence_vectors)  # a store from before it, a kill
                 self._repaired = True
             return index
 
@@ -296,7 +302,7 @@ class LexicalSync:
                     done += len(page)
                     bar.update(len(page))
 
-            sentences = index.rebuild(every_article())
+            sentences = index.rebuild(every_article(), self.sentence_vectors)
         self._repaired = True
         return Reindexed(done, sentences, round(time.perf_counter() - started, 2))
 
@@ -314,7 +320,7 @@ class LexicalSync:
         for offset in count(0, PAGE):
             page = partial(self._articles.get, include=RECORD, limit=PAGE, offset=offset)
             got = self._call("read", page)
-            yield list(self._indexed(got).values())
+            yield list(self._indexed(got, vectors=False).values())
             if len(got["ids"]) < PAGE:
                 return
 
@@ -323,19 +329,53 @@ class LexicalSync:
         got = self._call("read", partial(self._articles.get, ids=doc_ids, include=RECORD))
         return self._indexed(got)
 
-    def _indexed(self, got: Any) -> dict[str, IndexedArticle]:
+    def _indexed(self, got: Any, vectors: bool = True) -> dict[str, IndexedArticle]:
+        """The records of a Chroma ``get`` as the index holds them (``vectors``: with their
+        sentences' vectors, read from the sentence records; a rebuild has the article index read
+        them afterwards instead)."""
         stored = [
             stored_article(d, t, m)
             for d, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
         ]
-        vectors = got.get("embeddings")
-        vectors = [None] * len(stored) if vectors is None else vectors
+        titles = got.get("embeddings")
+        titles = [None] * len(stored) if titles is None else titles
         found = committed_sentences(self._sentences, self._where, stored)
+        sentence = self._quantized(stored, found) if vectors else {}
         return {
             a.doc_id: indexed_article(
-                a.doc_id, a.text, a.metadata, ((s, e) for _, s, e in found.get(a.doc_id, [])), vector
+                a.doc_id,
+                a.text,
+                a.metadata,
+                ((s, e) for _, s, e in found.get(a.doc_id, [])),
+                title,
+                sentence.get(a.doc_id, b""),
             )
-            for a, vector in zip(stored, vectors)
+            for a, title in zip(stored, titles)
+        }
+
+    def sentence_vectors(self, articles: Sequence[StoredArticle]) -> dict[str, bytes]:
+        """The int8 vectors of the committed sentences of each of ``articles``, from their Chroma
+        sentence records (an article with a record missing gets none)."""
+        return self._quantized(articles, committed_sentences(self._sentences, self._where, articles))
+
+    def _quantized(
+        self, articles: Sequence[StoredArticle], found: Mapping[str, Sequence[tuple[int, int, int]]]
+    ) -> dict[str, bytes]:
+        ids = {
+            a.doc_id: [sentence_id(a.doc_id, a.version, i) for i, _, _ in found.get(a.doc_id, [])]
+            for a in articles
+        }
+        wanted = [i for record_ids in ids.values() for i in record_ids]
+        vectors: dict[str, Any] = {}
+        for begin in range(0, len(wanted), self._batch):
+            batch = wanted[begin : begin + self._batch]
+            got = self._call("read", partial(self._sentences.get, ids=batch, include=["embeddings"]))
+            embeddings = got["embeddings"] if got["embeddings"] is not None else []
+            vectors.update(zip(got["ids"], embeddings))
+        return {
+            doc_id: quantize(np.asarray([vectors[i] for i in record_ids], dtype=np.float32))
+            for doc_id, record_ids in ids.items()
+            if record_ids and all(i in vectors for i in record_ids)
         }
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:

@@ -36,7 +36,7 @@ from pathlib import Path
 import tantivy
 
 from assistant.core.errors import LexicalIndexError
-from ingest.storage.article_index import TantivyArticleIndex, articles_path, noting
+from ingest.storage.article_index import TantivyArticleIndex, Vectors, articles_path, noting
 from ingest.storage.lexical_records import Hit, IndexedArticle, SearchFilters, SentenceKey
 from ingest.storage.records import StoredArticle
 from ingest.storage.tantivy_schema import (
@@ -344,22 +344,25 @@ class TantivyLexicalIndex:
         remove the articles ``delete`` names; the number of sentences written. Both iterables are
         consumed while this process holds the write lock, ``articles`` first, then ``delete`` (so a
         generator can decide what to write from what is current then)."""
-        seen: list[str] = []
+        seen: list[IndexedArticle] = []
         with self._write("add") as writer:
             written = sum(n for _, n in add_articles(writer, noting(articles, seen), self.analyzer))
             gone = list(delete)
             for doc_id in gone:
                 writer.delete_documents_by_term("doc_id", doc_id)
-        self.article_index.index_written(self._records, seen, gone)
+        self.article_index.index_written(seen, gone)
         return written
 
     def _records(self, doc_ids: Sequence[str]) -> list[StoredArticle]:
         return [payload.article for payload in self.articles(doc_ids).values()]
 
-    def articles_in_step(self) -> int:
-        """The article index filled again from the records when it does not hold every indexed
-        article (a kill between the two commits, a store from before it); how many it holds."""
-        return self.article_index.in_step(self._records, lambda: sorted(self.versions()), self.doc_count())
+    def articles_in_step(self, vectors: Vectors | None = None, force: bool = False) -> int:
+        """The article index filled again from the records (``vectors``: their sentences' vectors)
+        when it does not hold every indexed article (a kill between the two commits, a store from
+        before it), or when ``force``; how many it holds."""
+        return self.article_index.in_step(
+            self._records, lambda: sorted(self.versions()), self.doc_count(), vectors, force
+        )
 
     def delete(self, doc_id: str) -> bool:
         """Remove an article's sentences in one commit; False when it was not indexed."""
@@ -370,15 +373,16 @@ class TantivyLexicalIndex:
         self.article_index.add([], [doc_id])
         return True
 
-    def rebuild(self, articles: Iterable[IndexedArticle]) -> int:
+    def rebuild(self, articles: Iterable[IndexedArticle], vectors: Vectors | None = None) -> int:
         """Replace the whole index with ``articles`` in one commit (readers see the old index until
-        it commits); the number of sentences written. The articles are read one at a time, not
-        held; a doc_id seen twice: the later one stays."""
+        it commits), then the article index (with the sentences' ``vectors``); the number of
+        sentences written. The articles are read one at a time, not held; a doc_id seen twice: the
+        later one stays."""
         written: dict[str, int] = {}
         with self._write("rebuild", REBUILD_HEAP) as writer:
             writer.delete_all_documents()
             written.update(add_articles(writer, articles, self.analyzer))
-        self.articles_in_step()
+        self.articles_in_step(vectors, force=True)
         return sum(written.values())
 
     def size_bytes(self) -> int:

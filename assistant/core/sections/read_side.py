@@ -22,8 +22,9 @@ class RetrievalSettings(Section):
     article_candidates: int = Field(
         0,
         ge=0,
-        description="Every sentence of this many articles, the best by BM25 over their title and text, "
-        "joins the candidates (0: none; the ranker is not yet fitted to read them).",
+        description="This many articles, the best by BM25 over their title and text, are read whole "
+        "(their sentences go through the first pass, read_sentences; 0: none; measured: "
+        "docs/answering.md).",
     )
     recent_article_candidates: int = Field(
         0,
@@ -31,7 +32,13 @@ class RetrievalSettings(Section):
         description="The same for this many more articles, the best of those published in the "
         "recent_days before the question's day (0: none).",
     )
-    recent_days: int = Field(7, ge=1, description="The days before the question's day that are recent.")
+    recent_days: int = Field(14, ge=1, description="The days before the question's day that are recent.")
+    read_sentences: int = Field(
+        60,
+        ge=0,
+        description="The sentences of the articles read whole that join the candidates: the best by a "
+        "first pass over all of them (cosine from stored int8 vectors, BM25, place; 0: all of them).",
+    )
 
 
 class AnsweringSettings(Section):

@@ -389,7 +389,7 @@ def test_as_of_date_is_shown_once_in_the_ui_answer() -> None:
 def test_whole_articles_and_the_best_recent_one_join_the_candidates(dated_assistant: Assistant) -> None:
     question = read_question("What is the UK inflation rate?")
     whole = with_settings(dated_assistant, article_candidates=1, recent_article_candidates=1).search
-    best = dated_assistant.components.store.lexical.article_index.search(question.terms, 1)[0][0]
+    best = dated_assistant.components.store.lexical.article_index.search(question.terms, 1)[0].doc_id
     assert best in (UK_JAN, UK_APR)
 
     def has_every_sentence(doc_id: str, today: date | None = None) -> bool:

@@ -12,8 +12,9 @@ from assistant.core.errors import FilterError
 from assistant.core.settings import Settings
 from assistant.core.types import Article, MetaValue
 from assistant.pipeline.request import Request
-from assistant.retrieval import retrieve
+from assistant.retrieval import dense, retrieve
 from assistant.retrieval.corpus import ArticleLookup
+from assistant.retrieval.dense import DenseHit
 from assistant.retrieval.filters import FilterSpec
 from assistant.retrieval.retrieve import SentenceRetriever
 from assistant.service import Assistant, create_assistant
@@ -222,9 +223,9 @@ def test_a_filter_no_article_passes_answers_nothing_without_a_vector_query(
     dev_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    real = retrieve.nearest_sentences
+    real = dense.nearest_sentences
 
-    def counted(*args: Any, **kwargs: Any) -> list[retrieve.DenseHit]:
+    def counted(*args: Any, **kwargs: Any) -> list[DenseHit]:
         calls.append(1)
         return real(*args, **kwargs)
 
