@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,8 @@ import numpy.typing as npt
 from assistant.answering.ranking import FEATURES, META_FILE, MODEL_FILE, candidate_features
 from assistant.core.settings import Settings
 from assistant.evaluate import QuestionItem, read_questions
-from assistant.retrieval.reading import FIRST_PASS_FEATURES, FIRST_STAGE_MODEL, FirstPass
+from assistant.retrieval.reading import FIRST_PASS_FEATURES, FIRST_STAGE_MODEL, FirstPass, Pool
+from assistant.retrieval.retrieve import Retrieval
 from assistant.text.dates import parse_day
 from assistant.text.lexical import contains_normalized
 from assistant.text.question import read_question
@@ -118,29 +119,45 @@ class Pools:
     found: list[bool]
 
 
+def searched(
+    settings: Settings, items: Sequence[QuestionItem], what: str, first_pass: FirstPass | None
+) -> Iterator[tuple[QuestionItem, date | None, Retrieval]]:
+    """Each question searched on the store of ``settings`` as the assistant searches it, with its own
+    date as "today" (and ``first_pass``, else the shipped one); progress on stderr."""
+    from assistant.service import create_assistant
+
+    assistant = create_assistant(settings)
+    assistant.prepare()
+    if first_pass is not None:
+        assistant.search.first_pass = first_pass
+    for number, item in enumerate(items):
+        day = parse_day(item.date)
+        yield item, day, assistant.search.search(read_question(item.question), today=day)
+        if (number + 1) % 50 == 0:
+            print(f"{what}: {number + 1}/{len(items)} questions", file=sys.stderr)
+
+
+def week_of(split: str, item: QuestionItem) -> str:
+    return f"{split}:{item.id.split('_')[0]}"
+
+
 def collect_pools(settings: Settings, items: Sequence[QuestionItem], split: str) -> Pools:
     """Search every question with the neutral first pass and label every sentence of its pool."""
-    assistant = _prepared(settings)
-    assistant.search.first_pass = FirstPass(model=NEUTRAL_FIRST_PASS)
     blocks: list[FloatArray] = []
     labels: list[IntArray] = []
     owners: list[IntArray] = []
     weeks: list[str] = []
     found: list[bool] = []
-    for number, item in enumerate(items):
-        day = parse_day(item.date)
-        retrieval = assistant.search.search(read_question(item.question), today=day)
-        pool, view = retrieval.pool, retrieval.view
-        rows = pool.rows if pool is not None else np.zeros(0, np.int64)
-        blocks.append(pool.features if pool is not None else np.zeros((0, len(FIRST_PASS_FEATURES))))
-        labels.append(np.array([contains_normalized(view.text(int(r)), item.answer) for r in rows], np.int64))
-        owners.append(np.full(len(rows), len(weeks), dtype=np.int64))
-        weeks.append(f"{split}:{item.id.split('_')[0]}")
-        found.append(
-            any(contains_normalized(c.text, item.answer) for c in retrieval.candidates if not c.read)
-        )
-        if (number + 1) % 50 == 0:
-            print(f"{split} pools: {number + 1}/{len(items)} questions", file=sys.stderr)
+    neutral = FirstPass(model=NEUTRAL_FIRST_PASS)
+    for item, _, retrieval in searched(settings, items, f"{split} pools", neutral):
+        pool = retrieval.pool if retrieval.pool is not None else Pool.empty()
+        blocks.append(pool.features)
+        texts = (retrieval.view.text(int(r)) for r in pool.rows)
+        labels.append(np.array([contains_normalized(t, item.answer) for t in texts], np.int64))
+        owners.append(np.full(len(pool.rows), len(weeks), dtype=np.int64))
+        weeks.append(week_of(split, item))
+        unread = (c.text for c in retrieval.candidates if not c.read)
+        found.append(any(contains_normalized(t, item.answer) for t in unread))
     return Pools(np.vstack(blocks), np.concatenate(labels), np.concatenate(owners), weeks, found)
 
 
@@ -197,38 +214,23 @@ def first_pass_recall(pools: Pools, folds: int = 4) -> dict[str, float]:
     return out
 
 
-def _prepared(settings: Settings) -> Any:
-    from assistant.service import create_assistant
-
-    assistant = create_assistant(settings)
-    assistant.prepare()
-    return assistant
-
-
 def collect(
     settings: Settings, items: Sequence[QuestionItem], split: str, first_pass: FirstPass | None = None
 ) -> Dataset:
     """Search every question on the store of ``settings`` (with ``first_pass``, else the shipped
     one) and label its candidates."""
-    assistant = _prepared(settings)
-    if first_pass is not None:
-        assistant.search.first_pass = first_pass
     blocks: list[FloatArray] = []
     labels: list[IntArray] = []
     owners: list[IntArray] = []
     weeks: list[str] = []
-    for number, item in enumerate(items):
-        day = parse_day(item.date)
-        retrieval = assistant.search.search(read_question(item.question), today=day)
+    for item, day, retrieval in searched(settings, items, split, first_pass):
         rows = candidate_features(retrieval, day)
         blocks.append(rows)
         labels.append(
             np.array([contains_normalized(c.text, item.answer) for c in retrieval.candidates], np.int64)
         )
         owners.append(np.full(len(rows), len(weeks), dtype=np.int64))
-        weeks.append(f"{split}:{item.id.split('_')[0]}")
-        if (number + 1) % 50 == 0:
-            print(f"{split}: {number + 1}/{len(items)} questions", file=sys.stderr)
+        weeks.append(week_of(split, item))
     return Dataset(np.vstack(blocks), np.concatenate(labels), np.concatenate(owners), weeks)
 
 

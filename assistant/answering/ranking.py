@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ import numpy.typing as npt
 from assistant.answering.trees import Trees
 from assistant.core.errors import ConfigError
 from assistant.retrieval.corpus import CorpusView
+from assistant.retrieval.models import model_text, model_where
 from assistant.text.question import AnswerType, Question, answer_type_score, novel_spans
 
 if TYPE_CHECKING:
@@ -241,11 +241,11 @@ class LearnedRanker:
 
     @cached_property
     def meta(self) -> dict[str, Any]:
-        meta: dict[str, Any] = json.loads(self._read(META_FILE))
+        meta: dict[str, Any] = json.loads(model_text(self.folder, META_FILE, "the ranker model"))
         if tuple(meta.get("features", ())) != FEATURES:
             raise ConfigError(
-                f"the ranker model in {self._where()} was fitted on other features; refit it with "
-                "`python -m assistant.ranker_fit`"
+                f"the ranker model {model_where(self.folder, META_FILE)} was fitted on other features; "
+                "refit it with `python -m assistant.ranker_fit`"
             )
         return meta
 
@@ -254,7 +254,7 @@ class LearnedRanker:
         """The model's trees, evaluated with numpy (assistant/answering/trees.py: LightGBM's import
         alone would cost a cold start about 1.9 s)."""
         _ = self.meta  # checks the features first
-        return Trees.parse(self._read(MODEL_FILE))
+        return Trees.parse(model_text(self.folder, MODEL_FILE, "the ranker model"))
 
     def scores(self, rows: FloatArray) -> FloatArray:
         if rows.shape[0] == 0:
@@ -267,14 +267,3 @@ class LearnedRanker:
         for cand, value in zip(retrieval.candidates, self.scores(rows)):
             cand.score = float(value)
         return sorted(retrieval.candidates, key=lambda c: -c.score)
-
-    def _read(self, name: str) -> str:
-        try:
-            if self.folder is not None:
-                return (self.folder / name).read_text(encoding="utf-8")
-            return resources.files("assistant").joinpath("models", name).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read the ranker model {name} in {self._where()}: {exc}") from exc
-
-    def _where(self) -> str:
-        return str(self.folder) if self.folder is not None else "assistant/models"

@@ -25,7 +25,6 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from assistant.core.errors import ConfigError
 from assistant.core.sections import RetrievalSettings
 from assistant.retrieval.corpus import CorpusView, SentenceVectors
 from assistant.retrieval.filters import FilterSpec
+from assistant.retrieval.models import model_text, model_where
 from assistant.text.question import Question
 from ingest.embedding.embedder import Vectors
 from ingest.storage.article_index import ArticleHit
@@ -75,8 +75,10 @@ class ChosenArticles:
     hits: dict[str, ArticleHit] = field(default_factory=dict)
     recent: frozenset[str] = frozenset()
 
-    def rank(self, doc_id: str) -> int:
-        return list(self.hits).index(doc_id)
+    @cached_property
+    def ranks(self) -> dict[str, int]:
+        """doc_id -> its rank (0: the best)."""
+        return {doc_id: rank for rank, doc_id in enumerate(self.hits)}
 
 
 def chosen_articles(
@@ -93,14 +95,12 @@ def chosen_articles(
     hits = {h.doc_id: h for h in articles.search(question.terms, settings.article_candidates, bounds)}
     recent: set[str] = set()
     if settings.recent_article_candidates and today is not None:
-        end = int(datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC).timestamp())
-        start = end - (settings.recent_days + 1) * DAY_S
-        window = replace(
-            bounds,
-            ts_from=max(start, bounds.ts_from if bounds.ts_from is not None else start),
-            ts_to=min(end - 1, bounds.ts_to if bounds.ts_to is not None else end - 1),
-        )
-        if window.ts_from is not None and window.ts_to is not None and window.ts_from <= window.ts_to:
+        end = int(datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC).timestamp()) - 1
+        start = end + 1 - (settings.recent_days + 1) * DAY_S
+        ts_from = start if bounds.ts_from is None else max(start, bounds.ts_from)
+        ts_to = end if bounds.ts_to is None else min(end, bounds.ts_to)
+        if ts_from <= ts_to:
+            window = replace(bounds, ts_from=ts_from, ts_to=ts_to)
             for hit in articles.search(question.terms, settings.recent_article_candidates, window):
                 recent.add(hit.doc_id)
                 hits.setdefault(hit.doc_id, hit)
@@ -121,14 +121,12 @@ class ArticleReading:
 
 @dataclass(frozen=True)
 class ReadSentence:
-    """A sentence of an article read whole that the first pass kept."""
+    """A sentence of an article read whole that the first pass kept: its row, its cosine (from the
+    int8 vectors) and its BM25 (0 below the pool's best ``POOL_LEXICAL_K``)."""
 
     row: int
     dense: float
     lexical: float
-    first_pass: float
-    article_rank: int
-    recent: bool
 
 
 @dataclass(frozen=True)
@@ -156,11 +154,13 @@ class FirstPass:
 
     @cached_property
     def model(self) -> dict[str, Any]:
-        model = self._given if self._given is not None else json.loads(self._read())
+        model = self._given
+        if model is None:
+            model = json.loads(model_text(self.folder, FIRST_STAGE_MODEL, "the first pass"))
         if tuple(model.get("features", ())) != FIRST_PASS_FEATURES:
             raise ConfigError(
-                f"the first pass in {self._where()} was fitted on other features; refit it with "
-                "`python -m assistant.ranker_fit`"
+                f"the first pass {model_where(self.folder, FIRST_STAGE_MODEL)} was fitted on other "
+                "features; refit it with `python -m assistant.ranker_fit`"
             )
         return model
 
@@ -177,20 +177,6 @@ class FirstPass:
     def scores(self, features: FloatArray) -> FloatArray:
         mean, scale, weights, intercept = self._coefficients
         return np.asarray(((features - mean) / scale) @ weights + intercept, dtype=np.float64)
-
-    def _where(self) -> str:
-        folder = str(self.folder) if self.folder else "assistant/models"
-        return f"{folder}/{FIRST_STAGE_MODEL}"
-
-    def _read(self) -> str:
-        try:
-            if self.folder is not None:
-                return (self.folder / FIRST_STAGE_MODEL).read_text(encoding="utf-8")
-            return (
-                resources.files("assistant").joinpath("models", FIRST_STAGE_MODEL).read_text(encoding="utf-8")
-            )
-        except OSError as exc:
-            raise ConfigError(f"cannot read the first pass {self._where()}: {exc}") from exc
 
 
 def pool_of(reading: ArticleReading, chosen: ChosenArticles, first_pass: FirstPass) -> Pool:
@@ -297,9 +283,7 @@ def _neighbour_max(
     return np.asarray(np.maximum(before, after), dtype=np.float64)
 
 
-def read_articles(
-    reading: ArticleReading, pool: Pool, chosen: ChosenArticles, have: set[int], keep: int
-) -> list[ReadSentence]:
+def read_articles(reading: ArticleReading, pool: Pool, have: set[int], keep: int) -> list[ReadSentence]:
     """The ``keep`` best sentences of the pool by the first pass (0: all) that are not among
     ``have`` (the candidates already), best first, boilerplate left out."""
     view = reading.view
@@ -308,21 +292,8 @@ def read_articles(
     view.mark_boilerplate(int(pool.rows[i]) for i in kept)
     kept = [i for i in kept if not view.is_boilerplate(int(pool.rows[i]))]
     kept = kept if keep < 1 else kept[:keep]
-    out = []
-    for i in kept:
-        row = int(pool.rows[i])
-        doc_id = view.doc_id(row)
-        out.append(
-            ReadSentence(
-                row,
-                float(pool.features[i, 0]),
-                pool.lexical.get(row, 0.0),
-                float(pool.scores[i]),
-                list(chosen.hits).index(doc_id),
-                doc_id in chosen.recent,
-            )
-        )
-    return out
+    rows = [int(pool.rows[i]) for i in kept]
+    return [ReadSentence(r, float(pool.features[i, 0]), pool.lexical.get(r, 0.0)) for i, r in zip(kept, rows)]
 
 
 def _cosines(reading: ArticleReading, hits: list[ArticleHit], spans: list[range]) -> FloatArray:

@@ -46,7 +46,6 @@ from ingest.storage.records import sentence_id
 from ingest.storage.store import NewsStore
 
 FloatArray = npt.NDArray[np.float32]
-DAY_S = 86400
 
 # A filtered dense search asks Chroma for these multiples of retrieve_k unfiltered neighbours in turn
 # (ids only: cheap) and keeps those the lexical index says pass, until at least half of retrieve_k do;
@@ -170,12 +169,11 @@ class HybridSearch:
         pool = pool_of(reading, chosen, self.first_pass) if chosen.hits else Pool.empty()
         have = {c.row for c in candidates}
         candidates += [
-            _read_candidate(view, r)
-            for r in read_articles(reading, pool, chosen, have, self.settings.read_sentences)
+            _read_candidate(view, r) for r in read_articles(reading, pool, have, self.settings.read_sentences)
         ]
         for cand in candidates:
             if cand.doc_id in chosen.hits:
-                cand.article_rank, cand.recent = chosen.rank(cand.doc_id), cand.doc_id in chosen.recent
+                cand.article_rank, cand.recent = chosen.ranks[cand.doc_id], cand.doc_id in chosen.recent
         # the pool's BM25 is known (0 below its best POOL_LEXICAL_K): not asked of the index again
         lexical = {**dict.fromkeys(pool.rows.tolist(), 0.0), **pool.lexical, **lexical}
         timings["read"] = _ms(clock)

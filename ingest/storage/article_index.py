@@ -30,7 +30,8 @@ from ingest.storage.tantivy_schema import (
     RECORDS_RUN,
     WRITER_HEAP,
     Analyzer,
-    filter_clauses,
+    any_term,
+    filtered,
     index_writer,
     unique_terms,
 )
@@ -155,14 +156,7 @@ class TantivyArticleIndex:
         unique = unique_terms(terms)
         if k < 1 or not unique:
             return []
-        should, must = tantivy.Occur.Should, tantivy.Occur.Must
-        query = tantivy.Query.boolean_query(
-            [(should, tantivy.Query.term_query(self._schema, "terms", t)) for t in unique]
-        )
-        clauses = filter_clauses(self._schema, filters or SearchFilters())
-        if clauses:
-            zero = [(must, tantivy.Query.const_score_query(c, 0.0)) for c in clauses]
-            query = tantivy.Query.boolean_query([(must, query), *zero])
+        query = filtered(self._schema, any_term(self._schema, unique), filters)
         searcher = self._searcher()
         found = [
             _hit(searcher.doc(address), float(score) / (K1 + 1.0))

@@ -45,7 +45,8 @@ from ingest.storage.tantivy_schema import (
     Analyzer,
     ArticlePayload,
     add_articles,
-    filter_clauses,
+    any_term,
+    filtered,
     index_writer,
     key_term,
     line_articles,
@@ -200,7 +201,7 @@ class TantivyLexicalIndex:
 
     def doc_count(self, filters: SearchFilters | None = None) -> int:
         """Articles with at least one sentence (without, one ranks nothing), within ``filters``."""
-        return self._count(self._filtered(self._int_term("idx", 0), filters))
+        return self._count(filtered(self._schema, self._int_term("idx", 0), filters))
 
     def _count(self, query: tantivy.Query) -> int:
         result = self._searcher().search(query, 1, count=True)
@@ -208,21 +209,6 @@ class TantivyLexicalIndex:
 
     def _int_term(self, field: str, value: int) -> tantivy.Query:
         return tantivy.Query.term_query(self._schema, field, value)
-
-    def _disjunction(self, terms: Sequence[str]) -> tantivy.Query:
-        should = tantivy.Occur.Should
-        return tantivy.Query.boolean_query(
-            [(should, tantivy.Query.term_query(self._schema, "terms", t)) for t in terms]
-        )
-
-    def _filtered(self, query: tantivy.Query, filters: SearchFilters | None) -> tantivy.Query:
-        """``query`` restricted by ``filters``; the restrictions add nothing to the score."""
-        clauses = filter_clauses(self._schema, filters or SearchFilters())
-        if not clauses:
-            return query
-        must = tantivy.Occur.Must
-        zero = [(must, tantivy.Query.const_score_query(c, 0.0)) for c in clauses]
-        return tantivy.Query.boolean_query([(must, query), *zero])
 
     def _ranked(self, query: tantivy.Query, k: int) -> list[Hit]:
         searcher = self._searcher()
@@ -240,7 +226,7 @@ class TantivyLexicalIndex:
         unique = unique_terms(terms)
         if k < 1 or not unique:
             return []
-        return self._ranked(self._filtered(self._disjunction(unique), filters), k)
+        return self._ranked(filtered(self._schema, any_term(self._schema, unique), filters), k)
 
     def scores(self, terms: Iterable[str], keys: Iterable[SentenceKey]) -> dict[SentenceKey, float]:
         """The BM25 score of each of ``keys`` for ``terms`` (keys that match no term are left out)."""
@@ -249,7 +235,7 @@ class TantivyLexicalIndex:
             return {}
         only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(self._schema, "key", wanted), 0.0)
         must = tantivy.Occur.Must
-        query = tantivy.Query.boolean_query([(must, self._disjunction(unique)), (must, only)])
+        query = tantivy.Query.boolean_query([(must, any_term(self._schema, unique)), (must, only)])
         return {hit.key: hit.score for hit in self._ranked(query, len(wanted))}
 
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
@@ -314,7 +300,7 @@ class TantivyLexicalIndex:
     def passing(self, doc_ids: Iterable[str] | None, filters: SearchFilters, limit: int = 0) -> set[str]:
         """Those of ``doc_ids`` (None: of all, at most ``limit``) whose articles pass ``filters``."""
         wanted = filters if doc_ids is None else replace(filters, doc_ids=frozenset(doc_ids))
-        query, searcher = self._filtered(self._int_term("idx", 0), wanted), self._searcher()
+        query, searcher = filtered(self._schema, self._int_term("idx", 0), wanted), self._searcher()
         hits = searcher.search(query, max(1, limit, len(wanted.doc_ids or ())), count=False).hits
         return {str(searcher.doc(address).get_first("doc_id")) for _, address in hits}
 

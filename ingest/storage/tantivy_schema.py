@@ -96,6 +96,25 @@ def filter_clauses(schema: tantivy.Schema, filters: SearchFilters) -> list[tanti
     return clauses
 
 
+def any_term(schema: tantivy.Schema, terms: Sequence[str]) -> tantivy.Query:
+    """Documents holding any of ``terms`` in their ``terms`` field, scored by BM25."""
+    should = tantivy.Occur.Should
+    return tantivy.Query.boolean_query(
+        [(should, tantivy.Query.term_query(schema, "terms", t)) for t in terms]
+    )
+
+
+def filtered(schema: tantivy.Schema, query: tantivy.Query, filters: SearchFilters | None) -> tantivy.Query:
+    """``query`` restricted by ``filters`` (:func:`filter_clauses`); the restrictions add nothing to
+    the score."""
+    clauses = filter_clauses(schema, filters or SearchFilters())
+    if not clauses:
+        return query
+    must = tantivy.Occur.Must
+    zero = [(must, tantivy.Query.const_score_query(c, 0.0)) for c in clauses]
+    return tantivy.Query.boolean_query([(must, query), *zero])
+
+
 def unique_terms(terms: Iterable[str]) -> list[str]:
     """Each term once; empty ones and ones with whitespace (which the index cannot hold) left out."""
     return [t for t in dict.fromkeys(terms) if t and not any(c.isspace() for c in t)]

@@ -142,6 +142,7 @@ def test_the_recency_channel_reads_the_best_articles_of_the_days_before_the_ques
         search.index, search.settings, question, FilterSpec.from_filters(None), None
     ).hits
     retrieval = search.search(question, today=middle)
+    assert any(c.recent for c in retrieval.candidates)  # the recent articles' best sentences joined
     assert {c.doc_id for c in retrieval.candidates if c.recent} <= set(chosen.hits)
     assert all(c.recent == (c.doc_id in chosen.recent) for c in retrieval.candidates)
     assert np.all([c.article_rank is not None for c in retrieval.candidates if c.recent])
