@@ -169,10 +169,20 @@ class Archives:
             except NewsdeskError as exc:
                 logger.warning("archive feeds of %r: %s", name, exc)
         with self._lock:
-            gone = [name for name in self._feeds if name not in names and not self.registry.exists(name)]
-            stopped = [self._feeds.pop(name) for name in gone]
-        for scheduler in stopped:
-            scheduler.stop()
+            gone = {n: s for n, s in self._feeds.items() if n not in names and not self.registry.exists(n)}
+        for name, scheduler in gone.items():
+            self._forget(name, scheduler)
+
+    def _forget(self, name: str, scheduler: FeedScheduler) -> None:
+        """No schedule (stopped first, so what :meth:`scheduled` leaves out is stopped) and no
+        assistant for archive ``name``, removed by another process."""
+        scheduler.stop()
+        with self._lock:
+            if self._feeds.get(name) is scheduler:
+                del self._feeds[name]
+            built = self._built.pop(name, None)
+        if built is not None:
+            built.close()
 
     def create(self, name: str) -> ArchiveInfo:
         return self.registry.create(name)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from assistant.archives import Archives
+from assistant.core.errors import ArchiveNotFoundError
 from assistant.service import Assistant
 from ingest.embedding.embedder import Embedder
 from ingest.loading.articles import url_doc_id
@@ -92,6 +93,8 @@ def test_archives_made_or_removed_elsewhere_are_picked_up_and_a_removed_one_stop
         registry.remove("desk", delete_data=True)  # removed by another process
         wait_until(lambda: "desk" not in archives.scheduled(), "the removed archive's schedule to stop", 20)
         assert not desk.running
+        with pytest.raises(ArchiveNotFoundError):
+            archives.feeds("desk")
     finally:
         archives.close()
     assert archives.scheduled() == []
