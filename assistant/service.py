@@ -33,7 +33,6 @@ from assistant.text.titles import clean_title, real_title
 from assistant.types import Answer, StreamItem
 from ingest.components import IngestComponents
 from ingest.embedding.embedder import Embedder
-from ingest.pipeline import IngestReport
 from ingest.storage.records import StoredArticle, StoreStats
 
 READ_WORKERS = 8  # threads for the reads of an answer that overlap others (a task never waits on another)
@@ -42,6 +41,8 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.runnables import Runnable
+
+    from ingest.pipeline import IngestReport
 
 
 class Assistant:
@@ -138,16 +139,22 @@ class Assistant:
             articles, store_ok = 0, False
         return {"store": store_ok, "model_loaded": self.components.embedder.loaded, "articles": articles}
 
-    def prepare(self) -> None:
-        """Load the model (in a thread: it mostly waits on torch) while the lexical index is brought
-        in step with the store (:meth:`prepare_index`)."""
-        loader = threading.Thread(target=self._load_model_quietly, name="newsdesk-model-load")
+    def prepare(self, ingest_model: bool = False) -> None:
+        """Load what questions need (in a thread: it mostly waits on file reads) while the lexical
+        index is brought in step with the store (:meth:`prepare_index`); with ``ingest_model`` also
+        the model that embeds ingest's batches (torch; a server may be sent articles)."""
+        loader = threading.Thread(
+            target=self._load_model_quietly, args=(ingest_model,), name="newsdesk-model-load"
+        )
         loader.start()
         try:
             self.prepare_index()
         finally:
             loader.join()
-        _ = self.components.embedder.model  # re-raises a load error in this thread, as a ModelError
+        embedder = self.components.embedder
+        embedder.load_for_questions()  # re-raises a load error in this thread, as a ModelError
+        if ingest_model:
+            embedder.load()
 
     def prepare_index(self) -> None:
         """Open the lexical index, rebuilt or repaired from Chroma if a crash or an older Newsdesk left
@@ -160,13 +167,15 @@ class Assistant:
         except StoreLockedError:
             store.lexical.sentence_count()
 
-    def _load_model_quietly(self) -> None:
-        """Load and run the model, then touch the vector index (Chroma loads it on the first query)."""
+    def _load_model_quietly(self, ingest_model: bool) -> None:
+        """Load and run the encoders, then touch the vector index (Chroma loads it on the first query)."""
         with contextlib.suppress(NewsdeskError):  # prepare() raises it again in the caller's thread
             embedder = self.components.embedder
-            embedder.load()
+            embedder.load_for_questions()
             embedder.embed(["warm up the kernels"], threads=embedder.query_threads)  # first pass is slow
-            embedder.embed(["and the thread pool", "of a batch"])  # corroboration's may use all cores
+            if ingest_model:
+                embedder.load()
+                embedder.embed(["and the thread pool", "of a batch"])  # a batch: the ingest model's
             probe = np.full(embedder.dimension, embedder.dimension**-0.5, dtype=np.float32)
             self.components.store.query_sentences(probe, 1)
 
@@ -176,8 +185,8 @@ class Assistant:
         self.components.store.close()
 
     def warm_up(self) -> None:
-        """Load the model and the in-memory indexes, and run one query through the chain."""
-        self.prepare()
+        """Load the models and the in-memory indexes, and run one query through the chain."""
+        self.prepare(ingest_model=True)
         self.ask("What is the latest news?")
 
 

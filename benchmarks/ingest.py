@@ -84,7 +84,7 @@ def count_tokens(texts: Sequence[str]) -> int:
     """Tokens the model sees for ``texts`` (special tokens included, truncated like the model)."""
     from assistant.core.settings import DEFAULT_MODEL
     from ingest.embedding.embedder import resolve_model_path
-    from ingest.embedding.encoder import load_tokenizer, read_layout
+    from ingest.embedding.layout import load_tokenizer, read_layout
 
     folder = Path(resolve_model_path(DEFAULT_MODEL))
     layout = read_layout(folder)

@@ -1,7 +1,8 @@
 """Answer latency: ``Assistant.ask`` warm and cold, and the plain recipe's similarity search beside it.
 
     .venv/bin/python -m benchmarks.query [--store DIR] [--articles JSONL] [--limit N]
-        [--questions JSONL] [--max-questions N] [--cold-runs R] [--recipe-store DIR] [--out FILE]
+        [--questions JSONL] [--max-questions N] [--cold-runs R] [--recipe-store DIR | --recipe-on-store]
+        [--out FILE]
 
 * ``ours`` (warm): one process builds the assistant, calls ``warm_up()``, then asks every question once
   (distinct questions: no query-vector cache hit), streamed as the API streams it. Percentiles
@@ -13,7 +14,10 @@
   and ``start_to_answer_ms`` (from process start, imports included).
 * ``recipe``: the plain LangChain recipe on the same articles (``RecursiveCharacterTextSplitter``
   1000/200 + ``Chroma.from_documents`` + ``HuggingFaceEmbeddings``, same model) answering with
-  ``similarity_search(question, k=4)``: its warm latency, in its own process.
+  ``similarity_search(question, k=4)``: its warm latency, in its own process. With
+  ``--recipe-on-store`` (an archive too large to embed again for it) the recipe searches the
+  store's own sentence vectors instead (``benchmarks.scale``'s recipe: a ``langchain_chroma.Chroma``
+  on the sentence collection, the question embedded by ``HuggingFaceEmbeddings``).
 
 Without ``--store`` the first ``--limit`` articles are ingested into a temporary store first (not
 timed); with it, ``--articles``/``--limit`` must name the articles it holds (for the recipe). The
@@ -183,9 +187,16 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     common = ["--store", str(store), "--questions", str(args.questions)]
     common += ["--max-questions", str(args.max_questions), "--articles", str(articles)]
     warm = run_worker("benchmarks.query", ["--worker", "warm", *common])
-    recipe = run_worker(
-        "benchmarks.query", ["--worker", "recipe", "--recipe-store", str(recipe_dir), *common]
-    )
+    if args.recipe_on_store:
+        from benchmarks.scale import recipe_on_store
+
+        questions = read_questions(Path(args.questions), args.max_questions)
+        searched = recipe_on_store(store, workdir, questions)
+        recipe = {"on": "the store's sentence vectors", "warm_ms": searched["search_ms"], **searched}
+    else:
+        recipe = run_worker(
+            "benchmarks.query", ["--worker", "recipe", "--recipe-store", str(recipe_dir), *common]
+        )
     colds = [run_worker("benchmarks.query", ["--worker", "cold", *common]) for _ in range(args.cold_runs)]
     return summarize(warm, recipe, colds, count)
 
@@ -236,6 +247,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-questions", type=int, default=1000, help="ask at most N questions")
     parser.add_argument("--cold-runs", type=int, default=3, help="fresh processes for the cold figures")
     parser.add_argument("--recipe-store", help="where the recipe's store is kept between runs")
+    parser.add_argument(
+        "--recipe-on-store", action="store_true", help="the recipe searches --store's sentence vectors"
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON (indented) to this file")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     return parser.parse_args(argv)

@@ -44,6 +44,7 @@ from ingest.loading.crawl import SitemapRequest, iter_sitemaps
 from ingest.loading.extract import over_limit
 from ingest.loading.sources import Meters, iter_articles
 from ingest.loading.warc import Meter
+from ingest.memory import release_freed_memory
 from ingest.sentences import SentenceSplitter
 from ingest.storage.records import ArticleWrite
 from ingest.storage.revisions import OLDER_VERSION, is_older
@@ -277,6 +278,7 @@ class IngestPipeline:
             tracing.add_attributes({f"newsdesk.{result}": n for result, n in counts.items()})
         record_ingest(counts)
         record_ingest_group(time.perf_counter() - started)
+        release_freed_memory()  # what the group's embedding freed (ingest/memory.py)
 
     def _prepare_group(self, group: Sequence[Item], report: IngestReport, writer: GroupWriter) -> None:
         bounded = [within_limits(item, self.settings.max_article_chars) for item in group]

@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("assistant.core.sections",),
     ("assistant.core.telemetry",),
     ("assistant.core.settings",),
-    ("ingest.loading", "ingest.sentences", "ingest.terms", "ingest.embedding"),
+    ("ingest.loading", "ingest.sentences", "ingest.terms", "ingest.embedding", "ingest.memory"),
     ("ingest.storage",),
     ("ingest.pipeline",),
     ("ingest.components", "ingest.feeds"),

@@ -20,6 +20,7 @@ would change retrieval; bf16 autocast is as fast per CPU-second with a cosine of
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.resources
 import os
 import platform
@@ -27,7 +28,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from ingest.embedding.encoder import LightSentenceEncoder
+    from ingest.embedding.numpy_encoder import NumpySentenceEncoder
 
     Model = SentenceTransformer | LightSentenceEncoder
 
@@ -49,6 +51,9 @@ PRECISIONS: tuple[str, ...] = get_args(Precision)
 Backend = Literal["light", "sentence-transformers"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 QUERY_CACHE_SIZE = 1024
+# A request's embedding of at most this many texts (the question, corroboration's few sentences)
+# runs on the numpy encoder: as fast as torch for them, and a cold `newsdesk ask` imports no torch.
+SMALL_CALL = 8
 LOADAVG = Path("/proc/loadavg")
 # A batch holds at most batch_size texts and about batch_size * TOKENS_PER_TEXT tokens (fewer long
 # texts: their activations, not their number, set the memory peak); news text is ~4 chars a token.
@@ -165,12 +170,14 @@ class Embedder:
         self.backend: str = backend  # after loading: the backend actually used
         self.queries = QueryCache()
         self._model: Model | None = None
+        self._small: NumpySentenceEncoder | None = None
+        self._small_tried = False
         self._dimension = 0
         self._load_lock = threading.Lock()
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._model is not None or self._small is not None
 
     @property
     def model(self) -> Model:
@@ -184,6 +191,40 @@ class Embedder:
     def load(self) -> None:
         """Load the model now (servers call this at start so the first question is not slow)."""
         _ = self.model
+
+    def load_for_questions(self) -> None:
+        """Load what a request's embeddings run on: the numpy encoder, else the model."""
+        if self.small_model is None:
+            self.load()
+
+    @property
+    def small_model(self) -> NumpySentenceEncoder | None:
+        """The numpy encoder of the model (loaded now if needed) for a request's few texts, or None
+        where it does not apply: another model layout or backend, or bf16 (whose vectors it would
+        not reproduce)."""
+        if not self._small_tried:
+            with self._load_lock:
+                if not self._small_tried:
+                    self._small = self._load_small()
+                    self._small_tried = True
+        return self._small
+
+    def _load_small(self) -> NumpySentenceEncoder | None:
+        if self.backend != "light" or self.precision != "fp32":
+            return None
+        from ingest.embedding.layout import read_layout
+        from ingest.embedding.numpy_encoder import NumpySentenceEncoder
+
+        folder = Path(resolve_model_path(self.model_name))
+        layout = read_layout(folder) if folder.is_dir() else None
+        if layout is None:
+            return None
+        try:
+            small = NumpySentenceEncoder(layout)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"cannot load embedding model {self.model_name!r} from {folder}: {exc}") from exc
+        self._dimension = self._dimension or small.get_embedding_dimension()
+        return small
 
     def _load(self) -> Model:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -225,18 +266,25 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        _ = self.model
+        if not self._dimension and self.small_model is None:
+            _ = self.model
         return self._dimension
 
     def embed(self, texts: Sequence[str], progress: ProgressHook | None = None, threads: int = 0) -> Vectors:
         """Embed texts; each distinct text once, sorted by length so batches carry little padding.
 
-        ``threads`` > 0 runs this call with that many torch threads (requests pass ``query_threads``)."""
+        ``threads`` > 0 marks a request's call (it passes ``query_threads``): up to :data:`SMALL_CALL`
+        texts then run on the numpy encoder, more with that many torch threads."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         position: dict[str, int] = {}
         rows = np.fromiter((position.setdefault(t, len(position)) for t in texts), np.intp, len(texts))
         unique = list(position)
+        small = self.small_model if threads and len(unique) <= SMALL_CALL else None
+        if small is not None:
+            with blas_threads(threads):
+                out = small.encode(unique, batch_size=len(unique))
+            return out if len(unique) == len(texts) else out[rows]
         out = np.empty((len(unique), self.dimension), dtype=np.float32)
         # once for all batches: autocast keeps its casts meanwhile
         with self.precision_context(), self._threads(threads):
@@ -275,8 +323,7 @@ class Embedder:
         """Embed one query; returns a read-only 1-d unit vector (cached: do not modify it)."""
         vector = self.queries.get(text)
         if vector is None:
-            with self.precision_context(), self._threads(self.query_threads):
-                vector = self._encode([text])[0]
+            vector = self.embed([text], threads=self.query_threads)[0]
             self.queries.put(text, vector)
         return vector
 
@@ -309,6 +356,23 @@ class Embedder:
         import torch
 
         return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+@contextlib.contextmanager
+def blas_threads(count: int) -> Iterator[None]:
+    """Run numpy's matrix products with ``count`` BLAS threads (as :meth:`Embedder._threads` does
+    for torch: a request's few texts gain nothing from more, and lose when the cores are busy)."""
+    with _blas_controller().limit(limits=count, user_api="blas"):
+        yield
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """The thread pools of the libraries loaded now (numpy's BLAS), found once: 0.01 ms a limit,
+    not the 0.4 ms of finding them on every call."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _dimension_of(model: Model) -> int:

@@ -10,81 +10,21 @@ returns None for any other folder, which the embedder then loads with sentence-t
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-TRANSFORMER = "sentence_transformers.models.Transformer"
-POOLING = "sentence_transformers.models.Pooling"
-NORMALIZE = "sentence_transformers.models.Normalize"
+from ingest.embedding.layout import (
+    BertLayout,
+    BertSentenceEncoder,
+    load_tokenizer,
+    read_layout,
+    state_dict_names,
+)
 
-
-@dataclass(frozen=True)
-class BertLayout:
-    """What the light encoder needs to know about a model folder."""
-
-    folder: Path
-    hidden: int
-    heads: int
-    layers: int
-    intermediate: int
-    eps: float
-    max_seq_length: int
-    normalize: bool
-
-
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def read_layout(folder: Path) -> BertLayout | None:
-    """The layout of a BERT + mean pooling sentence-transformers folder, else None."""
-    try:
-        modules = [m["type"] for m in _read_json(folder / "modules.json")]
-        config = _read_json(folder / "config.json")
-        pooling = _read_json(folder / "1_Pooling" / "config.json")
-        st_config = _read_json(folder / "sentence_bert_config.json")
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if not _is_plain_bert(modules, config, pooling, folder):
-        return None
-    return BertLayout(
-        folder=folder,
-        hidden=int(config["hidden_size"]),
-        heads=int(config["num_attention_heads"]),
-        layers=int(config["num_hidden_layers"]),
-        intermediate=int(config["intermediate_size"]),
-        eps=float(config.get("layer_norm_eps", 1e-12)),
-        max_seq_length=min(
-            int(st_config.get("max_seq_length") or 512), int(config["max_position_embeddings"])
-        ),
-        normalize=modules[2:] == [NORMALIZE],
-    )
-
-
-def _is_plain_bert(modules: list[str], config: dict[str, Any], pooling: dict[str, Any], folder: Path) -> bool:
-    other_pooling = [
-        k for k, v in pooling.items() if k.startswith("pooling_mode_") and v and "mean_tokens" not in k
-    ]
-    return (
-        modules[:2] == [TRANSFORMER, POOLING]
-        and modules[2:] in ([], [NORMALIZE])
-        and config.get("model_type") == "bert"
-        and config.get("hidden_act") == "gelu"
-        and config.get("position_embedding_type", "absolute") == "absolute"
-        and bool(pooling.get("pooling_mode_mean_tokens"))
-        and not other_pooling
-        and (folder / "tokenizer.json").is_file()
-        and (folder / "model.safetensors").is_file()
-    )
+__all__ = ["LightSentenceEncoder", "read_layout"]
 
 
 class BertLayer(nn.Module):
@@ -136,58 +76,21 @@ class BertMeanEncoder(nn.Module):
         return F.normalize(pooled, p=2.0, dim=1) if self.layout.normalize else pooled
 
 
-def _state_dict_names(layers: int) -> dict[str, str]:
-    """Our parameter name -> the name in a transformers BERT checkpoint."""
-    names = {
-        "word.weight": "embeddings.word_embeddings.weight",
-        "position.weight": "embeddings.position_embeddings.weight",
-        "token_type.weight": "embeddings.token_type_embeddings.weight",
-        "norm.weight": "embeddings.LayerNorm.weight",
-        "norm.bias": "embeddings.LayerNorm.bias",
-    }
-    parts = {
-        "query": "attention.self.query",
-        "key": "attention.self.key",
-        "value": "attention.self.value",
-        "attention_out": "attention.output.dense",
-        "attention_norm": "attention.output.LayerNorm",
-        "intermediate": "intermediate.dense",
-        "output": "output.dense",
-        "output_norm": "output.LayerNorm",
-    }
-    for i in range(layers):
-        for ours, theirs in parts.items():
-            for kind in ("weight", "bias"):
-                names[f"blocks.{i}.{ours}.{kind}"] = f"encoder.layer.{i}.{theirs}.{kind}"
-    return names
-
-
-def load_tokenizer(folder: Path, max_length: int) -> Any:
-    """The fast tokenizer of the folder, truncating to ``max_length`` and padding to the longest."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    tokenizer.enable_truncation(max_length=max_length)
-    pad = "[PAD]"
-    pad_id = tokenizer.token_to_id(pad)
-    tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token=pad)
-    return tokenizer
-
-
-class LightSentenceEncoder:
+class LightSentenceEncoder(BertSentenceEncoder):
     """``encode`` like SentenceTransformer (the subset Newsdesk uses), on the light BERT encoder."""
 
     def __init__(self, layout: BertLayout) -> None:
         from safetensors.torch import load_file
 
         weights = load_file(str(layout.folder / "model.safetensors"))
-        names = _state_dict_names(layout.layers)
+        names = state_dict_names(layout.layers)
         vocab, positions, token_types = (
             weights[names[f"{n}.weight"]].shape[0] for n in ("word", "position", "token_type")
         )
         self.network = BertMeanEncoder(layout, vocab, positions, token_types)
         self.network.load_state_dict({ours: weights[theirs] for ours, theirs in names.items()})
         self.network.eval()
+        self.layout = layout
         self.max_seq_length = layout.max_seq_length
         self.tokenizer = load_tokenizer(layout.folder, layout.max_seq_length)
 
@@ -196,24 +99,6 @@ class LightSentenceEncoder:
         for module in self.network.modules():
             if isinstance(module, nn.Linear):
                 module.to(torch.bfloat16)
-
-    def get_embedding_dimension(self) -> int:
-        return int(self.network.layout.hidden)
-
-    def encode(
-        self,
-        texts: Sequence[str],
-        batch_size: int = 32,
-        normalize_embeddings: bool = True,
-        convert_to_numpy: bool = True,
-    ) -> npt.NDArray[np.float32]:
-        """Vectors of ``texts`` in their order (normalized when the model has a Normalize module)."""
-        out = np.empty((len(texts), self.get_embedding_dimension()), dtype=np.float32)
-        for begin in range(0, len(texts), batch_size):
-            out[begin : begin + batch_size] = self._forward(list(texts[begin : begin + batch_size]))
-        if normalize_embeddings and not self.network.layout.normalize and len(out):
-            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out
 
     def _forward(self, texts: list[str]) -> npt.NDArray[np.float32]:
         encodings = self.tokenizer.encode_batch([text.strip() for text in texts])

@@ -3,9 +3,16 @@ out, and the filters of a search."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from assistant.core.types import MetaValue
+from ingest.storage.quantized import quantize
+from ingest.storage.records import SPANS_KEY, ArticleWrite
 
 
 @dataclass(frozen=True, order=True)
@@ -57,3 +64,35 @@ class SearchFilters:
     ts_to: int | None = None
     sources: frozenset[str] = frozenset()
     doc_ids: frozenset[str] | None = None
+
+
+def indexed_article(
+    doc_id: str,
+    text: str,
+    metadata: Mapping[str, MetaValue],
+    spans: Iterable[tuple[int, int]],
+    title_vector: npt.ArrayLike | None = None,
+    sentence_vectors: bytes = b"",
+) -> IndexedArticle:
+    """What the lexical index holds of an article record (``spans``: its committed sentences;
+    ``title_vector``: the record's embedding; ``sentence_vectors``: its sentences', int8)."""
+    ts = metadata.get("published_ts")
+    vector = b"" if title_vector is None else np.asarray(title_vector, dtype=np.float32).tobytes()
+    return IndexedArticle(
+        doc_id,
+        str(metadata.get("version", "")),
+        text,
+        tuple(spans),
+        title=str(metadata.get("title", "")),
+        source=str(metadata.get("source", "")),
+        published_ts=int(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else -1,
+        metadata={k: v for k, v in metadata.items() if k != SPANS_KEY},
+        title_vector=vector,
+        sentence_vectors=sentence_vectors,
+    )
+
+
+def written_article(item: ArticleWrite) -> IndexedArticle:
+    spans = ((s.start, s.end) for s in item.spans)
+    vectors = quantize(np.asarray(item.vectors).reshape(len(item.spans), -1)) if item.spans else b""
+    return indexed_article(item.doc_id, item.text, item.metadata, spans, item.title_vector, vectors)

@@ -11,9 +11,10 @@ then the article records: the commit point), then to the index, one Tantivy comm
 articles. The index is derived data: a kill between the two commits leaves it behind Chroma, never
 ahead. So before its first write a writer (:meth:`LexicalSync.prepare`) compares the versions the
 index holds with Chroma's and re-indexes or removes what differs: cheap when nothing does (the
-versions of both sides, no texts). An index folder that is missing, damaged, or of another schema or
-analyzer is rebuilt from the store, with a progress bar on stderr (:meth:`LexicalSync.rebuild`, also
-``newsdesk reindex``).
+versions of both sides, no texts). With an embedded store the check is skipped when the last writer
+left the index in step (:mod:`ingest.storage.in_step`). An index folder that is missing, damaged,
+or of another schema or analyzer is rebuilt from the store, with a progress bar on stderr
+(:meth:`LexicalSync.rebuild`, also ``newsdesk reindex``).
 
 Several writers (a Chroma server): Tantivy's write lock orders their index writes, and under it a
 writer indexes an article only while Chroma still holds the version it wrote (a later writer indexes
@@ -26,7 +27,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -35,15 +36,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import numpy.typing as npt
 from filelock import FileLock
 from tqdm import tqdm
 
 from assistant.core.errors import LexicalIndexError
 from assistant.core.sections import StoreSettings
-from assistant.core.types import MetaValue
 from ingest.storage.chroma import chroma_call, store_where
-from ingest.storage.lexical_records import IndexedArticle
+from ingest.storage.in_step import Fingerprint, InStepMark
+from ingest.storage.lexical_records import IndexedArticle, indexed_article, written_article
 from ingest.storage.lexical_tantivy import LexicalIndexUnreadableError, TantivyLexicalIndex
 from ingest.storage.quantized import quantize
 from ingest.storage.records import (
@@ -87,38 +87,6 @@ class Reindexed:
         return asdict(self)
 
 
-def indexed_article(
-    doc_id: str,
-    text: str,
-    metadata: Mapping[str, MetaValue],
-    spans: Iterable[tuple[int, int]],
-    title_vector: npt.ArrayLike | None = None,
-    sentence_vectors: bytes = b"",
-) -> IndexedArticle:
-    """What the lexical index holds of an article record (``spans``: its committed sentences;
-    ``title_vector``: the record's embedding; ``sentence_vectors``: its sentences', int8)."""
-    ts = metadata.get("published_ts")
-    vector = b"" if title_vector is None else np.asarray(title_vector, dtype=np.float32).tobytes()
-    return IndexedArticle(
-        doc_id,
-        str(metadata.get("version", "")),
-        text,
-        tuple(spans),
-        title=str(metadata.get("title", "")),
-        source=str(metadata.get("source", "")),
-        published_ts=int(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else -1,
-        metadata={k: v for k, v in metadata.items() if k != SPANS_KEY},
-        title_vector=vector,
-        sentence_vectors=sentence_vectors,
-    )
-
-
-def written_article(item: ArticleWrite) -> IndexedArticle:
-    spans = ((s.start, s.end) for s in item.spans)
-    vectors = quantize(np.asarray(item.vectors).reshape(len(item.spans), -1)) if item.spans else b""
-    return indexed_article(item.doc_id, item.text, item.metadata, spans, item.title_vector, vectors)
-
-
 def sentence_less(meta: Mapping[str, Any]) -> bool:
     """An article record of no sentence (a text of punctuation only, say)."""
     return meta.get("n_sentences") == 0 or decode_spans(meta.get(SPANS_KEY)) == ()
@@ -141,7 +109,9 @@ class LexicalSync:
         self._articles, self._sentences, self._batch = articles, sentences, batch_size
         self._where = store_where(settings)
         self._index: TantivyLexicalIndex | None = None
+        self._mark = InStepMark(self.path, enabled=not settings.uses_server)
         self._repaired = False
+        self._writing = 0  # writes between their Chroma and index commits (:meth:`changing`)
         self._lock = threading.RLock()
 
     # --- opening ---------------------------------------------------------------------------------
@@ -182,10 +152,41 @@ class LexicalSync:
                     self._recover(show_progress)
             index = self.index
             if not self._repaired:
-                self._sync(index, self._stale(index), show_progress)
+                if not self._marked_in_step(index):
+                    self._sync(index, self._stale(index), show_progress)
                 index.articles_in_step(self.sentence_vectors)  # a store from before it, a kill
                 self._repaired = True
+                self._mark_in_step(index)
             return index
+
+    # --- the in-step mark (embedded stores: ingest/storage/in_step.py) -------------------------
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """Around a write to Chroma and then to the index: the in-step mark is removed before the
+        block and written again after it when it succeeded and no other write is under way."""
+        with self._lock:
+            self._writing += 1
+            self._mark.clear()
+        done = False
+        try:
+            yield
+            done = True
+        finally:
+            with self._lock:
+                self._writing -= 1
+                if done and self._repaired and self._writing == 0:
+                    self._mark_in_step(self.index)
+
+    def _fingerprint(self, index: TantivyLexicalIndex) -> Fingerprint:
+        articles = int(self._call("count", self._articles.count))
+        return {"articles": articles, "sentences": index.sentence_count()}
+
+    def _marked_in_step(self, index: TantivyLexicalIndex) -> bool:
+        return self._mark.enabled and self._mark.holds(self._fingerprint(index))
+
+    def _mark_in_step(self, index: TantivyLexicalIndex) -> None:
+        if self._mark.enabled and not self._writing:
+            self._mark.write(self._fingerprint(index))
 
     def _recover(self, show_progress: bool) -> None:
         """Rebuild an unreadable index, unless another process did while this one waited for it."""
@@ -304,6 +305,7 @@ class LexicalSync:
 
             sentences = index.rebuild(every_article(), self.sentence_vectors)
         self._repaired = True
+        self._mark_in_step(index)
         return Reindexed(done, sentences, round(time.perf_counter() - started, 2))
 
     def _remove_unreadable(self) -> None:

@@ -280,20 +280,22 @@ class NewsStore(StoreFolderLocks):
             return
         self.lexical_sync.prepare()
         sentences = [sentence_rows(item) for item in items]
-        self._upsert_sentences(
-            [i for ids, _ in sentences for i in ids],
-            np.concatenate([item.vectors.reshape(-1, item.title_vector.size) for item in items]),
-            [m for _, metas in sentences for m in metas],
-        )
-        records = [{**item.metadata, SPANS_KEY: encode_spans(item.spans)} for item in items]
-        titles = np.stack([item.title_vector.reshape(-1) for item in items])
-        self._upsert(self.articles, [item.doc_id for item in items], titles, records, [i.text for i in items])
-        for item, (ids, metas) in zip(items, sentences):
-            self._after_commit(item, ids, metas)
-        try:
-            self.lexical_sync.write(items)
-        finally:  # Chroma changed, whatever the index did
-            self._generation_changed()
+        with self.lexical_sync.changing():
+            self._upsert_sentences(
+                [i for ids, _ in sentences for i in ids],
+                np.concatenate([item.vectors.reshape(-1, item.title_vector.size) for item in items]),
+                [m for _, metas in sentences for m in metas],
+            )
+            records = [{**item.metadata, SPANS_KEY: encode_spans(item.spans)} for item in items]
+            titles = np.stack([item.title_vector.reshape(-1) for item in items])
+            ids_ = [item.doc_id for item in items]
+            self._upsert(self.articles, ids_, titles, records, [i.text for i in items])
+            for item, (ids, metas) in zip(items, sentences):
+                self._after_commit(item, ids, metas)
+            try:
+                self.lexical_sync.write(items)
+            finally:  # Chroma changed, whatever the index did
+                self._generation_changed()
 
     def _after_commit(
         self, item: ArticleWrite, ids: list[str], metas: Sequence[Mapping[str, MetaValue]]
@@ -350,12 +352,13 @@ class NewsStore(StoreFolderLocks):
         """Remove an article and every sentence record of it; DocumentNotFoundError if absent."""
         self.require_article(doc_id)
         self.lexical_sync.prepare()
-        self._call("delete", lambda: self.articles.delete(ids=[doc_id]))
-        self._delete_stale(doc_id, keep_version=None)
-        try:
-            self.lexical_sync.delete(doc_id)
-        finally:
-            self._generation_changed()
+        with self.lexical_sync.changing():
+            self._call("delete", lambda: self.articles.delete(ids=[doc_id]))
+            self._delete_stale(doc_id, keep_version=None)
+            try:
+                self.lexical_sync.delete(doc_id)
+            finally:
+                self._generation_changed()
 
     def purge_orphans(self) -> int:
         """Delete sentence records whose article is missing or has another version."""

@@ -131,7 +131,7 @@ def _ask_here(request: Any, settings: Settings) -> Answer:
     from assistant.service import create_assistant
 
     assistant = create_assistant(settings)
-    assistant.prepare()  # model load and index build side by side
+    assistant.prepare()  # the question encoder's load and the index check side by side
     return assistant.ask(request)
 
 

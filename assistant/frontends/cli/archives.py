@@ -37,14 +37,14 @@ def add_commands(sub: Any) -> None:
 def on_archive(args: argparse.Namespace, settings: Settings) -> Settings:
     """The settings of the command's archive (``--archive``; the same settings without it). Sets
     ``args.archive_server``: the address of the server holding the embedded store, if one does."""
-    from assistant.archives import archive_settings
-    from assistant.frontends.cli.forward import served_address
-    from ingest.storage.archives import DEFAULT_ARCHIVE, ArchiveRegistry
-
     name = getattr(args, "archive", None)
     args.archive_server = None
     if name is None:
         return settings
+    from assistant.archives import archive_settings
+    from assistant.frontends.cli.forward import served_address
+    from ingest.storage.archives import DEFAULT_ARCHIVE, ArchiveRegistry
+
     if args.command in NOT_ON_AN_ARCHIVE:
         raise ConfigError(f"--archive does not go with `newsdesk {args.command}`")
     if ArchiveRegistry(settings.store).require(name) == DEFAULT_ARCHIVE:

@@ -27,7 +27,6 @@ from assistant.core.errors import ServerAskError, ServerIngestError, SourceError
 from assistant.core.settings import Settings
 from assistant.pipeline.request import Request
 from assistant.types import Answer
-from ingest.loading.files import ARCHIVE_SUFFIXES, walk_folder
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 900.0  # one upload of up to upload_max_files articles, embedded by the server
@@ -38,6 +37,8 @@ IngestSummary = dict[str, Any]
 def source_files(sources: Sequence[str]) -> tuple[list[Path], list[str]]:
     """The files (supported ones in folders, as ``newsdesk ingest`` would read them) and the http(s)
     URLs among ``sources``."""
+    from ingest.loading.files import ARCHIVE_SUFFIXES, walk_folder  # the loaders: ingest only
+
     urls = [s for s in sources if s.lower().startswith(("http://", "https://"))]
     files: list[Path] = []
     for source in (s for s in sources if s not in urls):

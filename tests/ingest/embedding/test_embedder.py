@@ -12,6 +12,7 @@ import pytest
 from assistant.core.errors import ConfigError, ModelError
 from assistant.core.settings import DEFAULT_MODEL, Settings
 from ingest.embedding.embedder import (
+    SMALL_CALL,
     Embedder,
     QueryCache,
     cpu_flags,
@@ -164,29 +165,50 @@ def test_query_threads_below_one_are_refused_naming_the_value() -> None:
         Embedder(DEFAULT_MODEL, query_threads=0)
 
 
-def test_questions_are_embedded_with_query_threads_and_the_thread_count_is_restored(
+def test_a_requests_few_texts_run_on_numpy_with_query_threads_and_batches_on_torch(
     embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import torch
+    from threadpoolctl import threadpool_info
 
-    seen: list[int] = []
-    encode = embedder._encode
+    small = embedder.small_model
+    assert small is not None and embedder.query_threads == 1
+    seen: list[tuple[str, int]] = []
+    encode, encode_small = embedder._encode, small.encode
 
     def spy(texts: list[str]) -> np.ndarray:
-        seen.append(torch.get_num_threads())
+        seen.append(("torch", torch.get_num_threads()))
         return encode(texts)
 
+    def spy_small(texts: list[str], batch_size: int = 32) -> np.ndarray:
+        blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+        seen.append(("numpy", min(blas)))
+        return encode_small(texts, batch_size)
+
     monkeypatch.setattr(embedder, "_encode", spy)
+    monkeypatch.setattr(small, "encode", spy_small)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         embedder.embed_query("a question nobody asked before in this session")
         embedder.embed(["one sentence.", "another sentence."], threads=1)
-        embedder.embed(["a third sentence."])
-        assert seen == [1, 1, 2]
+        embedder.embed([f"sentence number {i}." for i in range(SMALL_CALL + 1)], threads=1)
+        embedder.embed(["a third sentence."])  # ingest's call: all threads
+        assert seen == [("numpy", 1), ("numpy", 1), ("torch", 1), ("torch", 2)]
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_numpy_encoder_gives_the_torch_encoders_vectors(embedder: Embedder) -> None:
+    texts = sample_lines()[:40]
+    texts += ["", "Ünïcödé — “quotes”, 東京 and an emoji 😀.", "word " * 400]
+    small = embedder.small_model
+    assert small is not None
+    ours, torch_vectors = small.encode(texts, batch_size=8), embedder.embed(texts)
+    assert float(np.min(np.sum(ours * torch_vectors, axis=1))) > 0.99999
+    assert float(np.max(np.abs(ours - torch_vectors))) < 1e-5
+    assert np.allclose(embedder.embed_query(texts[3]), torch_vectors[3], atol=1e-5)
 
 
 def loadavg_file(tmp_path: Path, runnable: int) -> Path:

@@ -10,6 +10,7 @@ import pytest
 from assistant.core.errors import StoreError
 from assistant.frontends.cli.main import main
 from ingest.components import IngestComponents
+from ingest.storage.in_step import IN_STEP
 from ingest.storage.lexical_records import SentenceKey
 from ingest.storage.lexical_sync import LexicalSync
 from ingest.storage.lexical_tantivy import SETTINGS_FILE, TantivyLexicalIndex
@@ -153,6 +154,43 @@ def test_articles_committed_to_chroma_but_not_to_the_index_are_indexed_when_a_wr
         SentenceKey("new", 0)
     ]
     assert found(reopened, "Damascus") == [] and found(reopened, "zeppelin") == []
+
+
+def test_a_store_its_last_writer_left_in_step_is_opened_without_comparing_versions(
+    ingested: IngestComponents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = ingested.store.lexical_sync.path / IN_STEP
+    assert marker.is_file()  # the ingest's last write landed
+    ingested.store.close()
+    compared: list[int] = []
+    stale = LexicalSync._stale
+
+    def counted(self: LexicalSync, index: TantivyLexicalIndex) -> list[str]:
+        compared.append(1)
+        return stale(self, index)
+
+    monkeypatch.setattr(LexicalSync, "_stale", counted)
+    NewsStore(ingested.settings.store).lexical_sync.prepare(show_progress=False)
+    assert compared == []
+    mark = json.loads(marker.read_text(encoding="utf-8"))
+    marker.write_text(json.dumps({**mark, "articles": mark["articles"] + 1}), encoding="utf-8")
+    NewsStore(ingested.settings.store).lexical_sync.prepare(show_progress=False)  # counts differ: checked
+    assert compared == [1] and json.loads(marker.read_text(encoding="utf-8")) == mark
+
+
+def test_a_write_killed_between_the_commits_leaves_no_in_step_mark(
+    ingested: IngestComponents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = ingested.store.lexical_sync.path / IN_STEP
+    with monkeypatch.context() as patched:
+        die_after_chroma_commits(patched)
+        with pytest.raises(StoreError, match="killed between"):
+            ingest(ingested, [{"id": "new", "text": "Ferry news."}], "new.jsonl")
+    assert not marker.exists()
+    ingested.store.close()
+    reopened = NewsStore(ingested.settings.store)
+    reopened.lexical_sync.prepare(show_progress=False)
+    assert found(reopened, "ferry") == [SentenceKey("new", 0)] and consistent(reopened) and marker.is_file()
 
 
 def test_after_a_failed_index_write_the_same_store_repairs_before_its_next_write(

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from assistant.core.settings import Settings
 from assistant.frontends.cli.main import main
 from assistant.service import Assistant
+from ingest.storage.in_step import IN_STEP
+from ingest.storage.lexical_sync import lexical_path
 from tests.assistant.conftest import dev_questions
+from tests.conftest import REPO
 
 
 def store_args(assistant: Assistant) -> list[str]:
@@ -131,3 +138,29 @@ def test_batch_with_a_question_that_is_not_valid_text_is_an_error_naming_the_lin
 ) -> None:
     code, _ = run_batch(sample_assistant, tmp_path, '{"id": "1", "question": "Who led it \\ud800?"}\n')
     assert code == 2 and "q.jsonl:1: `question` is not valid text" in capsys.readouterr().err
+
+
+QUESTION = "Who led the Russian delegation to Damascus?"
+
+
+def test_a_cold_ask_answers_without_importing_torch_and_leaves_the_index_marked_in_step(
+    sample_assistant: Assistant, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(sample_assistant.settings.store_dir, store)
+    marker = lexical_path(Settings(store_dir=store).store) / IN_STEP
+    marker.unlink(missing_ok=True)
+    code = (
+        "import sys; from assistant.frontends.cli.main import main; "
+        f"code = main(['--store', {str(store)!r}, 'ask', {QUESTION!r}, '--json']); "
+        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers', 'trafilatura') "
+        "if m in sys.modules), file=sys.stderr); sys.exit(code)"
+    )
+    for _ in range(2):  # the first checks the index against Chroma and marks it; the second trusts it
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Yunus-Bege Evkurov" in json.loads(done.stdout)["citations"][0]["sentence"]
+        assert done.stderr.strip().splitlines()[-1] == "[]"
+        assert marker.is_file()
