@@ -51,8 +51,9 @@ PRECISIONS: tuple[str, ...] = get_args(Precision)
 Backend = Literal["light", "sentence-transformers"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 QUERY_CACHE_SIZE = 1024
-# A request's embedding of at most this many texts (the question, corroboration's few sentences)
-# runs on the numpy encoder: as fast as torch for them, and a cold `newsdesk ask` imports no torch.
+# In a process that has not loaded torch (a cold `newsdesk ask`), a request's embedding of at most
+# this many texts (the question, corroboration's few sentences) runs on the numpy encoder: as fast
+# as torch for one question, and torch is never imported. A server loads torch for ingest anyway.
 SMALL_CALL = 8
 LOADAVG = Path("/proc/loadavg")
 # A batch holds at most batch_size texts and about batch_size * TOKENS_PER_TEXT tokens (fewer long
@@ -274,13 +275,13 @@ class Embedder:
         """Embed texts; each distinct text once, sorted by length so batches carry little padding.
 
         ``threads`` > 0 marks a request's call (it passes ``query_threads``): up to :data:`SMALL_CALL`
-        texts then run on the numpy encoder, more with that many torch threads."""
+        texts then run on the numpy encoder while torch is not loaded, else with that many torch threads."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         position: dict[str, int] = {}
         rows = np.fromiter((position.setdefault(t, len(position)) for t in texts), np.intp, len(texts))
         unique = list(position)
-        small = self.small_model if threads and len(unique) <= SMALL_CALL else None
+        small = self.small_model if threads and len(unique) <= SMALL_CALL and self._model is None else None
         if small is not None:
             with blas_threads(threads):
                 out = small.encode(unique, batch_size=len(unique))
