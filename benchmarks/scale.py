@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.scale [--sizes 1000,5000,10000] [--store-root DIR] [--tiny]
         [--articles JSONL[.gz] ...] [--questions JSONL ...] [--max-questions N]
-        [--from-stores DIR,DIR] [--out FILE]
+        [--from-stores DIR,DIR] [--no-server-mode] [--no-maintenance] [--new-articles N] [--out FILE]
 
 Stores of the first N articles of the RealTimeQA archive (both splits, interleaved line by line,
 each doc_id once) are built under ``--store-root`` (outside the repository) and **reused** when a
@@ -30,7 +30,12 @@ of our ask p50 and RSS to it; freshness: one new article posted to ``/api/ingest
 question asked until an answer cites it (``write_to_cited_answer_s``; ``first_ask_after_write_ms``
 is the first ask's own time). The new article is deleted again, so the store can be reused.
 ``chroma_server``: the same serving figures with the store behind a ``chroma run`` server on
-loopback (``--no-server-mode`` skips it). ``--tiny`` (CI): sizes 20 and 40, 3 questions a split.
+loopback (``--no-server-mode`` skips it). ``maintenance`` (``--no-maintenance`` skips it): the CLI's
+``backup`` of the store, its ``restore`` into a second folder, ``reindex`` of that copy and an
+``ingest`` of ``--new-articles`` new articles into it (archive articles under new ids), each timed
+from the command's start (a CLI start of a few seconds included); the copies are removed after, so
+the measured store never changes. ``ready_s`` is the server's process start to its first answer.
+``--tiny`` (CI): sizes 20 and 40, 3 questions a split.
 Prints one JSON object.
 """
 
@@ -387,6 +392,49 @@ def serving_memory(pid: int) -> dict[str, float]:
     return {key: status_mb(pid, field) for key, field in fields.items()}
 
 
+def timed_cli(argv: Sequence[str], timeout_s: float = 4 * 3600.0) -> float:
+    """Seconds ``python -m assistant ARGV`` took (RuntimeError naming the command if it failed)."""
+    cmd = [sys.executable, "-m", "assistant", *argv]
+    started = time.perf_counter()
+    done = subprocess.run(cmd, cwd=REPO, env=worker_env(), capture_output=True, text=True, timeout=timeout_s)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return round(time.perf_counter() - started, 2)
+
+
+def new_articles(articles: Sequence[Path], n: int, dest: Path) -> Path:
+    """``n`` pooled archive articles under new ids (``new-`` before each), as a JSONL file."""
+    with dest.open("w", encoding="utf-8") as out:
+        for number, line in zip(range(n), pooled_lines(articles)):
+            row = json.loads(line)
+            out.write(json.dumps({**row, "id": f"new-{number}-{row.get('id', '')}"}) + "\n")
+    return dest
+
+
+def maintenance(store: Path, root: Path, articles: Sequence[Path], count: int) -> dict[str, Any]:
+    """Backup, restore into a second folder, reindex and new articles' ingest there (then removed)."""
+    backup, copy = root / f"_backup-{store.name}", root / f"_restored-{store.name}"
+    for folder in (backup, copy):
+        shutil.rmtree(folder, ignore_errors=True)
+    fresh = new_articles(articles, count, root / f"_new-{store.name}.jsonl")
+    try:
+        row: dict[str, Any] = {"backup_s": timed_cli(["--store", str(store), "backup", str(backup)])}
+        row["backup_mb"] = folder_mb(backup)
+        row["restore_s"] = timed_cli(["--store", str(copy), "restore", str(backup)])
+        row["reindex_s"] = timed_cli(["--store", str(copy), "reindex", "--quiet"])
+        started = time.perf_counter()
+        report = run_cli(["--store", str(copy), "ingest", str(fresh), "--quiet", "--json"])
+        seconds = time.perf_counter() - started
+        added = int(report.get("added", 0))
+        row.update(new_articles=added, new_ingest_s=round(seconds, 1))
+        row["new_ingest_articles_per_s"] = round(added / seconds, 3) if seconds else 0.0
+        return row
+    finally:
+        for folder in (backup, copy):
+            shutil.rmtree(folder, ignore_errors=True)
+        fresh.unlink(missing_ok=True)
+
+
 # --- the driver ----------------------------------------------------------------------------------
 def measure_size(args: argparse.Namespace, root: Path, n: int, questions: Sequence[str]) -> dict[str, Any]:
     if args.from_stores:
@@ -409,6 +457,8 @@ def measure_size(args: argparse.Namespace, root: Path, n: int, questions: Sequen
         with chroma_run(store) as port:
             served = {"NEWSDESK_CHROMA_HOST": "127.0.0.1", "NEWSDESK_CHROMA_PORT": str(port)}
             row["chroma_server"] = measure_serving(store, questions, served)
+    if args.maintenance:
+        row["maintenance"] = maintenance(store, root, args.articles, args.new_articles)
     return row
 
 
@@ -575,9 +625,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-server-mode", dest="server_mode", action="store_false", help="skip the Chroma-server run"
     )
+    parser.add_argument(
+        "--no-maintenance", dest="maintenance", action="store_false", help="skip backup/restore/reindex"
+    )
+    parser.add_argument("--new-articles", type=int, default=100, help="new articles ingested per size")
     args = parser.parse_args(argv)
     if args.tiny:
         args.sizes, args.max_questions = args.sizes or [20, 40], min(args.max_questions, 3)
+        args.new_articles = min(args.new_articles, 2)
     args.sizes = args.sizes or [1000, 5000, 10000]
     return args
 

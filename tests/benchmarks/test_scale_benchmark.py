@@ -16,7 +16,9 @@ def test_scale_benchmark_builds_each_size_once_then_reuses_it_and_reports_servin
 ) -> None:
     root = tmp_path / "stores"
     args = ["--articles", str(articles_file(tmp_path)), "--questions", str(questions_file(tmp_path))]
-    result = run_benchmark("benchmarks.scale", *args, "--sizes", "2,3", "--store-root", str(root))
+    result = run_benchmark(
+        "benchmarks.scale", *args, "--sizes", "2,3", "--store-root", str(root), "--new-articles", "2"
+    )
     assert (result["benchmark"], result["questions"]) == ("scale", 2)
     small, large = result["sizes"]
     assert (small["size"], small["articles"], large["articles"]) == (2, 2, 3)
@@ -34,6 +36,11 @@ def test_scale_benchmark_builds_each_size_once_then_reuses_it_and_reports_servin
         assert row["recipe"]["search_ms"]["n"] == 2 and is_positive(row["ask_p50_vs_recipe"])
         served = row["chroma_server"]  # the same store behind `chroma run`
         assert served["ask_ms"]["n"] == 2 and is_positive(served["write_to_cited_answer_s"])
+        kept = row["maintenance"]  # backup, restore, reindex and new articles, on copies
+        assert kept["new_articles"] == 2 and is_positive(kept["new_ingest_articles_per_s"])
+        for key in ("backup_s", "backup_mb", "restore_s", "reindex_s", "ready_s"):
+            assert is_positive({**kept, **row}[key]), key
+    assert not list(root.glob("_backup-*")) and not list(root.glob("_restored-*"))
     assert set(result["meets_targets"]) == set(result["targets"])
     assert is_positive(result["rss_largest_vs_smallest"])
     assert is_positive(result["rss_without_chroma_index_largest_vs_smallest"])
@@ -41,7 +48,14 @@ def test_scale_benchmark_builds_each_size_once_then_reuses_it_and_reports_servin
     assert is_positive(result["chroma_server_rss_largest_vs_smallest"])
 
     again = run_benchmark(
-        "benchmarks.scale", *args, "--sizes", "3", "--store-root", str(root), "--no-server-mode"
+        "benchmarks.scale",
+        *args,
+        "--sizes",
+        "3",
+        "--store-root",
+        str(root),
+        "--no-server-mode",
+        "--no-maintenance",
     )
     assert again["sizes"][0]["reused"] is True and again["sizes"][0]["articles"] == 3
 
