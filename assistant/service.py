@@ -151,10 +151,7 @@ class Assistant:
             self.prepare_index()
         finally:
             loader.join()
-        embedder = self.components.embedder
-        embedder.load_for_questions()  # re-raises a load error in this thread, as a ModelError
-        if ingest_model:
-            embedder.load()
+        self._load_model(ingest_model)  # re-raises a load error in this thread, as a ModelError
 
     def prepare_index(self) -> None:
         """Open the lexical index, rebuilt or repaired from Chroma if a crash or an older Newsdesk left
@@ -171,13 +168,21 @@ class Assistant:
         """Load and run the encoders, then touch the vector index (Chroma loads it on the first query)."""
         with contextlib.suppress(NewsdeskError):  # prepare() raises it again in the caller's thread
             embedder = self.components.embedder
-            embedder.load_for_questions()
+            self._load_model(ingest_model)
             embedder.embed(["warm up the kernels"], threads=embedder.query_threads)  # first pass is slow
             if ingest_model:
-                embedder.load()
                 embedder.embed(["and the thread pool", "of a batch"])  # a batch: the ingest model's
             probe = np.full(embedder.dimension, embedder.dimension**-0.5, dtype=np.float32)
             self.components.store.query_sentences(probe, 1)
+
+    def _load_model(self, ingest_model: bool) -> None:
+        """The torch model with ``ingest_model`` (questions then embed on it too), else only what
+        questions need (the numpy encoder where it applies)."""
+        embedder = self.components.embedder
+        if ingest_model:
+            embedder.load()
+        else:
+            embedder.load_for_questions()
 
     def close(self) -> None:
         """Stop the read threads and release the store (its Chroma client and lexical index)."""

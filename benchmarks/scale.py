@@ -129,14 +129,26 @@ def folder_mb(folder: Path, pattern: str = "*") -> float:
 
 def run_cli(argv: Sequence[str], timeout_s: float = 4 * 3600.0) -> dict[str, Any]:
     """``python -m assistant ARGV`` from the repo; its last stdout line as JSON."""
+    result: dict[str, Any] = json.loads(_cli(argv, timeout_s).stdout.strip().splitlines()[-1])
+    return result
+
+
+def timed_cli(argv: Sequence[str], timeout_s: float = 4 * 3600.0) -> float:
+    """Seconds ``python -m assistant ARGV`` took."""
+    started = time.perf_counter()
+    _cli(argv, timeout_s)
+    return round(time.perf_counter() - started, 2)
+
+
+def _cli(argv: Sequence[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """``python -m assistant ARGV`` run from the repo; RuntimeError naming the command if it failed."""
     cmd = [sys.executable, "-m", "assistant", *argv]
     done = subprocess.run(
         cmd, cwd=REPO, env=worker_env(), capture_output=True, text=True, timeout=timeout_s, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return done
 
 
 def complete_stores(root: Path) -> dict[int, dict[str, Any]]:
@@ -390,16 +402,6 @@ def serving_memory(pid: int) -> dict[str, float]:
     lexical index's memory-mapped segments: page cache that processes share and the kernel can drop)."""
     fields = {"rss_mb": "VmRSS", "peak_rss_mb": "VmHWM", "rss_anon_mb": "RssAnon", "rss_file_mb": "RssFile"}
     return {key: status_mb(pid, field) for key, field in fields.items()}
-
-
-def timed_cli(argv: Sequence[str], timeout_s: float = 4 * 3600.0) -> float:
-    """Seconds ``python -m assistant ARGV`` took (RuntimeError naming the command if it failed)."""
-    cmd = [sys.executable, "-m", "assistant", *argv]
-    started = time.perf_counter()
-    done = subprocess.run(cmd, cwd=REPO, env=worker_env(), capture_output=True, text=True, timeout=timeout_s)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return round(time.perf_counter() - started, 2)
 
 
 def new_articles(articles: Sequence[Path], n: int, dest: Path) -> Path:

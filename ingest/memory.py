@@ -1,10 +1,10 @@
 """Memory a long ingest frees, given back to the operating system.
 
 Embedding a group allocates activations, token arrays and vectors of every size, and freeing them
-leaves holes in glibc's heap that it keeps rather than returns: an ingest of 2,000 articles grew to
-2.2 GB of resident memory, of which ``malloc_trim`` gave back 1.4 GB at once (live data: 0.84 GB;
-docs/performance.md, "Ingest memory"). So after each group the pipeline asks glibc to return its free
-pages (a few milliseconds against a group's tens of seconds). Elsewhere (macOS, musl) this is a no-op.
+leaves holes in glibc's heap that it keeps rather than returns: most of an ingest's growing resident
+memory was such free memory, not live data (docs/performance.md, "Ingest memory"). So after each
+group the pipeline asks glibc to return its free pages (little time against a group's embedding).
+Elsewhere (macOS, musl) this is a no-op.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ the model sees at run time exactly what it was fitted on.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -29,9 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from assistant.answering.trees import Trees
-from assistant.core.errors import ConfigError
 from assistant.retrieval.corpus import CorpusView
-from assistant.retrieval.models import model_text, model_where
+from assistant.retrieval.models import fitted_model, model_text
 from assistant.text.question import AnswerType, Question, answer_type_score, novel_spans
 
 if TYPE_CHECKING:
@@ -241,13 +239,7 @@ class LearnedRanker:
 
     @cached_property
     def meta(self) -> dict[str, Any]:
-        meta: dict[str, Any] = json.loads(model_text(self.folder, META_FILE, "the ranker model"))
-        if tuple(meta.get("features", ())) != FEATURES:
-            raise ConfigError(
-                f"the ranker model {model_where(self.folder, META_FILE)} was fitted on other features; "
-                "refit it with `python -m assistant.ranker_fit`"
-            )
-        return meta
+        return fitted_model(self.folder, META_FILE, "the ranker model", FEATURES)
 
     @cached_property
     def trees(self) -> Trees:

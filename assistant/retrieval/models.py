@@ -3,8 +3,11 @@ text from the package or from a folder given instead (a refit not yet copied in)
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from assistant.core.errors import ConfigError
 
@@ -25,3 +28,17 @@ def model_text(folder: Path | None, name: str, what: str) -> str:
         return resources.files("assistant").joinpath("models", name).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {model_where(folder, name)}: {exc}") from exc
+
+
+def fitted_model(
+    folder: Path | None, name: str, what: str, features: Sequence[str], given: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The JSON model file ``name`` (or ``given``), refused with a ConfigError when it was fitted on
+    other ``features`` than the code computes."""
+    model: dict[str, Any] = given if given is not None else json.loads(model_text(folder, name, what))
+    if tuple(model.get("features", ())) != tuple(features):
+        raise ConfigError(
+            f"{what} {model_where(folder, name)} was fitted on other features; "
+            "refit it with `python -m assistant.ranker_fit`"
+        )
+    return model

@@ -21,7 +21,6 @@ article's rank and channel (features of the ranker), which reads them with every
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -31,11 +30,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from assistant.core.errors import ConfigError
 from assistant.core.sections import RetrievalSettings
 from assistant.retrieval.corpus import CorpusView, SentenceVectors
 from assistant.retrieval.filters import FilterSpec
-from assistant.retrieval.models import model_text, model_where
+from assistant.retrieval.models import fitted_model
 from assistant.text.question import Question
 from ingest.embedding.embedder import Vectors
 from ingest.storage.article_index import ArticleHit
@@ -154,15 +152,9 @@ class FirstPass:
 
     @cached_property
     def model(self) -> dict[str, Any]:
-        model = self._given
-        if model is None:
-            model = json.loads(model_text(self.folder, FIRST_STAGE_MODEL, "the first pass"))
-        if tuple(model.get("features", ())) != FIRST_PASS_FEATURES:
-            raise ConfigError(
-                f"the first pass {model_where(self.folder, FIRST_STAGE_MODEL)} was fitted on other "
-                "features; refit it with `python -m assistant.ranker_fit`"
-            )
-        return model
+        return fitted_model(
+            self.folder, FIRST_STAGE_MODEL, "the first pass", FIRST_PASS_FEATURES, self._given
+        )
 
     @cached_property
     def _coefficients(self) -> tuple[FloatArray, FloatArray, FloatArray, float]:

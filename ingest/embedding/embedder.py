@@ -28,7 +28,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -40,11 +40,13 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from ingest.embedding.encoder import LightSentenceEncoder
+    from ingest.embedding.layout import BertLayout
     from ingest.embedding.numpy_encoder import NumpySentenceEncoder
 
     Model = SentenceTransformer | LightSentenceEncoder
 
 Vectors = npt.NDArray[np.float32]
+E = TypeVar("E")
 ProgressHook = Callable[[int], None]
 Precision = Literal["fp32", "bf16", "auto"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -213,18 +215,11 @@ class Embedder:
     def _load_small(self) -> NumpySentenceEncoder | None:
         if self.backend != "light" or self.precision != "fp32":
             return None
-        from ingest.embedding.layout import read_layout
         from ingest.embedding.numpy_encoder import NumpySentenceEncoder
 
-        folder = Path(resolve_model_path(self.model_name))
-        layout = read_layout(folder) if folder.is_dir() else None
-        if layout is None:
-            return None
-        try:
-            small = NumpySentenceEncoder(layout)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(f"cannot load embedding model {self.model_name!r} from {folder}: {exc}") from exc
-        self._dimension = self._dimension or small.get_embedding_dimension()
+        small = self._bert(Path(resolve_model_path(self.model_name)), NumpySentenceEncoder)
+        if small is not None:
+            self._dimension = self._dimension or small.get_embedding_dimension()
         return small
 
     def _load(self) -> Model:
@@ -241,18 +236,25 @@ class Embedder:
         return model
 
     def _load_light(self, folder: Path) -> LightSentenceEncoder | None:
-        from ingest.embedding.encoder import LightSentenceEncoder, read_layout
+        from ingest.embedding.encoder import LightSentenceEncoder
+
+        model = self._bert(folder, LightSentenceEncoder)
+        if model is not None and self.precision == "bf16":
+            model.use_bf16_weights()
+        return model
+
+    def _bert(self, folder: Path, encoder: Callable[[BertLayout], E]) -> E | None:
+        """``encoder`` of the folder's BERT + mean pooling model, None for a folder of another kind;
+        ModelError naming the folder when its files cannot be loaded."""
+        from ingest.embedding.layout import read_layout
 
         layout = read_layout(folder) if folder.is_dir() else None
         if layout is None:
             return None
         try:
-            model = LightSentenceEncoder(layout)
+            return encoder(layout)
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
             raise ModelError(f"cannot load embedding model {self.model_name!r} from {folder}: {exc}") from exc
-        if self.precision == "bf16":
-            model.use_bf16_weights()
-        return model
 
     def _load_sentence_transformer(self, path: str) -> SentenceTransformer:
         from sentence_transformers import SentenceTransformer

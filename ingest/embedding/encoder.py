@@ -4,8 +4,9 @@ Importing ``transformers`` and ``sentence_transformers`` costs CPU time and memo
 than the rest of a cold ``newsdesk ask`` together (docs/performance.md). This module
 needs only torch, ``tokenizers`` and ``safetensors``, and computes what sentence-transformers does
 for a model folder whose modules are Transformer (BERT) -> mean Pooling -> optional Normalize:
-the same vectors (cosine >= 0.99999, checked in tests/ingest/embedding/test_encoder.py). :func:`read_layout`
-returns None for any other folder, which the embedder then loads with sentence-transformers.
+the same vectors (cosine >= 0.99999, checked in tests/ingest/embedding/test_encoder.py).
+:func:`~ingest.embedding.layout.read_layout` returns None for any other folder, which the embedder
+then loads with sentence-transformers.
 """
 
 from __future__ import annotations
@@ -16,15 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ingest.embedding.layout import (
-    BertLayout,
-    BertSentenceEncoder,
-    load_tokenizer,
-    read_layout,
-    state_dict_names,
-)
-
-__all__ = ["LightSentenceEncoder", "read_layout"]
+from ingest.embedding.layout import BertLayout, BertSentenceEncoder, load_tokenizer, state_dict_names
 
 
 class BertLayer(nn.Module):

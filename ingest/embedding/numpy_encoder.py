@@ -11,8 +11,8 @@ projections are one matrix product; weights are stored transposed, ready for ``x
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -100,7 +100,7 @@ class NumpySentenceEncoder(BertSentenceEncoder):
         self.tokenizer = load_tokenizer(layout.folder, layout.max_seq_length)
 
     @staticmethod
-    def _block(w: Any, p: str) -> Block:
+    def _block(w: Callable[[str], Array], p: str) -> Block:
         def t(name: str) -> Array:
             return np.ascontiguousarray(w(f"{p}{name}.weight").T)
 

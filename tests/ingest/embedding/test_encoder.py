@@ -11,7 +11,8 @@ import pytest
 
 from assistant.core.settings import DEFAULT_MODEL
 from ingest.embedding.embedder import Embedder, resolve_model_path
-from ingest.embedding.encoder import LightSentenceEncoder, read_layout
+from ingest.embedding.encoder import LightSentenceEncoder
+from ingest.embedding.layout import read_layout
 from tests.conftest import SAMPLE
 
 MODEL = Path(resolve_model_path(DEFAULT_MODEL))

@@ -156,7 +156,7 @@ def test_a_cold_ask_answers_without_importing_torch_and_leaves_the_index_marked_
         "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers', 'trafilatura') "
         "if m in sys.modules), file=sys.stderr); sys.exit(code)"
     )
-    for _ in range(2):  # the first checks the index against Chroma and marks it; the second trusts it
+    for _ in range(2):  # without the mark (checked against Chroma, then marked), then with it
         done = subprocess.run(
             [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300
         )
