@@ -57,7 +57,7 @@ def measure(store: Path | None, collection: str | None, questions: list[str], ro
     from assistant.core.telemetry.tracing import use_tracer_provider
     from assistant.service import create_assistant
 
-    overrides: dict[str, Any] = {"feeds_sync": False}
+    overrides: dict[str, Any] = {"feeds_sync": False, "answer_cache_size": 0}  # every ask walks the pipeline
     if store is not None:
         overrides["store_dir"] = store
     if collection:

@@ -8,7 +8,9 @@
   (distinct questions: no query-vector cache hit), streamed as the API streams it. Percentiles
   p50/p95/p99 of the whole answer (``warm_ms``) and of the time to its citations (``citations_ms``:
   the answer and its citations are given before the news fields are added), the median of each
-  stage from the answers' ``timings_ms``; RSS after answering.
+  stage from the answers' ``timings_ms``; then every question again, the store unchanged
+  (``repeated_ms``: the answers kept by the answer cache, assistant/pipeline/cache.py); RSS after
+  answering.
 * ``ours`` (cold): ``--cold-runs`` fresh processes each build the assistant and answer the first
   question: ``first_ask_ms`` (the first question after start, model and indexes loading included)
   and ``start_to_answer_ms`` (from process start, imports included).
@@ -88,24 +90,32 @@ def work_warm(args: argparse.Namespace) -> dict[str, Any]:
     from assistant.core.settings import Settings
     from assistant.service import create_assistant
 
-    assistant = create_assistant(Settings(store_dir=Path(args.store)))
+    questions = list(dict.fromkeys(read_questions(Path(args.questions), args.max_questions)))
+    assistant = create_assistant(Settings(store_dir=Path(args.store), answer_cache_size=len(questions)))
     assistant.warm_up()
     totals: list[float] = []
     cited: list[float] = []
     stages: dict[str, list[float]] = {}
-    for question in read_questions(Path(args.questions), args.max_questions):
+    for question in questions:  # each asked once: the pipeline (and the cache's look-up, a miss)
         clock = time.perf_counter()
         answer, citations_ms = streamed(assistant, question, clock)
         totals.append((time.perf_counter() - clock) * 1000)
         cited.append(citations_ms)
         for stage, ms in answer.timings_ms.items():
             stages.setdefault(stage, []).append(ms)
+    repeated: list[float] = []
+    for question in questions:  # asked again, the store unchanged: the kept answers
+        clock = time.perf_counter()
+        answer, _ = streamed(assistant, question, clock)
+        repeated.append((time.perf_counter() - clock) * 1000)
+        assert "cache" in answer.timings_ms, "a repeated question was answered again"
     articles, sentences = assistant.components.store.count()
     return {
         "articles": articles,
         "sentences": sentences,
         "warm_ms": latency_stats(totals),
         "citations_ms": latency_stats(cited),
+        "repeated_ms": latency_stats(repeated),
         "stage_p50_ms": {k: round(percentile(v, 50), 2) for k, v in sorted(stages.items())},
         "rss_mb": current_rss_mb(),
     }

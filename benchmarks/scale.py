@@ -196,39 +196,117 @@ def copy_from_stores(
 
     The sources are copied whole, in order; when they hold fewer than ``n`` articles they are copied
     again, and again, each time as new articles (:func:`renamed`: new doc ids, dates ``shift_days``
-    earlier per round, a copy's own outlet and URL), until the store holds ``n``."""
+    earlier per round, a copy's own outlet and URL), until the store holds ``n``. The order is fixed,
+    so a store is the first ``n`` articles of one sequence: a new store starts as a copy of the largest
+    complete smaller one copied from the same sources, and an interrupted copy (no marker yet) goes on
+    from the articles it holds (the records of a page in flight are written again)."""
     store, marker = root / f"archive-{n}", root / f"archive-{n}.json"
     done = complete_stores(root)
     if n in done:
         return store, {**done[n], "reused": True}
     import chromadb
 
-    started = time.perf_counter()
-    shutil.rmtree(store, ignore_errors=True)
+    names = [source.name for source in sources]
+    progress = root / f"archive-{n}.copying.json"
+    state = _copy_state(store, progress, names, seed_from(root, done, n, names))
     dest = chromadb.PersistentClient(path=str(store))
-    copied, rounds = 0, 0
-    while copied < n:
-        before = copied
+    copied, resumed_at = _articles_in(dest), _articles_in(dest)
+    started, spent = time.perf_counter(), float(state.get("copy_s", 0.0))
+
+    def report(total: int) -> None:
+        seconds = spent + time.perf_counter() - started
+        _write_json(progress, {**state, "articles": total, "copy_s": round(seconds, 1)})
+        print(f"archive-{n}: {total:,}/{n:,} articles copied, {seconds:,.0f} s", file=sys.stderr, flush=True)
+
+    position, rounds = 0, 0  # position: articles of the sequence before this source's first
+    while position < n:
+        before = position
         for source in sources:
-            if copied >= n:
+            if position >= n:
                 break
-            copied += copy_store(
-                private_copy(root, source), dest, n - copied, copy_round=rounds, shift_days=shift_days
-            )
+            private = private_copy(root, source)
+            size = min(source_articles(private), n - position)
+            if copied < position + size:
+                copy_store(
+                    private,
+                    dest,
+                    position + size - copied,
+                    copy_round=rounds,
+                    shift_days=shift_days,
+                    start=copied - position,
+                    progress=report,
+                    done_before=copied,
+                )
+                copied = _articles_in(dest)
+            position += size
         rounds += 1
-        if copied == before:
+        if position == before:
             break
-    seconds = time.perf_counter() - started
     record = {
         "articles_wanted": n,
         "articles": copied,
         "built": "copied vectors"
         + (f" ({rounds} rounds of the sources, renamed after the first)" if rounds > 1 else ""),
+        "sources": names,
+        "seeded_from": state.get("seeded_from"),
+        "resumed_at": resumed_at or None,
         "copy_shift_days": shift_days,
-        "copy_s": round(seconds, 1),
+        "copy_s": round(spent + time.perf_counter() - started, 1),
     }
-    marker.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    _write_json(marker, record)
+    progress.unlink(missing_ok=True)
     return store, {**record, "reused": False}
+
+
+def seed_from(root: Path, done: dict[int, dict[str, Any]], n: int, names: list[str]) -> int:
+    """The largest complete store smaller than ``n`` copied from the same sources (0: none)."""
+    copied = [
+        size
+        for size, record in done.items()
+        if size < n
+        and str(record.get("built", "")).startswith("copied vectors")
+        and record.get("sources", names) == names
+    ]
+    return max(copied, default=0)
+
+
+def _copy_state(store: Path, progress: Path, names: list[str], seed: int) -> dict[str, Any]:
+    """The copy's recorded state: an interrupted copy's (same sources), else a new one (from a copy
+    of the seed store without its lexical index, rebuilt after)."""
+    if store.is_dir() and progress.is_file():
+        state: dict[str, Any] = json.loads(progress.read_text(encoding="utf-8"))
+        if state.get("sources") != names:
+            raise SystemExit(f"{store} is a copy from {state.get('sources')}, not {names}: remove it")
+        return state
+    shutil.rmtree(store, ignore_errors=True)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    if seed:
+        seeded = store.parent / f"archive-{seed}"
+        shutil.copytree(seeded, store, ignore=shutil.ignore_patterns("lexical.tantivy"))
+    state = {"sources": names, "seeded_from": seed or None, "copy_s": 0.0}
+    _write_json(progress, state)
+    return state
+
+
+def _articles_in(client: Any, collection: str = "news") -> int:
+    from chromadb.errors import NotFoundError
+
+    try:
+        return int(client.get_collection(f"{collection}_articles").count())
+    except NotFoundError:  # nothing copied yet
+        return 0
+
+
+def source_articles(source: Path, collection: str = "news") -> int:
+    import chromadb
+
+    return int(chromadb.PersistentClient(path=str(source)).get_collection(f"{collection}_articles").count())
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, path)
 
 
 def renamed(doc_id: str, copy_round: int) -> str:
@@ -275,9 +353,14 @@ def copy_store(
     page: int = 200,
     copy_round: int = 0,
     shift_days: int = COPY_SHIFT_DAYS,
+    start: int = 0,
+    progress: Any = None,
+    done_before: int = 0,
 ) -> int:
-    """Copy up to ``limit`` articles and their committed sentence records (vectors included); from
-    round 1 on as new articles (:func:`copied_meta`)."""
+    """Copy up to ``limit`` articles, from the ``start``-th, and their committed sentence records
+    (vectors included); from round 1 on as new articles (:func:`copied_meta`). A page's sentence
+    records are read with one query; its article records are written last, so the article count of
+    ``dest`` is what was copied whole. ``progress(total)`` after each page."""
     import chromadb
 
     src = chromadb.PersistentClient(path=str(source))
@@ -291,21 +374,13 @@ def copy_store(
     batch = max(1, int(dest.get_max_batch_size()))
     while copied < limit:
         got = articles_in.get(
-            limit=min(page, limit - copied), offset=copied, include=["embeddings", "documents", "metadatas"]
+            limit=min(page, limit - copied),
+            offset=start + copied,
+            include=["embeddings", "documents", "metadatas"],
         )
         if not got["ids"]:
             break
-        ids: list[str] = []
-        vectors: list[Any] = []
-        metas: list[dict[str, Any]] = []
-        for doc_id, meta in zip(got["ids"], got["metadatas"] or []):
-            version = (meta or {}).get("version", "")
-            where: Any = {"$and": [{"doc_id": doc_id}, {"version": version}]}
-            sents = sentences_in.get(where=where, include=["embeddings", "metadatas"])
-            new_id = renamed(doc_id, copy_round)
-            ids += [new_id + sid[len(doc_id) :] for sid in sents["ids"]]
-            vectors += list(sents["embeddings"] if sents["embeddings"] is not None else [])
-            metas += [copied_meta(dict(m or {}), copy_round, shift_days) for m in sents["metadatas"] or []]
+        ids, vectors, metas = _page_sentences(sentences_in, got, copy_round, shift_days)
         for begin in range(0, len(ids), batch):  # few large writes: Chroma's cost is per call
             end = begin + batch
             sentences_out.upsert(
@@ -318,7 +393,31 @@ def copy_store(
             metadatas=[copied_meta(dict(m or {}), copy_round, shift_days) for m in got["metadatas"] or []],
         )
         copied += len(got["ids"])
+        if progress is not None:
+            progress(done_before + copied)
     return copied
+
+
+def _page_sentences(
+    sentences: Any, articles: Any, copy_round: int, shift_days: int
+) -> tuple[list[str], list[Any], list[dict[str, Any]]]:
+    """The sentence records of a page of articles at their versions (one query), as copies."""
+    versions = {
+        d: str((m or {}).get("version", "")) for d, m in zip(articles["ids"], articles["metadatas"] or [])
+    }
+    got = sentences.get(where={"doc_id": {"$in": list(versions)}}, include=["embeddings", "metadatas"])
+    ids: list[str] = []
+    vectors: list[Any] = []
+    metas: list[dict[str, Any]] = []
+    embeddings = got["embeddings"] if got["embeddings"] is not None else []
+    for sid, vector, meta in zip(got["ids"], embeddings, got["metadatas"] or []):
+        doc_id = str((meta or {}).get("doc_id", ""))
+        if versions.get(doc_id) != (meta or {}).get("version", ""):
+            continue  # an orphan of the source
+        ids.append(renamed(doc_id, copy_round) + sid[len(doc_id) :])
+        vectors.append(vector)
+        metas.append(copied_meta(dict(meta or {}), copy_round, shift_days))
+    return ids, vectors, metas
 
 
 # --- serving -------------------------------------------------------------------------------------

@@ -235,9 +235,9 @@ class IngestPipeline:
             tqdm(desc="ingest", unit="item", disable=not show_progress, dynamic_ncols=True) as bar,
             ExitStack() as byte_bars,
         ):
+            self.store.lexical_sync.prepare(show_progress)  # heals what a crash left behind, before writes
             if not self.settings.uses_server:  # with a server, other writers' records are in flight
                 self.store.purge_orphans()
-            self.store.lexical_sync.prepare(show_progress)  # heals what a crash left behind, before writes
             ingest, server, stored = self.settings.ingest, self.settings.server, self.store.article_metadatas
             items = chain(
                 iter_articles(sources, ingest, server, stored, _byte_meters(byte_bars, show_progress)),

@@ -31,6 +31,7 @@ from assistant.core.settings import Settings
 from assistant.core.telemetry.tracing import Attributes, add_attributes, span, traced_iter
 from assistant.news.enrich import NewsEnricher
 from assistant.pipeline.answer import AnswerStage, Drafted, Piece
+from assistant.pipeline.cache import AnswerCache
 from assistant.pipeline.condense import Condense, Condensed
 from assistant.pipeline.enrich import Enrich
 from assistant.pipeline.read import Read, Reading
@@ -61,6 +62,7 @@ class Pipeline:
     read: Read
     answer: AnswerStage
     enrich: Enrich
+    cache: AnswerCache
 
     @cached_property
     def chain(self) -> Runnable[Request, StreamItem]:
@@ -90,7 +92,9 @@ class Pipeline:
         )
 
     def stream(self, request: Request) -> Iterator[StreamItem]:
-        yield from self.chain.stream(request)
+        """The chain's stream, or the kept stream of the same request asked before on the same
+        store (:mod:`assistant.pipeline.cache`)."""
+        yield from self.cache.stream(request, self.chain.stream)
 
     def trace(self, request: Request) -> tuple[Answer, Retrieval]:
         """The answer with the retrieval it was read from (its candidates): for evaluation."""
@@ -127,6 +131,7 @@ def build_pipeline(
             settings.answering, ExtractiveAnswerer(settings.answering, reader), llm, settings.llm_max_evidence
         ),
         enrich=Enrich(NewsEnricher(settings.news, components.store, embedder, workers)),
+        cache=AnswerCache(settings.answer_cache_size, lambda: components.store.generation()),
     )
 
 

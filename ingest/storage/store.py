@@ -361,7 +361,11 @@ class NewsStore(StoreFolderLocks):
                 self._generation_changed()
 
     def purge_orphans(self) -> int:
-        """Delete sentence records whose article is missing or has another version."""
+        """Delete sentence records whose article is missing or has another version; read only when
+        Chroma holds more sentence records than the index in step with its articles holds sentences."""
+        index = self.lexical_sync.prepare(show_progress=False)
+        if self._call("count", self.sentences.count) == index.sentence_count():
+            return 0
         versions = {a.doc_id: a.version for a in self.iter_articles()}
         orphan_docs = {rec.doc_id for rec in self.iter_sentences() if versions.get(rec.doc_id) != rec.version}
         for doc_id in orphan_docs:

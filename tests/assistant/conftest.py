@@ -63,7 +63,11 @@ def dev_slice(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _assistant(folder: Path, embedder: Embedder) -> Assistant:
-    settings = Settings(store_dir=folder / "store", feedback_path=folder / "feedback.jsonl")
+    # many tests ask these shared stores the same questions to look at how the pipeline answers:
+    # each ask walks it (the answer cache is tested on its own, tests/assistant/test_answer_cache.py)
+    settings = Settings(
+        store_dir=folder / "store", feedback_path=folder / "feedback.jsonl", answer_cache_size=0
+    )
     return create_assistant(settings, embedder=embedder)
 
 

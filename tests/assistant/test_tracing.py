@@ -80,7 +80,7 @@ def test_a_question_is_one_trace_with_a_span_per_stage_and_its_store_calls(
         s.context and s.context.trace_id == ask.context.trace_id for s in found
     )
     stages = sorted((s for s in found if parent_id(s) == span_id(ask)), key=lambda s: s.start_time or 0)
-    assert [s.name for s in stages] == [f"newsdesk.{stage}" for stage in STAGES]
+    assert [s.name for s in stages] == ["newsdesk.cache", *(f"newsdesk.{stage}" for stage in STAGES)]
     by_name = {s.name: s for s in stages}
     assert ask.attributes is not None and ask.attributes["newsdesk.question.length"] == len(SAMPLE_QUESTION)
     assert ask.attributes["newsdesk.citations"] == len(answer.citations) > 0
@@ -97,6 +97,13 @@ def test_a_question_is_one_trace_with_a_span_per_stage_and_its_store_calls(
     assert all(parent_id(s) in stage_ids for s in store_calls), [(s.name, parent_id(s)) for s in store_calls]
     texts = [str(v) for s in found for v in (s.attributes or {}).values()]
     assert not any(SAMPLE_QUESTION in text for text in texts)  # its length only
+    assert by_name["newsdesk.cache"].attributes == {"newsdesk.cache_hit": False}
+    spans.clear()
+    assistant.ask(SAMPLE_QUESTION)  # again, the store unchanged: the kept answer
+    again = spans.get_finished_spans()
+    (ask,) = named(again, "newsdesk.ask")
+    (looked,) = [s for s in again if parent_id(s) == span_id(ask)]
+    assert looked.name == "newsdesk.cache" and looked.attributes == {"newsdesk.cache_hit": True}
 
 
 def test_the_question_text_is_on_the_span_only_when_a_setting_allows(
@@ -133,7 +140,7 @@ def test_an_answer_streamed_from_several_threads_is_still_one_trace(
     (ask,) = named(found, "newsdesk.ask")
     assert len({s.context.trace_id for s in found if s.context}) == 1
     assert ask.parent is None or ask.parent.span_id == outer.get_span_context().span_id
-    assert len([s for s in found if parent_id(s) == span_id(ask)]) == len(STAGES)
+    assert len([s for s in found if parent_id(s) == span_id(ask)]) == len(STAGES) + 1  # and the cache
     assert "Failed to detach context" not in caplog.text
 
 

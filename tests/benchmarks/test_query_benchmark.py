@@ -27,6 +27,7 @@ def test_query_benchmark_reports_warm_and_cold_latency_and_the_recipe_beside_it(
     assert ours["articles"] == 3 and ours["sentences"] > 10 and recipe["chunks"] >= 3
     assert ours["warm_ms"]["n"] == recipe["warm_ms"]["n"] == ours["citations_ms"]["n"] == 2
     assert 0 < ours["citations_ms"]["p95"] <= ours["warm_ms"]["p95"]  # the citations come first
+    assert ours["repeated_ms"]["n"] == 2  # the worker checks each was a kept answer
     assert is_positive(ours["cold"]["start_to_answer_ms"]["p50"]) and is_positive(ours["rss_mb"])
     assert ours["cold"]["start_to_answer_ms"]["p50"] > ours["cold"]["first_ask_ms"]["p50"]
     assert {"embed", "dense", "answer", "total"} <= set(ours["stage_p50_ms"])

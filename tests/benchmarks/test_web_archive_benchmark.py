@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+import pytest
 
+from benchmarks import scale
 from benchmarks.scale import copy_from_stores, renamed
 from tests.benchmarks.test_benchmarks_smoke import is_positive, run_benchmark
 from tests.conftest import SAMPLE
@@ -134,3 +136,44 @@ def test_scale_copies_of_a_store_are_new_articles_dated_earlier_with_their_own_o
     assert {m["published_ts"] for m in copied["metadatas"] or []} == {copy["published_ts"]}
     again, reused = copy_from_stores(tmp_path / "root", 7, [source])
     assert again == store and reused["reused"] is True
+
+
+def stored(store: Path) -> tuple[dict[str, Any], set[str]]:
+    client = chromadb.PersistentClient(path=str(store))
+    articles = client.get_collection("news_articles").get(include=["metadatas"])
+    sentences = client.get_collection("news_sentences").get(include=[])
+    dated = {i: (m or {}).get("published_ts") for i, m in zip(articles["ids"], articles["metadatas"] or [])}
+    return dated, set(sentences["ids"])
+
+
+def test_an_interrupted_copy_goes_on_from_what_it_holds_and_a_larger_one_grows_from_a_smaller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    articles, _ = write_rows(tmp_path)
+    source = tmp_path / "source"
+    run_benchmark("assistant", "--store", str(source), "ingest", str(articles), "--json")
+    root, seen = tmp_path / "root", []
+    real = scale.copy_store
+
+    def interrupted(*args: Any, **kwargs: Any) -> int:
+        def stop(total: int) -> None:
+            seen.append(total)
+            raise KeyboardInterrupt
+
+        return real(*args, **{**kwargs, "page": 2, "progress": stop})
+
+    monkeypatch.setattr(scale, "copy_store", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        copy_from_stores(root, 7, [source])
+    assert seen == [2] and (root / "archive-7.copying.json").is_file()
+    assert not (root / "archive-7.json").exists()  # not complete: not reused as it is
+    monkeypatch.undo()
+    store, built = copy_from_stores(root, 7, [source])
+    assert (built["articles"], built["resumed_at"], built["reused"]) == (7, 2, False)
+    assert not (root / "archive-7.copying.json").exists()
+    fresh, _ = copy_from_stores(tmp_path / "fresh", 7, [source])
+    assert stored(store) == stored(fresh)
+    grown, record = copy_from_stores(root, 11, [source])
+    assert (record["articles"], record["seeded_from"]) == (11, 7)
+    whole, _ = copy_from_stores(tmp_path / "whole", 11, [source])
+    assert stored(grown) == stored(whole) and len(stored(grown)[0]) == 11

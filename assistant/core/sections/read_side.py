@@ -85,6 +85,12 @@ class AnsweringSettings(Section):
         "this of the best sentence of all articles.",
     )
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted (characters).")
+    answer_cache_size: int = Field(
+        256,
+        ge=0,
+        description="Extractive answers kept for repeated questions, each given again only while no "
+        "article was written or deleted since (0: none kept).",
+    )
 
 
 class LLMSettings(Section):
