@@ -208,9 +208,11 @@ def copy_from_stores(
 
     names = [source.name for source in sources]
     progress = root / f"archive-{n}.copying.json"
+    resuming = store.is_dir() and progress.is_file()  # an interrupted copy
     state = _copy_state(store, progress, names, seed_from(root, done, n, names))
     dest = chromadb.PersistentClient(path=str(store))
-    copied, resumed_at = _articles_in(dest), _articles_in(dest)
+    copied = _articles_in(dest)
+    resumed_at = copied if resuming else None
     started, spent = time.perf_counter(), float(state.get("copy_s", 0.0))
 
     def report(total: int) -> None:
@@ -249,7 +251,7 @@ def copy_from_stores(
         + (f" ({rounds} rounds of the sources, renamed after the first)" if rounds > 1 else ""),
         "sources": names,
         "seeded_from": state.get("seeded_from"),
-        "resumed_at": resumed_at or None,
+        "resumed_at": resumed_at,
         "copy_shift_days": shift_days,
         "copy_s": round(spent + time.perf_counter() - started, 1),
     }

@@ -174,6 +174,6 @@ def test_an_interrupted_copy_goes_on_from_what_it_holds_and_a_larger_one_grows_f
     fresh, _ = copy_from_stores(tmp_path / "fresh", 7, [source])
     assert stored(store) == stored(fresh)
     grown, record = copy_from_stores(root, 11, [source])
-    assert (record["articles"], record["seeded_from"]) == (11, 7)
+    assert (record["articles"], record["seeded_from"], record["resumed_at"]) == (11, 7, None)
     whole, _ = copy_from_stores(tmp_path / "whole", 11, [source])
     assert stored(grown) == stored(whole) and len(stored(grown)[0]) == 11
