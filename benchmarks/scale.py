@@ -51,7 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -208,15 +208,14 @@ def copy_from_stores(
 
     names = [source.name for source in sources]
     progress = root / f"archive-{n}.copying.json"
-    resuming = store.is_dir() and progress.is_file()  # an interrupted copy
-    state = _copy_state(store, progress, names, seed_from(root, done, n, names))
+    state, resuming = _copy_state(store, progress, names, seed_from(root, done, n, names))
     dest = chromadb.PersistentClient(path=str(store))
     copied = _articles_in(dest)
     resumed_at = copied if resuming else None
     started, spent = time.perf_counter(), float(state.get("copy_s", 0.0))
 
-    def report(total: int) -> None:
-        seconds = spent + time.perf_counter() - started
+    def report(done: int) -> None:  # ``done`` by the copy_store call under way, ``copied`` before it
+        total, seconds = copied + done, spent + time.perf_counter() - started
         _write_json(progress, {**state, "articles": total, "copy_s": round(seconds, 1)})
         print(f"archive-{n}: {total:,}/{n:,} articles copied, {seconds:,.0f} s", file=sys.stderr, flush=True)
 
@@ -237,7 +236,6 @@ def copy_from_stores(
                     shift_days=shift_days,
                     start=copied - position,
                     progress=report,
-                    done_before=copied,
                 )
                 copied = _articles_in(dest)
             position += size
@@ -272,14 +270,14 @@ def seed_from(root: Path, done: dict[int, dict[str, Any]], n: int, names: list[s
     return max(copied, default=0)
 
 
-def _copy_state(store: Path, progress: Path, names: list[str], seed: int) -> dict[str, Any]:
-    """The copy's recorded state: an interrupted copy's (same sources), else a new one (from a copy
-    of the seed store without its lexical index, rebuilt after)."""
+def _copy_state(store: Path, progress: Path, names: list[str], seed: int) -> tuple[dict[str, Any], bool]:
+    """The copy's recorded state and whether it is an interrupted copy's (same sources), else a new
+    one's (from a copy of the seed store without its lexical index, rebuilt after)."""
     if store.is_dir() and progress.is_file():
         state: dict[str, Any] = json.loads(progress.read_text(encoding="utf-8"))
         if state.get("sources") != names:
             raise SystemExit(f"{store} is a copy from {state.get('sources')}, not {names}: remove it")
-        return state
+        return state, True
     shutil.rmtree(store, ignore_errors=True)
     store.parent.mkdir(parents=True, exist_ok=True)
     if seed:
@@ -287,7 +285,7 @@ def _copy_state(store: Path, progress: Path, names: list[str], seed: int) -> dic
         shutil.copytree(seeded, store, ignore=shutil.ignore_patterns("lexical.tantivy"))
     state = {"sources": names, "seeded_from": seed or None, "copy_s": 0.0}
     _write_json(progress, state)
-    return state
+    return state, False
 
 
 def _articles_in(client: Any, collection: str = "news") -> int:
@@ -356,13 +354,12 @@ def copy_store(
     copy_round: int = 0,
     shift_days: int = COPY_SHIFT_DAYS,
     start: int = 0,
-    progress: Any = None,
-    done_before: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Copy up to ``limit`` articles, from the ``start``-th, and their committed sentence records
     (vectors included); from round 1 on as new articles (:func:`copied_meta`). A page's sentence
     records are read with one query; its article records are written last, so the article count of
-    ``dest`` is what was copied whole. ``progress(total)`` after each page."""
+    ``dest`` is what was copied whole. ``progress(copied)`` after each page."""
     import chromadb
 
     src = chromadb.PersistentClient(path=str(source))
@@ -396,7 +393,7 @@ def copy_store(
         )
         copied += len(got["ids"])
         if progress is not None:
-            progress(done_before + copied)
+            progress(copied)
     return copied
 
 

@@ -76,24 +76,21 @@ def request_key(request: Request) -> Key:
 def replayed(items: tuple[StreamItem, ...], started: float) -> Iterator[StreamItem]:
     """The kept items again, the answers as copies timed from ``started``."""
     for item in items:
-        if isinstance(item, Cited):
-            yield Cited(_timed(item.answer, started))
-        elif isinstance(item, Answer):
-            yield _timed(item, started)
-        else:
-            yield item
+        elapsed = ms_since(started)
+        yield _copied(item, {"cache": elapsed, "total": elapsed})
 
 
-def _copied(item: StreamItem) -> StreamItem:
+def _copied(item: StreamItem, timings: dict[str, float] | None = None) -> StreamItem:
+    """``item`` with its answer copied (with ``timings`` instead of its own when given)."""
     if isinstance(item, Cited):
-        return Cited(item.answer.model_copy(deep=True))
-    return item.model_copy(deep=True) if isinstance(item, Answer) else item
+        return Cited(_copied_answer(item.answer, timings))
+    return _copied_answer(item, timings) if isinstance(item, Answer) else item
 
 
-def _timed(answer: Answer, started: float) -> Answer:
+def _copied_answer(answer: Answer, timings: dict[str, float] | None) -> Answer:
     copy = answer.model_copy(deep=True)
-    elapsed = ms_since(started)
-    copy.timings_ms = {"cache": elapsed, "total": elapsed}
+    if timings is not None:
+        copy.timings_ms = timings
     return copy
 
 
